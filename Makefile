@@ -1,0 +1,28 @@
+# The two commands of the README:
+#   make run    build and serve Cairn on the embedded default (./data, 127.0.0.1:8080)
+#   make test   the whole suite: fmt, clippy, unit + integration tests
+# One target directory outside the clone is shared by every build, test and CI run.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/cairn-target
+CARGO ?= cargo
+
+.PHONY: setup run test fmt lint unit schemas
+
+setup:
+	./scripts/setup.sh
+
+run: setup
+	$(CARGO) run --bin cairn -- serve $(ARGS)
+
+fmt:
+	$(CARGO) fmt --all --check
+
+lint: setup
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit: setup
+	$(CARGO) test --workspace
+
+test: setup fmt lint unit
+
+schemas: setup
+	CAIRN_UPDATE_SCHEMAS=1 $(CARGO) test --test integration openapi

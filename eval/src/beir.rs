@@ -1,0 +1,335 @@
+//! BEIR-format retrieval evaluation: ingests a corpus through Cairn's own ingest pipeline
+//! (records → chunks → embeddings → LanceDB + tantivy), runs the queries in bm25, vector and
+//! hybrid modes and prints nDCG@10, Recall@100 and MRR@10, plus ingest time.
+//!
+//!   cargo run --release -p cairn-eval --bin beir -- --data ../shared/eval/scifact --split test
+//!   ... --split train --sweep     (choose the fusion on train queries)
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use cairn::app::Engine;
+use cairn::config::Config;
+use cairn::retrieval::{Fusion, SearchMode, SearchQuery};
+use cairn::sources::{Pending, CHUNK_ITEM};
+use cairn::store::Workspace;
+use clap::Parser;
+
+#[derive(Parser)]
+struct Args {
+    /// A BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv.
+    #[arg(long, default_value = "../shared/eval/scifact")]
+    data: PathBuf,
+    #[arg(long, default_value = "test")]
+    split: String,
+    /// Where the ingested index is kept (reused when it already holds the corpus).
+    #[arg(long, default_value = "target/eval-data/scifact")]
+    index_dir: PathBuf,
+    /// Evaluate a grid of fusion settings (use with --split train).
+    #[arg(long)]
+    sweep: bool,
+    /// Override hybrid fusion: "convex:0.5" or "rrf:60".
+    #[arg(long)]
+    fusion: Option<String>,
+    /// Candidates taken from each list before fusing.
+    #[arg(long, default_value_t = 200)]
+    depth: usize,
+}
+
+fn read_jsonl(path: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| Ok(serde_json::from_str(l)?))
+        .collect()
+}
+
+fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, HashMap<String, u32>>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out: HashMap<String, HashMap<String, u32>> = HashMap::new();
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() >= 3 {
+            let score: u32 = cols[2].trim().parse().unwrap_or(0);
+            out.entry(cols[0].to_string())
+                .or_default()
+                .insert(cols[1].to_string(), score);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_fusion(s: &str) -> anyhow::Result<Fusion> {
+    let (kind, value) = s
+        .split_once(':')
+        .context("fusion: expected convex:ALPHA or rrf:K")?;
+    let value: f32 = value.parse()?;
+    Ok(match kind {
+        "convex" => Fusion::Convex { alpha: value },
+        "rrf" => Fusion::Rrf { k: value },
+        _ => anyhow::bail!("fusion: expected convex or rrf"),
+    })
+}
+
+#[derive(Default, Clone, Copy)]
+struct Metrics {
+    ndcg10: f64,
+    recall100: f64,
+    mrr10: f64,
+}
+
+fn score(ranked: &[String], relevant: &HashMap<String, u32>) -> Metrics {
+    let dcg: f64 = ranked
+        .iter()
+        .take(10)
+        .enumerate()
+        .map(|(i, d)| f64::from(*relevant.get(d).unwrap_or(&0)) / ((i + 2) as f64).log2())
+        .sum();
+    let mut ideal: Vec<u32> = relevant.values().copied().collect();
+    ideal.sort_unstable_by(|a, b| b.cmp(a));
+    let idcg: f64 = ideal
+        .iter()
+        .take(10)
+        .enumerate()
+        .map(|(i, r)| f64::from(*r) / ((i + 2) as f64).log2())
+        .sum();
+    let positives = relevant.values().filter(|r| **r > 0).count().max(1);
+    let found = ranked
+        .iter()
+        .take(100)
+        .filter(|d| relevant.get(*d).is_some_and(|r| *r > 0))
+        .count();
+    let mrr = ranked
+        .iter()
+        .take(10)
+        .position(|d| relevant.get(d).is_some_and(|r| *r > 0))
+        .map(|p| 1.0 / (p + 1) as f64)
+        .unwrap_or(0.0);
+    Metrics {
+        ndcg10: if idcg > 0.0 { dcg / idcg } else { 0.0 },
+        recall100: found as f64 / positives as f64,
+        mrr10: mrr,
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut config = Config::load(None)?;
+    config.storage.data_dir = args.index_dir.clone();
+    config.log.level = "warn".into();
+    let engine = Engine::open(&config).await?;
+    let accounts = engine.stores.accounts.clone();
+    let owner = match accounts.user_by_email("eval@cairn.local").await? {
+        Some(u) => u,
+        None => cairn::accounts::users::create_user(
+            accounts.as_ref(),
+            "eval@cairn.local".into(),
+            "evaluation-only".into(),
+            Some("admin".into()),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let ws: Workspace = accounts
+        .workspace_by_slug(&owner.account_id, "default")
+        .await?
+        .context("default workspace")?;
+
+    let corpus = read_jsonl(&args.data.join("corpus.jsonl"))?;
+    let existing = engine
+        .sources
+        .store
+        .list_sources(
+            &ws.id,
+            &cairn::store::sources::SourceFilter {
+                limit: 1_000_000,
+                ..Default::default()
+            },
+        )
+        .await?
+        .len();
+    if existing < corpus.len() {
+        let started = Instant::now();
+        let mut chunks = 0usize;
+        for (n, batch) in corpus.chunks(64).enumerate() {
+            let items: Vec<Pending> = batch
+                .iter()
+                .map(|d| Pending {
+                    kind: "record".into(),
+                    bytes: d["text"].as_str().unwrap_or_default().as_bytes().to_vec(),
+                    title: d["title"].as_str().map(str::to_string),
+                    external_source: Some("beir".into()),
+                    external_id: d["_id"].as_str().map(str::to_string),
+                    ..Default::default()
+                })
+                .collect();
+            let (_, views) = engine
+                .sources
+                .create_many(&ws, items, true)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for v in views {
+                if let Some(doc) = v.document_id {
+                    chunks += engine.sources.store.document_chunks(&doc).await?.len();
+                }
+            }
+            if n % 10 == 0 {
+                eprintln!(
+                    "ingested {} / {} documents, {chunks} chunks, {:.1} s",
+                    (n + 1) * 64,
+                    corpus.len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "ingest: {} documents, {chunks} chunks in {secs:.1} s ({:.1} chunks/s)",
+            corpus.len(),
+            chunks as f64 / secs
+        );
+    } else {
+        println!(
+            "ingest: reusing the index in {} ({existing} sources)",
+            args.index_dir.display()
+        );
+    }
+
+    // chunk id -> corpus id, from SQL.
+    let rows: Vec<(String, String)> = sqlx_chunks(&engine).await?;
+    let chunk_to_doc: HashMap<String, String> = rows.into_iter().collect();
+
+    let queries: HashMap<String, String> = read_jsonl(&args.data.join("queries.jsonl"))?
+        .into_iter()
+        .filter_map(|q| {
+            Some((
+                q["_id"].as_str()?.to_string(),
+                q["text"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let qrels = read_qrels(&args.data.join("qrels").join(format!("{}.tsv", args.split)))?;
+    let mut ids: Vec<&String> = qrels.keys().collect();
+    ids.sort();
+    println!("split {}: {} queries", args.split, ids.len());
+
+    // Run each query once per list; fusion variants reuse the lists.
+    let retriever = &engine.sources.retriever;
+    let mut lists: Vec<(Vec<(String, f32)>, Vec<(String, f32)>)> = Vec::new();
+    let started = Instant::now();
+    for id in &ids {
+        let text = queries
+            .get(*id)
+            .with_context(|| format!("query {id} missing"))?;
+        let q = SearchQuery {
+            workspace_id: &ws.id,
+            item_type: CHUNK_ITEM,
+            text,
+            mode: SearchMode::Hybrid,
+            depth: args.depth,
+            source_ids: None,
+        };
+        let vector = retriever.embed_query(text).await?;
+        let bm25: Vec<(String, f32)> = retriever
+            .text
+            .search(&ws.id, CHUNK_ITEM, None, text, q.depth)?
+            .into_iter()
+            .map(|h| (h.id, h.score))
+            .collect();
+        let dense: Vec<(String, f32)> = retriever
+            .vectors
+            .search(&ws.id, CHUNK_ITEM, None, &vector, q.depth)
+            .await?
+            .into_iter()
+            .map(|h| (h.id, h.similarity))
+            .collect();
+        lists.push((bm25, dense));
+    }
+    let per_query_ms = started.elapsed().as_secs_f64() * 1000.0 / ids.len().max(1) as f64;
+
+    let evaluate = |fusion: Option<Fusion>, which: &str| -> Metrics {
+        let mut total = Metrics::default();
+        for (i, id) in ids.iter().enumerate() {
+            let (bm25, dense) = &lists[i];
+            let fused = match (which, fusion) {
+                ("bm25", _) => cairn::retrieval::fuse(bm25, &[], Fusion::Convex { alpha: 0.0 }),
+                ("vector", _) => cairn::retrieval::fuse(&[], dense, Fusion::Convex { alpha: 1.0 }),
+                (_, Some(f)) => cairn::retrieval::fuse(bm25, dense, f),
+                _ => vec![],
+            };
+            let mut seen = HashSet::new();
+            let ranked: Vec<String> = fused
+                .iter()
+                .filter_map(|f| chunk_to_doc.get(&f.id).cloned())
+                .filter(|d| seen.insert(d.clone()))
+                .collect();
+            let m = score(&ranked, &qrels[*id]);
+            total.ndcg10 += m.ndcg10;
+            total.recall100 += m.recall100;
+            total.mrr10 += m.mrr10;
+        }
+        let n = ids.len().max(1) as f64;
+        Metrics {
+            ndcg10: total.ndcg10 / n,
+            recall100: total.recall100 / n,
+            mrr10: total.mrr10 / n,
+        }
+    };
+    let print = |label: &str, m: Metrics| {
+        println!(
+            "{label:<22} nDCG@10 {:.4}  Recall@100 {:.4}  MRR@10 {:.4}",
+            m.ndcg10, m.recall100, m.mrr10
+        )
+    };
+
+    print("bm25", evaluate(None, "bm25"));
+    print("vector", evaluate(None, "vector"));
+    let configured = match &args.fusion {
+        Some(f) => parse_fusion(f)?,
+        None => config.fusion(),
+    };
+    print(
+        &format!("hybrid {configured:?}")
+            .replace("Convex", "convex")
+            .replace("Rrf", "rrf"),
+        evaluate(Some(configured), "hybrid"),
+    );
+    if args.sweep {
+        let mut best = (Fusion::default(), -1.0);
+        for a in [0.2f32, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] {
+            let f = Fusion::Convex { alpha: a };
+            let m = evaluate(Some(f), "hybrid");
+            print(&format!("  convex alpha={a}"), m);
+            if m.ndcg10 > best.1 {
+                best = (f, m.ndcg10);
+            }
+        }
+        for k in [10.0f32, 30.0, 60.0, 100.0] {
+            let f = Fusion::Rrf { k };
+            let m = evaluate(Some(f), "hybrid");
+            print(&format!("  rrf k={k}"), m);
+            if m.ndcg10 > best.1 {
+                best = (f, m.ndcg10);
+            }
+        }
+        println!(
+            "best on {}: {:?} (nDCG@10 {:.4})",
+            args.split, best.0, best.1
+        );
+    }
+    println!(
+        "retrieval: {per_query_ms:.1} ms per query (embedding + both lists, depth {})",
+        args.depth
+    );
+    engine.close().await;
+    Ok(())
+}
+
+async fn sqlx_chunks(engine: &Engine) -> anyhow::Result<Vec<(String, String)>> {
+    Ok(engine.sources.store.chunk_external_ids().await?)
+}

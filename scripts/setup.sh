@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and running Cairn needs on a fresh Debian machine, once:
+# a C toolchain with clang + mold (linking), protoc (LanceDB's build), Python (model fetch).
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+need=()
+command -v protoc >/dev/null || need+=(protobuf-compiler)
+command -v clang >/dev/null || need+=(clang)
+command -v mold >/dev/null || need+=(mold)
+command -v python3 >/dev/null || need+=(python3 python3-pip)
+if ((${#need[@]})); then
+  echo "setup: installing ${need[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The embedding model and ONNX Runtime, sha256-pinned (idempotent, cached in ~/.cache/cairn).
+python3 "$(dirname "$0")/fetch_model.py"

@@ -1,0 +1,53 @@
+//! Who is calling: a dashboard session (a user) or a runtime API key.
+
+use crate::store::Workspace;
+
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Session {
+        user_id: String,
+        account_id: String,
+        role: String,
+    },
+    ApiKey {
+        key_id: String,
+        account_id: String,
+        /// Set when the key is bound to one workspace: it may touch nothing else.
+        workspace: Option<Workspace>,
+        rate_limit_per_minute: Option<u32>,
+    },
+}
+
+impl Principal {
+    pub fn account_id(&self) -> &str {
+        match self {
+            Self::Session { account_id, .. } | Self::ApiKey { account_id, .. } => account_id,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Self::Session { role, .. } if role == "admin")
+    }
+
+    /// The bucket the rate limiter counts this caller in.
+    pub fn rate_key(&self) -> String {
+        match self {
+            Self::Session { user_id, .. } => format!("user:{user_id}"),
+            Self::ApiKey { key_id, .. } => format!("key:{key_id}"),
+        }
+    }
+
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Self::ApiKey { key_id, .. } => Some(key_id),
+            Self::Session { .. } => None,
+        }
+    }
+
+    pub fn bound_workspace(&self) -> Option<&Workspace> {
+        match self {
+            Self::ApiKey { workspace, .. } => workspace.as_ref(),
+            Self::Session { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Builds the application from a config: opens the stores, binds the listener, assembles the
+//! router. `App::build` is used by `cairn serve` and by anything that embeds the service.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sqlx::SqlitePool;
+use tokio::net::TcpListener;
+
+use crate::accounts::keys::UsageTouches;
+use crate::accounts::login_limit::LoginLimiter;
+use crate::accounts::rate_limit::RateLimiter;
+use crate::accounts::sessions::{load_or_create_secret, SessionKeys};
+use crate::config::Config;
+use crate::retrieval::Retriever;
+use crate::sources::fetch::{FetchSettings, UrlFetcher};
+use crate::sources::{Sources, SourcesSettings};
+use crate::state::AppState;
+use crate::store::sources::SourceStore;
+use crate::store::sqlite::{self, SqliteAccounts, SqliteSources};
+use crate::store::text_index::TextIndex;
+use crate::store::vectors::VectorStore;
+use crate::store::AccountStore;
+
+/// The SQL stores behind one data directory, shared by the server and the CLI commands.
+pub struct Stores {
+    pub pool: SqlitePool,
+    pub accounts: Arc<dyn AccountStore>,
+    pub sources: Arc<dyn SourceStore>,
+}
+
+impl Stores {
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
+            format!(
+                "creating data directory {}",
+                config.storage.data_dir.display()
+            )
+        })?;
+        let pool = sqlite::open(&config.database_path()).await?;
+        Ok(Self {
+            accounts: Arc::new(SqliteAccounts::new(pool.clone())),
+            sources: Arc::new(SqliteSources::new(pool.clone())),
+            pool,
+        })
+    }
+
+    /// Flushes everything to disk; called once the server has stopped taking requests.
+    pub async fn close(&self) {
+        sqlite::close(&self.pool).await;
+    }
+}
+
+/// Everything that answers queries over one data directory: the SQL stores, the vector and
+/// text indexes, the embedding model and the services built on them.
+pub struct Engine {
+    pub stores: Stores,
+    pub sources: Arc<Sources>,
+    pub text: Arc<TextIndex>,
+}
+
+impl Engine {
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        let stores = Stores::open(config).await?;
+        let embedder = crate::embed::build(config).await?;
+        match stores.sources.embedding_state().await? {
+            Some((model, dim))
+                if model != embedder.model_id() || dim != embedder.dimension() as i64 =>
+            {
+                anyhow::bail!(
+                    "the stored vectors were made by {model} ({dim} dimensions) but the configured model is {} ({} \
+                     dimensions); run `cairn reindex` to re-embed everything, or configure {model} again",
+                    embedder.model_id(),
+                    embedder.dimension()
+                );
+            }
+            Some(_) => {}
+            None => {
+                let dim = i64::try_from(embedder.dimension())?;
+                stores
+                    .sources
+                    .set_embedding_state(embedder.model_id(), dim)
+                    .await?;
+            }
+        }
+        let text_dir = config.tantivy_dir();
+        let text = Arc::new(
+            tokio::task::spawn_blocking(move || TextIndex::open(&text_dir))
+                .await?
+                .context("opening the tantivy index (is another cairn process using this data directory?)")?,
+        );
+        let vectors = Arc::new(
+            VectorStore::open(
+                &config.lance_dir(),
+                embedder.dimension(),
+                config.search.vector_index_threshold,
+            )
+            .await?,
+        );
+        let chunker = Arc::new(crate::embed::chunker(config)?);
+        let s = &config.sources;
+        let fetcher = Arc::new(UrlFetcher::new(FetchSettings {
+            allow_hosts: s.url_allow_hosts.clone(),
+            max_bytes: s.url_max_bytes,
+            timeout: Duration::from_secs(s.url_timeout_secs),
+            max_redirects: s.url_max_redirects,
+        }));
+        let retriever = Arc::new(Retriever {
+            vectors,
+            text: text.clone(),
+            embedder,
+            fusion: config.fusion(),
+        });
+        let sources = Arc::new(Sources {
+            store: stores.sources.clone(),
+            retriever,
+            chunker,
+            fetcher,
+            settings: SourcesSettings {
+                embed_title: s.embed_title,
+                max_records: s.max_records,
+            },
+            wake: Arc::new(tokio::sync::Notify::new()),
+        });
+        sources.recover().await?;
+        Ok(Self {
+            stores,
+            sources,
+            text,
+        })
+    }
+
+    pub async fn close(&self) {
+        let text = self.text.clone();
+        match tokio::task::spawn_blocking(move || text.close()).await {
+            Ok(Ok(())) => {}
+            other => tracing::warn!(?other, "closing the text index failed"),
+        }
+        self.stores.close().await;
+    }
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    engine: Engine,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let engine = Engine::open(&config).await?;
+        let stores = &engine.stores;
+        let secret = load_or_create_secret(&config.auth.session_secret, &config.secrets_dir())?;
+        let metrics = crate::telemetry::init_metrics()?;
+        let auth = &config.auth;
+        let state = AppState {
+            accounts: stores.accounts.clone(),
+            sources: engine.sources.clone(),
+            sessions: Arc::new(SessionKeys::new(&secret, auth.session_ttl_secs)),
+            rate_limiter: Arc::new(RateLimiter::new()),
+            login_limiter: Arc::new(LoginLimiter::new(
+                auth.login_max_attempts,
+                Duration::from_secs(auth.login_window_secs),
+                Duration::from_secs(auth.login_lockout_secs),
+            )),
+            key_touches: Arc::new(UsageTouches::default()),
+            metrics,
+            started_at: Instant::now(),
+            config: Arc::new(config),
+        };
+        let bind = &state.config.server.bind;
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding {bind}"))?;
+        Ok(Self {
+            listener,
+            state,
+            engine,
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to
+    /// `server.shutdown_grace_secs`) and flushes the stores.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.config.server.shutdown_grace_secs);
+        let router = crate::http::router(self.state.clone());
+        let worker = crate::sources::worker::spawn(self.engine.sources.clone());
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested; finishing in-flight requests");
+            let _ = stop_tx.send(true);
+        });
+        let mut graceful_rx = stop_rx.clone();
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = graceful_rx.wait_for(|stop| *stop).await;
+        });
+        let mut deadline_rx = stop_rx;
+        let deadline = async move {
+            if deadline_rx.wait_for(|stop| *stop).await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = server => served.context("serving HTTP")?,
+            () = deadline => tracing::warn!("shutdown grace period over; closing open connections"),
+        }
+        worker.abort();
+        self.engine.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,412 @@
+//! Layered configuration: `config/default.toml`, then `--config FILE`, then
+//! `CAIRN__SECTION__KEY` environment variables. Unknown keys are rejected by name.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const ENV_PREFIX: &str = "CAIRN__";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub auth: AuthConfig,
+    pub rate_limit: RateLimitConfig,
+    pub embedding: EmbeddingConfig,
+    pub sources: SourcesConfig,
+    pub search: SearchConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    pub backend: String,
+    pub model: String,
+    pub model_dir: String,
+    pub onnxruntime: String,
+    pub catalog_model: String,
+    pub max_length: usize,
+    pub threads: usize,
+    pub batch_size: usize,
+    pub remote_url: String,
+    pub remote_api_key: String,
+    pub remote_model: String,
+    pub remote_timeout_secs: u64,
+    pub remote_max_retries: u32,
+    pub remote_batch_size: usize,
+}
+
+// Hand-written so the remote key never reaches a log line.
+impl std::fmt::Debug for EmbeddingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddingConfig")
+            .field("backend", &self.backend)
+            .field("model", &self.model)
+            .field("model_dir", &self.model_dir)
+            .field("remote_url", &self.remote_url)
+            .field("remote_api_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddingConfig {
+    pub fn model_dir(&self) -> PathBuf {
+        expand_home(&self.model_dir)
+    }
+
+    pub fn onnxruntime(&self) -> PathBuf {
+        expand_home(&self.onnxruntime)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    pub max_upload_bytes: usize,
+    pub chunk_tokens: usize,
+    pub chunk_overlap: usize,
+    pub embed_title: bool,
+    pub url_allow_hosts: Vec<String>,
+    pub url_max_bytes: usize,
+    pub url_timeout_secs: u64,
+    pub url_max_redirects: usize,
+    pub max_records: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    pub fusion: String,
+    pub alpha: f32,
+    pub rrf_k: f32,
+    pub vector_index_threshold: usize,
+}
+
+/// `~/x` is `$HOME/x`; anything else is taken as written.
+pub fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: String,
+    pub max_body_bytes: usize,
+    pub shutdown_grace_secs: u64,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub session_secret: String,
+    pub session_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    pub allow_registration: bool,
+    pub login_max_attempts: u32,
+    pub login_window_secs: u64,
+    pub login_lockout_secs: u64,
+    pub cookie_secure: bool,
+}
+
+// Hand-written so the signing secret never reaches a log line.
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("session_secret", &"<redacted>")
+            .field("session_ttl_secs", &self.session_ttl_secs)
+            .field("refresh_ttl_secs", &self.refresh_ttl_secs)
+            .field("allow_registration", &self.allow_registration)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub default_per_minute: u32,
+    pub session_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid config at `{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+impl Config {
+    /// Loads the defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut merged = parse_toml("config/default.toml", DEFAULT_TOML)?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let layer = parse_toml(&path.display().to_string(), &text)?;
+            merge(&mut merged, layer);
+        }
+        for (var, value) in env {
+            if let Some(rest) = var.strip_prefix(ENV_PREFIX) {
+                apply_env(&mut merged, var, rest, value)?;
+            }
+        }
+        let config: Config =
+            serde_path_to_error::deserialize(merged).map_err(|e| ConfigError::Invalid {
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| ConfigError::Invalid {
+            key: key.to_string(),
+            message: message.to_string(),
+        };
+        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "server.bind",
+                "expected HOST:PORT, e.g. 127.0.0.1:8080",
+            ));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(invalid("log.format", "expected \"text\" or \"json\""));
+        }
+        if self.auth.session_ttl_secs <= 0 || self.auth.refresh_ttl_secs <= 0 {
+            return Err(invalid("auth", "token lifetimes must be positive"));
+        }
+        if !matches!(self.embedding.backend.as_str(), "local" | "remote") {
+            return Err(invalid(
+                "embedding.backend",
+                "expected \"local\" or \"remote\"",
+            ));
+        }
+        if self.embedding.backend == "remote" && self.embedding.remote_url.is_empty() {
+            return Err(invalid(
+                "embedding.remote_url",
+                "required when embedding.backend is \"remote\"",
+            ));
+        }
+        if self.sources.chunk_tokens + 2 > self.embedding.max_length
+            || self.sources.chunk_tokens == 0
+        {
+            return Err(invalid(
+                "sources.chunk_tokens",
+                "must be at least 1 and leave room for the model's two special tokens within embedding.max_length",
+            ));
+        }
+        if self.sources.chunk_overlap >= self.sources.chunk_tokens {
+            return Err(invalid(
+                "sources.chunk_overlap",
+                "must be smaller than sources.chunk_tokens",
+            ));
+        }
+        if !matches!(self.search.fusion.as_str(), "convex" | "rrf") {
+            return Err(invalid("search.fusion", "expected \"convex\" or \"rrf\""));
+        }
+        if !(0.0..=1.0).contains(&self.search.alpha) {
+            return Err(invalid("search.alpha", "expected a number from 0 to 1"));
+        }
+        if self.rate_limit.default_per_minute == 0 || self.rate_limit.session_per_minute == 0 {
+            return Err(invalid(
+                "rate_limit",
+                "limits must be at least 1 per minute",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.storage.data_dir.join("cairn.db")
+    }
+
+    pub fn lance_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("lance")
+    }
+
+    pub fn tantivy_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("tantivy")
+    }
+
+    pub fn fusion(&self) -> crate::retrieval::Fusion {
+        match self.search.fusion.as_str() {
+            "rrf" => crate::retrieval::Fusion::Rrf {
+                k: self.search.rrf_k,
+            },
+            _ => crate::retrieval::Fusion::Convex {
+                alpha: self.search.alpha,
+            },
+        }
+    }
+
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("secrets")
+    }
+}
+
+fn parse_toml(origin: &str, text: &str) -> Result<toml::Value, ConfigError> {
+    text.parse::<toml::Table>()
+        .map(toml::Value::Table)
+        .map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })
+}
+
+fn merge(base: &mut toml::Value, layer: toml::Value) {
+    match (base, layer) {
+        (toml::Value::Table(base), toml::Value::Table(layer)) => {
+            for (key, value) in layer {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, layer) => *base = layer,
+    }
+}
+
+/// `CAIRN__SERVER__BIND=...` sets `server.bind`. The value is read as a TOML literal when it
+/// parses as one (numbers, booleans, arrays), else as a plain string.
+fn apply_env(root: &mut toml::Value, var: &str, path: &str, raw: &str) -> Result<(), ConfigError> {
+    let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
+    if keys.iter().any(String::is_empty) {
+        return Err(ConfigError::Env {
+            var: var.to_string(),
+            message: "expected CAIRN__SECTION__KEY".to_string(),
+        });
+    }
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let mut node = root;
+    for (i, key) in keys.iter().enumerate() {
+        let toml::Value::Table(table) = node else {
+            return Err(ConfigError::Env {
+                var: var.to_string(),
+                message: format!("`{}` is not a section", keys[..i].join(".")),
+            });
+        };
+        if i + 1 == keys.len() {
+            // Strings stay strings where the default is a string, so "8080" or "true" in a
+            // string setting is not turned into a number or boolean.
+            let value = match (table.get(key), value) {
+                (Some(toml::Value::String(_)), v) if !v.is_str() => {
+                    toml::Value::String(raw.to_string())
+                }
+                (_, v) => v,
+            };
+            table.insert(key.clone(), value);
+            return Ok(());
+        }
+        node = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load_without_any_layer() {
+        let config = Config::load_from(None, &[]).expect("defaults are valid");
+        assert_eq!(config.server.bind, "127.0.0.1:8080");
+        assert_eq!(config.rate_limit.default_per_minute, 60);
+    }
+
+    #[test]
+    fn env_vars_override_nested_keys_with_typed_values() {
+        let config = Config::load_from(
+            None,
+            &env(&[
+                ("CAIRN__SERVER__BIND", "0.0.0.0:9000"),
+                ("CAIRN__RATE_LIMIT__DEFAULT_PER_MINUTE", "7"),
+                ("CAIRN__AUTH__ALLOW_REGISTRATION", "false"),
+            ]),
+        )
+        .expect("valid overrides");
+        assert_eq!(config.server.bind, "0.0.0.0:9000");
+        assert_eq!(config.rate_limit.default_per_minute, 7);
+        assert!(!config.auth.allow_registration);
+    }
+
+    #[test]
+    fn unknown_env_key_is_an_error_naming_the_key() {
+        let err = Config::load_from(None, &env(&[("CAIRN__SERVER__BINDD", "x")]))
+            .expect_err("unknown key");
+        assert!(err.to_string().contains("bindd"), "{err}");
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error_naming_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[storage]\ndata_dirr = \"x\"\n").expect("write");
+        let err = Config::load_from(Some(&path), &[]).expect_err("unknown key");
+        assert!(err.to_string().contains("data_dirr"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let err = Config::load_from(
+            None,
+            &env(&[("CAIRN__RATE_LIMIT__DEFAULT_PER_MINUTE", "lots")]),
+        )
+        .expect_err("wrong type");
+        assert!(
+            err.to_string().contains("rate_limit.default_per_minute"),
+            "{err}"
+        );
+    }
+}

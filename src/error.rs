@@ -1,0 +1,198 @@
+//! The one error type. Every handler returns `ApiError`; its `IntoResponse` writes the seeds'
+//! `{"error": "...", "message": "..."}` shape. OpenAI-compatible routes wrap it in
+//! [`OpenAiError`], which writes OpenAI's `{"error": {"message", "type", "code"}}` instead.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("Session authentication required")]
+    SessionRequired,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is larger than the {0}-byte limit")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("Rate limit exceeded")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Short, stable description of the failure (match on the HTTP status first).
+    pub error: String,
+    /// Human-readable detail: what was wrong and how to fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl ApiError {
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        Self::BadRequest(msg.into())
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::SessionRequired => StatusCode::FORBIDDEN,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `error` field: a short label per status, as in the seeds' error table.
+    fn label(&self) -> String {
+        match self {
+            Self::BadRequest(_) => "Bad request".into(),
+            Self::Unauthorized(msg) | Self::Forbidden(msg) => msg.clone(),
+            Self::SessionRequired => "Session authentication required".into(),
+            Self::MethodNotAllowed => "Method not allowed".into(),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::Conflict(_) => "Conflict".into(),
+            Self::PayloadTooLarge(_) => "Payload too large".into(),
+            Self::UnsupportedMediaType(_) => "Unsupported media type".into(),
+            Self::Unprocessable(_) => "Unprocessable content".into(),
+            Self::RateLimited { .. } => "Rate limit exceeded".into(),
+            Self::ServiceUnavailable(msg) => msg.clone(),
+            Self::Internal(_) => "Internal server error".into(),
+        }
+    }
+
+    fn message(&self) -> Option<String> {
+        match self {
+            Self::BadRequest(m)
+            | Self::Conflict(m)
+            | Self::UnsupportedMediaType(m)
+            | Self::Unprocessable(m) => Some(m.clone()),
+            Self::PayloadTooLarge(_) => Some(self.to_string()),
+            Self::Unauthorized(_) => {
+                Some("Send `Authorization: Bearer <token>` with a valid API key or session token.".into())
+            }
+            Self::Forbidden(_) => None,
+            Self::SessionRequired => Some(
+                "This management route needs a dashboard session token from POST /api/auth/login; \
+                 runtime API keys (tok_...) cannot use it."
+                    .into(),
+            ),
+            Self::MethodNotAllowed => Some("This route does not accept that HTTP method.".into()),
+            Self::NotFound(_) => Some("It does not exist in this account or workspace.".into()),
+            Self::RateLimited { retry_after_secs } => Some(format!(
+                "Too many requests on this credential; retry after {retry_after_secs} s with exponential backoff."
+            )),
+            Self::ServiceUnavailable(_) => None,
+            Self::Internal(_) => Some("Something went wrong on our end; retry with exponential backoff.".into()),
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            Self::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
+            Self::ServiceUnavailable(msg) => tracing::warn!(%msg, "service unavailable"),
+            _ => {}
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let body = ErrorBody {
+            error: self.label(),
+            message: self.message(),
+        };
+        let mut response = (self.status_code(), axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after() {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+/// OpenAI's error object, for the routes that mimic OpenAI so its SDKs parse our failures.
+#[derive(Debug)]
+pub struct OpenAiError(pub ApiError);
+
+impl From<ApiError> for OpenAiError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for OpenAiError {
+    fn into_response(self) -> Response {
+        let err = self.0;
+        err.log();
+        let status = err.status_code();
+        let kind = match status {
+            StatusCode::UNAUTHORIZED => "authentication_error",
+            StatusCode::FORBIDDEN => "permission_error",
+            StatusCode::NOT_FOUND => "not_found_error",
+            StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
+            s if s.is_server_error() => "server_error",
+            _ => "invalid_request_error",
+        };
+        let message = match err.message() {
+            Some(m) if !matches!(err, ApiError::NotFound(_)) => m,
+            _ => err.label(),
+        };
+        let body = serde_json::json!({
+            "error": { "message": message, "type": kind, "code": status.as_u16().to_string(), "param": null }
+        });
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// Maps a unique-constraint violation to 409 with `what` as the message; anything else is a
+/// 500. One helper instead of matching on driver strings at every call site.
+pub fn on_unique_violation(what: &str) -> impl FnOnce(sqlx::Error) -> ApiError + '_ {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            ApiError::Conflict(what.to_string())
+        }
+        _ => ApiError::from(e),
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,148 @@
+//! `POST /v1/embeddings`, OpenAI-compatible, so the official SDKs work against Cairn.
+
+use axum::extract::State;
+use axum::Json;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, OpenAiError};
+use crate::http::extract::{ApiJson, Auth};
+use crate::state::AppState;
+
+const MAX_INPUTS: usize = 2048;
+const MAX_INPUT_CHARS: usize = 100_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum EmbeddingInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EncodingFormat {
+    #[default]
+    Float,
+    Base64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmbeddingsRequest {
+    pub input: EmbeddingInput,
+    /// Optional; when given it must name the configured model (or `default`).
+    pub model: Option<String>,
+    #[serde(default)]
+    pub encoding_format: EncodingFormat,
+    /// Accepted for compatibility; must equal the model's dimension when given.
+    pub dimensions: Option<usize>,
+    /// Accepted for compatibility and ignored.
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbeddingItem {
+    pub object: String,
+    pub index: usize,
+    /// A list of floats, or a base64 string of little-endian f32 with `encoding_format=base64`.
+    #[schema(value_type = Object)]
+    pub embedding: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbeddingsUsage {
+    pub prompt_tokens: usize,
+    pub total_tokens: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbeddingsResponse {
+    pub object: String,
+    pub data: Vec<EmbeddingItem>,
+    pub model: String,
+    pub usage: EmbeddingsUsage,
+}
+
+#[utoipa::path(post, path = "/v1/embeddings", tag = "openai", security(("bearer" = [])), request_body = EmbeddingsRequest,
+    responses((status = 200, body = EmbeddingsResponse), (status = 400, description = "OpenAI error object")))]
+pub async fn embeddings(
+    State(state): State<AppState>,
+    _auth: Auth,
+    body: Result<ApiJson<EmbeddingsRequest>, ApiError>,
+) -> Result<Json<EmbeddingsResponse>, OpenAiError> {
+    let ApiJson(req) = body?;
+    let embedder = state.sources.retriever.embedder.clone();
+    if let Some(model) = &req.model {
+        if model != embedder.model_id()
+            && model != "default"
+            && !embedder.model_id().ends_with(&format!("/{model}"))
+        {
+            return Err(ApiError::NotFound("Model").into());
+        }
+    }
+    if let Some(d) = req.dimensions {
+        if d != embedder.dimension() {
+            return Err(ApiError::bad_request(format!(
+                "dimensions: this model only gives {}",
+                embedder.dimension()
+            ))
+            .into());
+        }
+    }
+    let inputs = match req.input {
+        EmbeddingInput::One(s) => vec![s],
+        EmbeddingInput::Many(v) => v,
+    };
+    if inputs.is_empty() || inputs.len() > MAX_INPUTS {
+        return Err(
+            ApiError::bad_request(format!("input: expected 1-{MAX_INPUTS} strings")).into(),
+        );
+    }
+    if let Some(i) = inputs
+        .iter()
+        .position(|s| s.is_empty() || s.chars().count() > MAX_INPUT_CHARS)
+    {
+        return Err(ApiError::bad_request(format!(
+            "input[{i}]: expected 1-{MAX_INPUT_CHARS} characters"
+        ))
+        .into());
+    }
+    let tokens: usize = inputs
+        .iter()
+        .map(|s| {
+            state
+                .sources
+                .chunker
+                .count_tokens(s)
+                .min(state.config.embedding.max_length)
+        })
+        .sum();
+    let vectors = embedder.embed(inputs).await.map_err(ApiError::from)?;
+    let data = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, v)| EmbeddingItem {
+            object: "embedding".into(),
+            index,
+            embedding: match req.encoding_format {
+                EncodingFormat::Float => serde_json::json!(v),
+                EncodingFormat::Base64 => {
+                    let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
+                    serde_json::Value::String(
+                        base64::engine::general_purpose::STANDARD.encode(bytes),
+                    )
+                }
+            },
+        })
+        .collect();
+    Ok(Json(EmbeddingsResponse {
+        object: "list".into(),
+        data,
+        model: embedder.model_id().to_string(),
+        usage: EmbeddingsUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    }))
+}

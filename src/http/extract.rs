@@ -1,0 +1,155 @@
+//! Extractors: JSON bodies with precise errors, the authenticated principal, the client IP.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::accounts::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body. Malformed JSON, a wrong type or an unknown enum value is a 400 whose message
+/// names the field; a body over `server.max_body_bytes` is a 413.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(state.config.server.max_body_bytes)
+            } else {
+                ApiError::bad_request(format!(
+                    "could not read the request body: {}",
+                    e.body_text()
+                ))
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "request body is empty; expected a JSON object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| describe(&e))?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+fn describe(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    use serde_json::error::Category;
+    let inner = e.inner();
+    match inner.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::bad_request(format!("malformed JSON: {inner}"))
+        }
+        Category::Data => {
+            let path = e.path().to_string();
+            let message = strip_position(&inner.to_string());
+            if path == "." || path.is_empty() {
+                ApiError::bad_request(message)
+            } else {
+                ApiError::bad_request(format!("{path}: {message}"))
+            }
+        }
+    }
+}
+
+/// serde_json appends " at line L column C"; the field path already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Any authenticated caller: a session or a runtime API key.
+pub struct Auth(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Auth)
+            .ok_or_else(|| ApiError::Unauthorized("Missing Authorization header".into()))
+    }
+}
+
+/// A dashboard session. Runtime API keys get 403, as management routes require.
+pub struct SessionUser {
+    pub user_id: String,
+    pub account_id: String,
+    pub role: String,
+}
+
+impl SessionUser {
+    pub fn principal(&self) -> Principal {
+        Principal::Session {
+            user_id: self.user_id.clone(),
+            account_id: self.account_id.clone(),
+            role: self.role.clone(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Auth::from_request_parts(parts, state).await?.0 {
+            Principal::Session {
+                user_id,
+                account_id,
+                role,
+            } => Ok(Self {
+                user_id,
+                account_id,
+                role,
+            }),
+            Principal::ApiKey { .. } => Err(ApiError::SessionRequired),
+        }
+    }
+}
+
+/// The client's IP: the peer address, or the left-most `X-Forwarded-For` entry when
+/// `server.trust_forwarded_for` is on.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.config.server.trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok());
+            if let Some(ip) = forwarded {
+                return Ok(Self(ip));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(Self(peer))
+    }
+}

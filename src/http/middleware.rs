@@ -1,0 +1,113 @@
+//! Request middleware: authentication with per-credential rate limits, and request metrics.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::accounts::keys::{self, KEY_PREFIX};
+use crate::accounts::Principal;
+use crate::error::{ApiError, OpenAiError};
+use crate::state::AppState;
+
+/// Routes that mimic OpenAI answer errors in OpenAI's shape, so its SDKs can read them.
+pub fn is_openai_route(path: &str) -> bool {
+    matches!(
+        path,
+        "/v1/chat/completions" | "/v1/embeddings" | "/v1/models"
+    ) || path.starts_with("/v1/models/")
+}
+
+pub fn error_response(path: &str, err: ApiError) -> Response {
+    if is_openai_route(path) {
+        OpenAiError(err).into_response()
+    } else {
+        err.into_response()
+    }
+}
+
+async fn principal_from_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("Missing Authorization header".into()))?;
+    let invalid = || ApiError::Unauthorized("Invalid or expired credential".into());
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(invalid)?;
+    if token.starts_with(KEY_PREFIX) {
+        return keys::authenticate(state.accounts.as_ref(), &state.key_touches, token)
+            .await?
+            .ok_or_else(invalid);
+    }
+    let claims = state.sessions.verify(token).ok_or_else(invalid)?;
+    Ok(Principal::Session {
+        user_id: claims.sub,
+        account_id: claims.acc,
+        role: claims.role,
+    })
+}
+
+/// Authenticates the caller, applies its requests-per-minute limit and puts the `Principal`
+/// in the request's extensions. Every authenticated response carries the limit headers.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let principal = match principal_from_headers(&state, req.headers()).await {
+        Ok(p) => p,
+        Err(e) => return error_response(&path, e),
+    };
+    let limit = match &principal {
+        Principal::Session { .. } => state.config.rate_limit.session_per_minute,
+        Principal::ApiKey {
+            rate_limit_per_minute,
+            ..
+        } => rate_limit_per_minute.unwrap_or(state.config.rate_limit.default_per_minute),
+    };
+    let decision = state.rate_limiter.check(&principal.rate_key(), limit);
+    let mut response = if decision.allowed {
+        req.extensions_mut().insert(principal);
+        next.run(req).await
+    } else {
+        error_response(
+            &path,
+            ApiError::RateLimited {
+                retry_after_secs: decision.reset_secs,
+            },
+        )
+    };
+    let headers = response.headers_mut();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(decision.limit));
+    headers.insert(
+        "x-ratelimit-remaining",
+        HeaderValue::from(decision.remaining),
+    );
+    response
+}
+
+/// Counts requests and records their latency by route template and status.
+pub async fn record_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().as_str().to_string();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let elapsed = start.elapsed().as_secs_f64();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("cairn_http_requests_total", &labels).increment(1);
+    metrics::histogram!("cairn_http_request_duration_seconds", &labels).record(elapsed);
+    response
+}

@@ -1,0 +1,112 @@
+//! Route tables and thin handlers. Handlers extract inputs, call one area function and wrap the
+//! result; no SQL and no business logic lives here.
+
+pub mod auth;
+pub mod embeddings;
+pub mod extract;
+pub mod health;
+pub mod keys;
+pub mod middleware;
+pub mod openapi;
+pub mod sources;
+pub mod workspaces;
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let public = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/api/auth/register", post(auth::register))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/auth/logout", post(auth::logout));
+
+    let authenticated = Router::new()
+        .route("/api/auth/me", get(auth::me))
+        .route("/v1/keys", post(keys::create).get(keys::list))
+        .route("/v1/keys/{id}", delete(keys::revoke))
+        .route(
+            "/v1/workspaces",
+            post(workspaces::create).get(workspaces::list),
+        )
+        .route(
+            "/v1/workspaces/{workspace_id}",
+            get(workspaces::get).patch(workspaces::update),
+        )
+        .route(
+            "/v1/sources",
+            post(sources::create)
+                .get(sources::list)
+                .layer(DefaultBodyLimit::max(state.config.sources.max_upload_bytes)),
+        )
+        .route(
+            "/v1/sources/{id}",
+            get(sources::get).delete(sources::delete),
+        )
+        .route("/v1/sources/{id}/reindex", post(sources::reindex))
+        .route("/v1/documents/{id}", get(sources::document))
+        .route("/v1/documents/{id}/chunks", get(sources::chunks))
+        .route("/v1/search", post(sources::search))
+        .route("/v1/embeddings", post(embeddings::embeddings))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::authenticate,
+        ));
+
+    let max_body = state.config.server.max_body_bytes;
+    public
+        .merge(authenticated)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(middleware::record_metrics))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(300),
+        ))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    middleware::error_response(&path, ApiError::NotFound("Route"))
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    middleware::error_response(&path, ApiError::MethodNotAllowed)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+}

@@ -1,0 +1,66 @@
+//! The OpenAPI document, generated from the handlers' annotations. A test writes it to
+//! `schemas/openapi.json` and fails when the committed copy is stale.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::http::{auth, embeddings, health, keys, sources, workspaces};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Cairn", description = "Self-hosted knowledge base, agent memory and model gateway."),
+    paths(
+        health::healthz, health::metrics, openapi_json,
+        auth::register, auth::login, auth::refresh, auth::logout, auth::me,
+        keys::create, keys::list, keys::revoke,
+        workspaces::create, workspaces::list, workspaces::get, workspaces::update,
+        sources::create, sources::list, sources::get, sources::delete, sources::reindex,
+        sources::document, sources::chunks, sources::search,
+        embeddings::embeddings,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "system", description = "Health, metrics and this document"),
+        (name = "auth", description = "Users and dashboard sessions"),
+        (name = "keys", description = "Runtime API keys (session only)"),
+        (name = "workspaces", description = "Workspaces of an account"),
+        (name = "sources", description = "Ingest, documents, chunks and search"),
+        (name = "openai", description = "OpenAI-compatible routes"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A runtime API key (tok_...) or a dashboard session token from /api/auth/login",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as pretty JSON with a trailing newline, exactly as committed.
+pub fn spec_json() -> String {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = crate::VERSION.to_string();
+    let mut text = doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string());
+    text.push('\n');
+    text
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "system",
+    responses((status = 200, description = "This OpenAPI document")))]
+pub async fn openapi_json() -> Json<serde_json::Value> {
+    Json(serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
+}

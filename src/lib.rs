@@ -1,0 +1,17 @@
+//! Cairn: a self-hosted knowledge base, agent memory and model gateway.
+
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod cli_ingest;
+pub mod config;
+pub mod embed;
+pub mod error;
+pub mod http;
+pub mod retrieval;
+pub mod sources;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,12 @@
+//! Sources: ingest (files, URLs, text, records) into SQL, LanceDB and tantivy as one unit,
+//! background jobs, deletion, reindexing and search with citations.
+
+pub mod fetch;
+pub mod model;
+mod pipeline;
+mod search;
+mod service;
+pub mod worker;
+
+pub use pipeline::Pending;
+pub use service::{Sources, SourcesSettings, CHUNK_ITEM};

@@ -1,0 +1,340 @@
+//! The write path of one source: extract, chunk, embed, then write SQL, vectors and postings
+//! so that either all of it becomes visible or none of it stays behind.
+
+use cairn_ingest::{extract, ContentKind, ExtractError, Extracted};
+
+use crate::error::ApiError;
+use crate::sources::fetch::FetchError;
+use crate::sources::service::{Sources, CHUNK_ITEM};
+use crate::store::sources::{BeginIngest, ChunkRow, DocumentRow, SourceRow};
+use crate::store::text_index::TextEntry;
+use crate::store::time::{new_id, now};
+use crate::store::vectors::VectorEntry;
+
+/// A source to ingest, before anything is stored.
+#[derive(Debug, Clone, Default)]
+pub struct Pending {
+    /// file, url, text or record.
+    pub kind: String,
+    pub bytes: Vec<u8>,
+    pub filename: Option<String>,
+    pub media_type: Option<String>,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub external_source: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// Whether a failed ingest removes the sources it inserted (a synchronous create: nothing may
+/// stay behind) or keeps them as `failed` with the reason (a background job the client polls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    DeleteNewSources,
+    MarkFailed,
+}
+
+impl From<ExtractError> for ApiError {
+    fn from(e: ExtractError) -> Self {
+        match e {
+            ExtractError::Unsupported(m) => ApiError::UnsupportedMediaType(m),
+            ExtractError::Undecodable(m) => ApiError::Unprocessable(m),
+        }
+    }
+}
+
+impl From<FetchError> for ApiError {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Blocked(m) => ApiError::BadRequest(m),
+            FetchError::Failed(m) => ApiError::Unprocessable(m),
+            FetchError::TooLarge(n) => ApiError::PayloadTooLarge(n),
+        }
+    }
+}
+
+impl From<cairn_ingest::EmbedError> for ApiError {
+    fn from(e: cairn_ingest::EmbedError) -> Self {
+        ApiError::ServiceUnavailable(format!("Embedding model unavailable: {e}"))
+    }
+}
+
+impl Sources {
+    /// Turns the stored payload of `source` into text: fetches URLs, extracts files.
+    pub(crate) async fn extract_payload(
+        &self,
+        source: &mut SourceRow,
+        bytes: Vec<u8>,
+    ) -> Result<Extracted, ApiError> {
+        match source.kind.as_str() {
+            "url" => {
+                let url = source.url.clone().unwrap_or_default();
+                let fetched = self.fetcher.fetch(&url).await?;
+                source.media_type = fetched.media_type.clone();
+                source.url = Some(fetched.final_url.clone());
+                let kind = ContentKind::detect(
+                    path_name(&fetched.final_url).as_deref(),
+                    fetched.media_type.as_deref(),
+                    &fetched.bytes,
+                )?;
+                Ok(run_extract(kind, fetched.bytes).await?)
+            }
+            "text" | "record" => Ok(run_extract(ContentKind::Text, bytes).await?),
+            _ => {
+                let kind = ContentKind::detect(
+                    source.filename.as_deref(),
+                    source.media_type.as_deref(),
+                    &bytes,
+                )?;
+                Ok(run_extract(kind, bytes).await?)
+            }
+        }
+    }
+
+    /// Chunks, embeds and writes `extracted` as the new active document of `source`.
+    pub(crate) async fn index_document(
+        &self,
+        source: SourceRow,
+        extracted: Extracted,
+        insert: bool,
+        on_failure: OnFailure,
+    ) -> Result<SourceRow, ApiError> {
+        let mut done = self
+            .index_documents(vec![(source, extracted, insert)], on_failure)
+            .await?;
+        done.pop().ok_or(ApiError::NotFound("Source"))
+    }
+
+    /// Chunks, embeds and writes each (source, text) as its source's new active document. All
+    /// become visible together or, on failure, none does and nothing stays behind.
+    pub(crate) async fn index_documents(
+        &self,
+        items: Vec<(SourceRow, Extracted, bool)>,
+        on_failure: OnFailure,
+    ) -> Result<Vec<SourceRow>, ApiError> {
+        let mut begins = Vec::with_capacity(items.len());
+        let mut vector_rows = Vec::new();
+        let mut text_rows = Vec::new();
+        for (source, extracted, insert) in items {
+            let prepared = self.prepare(source, extracted, insert).await?;
+            vector_rows.extend(prepared.1);
+            text_rows.extend(prepared.2);
+            begins.push(prepared.0);
+        }
+        if self.store.begin_ingest(&begins).await?.is_err() {
+            return Err(ApiError::Conflict(
+                "a source with this external_source/external_id was created concurrently".into(),
+            ));
+        }
+        let pairs: Vec<(String, String)> = begins
+            .iter()
+            .map(|b| (b.source.id.clone(), b.document.id.clone()))
+            .collect();
+        let documents: Vec<String> = pairs.iter().map(|(_, d)| d.clone()).collect();
+        if let Err(e) = self.write_indexes(&vector_rows, &text_rows).await {
+            tracing::warn!(error = %e, "ingest failed; rolling back");
+            self.purge(&documents).await;
+            let aborts: Vec<(String, String, bool)> = begins
+                .iter()
+                .map(|b| {
+                    (
+                        b.source.id.clone(),
+                        b.document.id.clone(),
+                        b.insert_source && on_failure == OnFailure::DeleteNewSources,
+                    )
+                })
+                .collect();
+            self.store.abort_ingest(&aborts, &e.to_string()).await?;
+            return Err(e);
+        }
+        self.pause_for_tests().await;
+        let retired = self.store.activate(&pairs).await?;
+        self.purge(&retired).await;
+        let mut out = Vec::with_capacity(begins.len());
+        for b in &begins {
+            let row = self
+                .store
+                .source(&b.source.workspace_id, &b.source.id)
+                .await?
+                .ok_or(ApiError::NotFound("Source"))?;
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// Chunks and embeds one document; writes nothing.
+    async fn prepare(
+        &self,
+        mut source: SourceRow,
+        extracted: Extracted,
+        insert_source: bool,
+    ) -> Result<(BeginIngest, Vec<VectorEntry>, Vec<TextEntry>), ApiError> {
+        let title = source
+            .title
+            .clone()
+            .or_else(|| extracted.title.clone())
+            .or_else(|| source.filename.clone())
+            .or_else(|| source.url.clone());
+        let chunker = self.chunker.clone();
+        let for_chunks = extracted.clone();
+        let pieces = tokio::task::spawn_blocking(move || chunker.chunk(&for_chunks))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        if pieces.is_empty() {
+            return Err(ApiError::Unprocessable(
+                "the content has no text to index".into(),
+            ));
+        }
+        let inputs: Vec<String> = pieces
+            .iter()
+            .map(|c| match (&title, self.settings.embed_title) {
+                (Some(t), true) => format!("{t}\n\n{}", c.text),
+                _ => c.text.clone(),
+            })
+            .collect();
+        let vectors = self.retriever.embedder.embed(inputs).await?;
+        let document_id = new_id();
+        let document = DocumentRow {
+            id: document_id.clone(),
+            account_id: source.account_id.clone(),
+            workspace_id: source.workspace_id.clone(),
+            source_id: source.id.clone(),
+            version: 0,
+            title: title.clone(),
+            url: source.url.clone(),
+            content_kind: extracted.kind.as_str().to_string(),
+            content_hash: cairn_ingest::content_hash(extracted.text.as_bytes()),
+            text: extracted.text.clone(),
+            metadata: serde_json::Value::Object(Default::default()),
+            chunk_count: i64::try_from(pieces.len()).unwrap_or(i64::MAX),
+            state: "pending".into(),
+            created_at: now(),
+        };
+        let chunks: Vec<ChunkRow> = pieces
+            .iter()
+            .map(|c| ChunkRow {
+                id: new_id(),
+                workspace_id: source.workspace_id.clone(),
+                source_id: source.id.clone(),
+                document_id: document_id.clone(),
+                idx: i64::from(c.index),
+                text: c.text.clone(),
+                char_start: i64::try_from(c.char_start).unwrap_or(i64::MAX),
+                char_end: i64::try_from(c.char_end).unwrap_or(i64::MAX),
+                page: c.page.map(i64::from),
+                tokens: i64::try_from(c.tokens).unwrap_or(i64::MAX),
+            })
+            .collect();
+        let vector_rows: Vec<VectorEntry> = chunks
+            .iter()
+            .zip(vectors)
+            .map(|(c, vector)| VectorEntry {
+                id: c.id.clone(),
+                workspace_id: c.workspace_id.clone(),
+                item_type: CHUNK_ITEM.into(),
+                source_id: c.source_id.clone(),
+                group_id: document_id.clone(),
+                vector,
+            })
+            .collect();
+        let text_rows: Vec<TextEntry> = chunks
+            .iter()
+            .map(|c| TextEntry {
+                id: c.id.clone(),
+                workspace_id: c.workspace_id.clone(),
+                item_type: CHUNK_ITEM.into(),
+                source_id: c.source_id.clone(),
+                group_id: document_id.clone(),
+                title: title.clone().unwrap_or_default(),
+                body: c.text.clone(),
+            })
+            .collect();
+        source.status = "processing".into();
+        source.updated_at = now();
+        Ok((
+            BeginIngest {
+                source,
+                insert_source,
+                document,
+                chunks,
+            },
+            vector_rows,
+            text_rows,
+        ))
+    }
+
+    /// Debug builds only: a pause between the index writes and activation, so a test can kill
+    /// the process mid-ingest.
+    async fn pause_for_tests(&self) {
+        #[cfg(debug_assertions)]
+        if let Some(ms) = std::env::var("CAIRN_TEST_PAUSE_BEFORE_ACTIVATE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+    }
+
+    async fn write_indexes(
+        &self,
+        vectors: &[VectorEntry],
+        text: &[TextEntry],
+    ) -> Result<(), ApiError> {
+        #[cfg(debug_assertions)]
+        if std::env::var("CAIRN_TEST_FAIL_INDEX_WRITE")
+            .is_ok_and(|v| text.iter().any(|t| t.body.contains(&v)))
+        {
+            return Err(ApiError::ServiceUnavailable(
+                "injected index failure (test)".into(),
+            ));
+        }
+        self.retriever
+            .vectors
+            .add(vectors)
+            .await
+            .map_err(ApiError::Internal)?;
+        let index = self.retriever.text.clone();
+        let entries = text.to_vec();
+        tokio::task::spawn_blocking(move || index.apply(&entries, &[]))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?
+            .map_err(ApiError::Internal)?;
+        Ok(())
+    }
+
+    /// Deletes the vectors and postings of `groups`; what fails stays in the purge queue and
+    /// is retried at the next start.
+    pub(crate) async fn purge(&self, groups: &[String]) {
+        if groups.is_empty() {
+            return;
+        }
+        let vectors = self.retriever.vectors.delete_groups(groups).await;
+        let index = self.retriever.text.clone();
+        let owned = groups.to_vec();
+        let postings = tokio::task::spawn_blocking(move || index.delete_groups(&owned)).await;
+        match (vectors, postings) {
+            (Ok(()), Ok(Ok(()))) => {
+                if let Err(e) = self.store.purged(groups).await {
+                    tracing::warn!(error = %e, "could not clear the purge queue");
+                }
+            }
+            (v, p) => tracing::warn!(?v, ?p, "purge failed; it is retried at the next start"),
+        }
+    }
+}
+
+async fn run_extract(kind: ContentKind, bytes: Vec<u8>) -> Result<Extracted, ExtractError> {
+    tokio::task::spawn_blocking(move || extract(kind, &bytes))
+        .await
+        .unwrap_or_else(|_| Err(ExtractError::Undecodable("extraction crashed".into())))
+}
+
+fn path_name(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    parsed
+        .path_segments()?
+        .next_back()
+        .filter(|s| s.contains('.'))
+        .map(str::to_string)
+}

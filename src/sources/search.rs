@@ -1,0 +1,113 @@
+//! `POST /v1/search`: hybrid retrieval over a workspace's chunks, with filters and citations.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::error::{ApiError, ApiResult};
+use crate::retrieval::SearchQuery;
+use crate::sources::model::{Citation, Scores, SearchHit, SearchRequest, SearchResponse};
+use crate::sources::service::{Sources, CHUNK_ITEM};
+use crate::store::sources::ChunkHit;
+use crate::store::Workspace;
+
+pub const MAX_LIMIT: usize = 100;
+const MAX_QUERY_CHARS: usize = 4_000;
+
+fn matches_filters(hit: &ChunkHit, req: &SearchRequest) -> bool {
+    if let Some(tags) = &req.filters.tags {
+        if !tags.iter().all(|t| hit.tags.contains(t)) {
+            return false;
+        }
+    }
+    if let Some(meta) = &req.filters.metadata {
+        if !meta.iter().all(|(k, v)| hit.metadata.get(k) == Some(v)) {
+            return false;
+        }
+    }
+    true
+}
+
+impl Sources {
+    pub async fn search(&self, ws: &Workspace, req: SearchRequest) -> ApiResult<SearchResponse> {
+        let started = Instant::now();
+        let query = req.query.trim();
+        if query.is_empty() {
+            return Err(ApiError::bad_request("query: must not be empty"));
+        }
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(ApiError::bad_request(format!(
+                "query: at most {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        let limit = req.limit.unwrap_or(10);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit: expected 1-{MAX_LIMIT}"
+            )));
+        }
+        let filtered = req.filters.tags.is_some() || req.filters.metadata.is_some();
+        let depth = if filtered {
+            (limit * 10).max(100)
+        } else {
+            (limit * 3).max(50)
+        };
+        let q = SearchQuery {
+            workspace_id: &ws.id,
+            item_type: CHUNK_ITEM,
+            text: query,
+            mode: req.mode,
+            depth,
+            source_ids: req.filters.source_ids.as_deref(),
+        };
+        let ranked = self.retriever.search(&q).await?;
+        let ids: Vec<String> = ranked.iter().map(|f| f.id.clone()).collect();
+        let mut rows: HashMap<String, ChunkHit> = self
+            .store
+            .active_chunks(&ws.id, &ids)
+            .await?
+            .into_iter()
+            .map(|h| (h.chunk.id.clone(), h))
+            .collect();
+        let mut data = Vec::with_capacity(limit);
+        for fused in ranked {
+            if data.len() == limit {
+                break;
+            }
+            let Some(hit) = rows.remove(&fused.id) else {
+                continue;
+            };
+            if !matches_filters(&hit, &req) {
+                continue;
+            }
+            let c = hit.chunk;
+            data.push(SearchHit {
+                chunk_id: c.id.clone(),
+                text: c.text,
+                scores: Scores {
+                    bm25: fused.bm25,
+                    vector: fused.vector,
+                    fused: fused.score,
+                },
+                citation: Citation {
+                    source_id: c.source_id,
+                    document_id: c.document_id,
+                    chunk_id: c.id,
+                    title: hit.document_title.or(hit.source_title),
+                    url: hit.url,
+                    filename: hit.filename,
+                    page: c.page,
+                    char_start: c.char_start,
+                    char_end: c.char_end,
+                },
+                tags: hit.tags,
+                metadata: hit.metadata,
+            });
+        }
+        Ok(SearchResponse {
+            object: "list".into(),
+            mode: req.mode,
+            data,
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+}

@@ -1,0 +1,150 @@
+//! Accounts, users, refresh tokens, workspaces and API keys.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    pub id: String,
+    pub account_id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshToken {
+    pub id: String,
+    pub user_id: String,
+    pub token_hash: String,
+    pub expires_at: String,
+    pub revoked_at: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub id: String,
+    pub account_id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub status: String,
+    pub metadata: Value,
+    pub monthly_budget_usd: Option<f64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWorkspace {
+    pub workspace_id: String,
+    pub name: String,
+    pub metadata: Value,
+    pub monthly_budget_usd: Option<f64>,
+}
+
+/// A partial update; `None` leaves a field as it is. `monthly_budget_usd: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct WorkspacePatch {
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub metadata: Option<Value>,
+    pub monthly_budget_usd: Option<Option<f64>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: String,
+    pub account_id: String,
+    /// The workspace row id (not the slug) this key is bound to, if any.
+    pub workspace: Option<Workspace>,
+    pub name: String,
+    pub prefix: String,
+    pub metadata: Value,
+    pub rate_limit_per_minute: Option<u32>,
+    pub last_used_at: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub account_id: String,
+    pub workspace_row_id: Option<String>,
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: String,
+    pub metadata: Value,
+    pub rate_limit_per_minute: Option<u32>,
+}
+
+/// What registration creates in one transaction: the account, its first user and its
+/// `default` workspace.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub account_name: String,
+    pub email: String,
+    pub password_hash: String,
+    /// `None`: admin if this is the first user of the installation, else user.
+    pub role: Option<String>,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn create_account(&self, new: NewAccount)
+        -> anyhow::Result<Result<User, DuplicateEmail>>;
+    async fn user_by_email(&self, email: &str) -> anyhow::Result<Option<User>>;
+    async fn user_by_id(&self, id: &str) -> anyhow::Result<Option<User>>;
+    async fn first_admin(&self) -> anyhow::Result<Option<User>>;
+
+    async fn insert_refresh_token(&self, token: RefreshToken) -> anyhow::Result<()>;
+    async fn refresh_token_by_hash(&self, hash: &str) -> anyhow::Result<Option<RefreshToken>>;
+    /// Revokes an active token; false when it was already revoked (a replayed token).
+    async fn revoke_refresh_token(&self, id: &str, at: &str) -> anyhow::Result<bool>;
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, at: &str) -> anyhow::Result<()>;
+
+    async fn create_workspace(
+        &self,
+        account_id: &str,
+        new: NewWorkspace,
+    ) -> anyhow::Result<Result<Workspace, DuplicateWorkspace>>;
+    async fn list_workspaces(&self, account_id: &str) -> anyhow::Result<Vec<Workspace>>;
+    async fn workspace_by_slug(
+        &self,
+        account_id: &str,
+        slug: &str,
+    ) -> anyhow::Result<Option<Workspace>>;
+    async fn workspace_by_name(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> anyhow::Result<Option<Workspace>>;
+    async fn update_workspace(
+        &self,
+        account_id: &str,
+        slug: &str,
+        patch: WorkspacePatch,
+    ) -> anyhow::Result<Option<Workspace>>;
+
+    async fn create_key(&self, new: NewApiKey) -> anyhow::Result<ApiKey>;
+    async fn list_keys(&self, account_id: &str) -> anyhow::Result<Vec<ApiKey>>;
+    /// An active (not revoked) key by the hash of its secret.
+    async fn key_by_hash(&self, hash: &str) -> anyhow::Result<Option<ApiKey>>;
+    async fn revoke_key(&self, account_id: &str, id: &str, at: &str) -> anyhow::Result<bool>;
+    async fn touch_key(&self, id: &str, at: &str) -> anyhow::Result<()>;
+
+    /// A cheap round trip proving the store answers, for `/healthz`.
+    async fn ping(&self) -> anyhow::Result<()>;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DuplicateEmail;
+
+#[derive(Debug, Clone, Copy)]
+pub struct DuplicateWorkspace;

@@ -1,0 +1,11 @@
+//! Storage traits and their implementations. Areas depend on the traits; `app.rs` picks the
+//! implementation (SQLite today; the traits keep a Postgres implementation possible).
+
+pub mod accounts;
+pub mod sources;
+pub mod sqlite;
+pub mod text_index;
+pub mod time;
+pub mod vectors;
+
+pub use accounts::*;

@@ -1,0 +1,410 @@
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::{Row, SqlitePool};
+
+use crate::store::time::{new_id, now};
+use crate::store::{
+    AccountStore, ApiKey, DuplicateEmail, DuplicateWorkspace, NewAccount, NewApiKey, NewWorkspace,
+    RefreshToken, User, Workspace, WorkspacePatch,
+};
+
+#[derive(Clone)]
+pub struct SqliteAccounts {
+    pool: SqlitePool,
+}
+
+impl SqliteAccounts {
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+}
+
+const WORKSPACE_COLUMNS: &str = "id, account_id, workspace_id, name, status, metadata, \
+     monthly_budget_usd, created_at, updated_at";
+
+fn workspace_from_row(row: &sqlx::sqlite::SqliteRow, prefix: &str) -> sqlx::Result<Workspace> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let metadata: String = row.try_get(col("metadata").as_str())?;
+    Ok(Workspace {
+        id: row.try_get(col("id").as_str())?,
+        account_id: row.try_get(col("account_id").as_str())?,
+        workspace_id: row.try_get(col("workspace_id").as_str())?,
+        name: row.try_get(col("name").as_str())?,
+        status: row.try_get(col("status").as_str())?,
+        metadata: parse_json(&metadata),
+        monthly_budget_usd: row.try_get(col("monthly_budget_usd").as_str())?,
+        created_at: row.try_get(col("created_at").as_str())?,
+        updated_at: row.try_get(col("updated_at").as_str())?,
+    })
+}
+
+fn parse_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+const KEY_SELECT: &str = "SELECT k.id, k.account_id, k.name, k.prefix, k.metadata, \
+     k.rate_limit_per_minute, k.last_used_at, k.created_at, \
+     w.id AS w_id, w.account_id AS w_account_id, w.workspace_id AS w_workspace_id, \
+     w.name AS w_name, w.status AS w_status, w.metadata AS w_metadata, \
+     w.monthly_budget_usd AS w_monthly_budget_usd, w.created_at AS w_created_at, \
+     w.updated_at AS w_updated_at \
+     FROM api_keys k LEFT JOIN workspaces w ON w.id = k.workspace_id";
+
+fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<ApiKey> {
+    let workspace_row_id: Option<String> = row.try_get("w_id")?;
+    let workspace = match workspace_row_id {
+        Some(_) => Some(workspace_from_row(row, "w_")?),
+        None => None,
+    };
+    let metadata: String = row.try_get("metadata")?;
+    let limit: Option<i64> = row.try_get("rate_limit_per_minute")?;
+    Ok(ApiKey {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        workspace,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        metadata: parse_json(&metadata),
+        rate_limit_per_minute: limit.and_then(|l| u32::try_from(l).ok()),
+        last_used_at: row.try_get("last_used_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[async_trait]
+impl AccountStore for SqliteAccounts {
+    async fn create_account(
+        &self,
+        new: NewAccount,
+    ) -> anyhow::Result<Result<User, DuplicateEmail>> {
+        let mut tx = self.pool.begin().await?;
+        let created_at = now();
+        let role = match new.role {
+            Some(role) => role,
+            None => {
+                let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if users == 0 { "admin" } else { "user" }.to_string()
+            }
+        };
+        let account_id = new_id();
+        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(&account_id)
+            .bind(&new.account_name)
+            .bind(&created_at)
+            .execute(&mut *tx)
+            .await?;
+        let user = User {
+            id: new_id(),
+            account_id: account_id.clone(),
+            email: new.email,
+            password_hash: new.password_hash,
+            role,
+            created_at: created_at.clone(),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, account_id, email, password_hash, role, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&user.id)
+        .bind(&user.account_id)
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(&user.role)
+        .bind(&user.created_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Ok(Err(DuplicateEmail)),
+            other => other?,
+        };
+        sqlx::query(
+            "INSERT INTO workspaces (id, account_id, workspace_id, name, status, metadata, \
+             created_at, updated_at) VALUES (?, ?, 'default', 'Default', 'active', '{}', ?, ?)",
+        )
+        .bind(new_id())
+        .bind(&account_id)
+        .bind(&created_at)
+        .bind(&created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(user))
+    }
+
+    async fn user_by_email(&self, email: &str) -> anyhow::Result<Option<User>> {
+        Ok(
+            sqlx::query_as::<_, User>("SELECT * FROM users WHERE email = ?")
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn user_by_id(&self, id: &str) -> anyhow::Result<Option<User>> {
+        Ok(
+            sqlx::query_as::<_, User>("SELECT * FROM users WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn first_admin(&self) -> anyhow::Result<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT * FROM users WHERE role = 'admin' ORDER BY created_at, id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn insert_refresh_token(&self, t: RefreshToken) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (id, user_id, token_hash, expires_at, revoked_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.id)
+        .bind(&t.user_id)
+        .bind(&t.token_hash)
+        .bind(&t.expires_at)
+        .bind(&t.revoked_at)
+        .bind(&t.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn refresh_token_by_hash(&self, hash: &str) -> anyhow::Result<Option<RefreshToken>> {
+        Ok(
+            sqlx::query_as::<_, RefreshToken>("SELECT * FROM refresh_tokens WHERE token_hash = ?")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn revoke_refresh_token(&self, id: &str, at: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, at: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_workspace(
+        &self,
+        account_id: &str,
+        new: NewWorkspace,
+    ) -> anyhow::Result<Result<Workspace, DuplicateWorkspace>> {
+        let at = now();
+        let ws = Workspace {
+            id: new_id(),
+            account_id: account_id.to_string(),
+            workspace_id: new.workspace_id,
+            name: new.name,
+            status: "active".to_string(),
+            metadata: new.metadata,
+            monthly_budget_usd: new.monthly_budget_usd,
+            created_at: at.clone(),
+            updated_at: at,
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO workspaces (id, account_id, workspace_id, name, status, metadata, \
+             monthly_budget_usd, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&ws.id)
+        .bind(&ws.account_id)
+        .bind(&ws.workspace_id)
+        .bind(&ws.name)
+        .bind(&ws.status)
+        .bind(ws.metadata.to_string())
+        .bind(ws.monthly_budget_usd)
+        .bind(&ws.created_at)
+        .bind(&ws.updated_at)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => Ok(Err(DuplicateWorkspace)),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(Ok(ws)),
+        }
+    }
+
+    async fn list_workspaces(&self, account_id: &str) -> anyhow::Result<Vec<Workspace>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE account_id = ? ORDER BY created_at, id"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| workspace_from_row(r, ""))
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn workspace_by_slug(
+        &self,
+        account_id: &str,
+        slug: &str,
+    ) -> anyhow::Result<Option<Workspace>> {
+        let row = sqlx::query(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE account_id = ? AND workspace_id = ?"
+        ))
+        .bind(account_id)
+        .bind(slug)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| workspace_from_row(&r, "")).transpose()?)
+    }
+
+    async fn workspace_by_name(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> anyhow::Result<Option<Workspace>> {
+        let row = sqlx::query(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE account_id = ? AND name = ? \
+             ORDER BY created_at LIMIT 1"
+        ))
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| workspace_from_row(&r, "")).transpose()?)
+    }
+
+    async fn update_workspace(
+        &self,
+        account_id: &str,
+        slug: &str,
+        patch: WorkspacePatch,
+    ) -> anyhow::Result<Option<Workspace>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE account_id = ? AND workspace_id = ?"
+        ))
+        .bind(account_id)
+        .bind(slug)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut ws = workspace_from_row(&row, "")?;
+        if let Some(name) = patch.name {
+            ws.name = name;
+        }
+        if let Some(status) = patch.status {
+            ws.status = status;
+        }
+        if let Some(metadata) = patch.metadata {
+            ws.metadata = metadata;
+        }
+        if let Some(budget) = patch.monthly_budget_usd {
+            ws.monthly_budget_usd = budget;
+        }
+        ws.updated_at = now();
+        sqlx::query(
+            "UPDATE workspaces SET name = ?, status = ?, metadata = ?, monthly_budget_usd = ?, \
+             updated_at = ? WHERE id = ?",
+        )
+        .bind(&ws.name)
+        .bind(&ws.status)
+        .bind(ws.metadata.to_string())
+        .bind(ws.monthly_budget_usd)
+        .bind(&ws.updated_at)
+        .bind(&ws.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(ws))
+    }
+
+    async fn create_key(&self, new: NewApiKey) -> anyhow::Result<ApiKey> {
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO api_keys (id, account_id, workspace_id, name, prefix, key_hash, metadata, \
+             rate_limit_per_minute, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&new.account_id)
+        .bind(&new.workspace_row_id)
+        .bind(&new.name)
+        .bind(&new.prefix)
+        .bind(&new.key_hash)
+        .bind(new.metadata.to_string())
+        .bind(new.rate_limit_per_minute.map(i64::from))
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query(&format!("{KEY_SELECT} WHERE k.id = ?"))
+            .bind(&id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(key_from_row(&row)?)
+    }
+
+    async fn list_keys(&self, account_id: &str) -> anyhow::Result<Vec<ApiKey>> {
+        let rows = sqlx::query(&format!(
+            "{KEY_SELECT} WHERE k.account_id = ? AND k.revoked_at IS NULL ORDER BY k.created_at, k.id"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(key_from_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> anyhow::Result<Option<ApiKey>> {
+        let row = sqlx::query(&format!(
+            "{KEY_SELECT} WHERE k.key_hash = ? AND k.revoked_at IS NULL"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| key_from_row(&r)).transpose()?)
+    }
+
+    async fn revoke_key(&self, account_id: &str, id: &str, at: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(id)
+        .bind(account_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn touch_key(&self, id: &str, at: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

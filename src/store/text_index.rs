@@ -1,0 +1,248 @@
+//! BM25 over tantivy: one index for every workspace, every query filtered by workspace.
+//! Title and body are analysed with an English stemming analyzer (lowercase, stop words,
+//! Porter-style stemmer), the usual setup for BM25 baselines.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+};
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+const ANALYZER: &str = "cairn_en";
+const WRITER_HEAP: usize = 64 * 1024 * 1024;
+
+/// One indexed item: a source chunk or a memory note.
+#[derive(Debug, Clone)]
+pub struct TextEntry {
+    pub id: String,
+    pub workspace_id: String,
+    pub item_type: String,
+    pub source_id: String,
+    pub group_id: String,
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextHit {
+    pub id: String,
+    pub score: f32,
+}
+
+struct Fields {
+    id: Field,
+    workspace_id: Field,
+    item_type: Field,
+    source_id: Field,
+    group_id: Field,
+    title: Field,
+    body: Field,
+}
+
+pub struct TextIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    title_boost: f32,
+}
+
+fn analyzer() -> TextAnalyzer {
+    let mut builder = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .dynamic();
+    if let Some(stop) = StopWordFilter::new(Language::English) {
+        builder = builder.filter_dynamic(stop);
+    }
+    builder
+        .filter_dynamic(Stemmer::new(Language::English))
+        .build()
+}
+
+impl TextIndex {
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut schema = Schema::builder();
+        let text = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let fields = Fields {
+            id: schema.add_text_field("id", STRING | STORED),
+            workspace_id: schema.add_text_field("workspace_id", STRING),
+            item_type: schema.add_text_field("item_type", STRING),
+            source_id: schema.add_text_field("source_id", STRING),
+            group_id: schema.add_text_field("group_id", STRING),
+            title: schema.add_text_field("title", text.clone()),
+            body: schema.add_text_field("body", text),
+        };
+        let schema = schema.build();
+        let directory = tantivy::directory::MmapDirectory::open(dir)?;
+        let index = Index::open_or_create(directory, schema)
+            .with_context(|| format!("opening tantivy index in {}", dir.display()))?;
+        index.tokenizers().register(ANALYZER, analyzer());
+        let writer = index.writer(WRITER_HEAP)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            title_boost: 0.5,
+        })
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds entries and deletes every entry of `replace_groups` in one commit, so a document's
+    /// new chunks replace its old ones atomically for readers.
+    pub fn apply(&self, add: &[TextEntry], delete_groups: &[String]) -> anyhow::Result<()> {
+        let mut writer = self.writer();
+        for group in delete_groups {
+            writer.delete_term(Term::from_field_text(self.fields.group_id, group));
+        }
+        for e in add {
+            writer.add_document(doc!(
+                self.fields.id => e.id.as_str(),
+                self.fields.workspace_id => e.workspace_id.as_str(),
+                self.fields.item_type => e.item_type.as_str(),
+                self.fields.source_id => e.source_id.as_str(),
+                self.fields.group_id => e.group_id.as_str(),
+                self.fields.title => e.title.as_str(),
+                self.fields.body => e.body.as_str(),
+            ))?;
+        }
+        if let Err(e) = writer.commit() {
+            writer.rollback()?;
+            return Err(e.into());
+        }
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn delete_groups(&self, groups: &[String]) -> anyhow::Result<()> {
+        self.apply(&[], groups)
+    }
+
+    /// The analysed terms of `text`, as the index sees them.
+    pub fn terms(&self, text: &str) -> Vec<String> {
+        let mut analyzer = analyzer();
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    }
+
+    /// BM25 over title and body within one workspace and item type, optionally only within
+    /// some sources.
+    pub fn search(
+        &self,
+        workspace_id: &str,
+        item_type: &str,
+        source_ids: Option<&[String]>,
+        query: &str,
+        limit: usize,
+    ) -> anyhow::Result<Vec<TextHit>> {
+        let mut terms = self.terms(query);
+        terms.sort();
+        terms.dedup();
+        if terms.is_empty() || limit == 0 {
+            return Ok(vec![]);
+        }
+        let mut text_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for t in &terms {
+            text_clauses.push((
+                Occur::Should,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.body, t),
+                    IndexRecordOption::WithFreqs,
+                )),
+            ));
+            text_clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(self.fields.title, t),
+                        IndexRecordOption::WithFreqs,
+                    )),
+                    self.title_boost,
+                )),
+            ));
+        }
+        let filter = |field: Field, value: &str| -> Box<dyn Query> {
+            Box::new(ConstScoreQuery::new(
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, value),
+                    IndexRecordOption::Basic,
+                )),
+                0.0,
+            ))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Must, Box::new(BooleanQuery::new(text_clauses))),
+            (Occur::Must, filter(self.fields.workspace_id, workspace_id)),
+            (Occur::Must, filter(self.fields.item_type, item_type)),
+        ];
+        if let Some(ids) = source_ids {
+            if ids.is_empty() {
+                return Ok(vec![]);
+            }
+            let any: Vec<(Occur, Box<dyn Query>)> = ids
+                .iter()
+                .map(|g| (Occur::Should, filter(self.fields.source_id, g)))
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit))?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                hits.push(TextHit {
+                    id: id.to_string(),
+                    score,
+                });
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Checks the index directory is still there and readable, for `/healthz`.
+    pub fn ping(&self) -> anyhow::Result<()> {
+        self.index.searchable_segment_ids()?;
+        Ok(())
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Waits for merges and releases the writer's lock, at shutdown.
+    pub fn close(&self) -> anyhow::Result<()> {
+        self.writer().commit()?;
+        Ok(())
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+}

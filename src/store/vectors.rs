@@ -1,0 +1,297 @@
+//! Vectors in LanceDB: one table for all workspaces, and every query carries a mandatory
+//! workspace filter. Rows are chunks and notes alike (`item_type`), grouped by the document or
+//! note they belong to so a group is replaced or deleted as one.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arrow_array::types::Float32Type;
+use arrow_array::{Array, FixedSizeListArray, Float32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use futures::TryStreamExt;
+use lancedb::index::Index;
+use lancedb::query::{ExecutableQuery, QueryBase};
+use lancedb::{Connection, DistanceType, Table};
+use tokio::sync::RwLock;
+
+const TABLE: &str = "vectors";
+
+#[derive(Debug, Clone)]
+pub struct VectorEntry {
+    pub id: String,
+    pub workspace_id: String,
+    pub item_type: String,
+    pub source_id: String,
+    pub group_id: String,
+    pub vector: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorHit {
+    pub id: String,
+    /// Cosine similarity, in [-1, 1].
+    pub similarity: f32,
+}
+
+pub struct VectorStore {
+    db: Connection,
+    table: RwLock<Option<Table>>,
+    schema: SchemaRef,
+    dimension: usize,
+    /// Row count from which an ANN index is built; below it search is exact.
+    index_threshold: usize,
+}
+
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+fn in_list(column: &str, values: &[String]) -> String {
+    let list: Vec<String> = values.iter().map(|v| quote(v)).collect();
+    format!("{column} IN ({})", list.join(", "))
+}
+
+impl VectorStore {
+    pub async fn open(
+        dir: &Path,
+        dimension: usize,
+        index_threshold: usize,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let uri = dir.to_str().context("LanceDB path is not UTF-8")?;
+        let db = lancedb::connect(uri)
+            .execute()
+            .await
+            .context("opening LanceDB")?;
+        let dim = i32::try_from(dimension).context("dimension too large")?;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("workspace_id", DataType::Utf8, false),
+            Field::new("item_type", DataType::Utf8, false),
+            Field::new("source_id", DataType::Utf8, false),
+            Field::new("group_id", DataType::Utf8, false),
+            Field::new(
+                "vector",
+                DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), dim),
+                false,
+            ),
+        ]));
+        let names = db.table_names().execute().await?;
+        let table = if names.iter().any(|n| n == TABLE) {
+            let table = db.open_table(TABLE).execute().await?;
+            let existing = table.schema().await?;
+            if let Ok(field) = existing.field_with_name("vector") {
+                if let DataType::FixedSizeList(_, d) = field.data_type() {
+                    anyhow::ensure!(
+                        *d == dim,
+                        "the vector table holds {d}-dimensional vectors but the embedding model gives {dimension}; \
+                         run `cairn reindex` to re-embed everything with the configured model"
+                    );
+                }
+            }
+            Some(table)
+        } else {
+            None
+        };
+        Ok(Self {
+            db,
+            table: RwLock::new(table),
+            schema,
+            dimension,
+            index_threshold,
+        })
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    fn batch(&self, entries: &[VectorEntry]) -> anyhow::Result<RecordBatch> {
+        let col = |f: fn(&VectorEntry) -> &str| {
+            Arc::new(StringArray::from_iter_values(entries.iter().map(f)))
+        };
+        for e in entries {
+            anyhow::ensure!(
+                e.vector.len() == self.dimension,
+                "vector of dimension {} for {}",
+                e.vector.len(),
+                e.id
+            );
+        }
+        let vectors = FixedSizeListArray::from_iter_primitive::<Float32Type, _, _>(
+            entries
+                .iter()
+                .map(|e| Some(e.vector.iter().copied().map(Some).collect::<Vec<_>>())),
+            i32::try_from(self.dimension)?,
+        );
+        Ok(RecordBatch::try_new(
+            self.schema.clone(),
+            vec![
+                col(|e| &e.id),
+                col(|e| &e.workspace_id),
+                col(|e| &e.item_type),
+                col(|e| &e.source_id),
+                col(|e| &e.group_id),
+                Arc::new(vectors),
+            ],
+        )?)
+    }
+
+    /// Appends entries in one Lance commit.
+    pub async fn add(&self, entries: &[VectorEntry]) -> anyhow::Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let batch = self.batch(entries)?;
+        let mut guard = self.table.write().await;
+        match guard.as_ref() {
+            Some(table) => {
+                table.add(batch).execute().await.context("adding vectors")?;
+            }
+            None => {
+                let table = self
+                    .db
+                    .create_table(TABLE, batch)
+                    .execute()
+                    .await
+                    .context("creating vector table")?;
+                *guard = Some(table);
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn delete_groups(&self, groups: &[String]) -> anyhow::Result<()> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        if let Some(table) = self.table.read().await.as_ref() {
+            for part in groups.chunks(500) {
+                table
+                    .delete(in_list("group_id", part).as_str())
+                    .await
+                    .context("deleting vectors")?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn delete_workspace_type(
+        &self,
+        workspace_id: &str,
+        item_type: &str,
+    ) -> anyhow::Result<()> {
+        if let Some(table) = self.table.read().await.as_ref() {
+            let predicate = format!(
+                "workspace_id = {} AND item_type = {}",
+                quote(workspace_id),
+                quote(item_type)
+            );
+            table.delete(predicate.as_str()).await?;
+        }
+        Ok(())
+    }
+
+    /// Nearest neighbours by cosine similarity within one workspace and item type.
+    pub async fn search(
+        &self,
+        workspace_id: &str,
+        item_type: &str,
+        source_ids: Option<&[String]>,
+        vector: &[f32],
+        limit: usize,
+    ) -> anyhow::Result<Vec<VectorHit>> {
+        let guard = self.table.read().await;
+        let Some(table) = guard.as_ref() else {
+            return Ok(vec![]);
+        };
+        if limit == 0 {
+            return Ok(vec![]);
+        }
+        let mut filter = format!(
+            "workspace_id = {} AND item_type = {}",
+            quote(workspace_id),
+            quote(item_type)
+        );
+        if let Some(ids) = source_ids {
+            if ids.is_empty() {
+                return Ok(vec![]);
+            }
+            filter.push_str(" AND ");
+            filter.push_str(&in_list("source_id", ids));
+        }
+        let batches: Vec<RecordBatch> = table
+            .query()
+            .nearest_to(vector)?
+            .distance_type(DistanceType::Cosine)
+            .only_if(filter)
+            .limit(limit)
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        let mut hits = Vec::new();
+        for batch in batches {
+            let ids = batch
+                .column_by_name("id")
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                .context("vector search result without id")?;
+            let distances = batch
+                .column_by_name("_distance")
+                .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
+                .context("vector search result without _distance")?;
+            for i in 0..batch.num_rows() {
+                if ids.is_null(i) {
+                    continue;
+                }
+                hits.push(VectorHit {
+                    id: ids.value(i).to_string(),
+                    similarity: 1.0 - distances.value(i),
+                });
+            }
+        }
+        Ok(hits)
+    }
+
+    pub async fn count(&self) -> anyhow::Result<usize> {
+        match self.table.read().await.as_ref() {
+            Some(t) => Ok(t.count_rows(None).await?),
+            None => Ok(0),
+        }
+    }
+
+    /// Builds the ANN index once the table is large enough, and folds new rows into an
+    /// existing one. Search stays exact for rows not yet indexed.
+    pub async fn maintain(&self) -> anyhow::Result<()> {
+        let guard = self.table.read().await;
+        let Some(table) = guard.as_ref() else {
+            return Ok(());
+        };
+        let rows = table.count_rows(None).await?;
+        let indexed = table
+            .list_indices()
+            .await?
+            .iter()
+            .any(|i| i.columns.iter().any(|c| c == "vector"));
+        if !indexed && rows >= self.index_threshold {
+            tracing::info!(rows, "building the ANN vector index");
+            table
+                .create_index(&["vector"], Index::Auto)
+                .execute()
+                .await?;
+            table
+                .create_index(&["workspace_id"], Index::Auto)
+                .execute()
+                .await?;
+        } else if indexed {
+            table.optimize(lancedb::table::OptimizeAction::All).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks the table can be read, for `/healthz`.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.count().await.map(|_| ())
+    }
+}

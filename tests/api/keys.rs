@@ -1,0 +1,120 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::{json_of, TestApp};
+
+#[tokio::test]
+async fn register_login_workspace_key_then_runtime_call_with_the_key() {
+    let app = TestApp::spawn().await;
+    app.register("owner@example.com").await;
+    let login = app
+        .request(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "owner@example.com", "password": "s3cret-password"})),
+        )
+        .await;
+    let session = json_of(login).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.create_workspace(&session, "acme-support").await;
+
+    let res = app
+        .post("/v1/keys", &session, json!({"name": "production", "workspace_id": "acme-support", "metadata": {"team": "a"}}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let created = json_of(res).await;
+    let secret = created["key"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("tok_"));
+    assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
+    assert_eq!(created["workspace_id"], "acme-support");
+    assert_eq!(created["workspace_name"], "acme-support");
+
+    let ws = app.get("/v1/workspaces/acme-support", &secret).await;
+    assert_eq!(ws.status(), 200);
+    assert_eq!(json_of(ws).await["workspace_id"], "acme-support");
+
+    let list = json_of(app.get("/v1/keys", &session).await).await;
+    assert_eq!(list["object"], "list");
+    let row = &list["data"][0];
+    assert_eq!(row["keyPrefix"], created["prefix"]);
+    assert!(
+        row["lastUsedAt"].is_string(),
+        "the key's use is recorded: {row}"
+    );
+    assert!(row.get("key").is_none(), "secrets are never listed");
+    assert!(!list.to_string().contains(&secret));
+}
+
+#[tokio::test]
+async fn a_runtime_key_on_a_management_route_gets_403() {
+    let app = TestApp::spawn().await;
+    let session = app.register("m@example.com").await;
+    let (_, secret) = app.create_key(&session, None, json!({})).await;
+    for (method, path) in [
+        (Method::GET, "/v1/keys"),
+        (Method::POST, "/v1/keys"),
+        (Method::GET, "/v1/workspaces"),
+        (Method::GET, "/api/auth/me"),
+    ] {
+        let res = app
+            .request(method.clone(), path, Some(&secret), Some(json!({})))
+            .await;
+        assert_eq!(res.status(), 403, "{method} {path}");
+        assert_eq!(
+            json_of(res).await["error"],
+            "Session authentication required"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleted_keys_stop_working_immediately() {
+    let app = TestApp::spawn().await;
+    let session = app.register("d@example.com").await;
+    let (id, secret) = app.create_key(&session, None, json!({})).await;
+    assert_eq!(
+        app.get("/v1/workspaces/default", &secret).await.status(),
+        200
+    );
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/keys/{id}"),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(json_of(res).await, json!({"deleted": true, "id": id}));
+    assert_eq!(
+        app.get("/v1/workspaces/default", &secret).await.status(),
+        401
+    );
+    let again = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/keys/{id}"),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(again.status(), 404);
+    assert_eq!(
+        json_of(app.get("/v1/keys", &session).await).await["data"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn keys_for_an_unknown_workspace_are_refused() {
+    let app = TestApp::spawn().await;
+    let session = app.register("u@example.com").await;
+    let res = app
+        .post("/v1/keys", &session, json!({"workspace_id": "missing"}))
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(json_of(res).await["error"], "Workspace not found");
+}

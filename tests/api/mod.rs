@@ -1,0 +1,12 @@
+mod auth;
+mod bad_input;
+mod cli;
+mod health;
+mod isolation;
+mod keys;
+mod openapi;
+mod rate_limit;
+mod recovery;
+mod shutdown;
+mod sources;
+mod workspaces;

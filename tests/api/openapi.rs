@@ -1,0 +1,33 @@
+use std::path::Path;
+
+/// `schemas/openapi.json` is generated from the code. Set CAIRN_UPDATE_SCHEMAS=1 to rewrite it.
+#[test]
+fn openapi_json_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/openapi.json");
+    let generated = cairn::http::openapi::spec_json();
+    if std::env::var("CAIRN_UPDATE_SCHEMAS").is_ok() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "schemas/openapi.json is stale: run `CAIRN_UPDATE_SCHEMAS=1 cargo test --test integration openapi` and commit it"
+    );
+}
+
+#[tokio::test]
+async fn the_server_serves_the_same_document() {
+    let app = crate::common::TestApp::spawn().await;
+    let served: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let generated: serde_json::Value =
+        serde_json::from_str(&cairn::http::openapi::spec_json()).unwrap();
+    assert_eq!(served["paths"], generated["paths"]);
+}

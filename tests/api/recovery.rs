@@ -1,0 +1,102 @@
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::{json_of, TestApp};
+
+async fn wait_ready(app: &TestApp, token: &str, id: &str) -> Value {
+    for _ in 0..200 {
+        let view = json_of(app.get(&format!("/v1/sources/{id}"), token).await).await;
+        if view["status"] == "ready" || view["status"] == "failed" {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("source {id} never finished");
+}
+
+/// SIGKILL between the index writes and activation, then restart: the synchronous ingest
+/// leaves nothing anywhere, and the queued job is picked up again and completes.
+#[tokio::test]
+async fn a_server_killed_mid_ingest_recovers_without_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let app = TestApp::spawn_on(&data, &[("CAIRN_TEST_PAUSE_BEFORE_ACTIVATE_MS", "4000")]).await;
+    let s = app.register("crash@example.com").await;
+
+    let queued = app
+        .post(
+            "/v1/sources",
+            &s,
+            json!({"text": "Queued kiwi birds forage at night.", "wait": false}),
+        )
+        .await;
+    assert_eq!(queued.status(), 202);
+    let queued_id = json_of(queued).await["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let client = app.client.clone();
+    let url = app.url("/v1/sources");
+    let token = s.clone();
+    let sync = tokio::spawn(async move {
+        client
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({"text": "Synchronous kea parrots are curious."}))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.signal("KILL");
+    assert!(
+        sync.await.unwrap().is_err(),
+        "the synchronous ingest never answered"
+    );
+    drop(app);
+
+    let app = TestApp::spawn_on(&data, &[]).await;
+    let login = app
+        .request(
+            reqwest::Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "crash@example.com", "password": "s3cret-password"})),
+        )
+        .await;
+    let s = json_of(login).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let view = wait_ready(&app, &s, &queued_id).await;
+    assert_eq!(view["status"], "ready", "{view}");
+    let list = json_of(app.get("/v1/sources", &s).await).await;
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "the interrupted synchronous source is gone: {list}"
+    );
+    let hits = json_of(
+        app.post(
+            "/v1/search",
+            &s,
+            json!({"query": "kea parrots kiwi birds", "limit": 10}),
+        )
+        .await,
+    )
+    .await;
+    let found: Vec<&str> = hits["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, vec!["Queued kiwi birds forage at night."]);
+    drop(app);
+
+    // Nothing orphaned in the indexes themselves: one chunk each.
+    let vectors = cairn::store::vectors::VectorStore::open(&data.join("lance"), 384, 50_000)
+        .await
+        .unwrap();
+    assert_eq!(vectors.count().await.unwrap(), 1);
+    let text = cairn::store::text_index::TextIndex::open(&data.join("tantivy")).unwrap();
+    assert_eq!(text.num_docs(), 1);
+}

@@ -1,0 +1,768 @@
+use std::time::Duration;
+
+use reqwest::multipart::{Form, Part};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::fixtures::{pdf, serve};
+use crate::common::{json_of, TestApp};
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    mime: &str,
+    bytes: Vec<u8>,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = Form::new().part(
+        "file",
+        Part::bytes(bytes)
+            .file_name(name.to_string())
+            .mime_str(mime)
+            .unwrap(),
+    );
+    for (k, v) in extra {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    app.client
+        .post(app.url("/v1/sources"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn search(app: &TestApp, token: &str, body: Value) -> Value {
+    let res = app.post("/v1/search", token, body).await;
+    assert_eq!(res.status(), 200);
+    json_of(res).await
+}
+
+fn texts(results: &Value) -> Vec<String> {
+    results["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_format_is_ingested_and_found_with_citations() {
+    let app = TestApp::spawn().await;
+    let s = app.register("formats@example.com").await;
+
+    let res = upload(
+        &app,
+        &s,
+        "notes.txt",
+        "text/plain",
+        b"Plain text about narwhal tusks and their sensory nerves.".to_vec(),
+        &[("tags", "zoo,arctic")],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let txt = json_of(res).await;
+    assert_eq!(txt["status"], "ready");
+    assert_eq!(txt["kind"], "file");
+    assert_eq!(txt["tags"], json!(["zoo", "arctic"]));
+
+    let md = "# Glacier Guide\n\nIntro paragraph.\n\n## Crevasses\n\nCrevasses on the Vatnajokull glacier open in summer.\n";
+    let res = upload(
+        &app,
+        &s,
+        "guide.md",
+        "text/markdown",
+        md.as_bytes().to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let md_source = json_of(res).await;
+    assert_eq!(md_source["title"], Value::Null, "no title was given");
+
+    let html = "<html><head><title>Volcano Page</title><script>var x='secretscript';</script></head><body><nav>menu items</nav><main><p>Eyjafjallajokull erupted and grounded flights.</p></main></body></html>";
+    let res = upload(
+        &app,
+        &s,
+        "page.html",
+        "text/html",
+        html.as_bytes().to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+
+    let res = upload(
+        &app,
+        &s,
+        "report.pdf",
+        "application/pdf",
+        pdf(&[
+            "First page mentions walruses.",
+            "Second page mentions puffins nesting.",
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+
+    let res = app
+        .post(
+            "/v1/sources",
+            &s,
+            json!({"title": "Raw", "text": "Raw text about fjord salmon farming."}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let res = app
+        .post("/v1/sources", &s, json!({"records": [
+            {"id": "r1", "text": "Record one discusses reindeer migration.", "title": "Reindeer", "region": "north"},
+            {"id": "r2", "text": "Record two discusses lichen growth.", "region": "south"}
+        ]}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let records = json_of(res).await;
+    assert_eq!(records["data"].as_array().unwrap().len(), 2);
+    assert_eq!(records["data"][0]["external_id"], "r1");
+    assert_eq!(records["data"][0]["metadata"]["region"], "north");
+
+    let hit = search(&app, &s, json!({"query": "narwhal tusks", "limit": 1})).await;
+    assert!(texts(&hit)[0].contains("narwhal"));
+    let c = &hit["data"][0]["citation"];
+    assert_eq!(c["source_id"], txt["id"]);
+    assert_eq!(c["document_id"], txt["document_id"]);
+    assert_eq!(c["filename"], "notes.txt");
+    assert_eq!(c["char_start"], 0);
+    assert!(hit["data"][0]["scores"]["fused"].is_number());
+
+    let hit = search(
+        &app,
+        &s,
+        json!({"query": "Vatnajokull crevasses", "limit": 1}),
+    )
+    .await;
+    assert!(texts(&hit)[0].contains("Vatnajokull"));
+    assert_eq!(hit["data"][0]["citation"]["title"], "Glacier Guide");
+
+    let hit = search(
+        &app,
+        &s,
+        json!({"query": "Eyjafjallajokull eruption", "limit": 1}),
+    )
+    .await;
+    assert!(texts(&hit)[0].contains("Eyjafjallajokull"));
+    assert!(!texts(&hit)[0].contains("secretscript") && !texts(&hit)[0].contains("menu items"));
+    assert_eq!(hit["data"][0]["citation"]["title"], "Volcano Page");
+
+    let hit = search(
+        &app,
+        &s,
+        json!({"query": "puffins nesting", "limit": 1, "mode": "bm25"}),
+    )
+    .await;
+    assert!(texts(&hit)[0].contains("puffins"));
+    assert_eq!(hit["data"][0]["citation"]["page"], 2, "{hit}");
+
+    let hit = search(
+        &app,
+        &s,
+        json!({"query": "reindeer", "limit": 5, "filters": {"metadata": {"region": "north"}}}),
+    )
+    .await;
+    assert_eq!(texts(&hit).len(), 1);
+    let hit = search(
+        &app,
+        &s,
+        json!({"query": "narwhal", "limit": 5, "filters": {"tags": ["arctic"]}}),
+    )
+    .await;
+    assert_eq!(texts(&hit).len(), 1);
+    let hit = search(
+        &app,
+        &s,
+        json!({"query": "narwhal", "limit": 5, "filters": {"tags": ["nope"]}}),
+    )
+    .await;
+    assert_eq!(texts(&hit).len(), 0);
+
+    for mode in ["hybrid", "bm25", "vector"] {
+        let hit = search(
+            &app,
+            &s,
+            json!({"query": "salmon farming in fjords", "limit": 3, "mode": mode}),
+        )
+        .await;
+        assert_eq!(hit["mode"], mode);
+        assert!(texts(&hit)[0].contains("salmon"), "{mode}: {hit}");
+    }
+
+    let doc = json_of(
+        app.get(
+            &format!("/v1/documents/{}", txt["document_id"].as_str().unwrap()),
+            &s,
+        )
+        .await,
+    )
+    .await;
+    assert!(doc["text"].as_str().unwrap().contains("narwhal"));
+    let chunks = json_of(
+        app.get(
+            &format!(
+                "/v1/documents/{}/chunks",
+                txt["document_id"].as_str().unwrap()
+            ),
+            &s,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(chunks["data"].as_array().unwrap().len(), 1);
+    assert!(chunks["data"][0]["tokens"].as_i64().unwrap() > 5);
+}
+
+#[tokio::test]
+async fn unsupported_and_undecodable_content_is_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let s = app.register("bad-files@example.com").await;
+    let res = upload(
+        &app,
+        &s,
+        "image.png",
+        "image/png",
+        vec![0x89, b'P', b'N', b'G', 0, 1, 2],
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), 415);
+    assert!(json_of(res).await["message"]
+        .as_str()
+        .unwrap()
+        .contains("supported"));
+    let res = upload(
+        &app,
+        &s,
+        "broken.pdf",
+        "application/pdf",
+        b"%PDF-1.4 not really".to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let res = upload(
+        &app,
+        &s,
+        "latin1.txt",
+        "text/plain",
+        vec![0xff, 0xfe, 0x41, 0x00],
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let res = app
+        .post(
+            "/v1/sources",
+            &s,
+            json!({"text": "x", "url": "http://a.example"}),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let res = app
+        .post(
+            "/v1/sources",
+            &s,
+            json!({"records": [{"body": "no text field"}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(json_of(res).await["message"]
+        .as_str()
+        .unwrap()
+        .contains("records[0].text"));
+    let list = json_of(app.get("/v1/sources", &s).await).await;
+    assert_eq!(list["data"], json!([]));
+}
+
+#[tokio::test]
+async fn a_url_is_fetched_from_a_loopback_server_when_allow_listed() {
+    let site = serve(vec![
+        ("/article.html", 200, "text/html", "<html><head><title>Loopback Article</title></head><body><p>Ptarmigans change plumage in winter.</p></body></html>".into()),
+        ("/moved", 302, "text/plain", "/article.html".into()),
+    ]);
+    let app = TestApp::spawn_with(&[("CAIRN__SOURCES__URL_ALLOW_HOSTS", "[\"127.0.0.1\"]")]).await;
+    let s = app.register("url@example.com").await;
+    let res = app
+        .post(
+            "/v1/sources",
+            &s,
+            json!({"url": format!("{}/moved", site.base)}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let source = json_of(res).await;
+    assert_eq!(source["kind"], "url");
+    assert_eq!(
+        source["url"],
+        format!("{}/article.html", site.base),
+        "the redirect was followed"
+    );
+    let hit = search(&app, &s, json!({"query": "ptarmigan plumage", "limit": 1})).await;
+    assert_eq!(
+        hit["data"][0]["citation"]["url"],
+        format!("{}/article.html", site.base)
+    );
+    assert_eq!(hit["data"][0]["citation"]["title"], "Loopback Article");
+    let missing = app
+        .post(
+            "/v1/sources",
+            &s,
+            json!({"url": format!("{}/missing", site.base)}),
+        )
+        .await;
+    assert_eq!(missing.status(), 422);
+}
+
+#[tokio::test]
+async fn internal_urls_are_blocked_with_a_reason() {
+    let site = serve(vec![("/x", 200, "text/plain", "internal secret".into())]);
+    let app = TestApp::spawn().await;
+    let s = app.register("ssrf@example.com").await;
+    for url in [
+        format!("{}/x", site.base),
+        "http://169.254.169.254/latest/meta-data/".into(),
+        "http://[::1]/".into(),
+        "http://10.0.0.1/".into(),
+    ] {
+        let res = app.post("/v1/sources", &s, json!({"url": url})).await;
+        assert_eq!(res.status(), 400, "{url}");
+        let msg = json_of(res).await["message"].as_str().unwrap().to_string();
+        assert!(msg.contains("internal address"), "{msg}");
+    }
+    let res = app
+        .post("/v1/sources", &s, json!({"url": "file:///etc/passwd"}))
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(json_of(res).await["message"]
+        .as_str()
+        .unwrap()
+        .contains("http and https"));
+    // A public host redirecting inward is blocked at the redirect, too.
+    assert_eq!(
+        json_of(app.get("/v1/sources", &s).await).await["data"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn delete_removes_the_source_from_every_store() {
+    let app = TestApp::spawn().await;
+    let s = app.register("delete@example.com").await;
+    let created = json_of(
+        app.post(
+            "/v1/sources",
+            &s,
+            json!({"text": "Axolotls regenerate limbs."}),
+        )
+        .await,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let doc = created["document_id"].as_str().unwrap();
+    assert_eq!(
+        texts(&search(&app, &s, json!({"query": "axolotl regeneration"})).await).len(),
+        1
+    );
+    let res = app
+        .request(Method::DELETE, &format!("/v1/sources/{id}"), Some(&s), None)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.get(&format!("/v1/sources/{id}"), &s).await.status(),
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/v1/documents/{doc}"), &s).await.status(),
+        404
+    );
+    for mode in ["bm25", "vector", "hybrid"] {
+        assert_eq!(
+            texts(
+                &search(
+                    &app,
+                    &s,
+                    json!({"query": "axolotl regeneration", "mode": mode})
+                )
+                .await
+            )
+            .len(),
+            0,
+            "{mode}"
+        );
+    }
+    assert_eq!(
+        app.request(Method::DELETE, &format!("/v1/sources/{id}"), Some(&s), None)
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn reingesting_by_external_id_replaces_the_chunks_and_same_bytes_deduplicate() {
+    let app = TestApp::spawn().await;
+    let s = app.register("upsert@example.com").await;
+    let first = json_of(app.post("/v1/sources", &s, json!({"text": "The old policy allows refunds within 30 days.", "external_source": "wiki", "external_id": "refunds"})).await).await;
+    let again = json_of(app.post("/v1/sources", &s, json!({"text": "The old policy allows refunds within 30 days.", "external_source": "wiki", "external_id": "refunds"})).await).await;
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["deduplicated"], true);
+    let changed = json_of(app.post("/v1/sources", &s, json!({"text": "The new policy allows refunds within 90 days.", "external_source": "wiki", "external_id": "refunds"})).await).await;
+    assert_eq!(changed["id"], first["id"]);
+    assert_ne!(changed["document_id"], first["document_id"]);
+    let found = texts(
+        &search(
+            &app,
+            &s,
+            json!({"query": "refund policy days", "limit": 10}),
+        )
+        .await,
+    );
+    assert_eq!(
+        found,
+        vec!["The new policy allows refunds within 90 days.".to_string()]
+    );
+    assert_eq!(
+        app.get(
+            &format!("/v1/documents/{}", first["document_id"].as_str().unwrap()),
+            &s
+        )
+        .await
+        .status(),
+        404
+    );
+    let detail = json_of(
+        app.get(
+            &format!("/v1/sources/{}", first["id"].as_str().unwrap()),
+            &s,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(detail["documents"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["documents"][0]["version"], 2);
+
+    // Same bytes without an external id: the same source comes back, no second copy.
+    let a = json_of(
+        upload(
+            &app,
+            &s,
+            "a.txt",
+            "text/plain",
+            b"Identical bytes about okapis.".to_vec(),
+            &[],
+        )
+        .await,
+    )
+    .await;
+    let b = json_of(
+        upload(
+            &app,
+            &s,
+            "b.txt",
+            "text/plain",
+            b"Identical bytes about okapis.".to_vec(),
+            &[],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(b["deduplicated"], true);
+    assert_eq!(
+        texts(&search(&app, &s, json!({"query": "okapis", "limit": 10})).await).len(),
+        1
+    );
+
+    let re = app
+        .request(
+            Method::POST,
+            &format!("/v1/sources/{}/reindex", a["id"].as_str().unwrap()),
+            Some(&s),
+            None,
+        )
+        .await;
+    assert_eq!(re.status(), 200);
+    assert_ne!(json_of(re).await["document_id"], a["document_id"]);
+    assert_eq!(
+        texts(&search(&app, &s, json!({"query": "okapis", "limit": 10})).await).len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_failed_ingest_leaves_nothing_behind() {
+    let app = TestApp::spawn_with(&[("CAIRN_TEST_FAIL_INDEX_WRITE", "poisonpill")]).await;
+    let s = app.register("atomic@example.com").await;
+    let res = app
+        .post("/v1/sources", &s, json!({"records": [{"id": "1", "text": "healthy record about otters"}, {"id": "2", "text": "poisonpill record about otters"}]}))
+        .await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(
+        json_of(app.get("/v1/sources", &s).await).await["data"],
+        json!([])
+    );
+    for mode in ["bm25", "vector"] {
+        assert_eq!(
+            texts(&search(&app, &s, json!({"query": "otters record", "mode": mode})).await).len(),
+            0
+        );
+    }
+    // The same content ingests fine afterwards: no leftover conflicts.
+    let ok = app
+        .post(
+            "/v1/sources",
+            &s,
+            json!({"records": [{"id": "1", "text": "healthy record about otters"}]}),
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        texts(&search(&app, &s, json!({"query": "otters record", "limit": 10})).await).len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn background_jobs_report_status_and_failures() {
+    let app = TestApp::spawn().await;
+    let s = app.register("jobs@example.com").await;
+    let res = app
+        .post(
+            "/v1/sources",
+            &s,
+            json!({"text": "Queued text about kakapo parrots.", "wait": false}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let id = json_of(res).await["id"].as_str().unwrap().to_string();
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = json_of(app.get(&format!("/v1/sources/{id}"), &s).await).await["status"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if status == "ready" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "ready");
+    let res = upload(
+        &app,
+        &s,
+        "x.pdf",
+        "application/pdf",
+        b"%PDF-1.4 junk".to_vec(),
+        &[("wait", "false")],
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    let bad = json_of(res).await["id"].as_str().unwrap().to_string();
+    let mut view = Value::Null;
+    for _ in 0..100 {
+        view = json_of(app.get(&format!("/v1/sources/{bad}"), &s).await).await;
+        if view["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(view["status"], "failed");
+    assert!(view["error"].as_str().unwrap().contains("PDF"));
+    let failed = json_of(app.get("/v1/sources?status=failed", &s).await).await;
+    assert_eq!(failed["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn sources_are_paginated_with_a_cursor() {
+    let app = TestApp::spawn().await;
+    let s = app.register("pages@example.com").await;
+    let records: Vec<Value> = (0..5)
+        .map(|i| json!({"id": i.to_string(), "text": format!("record number {i}")}))
+        .collect();
+    assert_eq!(
+        app.post("/v1/sources", &s, json!({"records": records}))
+            .await
+            .status(),
+        200
+    );
+    let first = json_of(app.get("/v1/sources?limit=3", &s).await).await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 3);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = json_of(
+        app.get(
+            &format!("/v1/sources?limit=3&cursor={}", urlencode(cursor)),
+            &s,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(second["data"].as_array().unwrap().len(), 2);
+    assert!(second["next_cursor"].is_null());
+    let bad = app.get("/v1/sources?limit=0", &s).await;
+    assert_eq!(bad.status(), 400);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn search_is_isolated_by_workspace() {
+    let app = TestApp::spawn().await;
+    let s = app.register("ws-search@example.com").await;
+    app.create_workspace(&s, "alpha").await;
+    app.create_workspace(&s, "beta").await;
+    let (_, alpha_key) = app.create_key(&s, Some("alpha"), json!({})).await;
+    assert_eq!(
+        app.post(
+            "/v1/sources",
+            &s,
+            json!({"workspace_id": "beta", "text": "Beta secret about quokkas."})
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        app.post(
+            "/v1/sources",
+            &alpha_key,
+            json!({"text": "Alpha note about wombats."})
+        )
+        .await
+        .status(),
+        200
+    );
+
+    let alpha = search(
+        &app,
+        &alpha_key,
+        json!({"query": "quokkas wombats", "limit": 10}),
+    )
+    .await;
+    assert_eq!(texts(&alpha), vec!["Alpha note about wombats.".to_string()]);
+    let res = app
+        .post(
+            "/v1/search",
+            &alpha_key,
+            json!({"query": "quokkas", "workspace_id": "beta"}),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    let beta_sources = json_of(app.get("/v1/sources?workspace_id=beta", &s).await).await;
+    let beta_id = beta_sources["data"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/sources/{beta_id}"), &alpha_key)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.request(
+            Method::DELETE,
+            &format!("/v1/sources/{beta_id}"),
+            Some(&alpha_key),
+            None
+        )
+        .await
+        .status(),
+        404
+    );
+    let beta_doc = beta_sources["data"][0]["document_id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/documents/{beta_doc}"), &alpha_key)
+            .await
+            .status(),
+        404
+    );
+
+    let other = app.register("ws-other@example.com").await;
+    assert_eq!(
+        texts(&search(&app, &other, json!({"query": "wombats quokkas"})).await).len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn embeddings_answer_in_the_openai_shape() {
+    let app = TestApp::spawn().await;
+    let s = app.register("emb@example.com").await;
+    let one = json_of(
+        app.post(
+            "/v1/embeddings",
+            &s,
+            json!({"input": "hello world", "model": "all-MiniLM-L6-v2"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(one["object"], "list");
+    assert_eq!(one["model"], "all-MiniLM-L6-v2");
+    assert_eq!(one["data"][0]["object"], "embedding");
+    assert_eq!(one["data"][0]["index"], 0);
+    let v: Vec<f64> = one["data"][0]["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(v.len(), 384);
+    let norm: f64 = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-3);
+    assert!(one["usage"]["prompt_tokens"].as_u64().unwrap() >= 2);
+    assert_eq!(one["usage"]["prompt_tokens"], one["usage"]["total_tokens"]);
+
+    let many = json_of(
+        app.post(
+            "/v1/embeddings",
+            &s,
+            json!({"input": ["a cat", "a dog", "tax law"], "encoding_format": "base64"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(many["data"].as_array().unwrap().len(), 3);
+    let b64 = many["data"][2]["index"].clone();
+    assert_eq!(b64, 2);
+    assert!(many["data"][0]["embedding"].is_string());
+
+    let bad = app.post("/v1/embeddings", &s, json!({"input": []})).await;
+    assert_eq!(bad.status(), 400);
+    let body = json_of(bad).await;
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    let unknown = app
+        .post(
+            "/v1/embeddings",
+            &s,
+            json!({"input": "x", "model": "text-embedding-3-large"}),
+        )
+        .await;
+    assert_eq!(unknown.status(), 404);
+    let no_auth = app
+        .request(
+            Method::POST,
+            "/v1/embeddings",
+            None,
+            Some(json!({"input": "x"})),
+        )
+        .await;
+    assert_eq!(no_auth.status(), 401);
+    assert!(json_of(no_auth).await["error"]["message"].is_string());
+}

@@ -1,0 +1,77 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::{json_of, TestApp};
+
+#[tokio::test]
+async fn workspaces_are_created_listed_and_patched() {
+    let app = TestApp::spawn().await;
+    let session = app.register("w@example.com").await;
+    let res = app
+        .post("/v1/workspaces", &session, json!({"workspace_id": "acme-support", "name": "Acme Support", "monthly_budget_usd": 250, "metadata": {"tier": "gold"}}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let ws = json_of(res).await;
+    assert_eq!(ws["workspace_id"], "acme-support");
+    assert_eq!(ws["status"], "active");
+    assert_eq!(ws["monthly_budget_usd"], 250.0);
+    assert_eq!(ws["metadata"]["tier"], "gold");
+
+    let dup = app
+        .post(
+            "/v1/workspaces",
+            &session,
+            json!({"workspace_id": "acme-support", "name": "x"}),
+        )
+        .await;
+    assert_eq!(dup.status(), 409);
+
+    let list = json_of(app.get("/v1/workspaces", &session).await).await;
+    let slugs: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["workspace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["default", "acme-support"]);
+
+    let res = app
+        .request(
+            Method::PATCH,
+            "/v1/workspaces/acme-support",
+            Some(&session),
+            Some(json!({"name": "Acme", "status": "archived"})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let patched = json_of(res).await;
+    assert_eq!(patched["name"], "Acme");
+    assert_eq!(patched["status"], "archived");
+    assert_eq!(
+        patched["monthly_budget_usd"], 250.0,
+        "absent fields are left alone"
+    );
+
+    let res = app
+        .request(
+            Method::PATCH,
+            "/v1/workspaces/acme-support",
+            Some(&session),
+            Some(json!({"monthly_budget_usd": null})),
+        )
+        .await;
+    assert!(
+        json_of(res).await["monthly_budget_usd"].is_null(),
+        "null clears the budget"
+    );
+
+    let missing = app
+        .request(
+            Method::PATCH,
+            "/v1/workspaces/nope",
+            Some(&session),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(missing.status(), 404);
+}

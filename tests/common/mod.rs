@@ -1,0 +1,191 @@
+//! `TestApp`: starts the real binary and offers typed helpers.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub mod fixtures;
+
+use reqwest::{Method, Response};
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cairn");
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub child: Child,
+    pub data_dir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        let mut app = Self::spawn_on(&data_dir, env).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// Starts a server on an existing data directory (the caller keeps the directory).
+    pub async fn spawn_on(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .env("CAIRN__SERVER__BIND", "127.0.0.1:0")
+            .env("CAIRN__STORAGE__DATA_DIR", data_dir)
+            .env(
+                "CAIRN__LOG__LEVEL",
+                std::env::var("CAIRN_TEST_LOG").unwrap_or("warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var("CAIRN_TEST_LOG").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start cairn");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("cairn did not print its address within 60 s");
+        let base = line
+            .strip_prefix("cairn listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_string();
+        Self {
+            base,
+            client: reqwest::Client::builder().build().expect("client"),
+            child,
+            data_dir: data_dir.to_path_buf(),
+            _dir: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Registers a user and returns its session token.
+    pub async fn register(&self, email: &str) -> String {
+        let res = self
+            .request(
+                Method::POST,
+                "/api/auth/register",
+                None,
+                Some(json!({"email": email, "password": "s3cret-password"})),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "register {email}");
+        let body: Value = res.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn create_workspace(&self, session: &str, slug: &str) -> Value {
+        let res = self
+            .post(
+                "/v1/workspaces",
+                session,
+                json!({"workspace_id": slug, "name": slug}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "create workspace {slug}");
+        res.json().await.expect("json")
+    }
+
+    /// Creates a key (bound to `workspace` when given) and returns (id, secret).
+    pub async fn create_key(
+        &self,
+        session: &str,
+        workspace: Option<&str>,
+        extra: Value,
+    ) -> (String, String) {
+        let mut body = json!({"name": "test"});
+        if let Some(w) = workspace {
+            body["workspace_id"] = json!(w);
+        }
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let res = self.post("/v1/keys", session, body).await;
+        assert_eq!(res.status(), 200, "create key");
+        let v: Value = res.json().await.expect("json");
+        (
+            v["id"].as_str().expect("id").into(),
+            v["key"].as_str().expect("key").into(),
+        )
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn json_of(res: Response) -> Value {
+    res.json().await.expect("json body")
+}
