@@ -26,3 +26,14 @@ test: setup fmt lint unit
 
 schemas: setup
 	CAIRN_UPDATE_SCHEMAS=1 $(CARGO) test --test integration openapi
+
+# Figures (see README): retrieval quality on SciFact, ingest throughput, search latency.
+.PHONY: eval bench
+eval: setup
+	$(CARGO) run -p cairn-eval --bin beir -- --data ../shared/eval/scifact --split test \
+		--index-dir $(HOME)/.cache/cairn/eval-scifact
+
+bench: setup
+	$(CARGO) run -p cairn-bench --bin sources-bench -- ingest --docs 300
+	$(CARGO) run -p cairn-bench --bin sources-bench -- search --chunks 100000 \
+		--dir $(HOME)/.cache/cairn/bench-search

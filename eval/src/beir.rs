@@ -201,7 +201,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // chunk id -> corpus id, from SQL.
-    let rows: Vec<(String, String)> = sqlx_chunks(&engine).await?;
+    let rows: Vec<(String, String)> = engine.sources.store.chunk_external_ids().await?;
     let chunk_to_doc: HashMap<String, String> = rows.into_iter().collect();
 
     let queries: HashMap<String, String> = read_jsonl(&args.data.join("queries.jsonl"))?
@@ -220,7 +220,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Run each query once per list; fusion variants reuse the lists.
     let retriever = &engine.sources.retriever;
-    let mut lists: Vec<(Vec<(String, f32)>, Vec<(String, f32)>)> = Vec::new();
+    let mut lists: Vec<(Ranked, Ranked)> = Vec::new();
     let started = Instant::now();
     for id in &ids {
         let text = queries
@@ -330,6 +330,5 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn sqlx_chunks(engine: &Engine) -> anyhow::Result<Vec<(String, String)>> {
-    Ok(engine.sources.store.chunk_external_ids().await?)
-}
+/// A ranked list of (chunk id, score), best first.
+type Ranked = Vec<(String, f32)>;

@@ -214,7 +214,7 @@ pub async fn authenticate(
     Ok(Some(Principal::ApiKey {
         key_id: key.id,
         account_id: key.account_id,
-        workspace: key.workspace,
+        workspace: key.workspace.map(Box::new),
         rate_limit_per_minute: key.rate_limit_per_minute,
     }))
 }

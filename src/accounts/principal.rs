@@ -13,7 +13,7 @@ pub enum Principal {
         key_id: String,
         account_id: String,
         /// Set when the key is bound to one workspace: it may touch nothing else.
-        workspace: Option<Workspace>,
+        workspace: Option<Box<Workspace>>,
         rate_limit_per_minute: Option<u32>,
     },
 }
@@ -46,7 +46,7 @@ impl Principal {
 
     pub fn bound_workspace(&self) -> Option<&Workspace> {
         match self {
-            Self::ApiKey { workspace, .. } => workspace.as_ref(),
+            Self::ApiKey { workspace, .. } => workspace.as_deref(),
             Self::Session { .. } => None,
         }
     }

@@ -17,7 +17,7 @@ pub enum Fusion {
 
 impl Default for Fusion {
     fn default() -> Self {
-        Self::Convex { alpha: 0.5 }
+        Self::Convex { alpha: 0.4 }
     }
 }
 

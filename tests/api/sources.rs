@@ -481,7 +481,15 @@ async fn reingesting_by_external_id_replaces_the_chunks_and_same_bytes_deduplica
     assert_eq!(a["id"], b["id"]);
     assert_eq!(b["deduplicated"], true);
     assert_eq!(
-        texts(&search(&app, &s, json!({"query": "okapis", "limit": 10})).await).len(),
+        texts(
+            &search(
+                &app,
+                &s,
+                json!({"query": "okapis", "limit": 10, "mode": "bm25"})
+            )
+            .await
+        )
+        .len(),
         1
     );
 
@@ -496,7 +504,15 @@ async fn reingesting_by_external_id_replaces_the_chunks_and_same_bytes_deduplica
     assert_eq!(re.status(), 200);
     assert_ne!(json_of(re).await["document_id"], a["document_id"]);
     assert_eq!(
-        texts(&search(&app, &s, json!({"query": "okapis", "limit": 10})).await).len(),
+        texts(
+            &search(
+                &app,
+                &s,
+                json!({"query": "okapis", "limit": 10, "mode": "bm25"})
+            )
+            .await
+        )
+        .len(),
         1
     );
 }

@@ -148,3 +148,72 @@ impl Embedder for LocalEmbedder {
         .map_err(|e| EmbedError::Failed(format!("embedding task: {e}")))?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn models() -> PathBuf {
+        std::env::var("CAIRN_MODEL_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/cairn/models")
+            })
+    }
+
+    #[tokio::test]
+    async fn the_fetched_model_embeds_related_texts_closer() {
+        let dir = models();
+        let model = LocalModel::Files {
+            dir: dir.join("all-MiniLM-L6-v2"),
+            mean_pooling: true,
+        };
+        let embedder = LocalEmbedder::load(
+            &dir.join("onnxruntime/libonnxruntime.so"),
+            &model,
+            "all-MiniLM-L6-v2",
+            256,
+            0,
+            32,
+        )
+        .expect("model files (run make setup)");
+        assert_eq!(embedder.dimension(), 384);
+        let v = embedder
+            .embed(vec![
+                "a cat sleeps on the sofa".into(),
+                "a kitten naps on the couch".into(),
+                "quarterly corporate tax filing".into(),
+            ])
+            .await
+            .expect("embed");
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        assert!((dot(&v[0], &v[0]) - 1.0).abs() < 1e-4, "unit length");
+        assert!(
+            dot(&v[0], &v[1]) > dot(&v[0], &v[2]) + 0.2,
+            "{} vs {}",
+            dot(&v[0], &v[1]),
+            dot(&v[0], &v[2])
+        );
+    }
+
+    #[test]
+    fn a_missing_runtime_library_is_a_clear_error() {
+        let model = LocalModel::Files {
+            dir: PathBuf::from("/nonexistent"),
+            mean_pooling: true,
+        };
+        let err = LocalEmbedder::load(
+            std::path::Path::new("/nonexistent/libonnxruntime.so"),
+            &model,
+            "m",
+            256,
+            1,
+            8,
+        )
+        .err()
+        .expect("fails");
+        assert!(err.to_string().contains("fetch_model.py"), "{err}");
+    }
+}

@@ -156,3 +156,101 @@ impl Embedder for RemoteEmbedder {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A loopback OpenAI-compatible embeddings server: the first `fail_first` requests get 503,
+    /// later ones get one 3-d vector per input, listed in reverse order.
+    fn upstream(fail_first: usize) -> (String, Arc<AtomicUsize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}/v1", listener.local_addr().unwrap());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; length];
+                reader.read_exact(&mut body).unwrap();
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let (status, reply) = if n < fail_first {
+                    ("503 Busy", "{\"error\":\"busy\"}".to_string())
+                } else {
+                    let req: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    let count = req["input"].as_array().map(Vec::len).unwrap_or(1);
+                    let data: Vec<serde_json::Value> = (0..count)
+                        .rev()
+                        .map(|i| serde_json::json!({"object": "embedding", "index": i, "embedding": [i as f32 + 1.0, 0.0, 0.0]}))
+                        .collect();
+                    (
+                        "200 OK",
+                        serde_json::json!({"object": "list", "data": data}).to_string(),
+                    )
+                };
+                let _ = write!(stream, "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}", reply.len());
+            }
+        });
+        (base, calls)
+    }
+
+    fn settings(base: String) -> RemoteSettings {
+        RemoteSettings {
+            base_url: base,
+            api_key: Some("k".into()),
+            model: "m".into(),
+            timeout: Duration::from_secs(5),
+            max_retries: 3,
+            batch_size: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_retry_and_keep_input_order() {
+        let (base, calls) = upstream(1);
+        let embedder = RemoteEmbedder::connect(settings(base), "remote-model")
+            .await
+            .expect("connect");
+        assert_eq!(embedder.dimension(), 3);
+        let before = calls.load(Ordering::SeqCst);
+        let v = embedder
+            .embed(vec!["a".into(), "b".into(), "c".into()])
+            .await
+            .expect("embed");
+        assert_eq!(
+            calls.load(Ordering::SeqCst) - before,
+            2,
+            "3 inputs in batches of 2"
+        );
+        assert_eq!(v.len(), 3);
+        assert!(
+            v.iter().all(|x| (x[0] - 1.0).abs() < 1e-6),
+            "normalised, each at its own index"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_fails_after_the_retries() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}/v1", listener.local_addr().unwrap());
+        drop(listener);
+        let mut s = settings(base);
+        s.max_retries = 1;
+        assert!(RemoteEmbedder::connect(s, "x").await.is_err());
+    }
+}
