@@ -47,7 +47,7 @@ CREATE TABLE documents (
     created_at    TEXT NOT NULL
 );
 CREATE INDEX documents_source ON documents(source_id);
-CREATE INDEX documents_state ON documents(state);
+CREATE INDEX documents_pending ON documents(state) WHERE state = 'pending';
 
 CREATE TABLE chunks (
     id            TEXT PRIMARY KEY,

@@ -42,18 +42,19 @@ pub struct SearchQuery<'a> {
 
 impl Retriever {
     pub async fn embed_query(&self, text: &str) -> anyhow::Result<Vec<f32>> {
+        let started = std::time::Instant::now();
         let mut v = self.embedder.embed(vec![text.to_string()]).await?;
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "retrieval.embed_query"
+        );
         v.pop()
             .ok_or_else(|| anyhow::anyhow!("the embedder returned no vector"))
     }
 
     /// Ranked ids with their per-list scores, best first.
     pub async fn search(&self, q: &SearchQuery<'_>) -> anyhow::Result<Vec<Fused>> {
-        let vector = match q.mode {
-            SearchMode::Bm25 => None,
-            _ => Some(self.embed_query(q.text).await?),
-        };
-        self.search_with_vector(q, vector.as_deref()).await
+        self.run(q, None).await
     }
 
     /// As [`Self::search`] with the query vector already computed (it is shared by callers
@@ -61,27 +62,56 @@ impl Retriever {
     pub async fn search_with_vector(
         &self,
         q: &SearchQuery<'_>,
-        vector: Option<&[f32]>,
+        vector: &[f32],
     ) -> anyhow::Result<Vec<Fused>> {
-        let bm25 = match q.mode {
-            SearchMode::Vector => vec![],
-            _ => self
-                .text
-                .search(q.workspace_id, q.item_type, q.source_ids, q.text, q.depth)?
-                .into_iter()
-                .map(|h| (h.id, h.score))
-                .collect(),
-        };
-        let dense = match (q.mode, vector) {
-            (SearchMode::Bm25, _) | (_, None) => vec![],
-            (_, Some(v)) => self
-                .vectors
-                .search(q.workspace_id, q.item_type, q.source_ids, v, q.depth)
+        self.run(q, Some(vector)).await
+    }
+
+    /// BM25 runs on the blocking pool while the query is embedded and the vectors searched,
+    /// so the two lists cost the time of the slower one.
+    async fn run(&self, q: &SearchQuery<'_>, given: Option<&[f32]>) -> anyhow::Result<Vec<Fused>> {
+        let started = std::time::Instant::now();
+        let bm25_task = (q.mode != SearchMode::Vector).then(|| {
+            let index = self.text.clone();
+            let (ws, item, text, depth) = (
+                q.workspace_id.to_string(),
+                q.item_type.to_string(),
+                q.text.to_string(),
+                q.depth,
+            );
+            let sources = q.source_ids.map(<[String]>::to_vec);
+            tokio::task::spawn_blocking(move || {
+                index.search(&ws, &item, sources.as_deref(), &text, depth)
+            })
+        });
+        let dense: Vec<(String, f32)> = if q.mode == SearchMode::Bm25 {
+            vec![]
+        } else {
+            let embedded;
+            let vector = match given {
+                Some(v) => v,
+                None => {
+                    embedded = self.embed_query(q.text).await?;
+                    &embedded
+                }
+            };
+            self.vectors
+                .search(q.workspace_id, q.item_type, q.source_ids, vector, q.depth)
                 .await?
                 .into_iter()
                 .map(|h| (h.id, h.similarity))
-                .collect(),
+                .collect()
         };
+        let bm25: Vec<(String, f32)> = match bm25_task {
+            Some(task) => task.await??.into_iter().map(|h| (h.id, h.score)).collect(),
+            None => vec![],
+        };
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            bm25 = bm25.len(),
+            vector = dense.len(),
+            "retrieval.search"
+        );
         Ok(fuse(&bm25, &dense, self.fusion_for(q.mode)))
     }
 

@@ -10,8 +10,10 @@ use arrow_array::types::Float32Type;
 use arrow_array::{Array, FixedSizeListArray, Float32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use futures::TryStreamExt;
+use lancedb::index::scalar::{BTreeIndexBuilder, BitmapIndexBuilder};
+use lancedb::index::vector::IvfHnswSqIndexBuilder;
 use lancedb::index::Index;
-use lancedb::query::{ExecutableQuery, QueryBase};
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::{Connection, DistanceType, Table};
 use tokio::sync::RwLock;
 
@@ -225,6 +227,7 @@ impl VectorStore {
             .query()
             .nearest_to(vector)?
             .distance_type(DistanceType::Cosine)
+            .select(Select::Columns(vec!["id".to_string()]))
             .only_if(filter)
             .limit(limit)
             .execute()
@@ -276,12 +279,24 @@ impl VectorStore {
             .any(|i| i.columns.iter().any(|c| c == "vector"));
         if !indexed && rows >= self.index_threshold {
             tracing::info!(rows, "building the ANN vector index");
+            // Cosine, as queries use: an index built for another metric would be skipped.
+            let partitions = u32::try_from(rows / 200_000 + 1).unwrap_or(1);
+            let hnsw = IvfHnswSqIndexBuilder::default()
+                .distance_type(DistanceType::Cosine)
+                .num_partitions(partitions);
             table
-                .create_index(&["vector"], Index::Auto)
+                .create_index(&["vector"], Index::IvfHnswSq(hnsw))
                 .execute()
                 .await?;
             table
-                .create_index(&["workspace_id"], Index::Auto)
+                .create_index(
+                    &["workspace_id"],
+                    Index::BTree(BTreeIndexBuilder::default()),
+                )
+                .execute()
+                .await?;
+            table
+                .create_index(&["item_type"], Index::Bitmap(BitmapIndexBuilder::default()))
                 .execute()
                 .await?;
         } else if indexed {

@@ -235,8 +235,8 @@ impl SourceStore for SqliteSources {
                 "SELECT c.*, d.title AS document_title, s.title AS source_title, \
                  COALESCE(d.url, s.url) AS cite_url, s.filename AS filename, s.tags AS source_tags, \
                  s.metadata AS source_metadata FROM chunks c \
-                 JOIN documents d ON d.id = c.document_id AND d.state = 'active' \
-                 JOIN sources s ON s.id = c.source_id WHERE c.workspace_id = ",
+                 CROSS JOIN documents d ON d.id = c.document_id AND d.state = 'active' \
+                 CROSS JOIN sources s ON s.id = c.source_id WHERE c.workspace_id = ",
             );
             q.push_bind(workspace_id).push(" AND c.id IN (");
             let mut sep = q.separated(", ");
