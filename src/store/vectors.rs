@@ -3,6 +3,7 @@
 //! note they belong to so a group is replaced or deleted as one.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -43,6 +44,8 @@ pub struct VectorStore {
     dimension: usize,
     /// Row count from which an ANN index is built; below it search is exact.
     index_threshold: usize,
+    /// Set by writes, cleared by `maintain`.
+    dirty: AtomicBool,
 }
 
 fn quote(value: &str) -> String {
@@ -102,6 +105,7 @@ impl VectorStore {
             schema,
             dimension,
             index_threshold,
+            dirty: AtomicBool::new(true),
         })
     }
 
@@ -146,6 +150,13 @@ impl VectorStore {
             return Ok(());
         }
         let batch = self.batch(entries)?;
+        self.dirty.store(true, Ordering::SeqCst);
+        // Appends share the read lock (a Lance table takes concurrent writers); only creating
+        // the table needs it exclusively.
+        if let Some(table) = self.table.read().await.as_ref() {
+            table.add(batch).execute().await.context("adding vectors")?;
+            return Ok(());
+        }
         let mut guard = self.table.write().await;
         match guard.as_ref() {
             Some(table) => {
@@ -168,6 +179,7 @@ impl VectorStore {
         if groups.is_empty() {
             return Ok(());
         }
+        self.dirty.store(true, Ordering::SeqCst);
         if let Some(table) = self.table.read().await.as_ref() {
             for part in groups.chunks(500) {
                 table
@@ -175,22 +187,6 @@ impl VectorStore {
                     .await
                     .context("deleting vectors")?;
             }
-        }
-        Ok(())
-    }
-
-    pub async fn delete_workspace_type(
-        &self,
-        workspace_id: &str,
-        item_type: &str,
-    ) -> anyhow::Result<()> {
-        if let Some(table) = self.table.read().await.as_ref() {
-            let predicate = format!(
-                "workspace_id = {} AND item_type = {}",
-                quote(workspace_id),
-                quote(item_type)
-            );
-            table.delete(predicate.as_str()).await?;
         }
         Ok(())
     }
@@ -267,6 +263,9 @@ impl VectorStore {
     /// Builds the ANN index once the table is large enough, and folds new rows into an
     /// existing one. Search stays exact for rows not yet indexed.
     pub async fn maintain(&self) -> anyhow::Result<()> {
+        if !self.dirty.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
         let guard = self.table.read().await;
         let Some(table) = guard.as_ref() else {
             return Ok(());
@@ -299,7 +298,8 @@ impl VectorStore {
                 .create_index(&["item_type"], Index::Bitmap(BitmapIndexBuilder::default()))
                 .execute()
                 .await?;
-        } else if indexed {
+        } else {
+            // Compacts the small fragments each ingest leaves and folds new rows into the index.
             table.optimize(lancedb::table::OptimizeAction::All).await?;
         }
         Ok(())

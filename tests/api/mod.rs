@@ -1,6 +1,7 @@
 mod auth;
 mod bad_input;
 mod cli;
+mod cli_sources;
 mod health;
 mod isolation;
 mod keys;

@@ -1,0 +1,154 @@
+use std::process::Command;
+
+use crate::common::{TestApp, BIN};
+
+fn cairn(data: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env("CAIRN__STORAGE__DATA_DIR", data)
+        .env("CAIRN__LOG__LEVEL", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[tokio::test]
+async fn the_cli_ingests_a_directory_and_searches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(docs.join("nested")).unwrap();
+    std::fs::write(
+        docs.join("a.md"),
+        "# Tides\n\nSpring tides follow the new moon.",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("nested/b.md"),
+        "# Dunes\n\nBarchan dunes migrate downwind.",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("skip.txt"),
+        "This text file is filtered out by --include.",
+    )
+    .unwrap();
+    let out = cairn(
+        &data,
+        &[],
+        &[
+            "users",
+            "create-admin",
+            "--email",
+            "cli@example.com",
+            "--password",
+            "cli-password",
+        ],
+    );
+    assert!(out.status.success());
+
+    let out = cairn(
+        &data,
+        &[],
+        &[
+            "ingest",
+            docs.to_str().unwrap(),
+            "--include",
+            "*.md",
+            "--tag",
+            "geo",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ingested 2 sources"), "{stdout}");
+    let again = cairn(
+        &data,
+        &[],
+        &["ingest", docs.to_str().unwrap(), "--include", "*.md"],
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("2 already present"));
+
+    let out = cairn(&data, &[], &["search", "barchan dunes", "--limit", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("Barchan dunes migrate downwind."),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("filtered out"));
+}
+
+#[tokio::test]
+async fn a_model_change_is_refused_at_start_until_reindex() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let app = TestApp::spawn_on(&data, &[]).await;
+    let s = app.register("model@example.com").await;
+    let res = app
+        .post(
+            "/v1/sources",
+            &s,
+            serde_json::json!({"text": "Stromatolites are layered sedimentary formations."}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    drop(app);
+
+    let renamed = [("CAIRN__EMBEDDING__MODEL", "minilm-renamed")];
+    let out = cairn(&data, &renamed, &["serve"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cairn reindex") && stderr.contains("all-MiniLM-L6-v2"),
+        "{stderr}"
+    );
+
+    let out = cairn(&data, &renamed, &["reindex"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-embedded 1 documents"));
+
+    let app = TestApp::spawn_on(&data, &renamed).await;
+    let login = app
+        .request(
+            reqwest::Method::POST,
+            "/api/auth/login",
+            None,
+            Some(serde_json::json!({"email": "model@example.com", "password": "s3cret-password"})),
+        )
+        .await;
+    let token = login.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hits: serde_json::Value = app
+        .post(
+            "/v1/search",
+            &token,
+            serde_json::json!({"query": "layered sedimentary formations", "mode": "vector"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        hits["data"][0]["text"],
+        "Stromatolites are layered sedimentary formations."
+    );
+    let emb: serde_json::Value = app
+        .post("/v1/embeddings", &token, serde_json::json!({"input": "x"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(emb["model"], "minilm-renamed");
+}
