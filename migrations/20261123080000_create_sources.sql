@@ -51,6 +51,7 @@ CREATE INDEX documents_pending ON documents(state) WHERE state = 'pending';
 
 CREATE TABLE chunks (
     id            TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL,
     workspace_id  TEXT NOT NULL,
     source_id     TEXT NOT NULL,
     document_id   TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,

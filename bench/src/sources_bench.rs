@@ -276,6 +276,7 @@ async fn fill(engine: &Engine, ws: &Workspace, chunks: usize) -> anyhow::Result<
                 });
                 rows.push(ChunkRow {
                     id,
+                    account_id: ws.account_id.clone(),
                     workspace_id: ws.id.clone(),
                     source_id: source_id.clone(),
                     document_id: doc_id.clone(),

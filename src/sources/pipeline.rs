@@ -215,6 +215,7 @@ impl Sources {
             .iter()
             .map(|c| ChunkRow {
                 id: new_id(),
+                account_id: source.account_id.clone(),
                 workspace_id: source.workspace_id.clone(),
                 source_id: source.id.clone(),
                 document_id: document_id.clone(),

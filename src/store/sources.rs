@@ -47,6 +47,7 @@ pub struct DocumentRow {
 #[derive(Debug, Clone)]
 pub struct ChunkRow {
     pub id: String,
+    pub account_id: String,
     pub workspace_id: String,
     pub source_id: String,
     pub document_id: String,

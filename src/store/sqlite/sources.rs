@@ -73,6 +73,7 @@ fn document_row(r: &SqliteRow) -> sqlx::Result<DocumentRow> {
 fn chunk_row(r: &SqliteRow) -> sqlx::Result<ChunkRow> {
     Ok(ChunkRow {
         id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
         workspace_id: r.try_get("workspace_id")?,
         source_id: r.try_get("source_id")?,
         document_id: r.try_get("document_id")?,
@@ -347,10 +348,10 @@ impl SourceStore for SqliteSources {
         .execute(&mut *tx).await?;
             for c in &b.chunks {
                 sqlx::query(
-                "INSERT INTO chunks (id, workspace_id, source_id, document_id, idx, text, char_start, char_end, page, tokens) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (id, account_id, workspace_id, source_id, document_id, idx, text, char_start, \
+                 char_end, page, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
-            .bind(&c.id).bind(&c.workspace_id).bind(&c.source_id).bind(&c.document_id).bind(c.idx)
+            .bind(&c.id).bind(&c.account_id).bind(&c.workspace_id).bind(&c.source_id).bind(&c.document_id).bind(c.idx)
             .bind(&c.text).bind(c.char_start).bind(c.char_end).bind(c.page).bind(c.tokens)
             .execute(&mut *tx).await?;
             }
