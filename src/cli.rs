@@ -4,7 +4,6 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::accounts::{keys, users};
@@ -169,18 +168,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn create_key(config: Config, args: CreateKeyArgs) -> anyhow::Result<()> {
     let stores = Stores::open(&config).await?;
-    let owner = match &args.user {
-        Some(email) => {
-            stores
-                .accounts
-                .user_by_email(&email.to_ascii_lowercase())
-                .await?
-        }
-        None => stores.accounts.first_admin().await?,
-    }
-    .context(
-        "no such user; create one with `cairn users create-admin` or name an existing --user",
-    )?;
+    let owner = crate::cli_ingest::operator(&stores, args.user.as_deref()).await?;
     let request = keys::CreateKey {
         name: Some(args.name),
         workspace_id: args.workspace,

@@ -16,12 +16,9 @@ use crate::sources::model::{SearchFilters, SearchRequest};
 use crate::sources::Pending;
 use crate::store::Workspace;
 
-async fn workspace(
-    stores: &Stores,
-    user: Option<&str>,
-    slug: Option<&str>,
-) -> anyhow::Result<Workspace> {
-    let owner = match user {
+/// The user a CLI command acts for: `--user EMAIL`, or the installation's first admin.
+pub async fn operator(stores: &Stores, user: Option<&str>) -> anyhow::Result<crate::store::User> {
+    match user {
         Some(email) => {
             stores
                 .accounts
@@ -30,9 +27,15 @@ async fn workspace(
         }
         None => stores.accounts.first_admin().await?,
     }
-    .context(
-        "no such user; create one with `cairn users create-admin` or name an existing --user",
-    )?;
+    .context("no such user; create one with `cairn users create-admin` or name an existing --user")
+}
+
+async fn workspace(
+    stores: &Stores,
+    user: Option<&str>,
+    slug: Option<&str>,
+) -> anyhow::Result<Workspace> {
+    let owner = operator(stores, user).await?;
     let slug = slug.unwrap_or(DEFAULT_WORKSPACE);
     stores
         .accounts

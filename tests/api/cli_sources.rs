@@ -118,18 +118,7 @@ async fn a_model_change_is_refused_at_start_until_reindex() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("re-embedded 1 documents"));
 
     let app = TestApp::spawn_on(&data, &renamed).await;
-    let login = app
-        .request(
-            reqwest::Method::POST,
-            "/api/auth/login",
-            None,
-            Some(serde_json::json!({"email": "model@example.com", "password": "s3cret-password"})),
-        )
-        .await;
-    let token = login.json::<serde_json::Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = app.login("model@example.com").await;
     let hits: serde_json::Value = app
         .post(
             "/v1/search",

@@ -7,18 +7,7 @@ use crate::common::{json_of, TestApp};
 async fn register_login_workspace_key_then_runtime_call_with_the_key() {
     let app = TestApp::spawn().await;
     app.register("owner@example.com").await;
-    let login = app
-        .request(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "owner@example.com", "password": "s3cret-password"})),
-        )
-        .await;
-    let session = json_of(login).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = app.login("owner@example.com").await;
     app.create_workspace(&session, "acme-support").await;
 
     let res = app

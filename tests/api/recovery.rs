@@ -54,18 +54,7 @@ async fn a_server_killed_mid_ingest_recovers_without_leftovers() {
     drop(app);
 
     let app = TestApp::spawn_on(&data, &[]).await;
-    let login = app
-        .request(
-            reqwest::Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "crash@example.com", "password": "s3cret-password"})),
-        )
-        .await;
-    let s = json_of(login).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let s = app.login("crash@example.com").await;
     let view = wait_ready(&app, &s, &queued_id).await;
     assert_eq!(view["status"], "ready", "{view}");
     let list = json_of(app.get("/v1/sources", &s).await).await;

@@ -40,18 +40,6 @@ async fn sigterm_lets_an_in_flight_request_finish_and_keeps_the_data() {
     drop(app);
 
     let again = TestApp::spawn_on(&data, &[]).await;
-    let login = again
-        .request(
-            reqwest::Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "persist@example.com", "password": "s3cret-password"})),
-        )
-        .await;
-    assert_eq!(login.status(), 200);
-    let token = login.json::<serde_json::Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = again.login("persist@example.com").await;
     assert_eq!(again.get("/v1/workspaces/kept", &token).await.status(), 200);
 }

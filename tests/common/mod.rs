@@ -124,6 +124,21 @@ impl TestApp {
         body["access_token"].as_str().expect("token").to_string()
     }
 
+    /// Logs a user registered by [`Self::register`] in again and returns a new session token.
+    pub async fn login(&self, email: &str) -> String {
+        let res = self
+            .request(
+                Method::POST,
+                "/api/auth/login",
+                None,
+                Some(json!({"email": email, "password": "s3cret-password"})),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "login {email}");
+        let body: Value = res.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
     pub async fn create_workspace(&self, session: &str, slug: &str) -> Value {
         let res = self
             .post(
