@@ -299,6 +299,7 @@ async fn fill(engine: &Engine, ws: &Workspace, chunks: usize) -> anyhow::Result<
                 content_kind: "text".into(),
                 content_hash: new_id(),
                 text: String::new(),
+                pages: serde_json::json!([]),
                 metadata: serde_json::json!({}),
                 chunk_count: per_doc,
                 state: "pending".into(),

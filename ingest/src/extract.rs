@@ -136,6 +136,12 @@ pub fn extract(kind: ContentKind, bytes: &[u8]) -> Result<Extracted, ExtractErro
         }
         ContentKind::Html => {
             let source = decode_utf8(bytes)?;
+            if html::nesting_depth(&source) > html::MAX_DEPTH {
+                return Err(ExtractError::Undecodable(format!(
+                    "the HTML nests elements more than {} deep",
+                    html::MAX_DEPTH
+                )));
+            }
             let page = html::extract(&source);
             Extracted {
                 kind,
@@ -256,6 +262,16 @@ mod tests {
             extract(ContentKind::Pdf, b"%PDF-1.4 garbage"),
             Err(ExtractError::Undecodable(_))
         ));
+    }
+
+    #[test]
+    fn hostile_nesting_is_refused_before_parsing() {
+        let deep = format!("<html><body>{}x</body></html>", "<div>".repeat(100_000));
+        let started = std::time::Instant::now();
+        assert!(
+            matches!(extract(ContentKind::Html, deep.as_bytes()), Err(ExtractError::Undecodable(m)) if m.contains("deep"))
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

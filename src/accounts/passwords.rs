@@ -35,7 +35,11 @@ pub async fn verify(password: String, stored: String) -> anyhow::Result<bool> {
 /// A hash of a random password, verified against when the email is unknown so that a login
 /// for a missing user costs the same time as one for a real user.
 pub async fn decoy_hash() -> anyhow::Result<String> {
-    hash(crate::accounts::sessions::random_token(16)).await
+    static DECOY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DECOY
+        .get_or_try_init(|| hash(crate::accounts::sessions::random_token(16)))
+        .await
+        .cloned()
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionUser {
     }
 }
 
-/// The client's IP: the peer address, or the left-most `X-Forwarded-For` entry when
+/// The client's IP: the peer address, or the right-most `X-Forwarded-For` entry when
 /// `server.trust_forwarded_for` is on.
 pub struct ClientIp(pub IpAddr);
 
@@ -139,7 +139,9 @@ impl FromRequestParts<AppState> for ClientIp {
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                // The right-most entry is the one our trusted proxy appended; entries to its
+                // left come from the client and can be forged.
+                .and_then(|v| v.rsplit(',').next())
                 .and_then(|v| v.trim().parse::<IpAddr>().ok());
             if let Some(ip) = forwarded {
                 return Ok(Self(ip));

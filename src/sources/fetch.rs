@@ -132,6 +132,8 @@ impl UrlFetcher {
             let host = url.host_str().unwrap_or_default().to_string();
             let client = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // A proxy would resolve the host again and undo the address check.
+                .no_proxy()
                 .timeout(self.settings.timeout)
                 .resolve(&host, addr)
                 .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))

@@ -1,12 +1,15 @@
 //! The write path of one source: extract, chunk, embed, then write SQL, vectors and postings
 //! so that either all of it becomes visible or none of it stays behind.
 
+use std::sync::Arc;
+
 use cairn_ingest::{extract, ContentKind, ExtractError, Extracted};
 
 use crate::error::ApiError;
+use crate::retrieval::Retriever;
 use crate::sources::fetch::FetchError;
 use crate::sources::service::{Sources, CHUNK_ITEM};
-use crate::store::sources::{BeginIngest, ChunkRow, DocumentRow, SourceRow};
+use crate::store::sources::{BeginIngest, ChunkRow, DocumentRow, SourceRow, SourceStore};
 use crate::store::text_index::TextEntry;
 use crate::store::time::{new_id, now};
 use crate::store::vectors::VectorEntry;
@@ -56,7 +59,9 @@ impl From<FetchError> for ApiError {
 
 impl From<cairn_ingest::EmbedError> for ApiError {
     fn from(e: cairn_ingest::EmbedError) -> Self {
-        ApiError::ServiceUnavailable(format!("Embedding model unavailable: {e}"))
+        // The detail can name internal hosts; it goes to the log, not to the client.
+        tracing::error!(error = %e, "embedding failed");
+        ApiError::ServiceUnavailable("Embedding model unavailable".into())
     }
 }
 
@@ -122,45 +127,16 @@ impl Sources {
             text_rows.extend(prepared.2);
             begins.push(prepared.0);
         }
-        if self.store.begin_ingest(&begins).await?.is_err() {
-            return Err(ApiError::Conflict(
-                "a source with this external_source/external_id was created concurrently".into(),
-            ));
-        }
-        let pairs: Vec<(String, String)> = begins
-            .iter()
-            .map(|b| (b.source.id.clone(), b.document.id.clone()))
-            .collect();
-        let documents: Vec<String> = pairs.iter().map(|(_, d)| d.clone()).collect();
-        if let Err(e) = self.write_indexes(&vector_rows, &text_rows).await {
-            tracing::warn!(error = %e, "ingest failed; rolling back");
-            self.purge(&documents).await;
-            let aborts: Vec<(String, String, bool)> = begins
-                .iter()
-                .map(|b| {
-                    (
-                        b.source.id.clone(),
-                        b.document.id.clone(),
-                        b.insert_source && on_failure == OnFailure::DeleteNewSources,
-                    )
-                })
-                .collect();
-            self.store.abort_ingest(&aborts, &e.to_string()).await?;
-            return Err(e);
-        }
-        self.pause_for_tests().await;
-        let retired = self.store.activate(&pairs).await?;
-        self.purge(&retired).await;
-        let mut out = Vec::with_capacity(begins.len());
-        for b in &begins {
-            let row = self
-                .store
-                .source(&b.source.workspace_id, &b.source.id)
-                .await?
-                .ok_or(ApiError::NotFound("Source"))?;
-            out.push(row);
-        }
-        Ok(out)
+        // From here on, stores are written. The commit runs as its own task so that a
+        // dropped request (client gone, timeout) cannot stop it between two stores.
+        let writer = self.writer();
+        tokio::spawn(async move {
+            writer
+                .commit(begins, vector_rows, text_rows, on_failure)
+                .await
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
     }
 
     /// Chunks and embeds one document; writes nothing.
@@ -206,6 +182,11 @@ impl Sources {
             content_kind: extracted.kind.as_str().to_string(),
             content_hash: cairn_ingest::content_hash(extracted.text.as_bytes()),
             text: extracted.text.clone(),
+            pages: serde_json::json!(extracted
+                .pages
+                .iter()
+                .map(|p| (p.page, p.start, p.end))
+                .collect::<Vec<_>>()),
             metadata: serde_json::Value::Object(Default::default()),
             chunk_count: i64::try_from(pieces.len()).unwrap_or(i64::MAX),
             state: "pending".into(),
@@ -263,6 +244,88 @@ impl Sources {
             vector_rows,
             text_rows,
         ))
+    }
+}
+
+/// The part of an ingest that writes: SQL rows as pending, vectors and postings, activation.
+/// Owns its handles so it can run detached from the request.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    store: Arc<dyn SourceStore>,
+    retriever: Arc<Retriever>,
+}
+
+impl Sources {
+    pub(crate) fn writer(&self) -> Writer {
+        Writer {
+            store: self.store.clone(),
+            retriever: self.retriever.clone(),
+        }
+    }
+
+    /// Deletes the vectors and postings of `groups`; see [`Writer::purge`].
+    pub(crate) async fn purge(&self, groups: &[String]) {
+        self.writer().purge(groups).await;
+    }
+}
+
+impl Writer {
+    async fn commit(
+        &self,
+        begins: Vec<BeginIngest>,
+        vector_rows: Vec<VectorEntry>,
+        text_rows: Vec<TextEntry>,
+        on_failure: OnFailure,
+    ) -> Result<Vec<SourceRow>, ApiError> {
+        if self.store.begin_ingest(&begins).await?.is_err() {
+            return Err(ApiError::Conflict(
+                "this source is being ingested concurrently, or its external_source/external_id \
+                 was just taken; retry when it is ready"
+                    .into(),
+            ));
+        }
+        let pairs: Vec<(String, String)> = begins
+            .iter()
+            .map(|b| (b.source.id.clone(), b.document.id.clone()))
+            .collect();
+        let documents: Vec<String> = pairs.iter().map(|(_, d)| d.clone()).collect();
+        let aborts: Vec<(String, String, bool)> = begins
+            .iter()
+            .map(|b| {
+                let delete = b.insert_source && on_failure == OnFailure::DeleteNewSources;
+                (b.source.id.clone(), b.document.id.clone(), delete)
+            })
+            .collect();
+        if let Err(e) = self.write_indexes(&vector_rows, &text_rows).await {
+            tracing::warn!(error = %e, "ingest failed; rolling back");
+            self.purge(&documents).await;
+            self.store.abort_ingest(&aborts, &e.to_string()).await?;
+            return Err(e);
+        }
+        self.pause_for_tests().await;
+        let retired = match self.store.activate(&pairs).await {
+            Ok(retired) => retired,
+            Err(e) => {
+                // Typically the source was deleted meanwhile: what this ingest wrote must go.
+                tracing::warn!(error = %e, "activation failed; rolling back");
+                self.purge(&documents).await;
+                self.store.abort_ingest(&aborts, &e.to_string()).await?;
+                return Err(ApiError::Conflict(format!(
+                    "the ingest could not complete: {e}"
+                )));
+            }
+        };
+        self.purge(&retired).await;
+        let mut out = Vec::with_capacity(begins.len());
+        for b in &begins {
+            let row = self
+                .store
+                .source(&b.source.workspace_id, &b.source.id)
+                .await?
+                .ok_or(ApiError::NotFound("Source"))?;
+            out.push(row);
+        }
+        Ok(out)
     }
 
     /// Debug builds only: a pause between the index writes and activation, so a test can kill

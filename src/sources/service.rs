@@ -15,6 +15,15 @@ use crate::store::sources::{SourceFilter, SourceRow, SourceStore};
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
 
+/// Reads the page spans a document row keeps (`[[page, start, end], ...]`).
+fn page_spans(stored: &serde_json::Value) -> Vec<cairn_ingest::extract::PageSpan> {
+    serde_json::from_value::<Vec<(u32, usize, usize)>>(stored.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(page, start, end)| cairn_ingest::extract::PageSpan { page, start, end })
+        .collect()
+}
+
 enum Planned {
     Duplicate(SourceView),
     Ingest {
@@ -227,15 +236,11 @@ impl Sources {
                 .index_document(source.clone(), extracted, false, OnFailure::MarkFailed)
                 .await
                 .map(|_| ()),
-            Err(e) => {
-                self.store
-                    .set_status(&source.id, "failed", Some(&e.to_string()))
-                    .await?;
-                Err(e)
-            }
+            Err(e) => Err(e),
         };
         if let Err(e) = result {
             tracing::info!(source_id = %source.id, error = %e, "background ingest failed");
+            self.store.fail_job(&source.id, &e.to_string()).await?;
         }
         Ok(())
     }
@@ -326,7 +331,7 @@ impl Sources {
             },
             title: doc.title.clone(),
             text: doc.text,
-            pages: vec![],
+            pages: page_spans(&doc.pages),
         };
         let done = self
             .index_document(row, extracted, false, OnFailure::DeleteNewSources)

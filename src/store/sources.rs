@@ -38,6 +38,8 @@ pub struct DocumentRow {
     pub content_kind: String,
     pub content_hash: String,
     pub text: String,
+    /// PDF page spans, `[[page, start char, end char], ...]`, kept so a reindex cites pages.
+    pub pages: Value,
     pub metadata: Value,
     pub chunk_count: i64,
     pub state: String,
@@ -138,6 +140,9 @@ pub trait SourceStore: Send + Sync {
         status: &str,
         error: Option<&str>,
     ) -> anyhow::Result<()>;
+    /// Ends a background job that failed: the source is `failed`, or stays `ready` on its
+    /// previous document, with the reason in `error`; its queued payload goes.
+    async fn fail_job(&self, source_id: &str, error: &str) -> anyhow::Result<()>;
 
     /// Writes every item in one transaction.
     async fn begin_ingest(

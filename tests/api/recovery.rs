@@ -89,3 +89,81 @@ async fn a_server_killed_mid_ingest_recovers_without_leftovers() {
     let text = cairn::store::text_index::TextIndex::open(&data.join("tantivy")).unwrap();
     assert_eq!(text.num_docs(), 1);
 }
+
+/// Two writers on one source: the second is refused while the first is in flight, and a
+/// delete in the middle of an ingest leaves no vectors or postings behind.
+#[tokio::test]
+async fn concurrent_writes_to_one_source_conflict_and_deletes_mid_ingest_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let app = TestApp::spawn_on(&data, &[("CAIRN_TEST_PAUSE_BEFORE_ACTIVATE_MS", "1500")]).await;
+    let s = app.register("race@example.com").await;
+    let created = json_of(
+        app.post(
+            "/v1/sources",
+            &s,
+            json!({"text": "Hoatzin chicks have wing claws."}),
+        )
+        .await,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+
+    let reindex = |app: &TestApp| {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url(&format!("/v1/sources/{id}/reindex")),
+            s.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    let first = reindex(&app);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let second = reindex(&app);
+    let (a, b) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!((a, b), (200, 409));
+    let hits = json_of(
+        app.post(
+            "/v1/search",
+            &s,
+            json!({"query": "hoatzin wing claws", "mode": "bm25"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(hits["data"].as_array().unwrap().len(), 1);
+
+    let again = reindex(&app);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let deleted = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/v1/sources/{id}"),
+            Some(&s),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(
+        again.await.unwrap(),
+        409,
+        "the interrupted reindex reports that it could not complete"
+    );
+    drop(app);
+
+    let vectors = cairn::store::vectors::VectorStore::open(&data.join("lance"), 384, 50_000)
+        .await
+        .unwrap();
+    assert_eq!(vectors.count().await.unwrap(), 0);
+    let text = cairn::store::text_index::TextIndex::open(&data.join("tantivy")).unwrap();
+    assert_eq!(text.num_docs(), 0);
+}

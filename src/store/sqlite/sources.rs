@@ -63,6 +63,7 @@ fn document_row(r: &SqliteRow) -> sqlx::Result<DocumentRow> {
         content_kind: r.try_get("content_kind")?,
         content_hash: r.try_get("content_hash")?,
         text: r.try_get("text")?,
+        pages: json(r.try_get("pages")?),
         metadata: json(r.try_get("metadata")?),
         chunk_count: r.try_get("chunk_count")?,
         state: r.try_get("state")?,
@@ -94,7 +95,7 @@ async fn write_source(
     tx: &mut Transaction<'_, Sqlite>,
     s: &SourceRow,
     insert: bool,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<bool> {
     let tags = serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into());
     if insert {
         sqlx::query(
@@ -108,8 +109,9 @@ async fn write_source(
         .bind(&s.active_document_id).bind(&s.created_at).bind(&s.updated_at)
         .execute(&mut **tx)
         .await?;
+        Ok(true)
     } else {
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE sources SET kind = ?, title = ?, url = ?, filename = ?, media_type = ?, content_hash = ?, \
              tags = ?, metadata = ?, status = ?, error = ?, updated_at = ? WHERE id = ?",
         )
@@ -118,8 +120,8 @@ async fn write_source(
         .bind(&s.updated_at).bind(&s.id)
         .execute(&mut **tx)
         .await?;
+        Ok(done.rows_affected() == 1)
     }
-    Ok(())
 }
 
 async fn queue_purge(tx: &mut Transaction<'_, Sqlite>, group: &str) -> sqlx::Result<()> {
@@ -270,8 +272,9 @@ impl SourceStore for SqliteSources {
         let mut tx = self.pool.begin().await?;
         match write_source(&mut tx, &source, insert).await {
             Err(e) if is_unique_violation(&e) => return Ok(Err(ExternalConflict)),
+            Ok(false) => return Ok(Err(ExternalConflict)),
             other => other?,
-        }
+        };
         sqlx::query(
             "INSERT OR REPLACE INTO ingest_queue (source_id, payload, created_at) VALUES (?, ?, ?)",
         )
@@ -325,6 +328,25 @@ impl SourceStore for SqliteSources {
         Ok(())
     }
 
+    async fn fail_job(&self, source_id: &str, error: &str) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE sources SET status = CASE WHEN active_document_id IS NULL THEN 'failed' ELSE 'ready' END, \
+             error = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(error)
+        .bind(now())
+        .bind(source_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM ingest_queue WHERE source_id = ?")
+            .bind(source_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn begin_ingest(
         &self,
         items: &[BeginIngest],
@@ -333,18 +355,30 @@ impl SourceStore for SqliteSources {
         for b in items {
             match write_source(&mut tx, &b.source, b.insert_source).await {
                 Err(e) if is_unique_violation(&e) => return Ok(Err(ExternalConflict)),
+                Ok(false) => return Ok(Err(ExternalConflict)),
                 other => other?,
+            };
+            // The source row was just written, so this transaction holds the write lock: no
+            // other ingest of the same source can start a document until it commits.
+            let busy: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM documents WHERE source_id = ? AND state = 'pending'",
+            )
+            .bind(&b.source.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if busy > 0 {
+                return Ok(Err(ExternalConflict));
             }
             let d = &b.document;
             sqlx::query(
             "INSERT INTO documents (id, account_id, workspace_id, source_id, version, title, url, content_kind, \
-             content_hash, text, metadata, chunk_count, state, created_at) \
+             content_hash, text, pages, metadata, chunk_count, state, created_at) \
              VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(version), 0) + 1 FROM documents WHERE source_id = ?), \
-             ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+             ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
         )
         .bind(&d.id).bind(&d.account_id).bind(&d.workspace_id).bind(&d.source_id).bind(&d.source_id)
         .bind(&d.title).bind(&d.url).bind(&d.content_kind).bind(&d.content_hash).bind(&d.text)
-        .bind(d.metadata.to_string()).bind(d.chunk_count).bind(&d.created_at)
+        .bind(d.pages.to_string()).bind(d.metadata.to_string()).bind(d.chunk_count).bind(&d.created_at)
         .execute(&mut *tx).await?;
             for c in &b.chunks {
                 sqlx::query(
@@ -364,6 +398,17 @@ impl SourceStore for SqliteSources {
         let mut tx = self.pool.begin().await?;
         let mut retired = Vec::new();
         for (source_id, document_id) in items {
+            // Writing first takes SQLite's write lock, so what follows sees the latest state.
+            let claimed = sqlx::query(
+                "UPDATE documents SET state = 'active' WHERE id = ? AND state = 'pending'",
+            )
+            .bind(document_id)
+            .execute(&mut *tx)
+            .await?;
+            anyhow::ensure!(
+                claimed.rows_affected() == 1,
+                "document {document_id} is no longer pending (its source was deleted during the ingest)"
+            );
             let old: Vec<String> =
                 sqlx::query_scalar("SELECT id FROM documents WHERE source_id = ? AND id != ?")
                     .bind(source_id)
@@ -377,10 +422,6 @@ impl SourceStore for SqliteSources {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("UPDATE documents SET state = 'active' WHERE id = ?")
-                .bind(document_id)
-                .execute(&mut *tx)
-                .await?;
             sqlx::query("UPDATE sources SET status = 'ready', error = NULL, active_document_id = ?, updated_at = ? WHERE id = ?")
             .bind(document_id).bind(now()).bind(source_id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM ingest_queue WHERE source_id = ?")
