@@ -121,6 +121,10 @@ impl Engine {
             fetcher,
             settings: SourcesSettings {
                 embed_title: s.embed_title,
+                title_tokens: config
+                    .embedding
+                    .max_length
+                    .saturating_sub(s.chunk_tokens + 4),
                 max_records: s.max_records,
             },
             wake: Arc::new(tokio::sync::Notify::new()),

@@ -139,6 +139,7 @@ impl std::fmt::Debug for AuthConfig {
 pub struct RateLimitConfig {
     pub default_per_minute: u32,
     pub session_per_minute: u32,
+    pub anonymous_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -243,7 +244,10 @@ impl Config {
         if !(0.0..=1.0).contains(&self.search.alpha) {
             return Err(invalid("search.alpha", "expected a number from 0 to 1"));
         }
-        if self.rate_limit.default_per_minute == 0 || self.rate_limit.session_per_minute == 0 {
+        if self.rate_limit.default_per_minute == 0
+            || self.rate_limit.session_per_minute == 0
+            || self.rate_limit.anonymous_per_minute == 0
+        {
             return Err(invalid(
                 "rate_limit",
                 "limits must be at least 1 per minute",

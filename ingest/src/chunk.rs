@@ -80,6 +80,26 @@ impl Chunker {
         self.max_tokens
     }
 
+    /// The longest prefix of `text` within `max_tokens` tokens.
+    pub fn truncate<'a>(&self, text: &'a str, max_tokens: usize) -> &'a str {
+        let Ok(encoding) = self.tokenizer.encode(text, false) else {
+            return text;
+        };
+        let offsets = encoding.get_offsets();
+        if offsets.len() <= max_tokens {
+            return text;
+        }
+        let end = match max_tokens.checked_sub(1).and_then(|i| offsets.get(i)) {
+            Some(&(_, end)) => end,
+            None => 0,
+        };
+        let mut end = end.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        &text[..end]
+    }
+
     pub fn count_tokens(&self, text: &str) -> usize {
         self.tokenizer
             .encode_fast(text, false)
@@ -196,6 +216,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn truncation_keeps_whole_tokens_within_the_limit() {
+        let chunker = chunker(50, 10);
+        let text = "The quick brown fox jumps over the lazy dog near the riverbank";
+        let cut = chunker.truncate(text, 5);
+        assert_eq!(cut, "The quick brown fox jumps");
+        assert!(chunker.count_tokens(cut) <= 5);
+        assert_eq!(chunker.truncate("short", 5), "short");
     }
 
     #[test]

@@ -8,8 +8,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::accounts::keys::{self, KEY_PREFIX};
+use crate::accounts::rate_limit::Decision;
 use crate::accounts::Principal;
 use crate::error::{ApiError, OpenAiError};
+use crate::http::extract::client_ip;
 use crate::state::AppState;
 
 /// Routes that mimic OpenAI answer errors in OpenAI's shape, so its SDKs can read them.
@@ -58,13 +60,66 @@ async fn principal_from_headers(
     })
 }
 
+/// The per-IP budget of requests without a valid credential.
+pub fn anonymous_decision(state: &AppState, req: &Request) -> Decision {
+    let ip = client_ip(
+        req.headers(),
+        req.extensions(),
+        state.config.server.trust_forwarded_for,
+    );
+    state.rate_limiter.check(
+        &format!("ip:{ip}"),
+        state.config.rate_limit.anonymous_per_minute,
+    )
+}
+
+pub fn with_limit_headers(mut response: Response, decision: Decision) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(decision.limit));
+    headers.insert(
+        "x-ratelimit-remaining",
+        HeaderValue::from(decision.remaining),
+    );
+    response
+}
+
+fn over_limit(path: &str, decision: Decision) -> Response {
+    error_response(
+        path,
+        ApiError::RateLimited {
+            retry_after_secs: decision.reset_secs,
+        },
+    )
+}
+
+/// Public routes count against the caller's IP, so they too carry the limit headers.
+pub async fn limit_anonymous(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let decision = anonymous_decision(&state, &req);
+    let path = req.uri().path().to_string();
+    let response = if decision.allowed {
+        next.run(req).await
+    } else {
+        over_limit(&path, decision)
+    };
+    with_limit_headers(response, decision)
+}
+
 /// Authenticates the caller, applies its requests-per-minute limit and puts the `Principal`
-/// in the request's extensions. Every authenticated response carries the limit headers.
+/// in the request's extensions. Every response carries the limit headers: the credential's,
+/// or the IP's when the credential is missing or invalid.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let principal = match principal_from_headers(&state, req.headers()).await {
         Ok(p) => p,
-        Err(e) => return error_response(&path, e),
+        Err(e) => {
+            let decision = anonymous_decision(&state, &req);
+            let response = if decision.allowed {
+                error_response(&path, e)
+            } else {
+                over_limit(&path, decision)
+            };
+            return with_limit_headers(response, decision);
+        }
     };
     let limit = match &principal {
         Principal::Session { .. } => state.config.rate_limit.session_per_minute,
@@ -74,24 +129,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         } => rate_limit_per_minute.unwrap_or(state.config.rate_limit.default_per_minute),
     };
     let decision = state.rate_limiter.check(&principal.rate_key(), limit);
-    let mut response = if decision.allowed {
+    let response = if decision.allowed {
         req.extensions_mut().insert(principal);
         next.run(req).await
     } else {
-        error_response(
-            &path,
-            ApiError::RateLimited {
-                retry_after_secs: decision.reset_secs,
-            },
-        )
+        over_limit(&path, decision)
     };
-    let headers = response.headers_mut();
-    headers.insert("x-ratelimit-limit", HeaderValue::from(decision.limit));
-    headers.insert(
-        "x-ratelimit-remaining",
-        HeaderValue::from(decision.remaining),
-    );
-    response
+    with_limit_headers(response, decision)
 }
 
 /// Counts requests and records their latency by route template and status.

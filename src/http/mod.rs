@@ -13,7 +13,7 @@ pub mod workspaces;
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -35,7 +35,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/refresh", post(auth::refresh))
-        .route("/api/auth/logout", post(auth::logout));
+        .route("/api/auth/logout", post(auth::logout))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::limit_anonymous,
+        ));
 
     let authenticated = Router::new()
         .route("/api/auth/me", get(auth::me))
@@ -96,14 +100,28 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found(req: Request) -> Response {
-    let path = req.uri().path().to_string();
-    middleware::error_response(&path, ApiError::NotFound("Route"))
+async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+    refuse(&state, &req, ApiError::NotFound("Route"))
 }
 
-async fn method_not_allowed(req: Request) -> Response {
-    let path = req.uri().path().to_string();
-    middleware::error_response(&path, ApiError::MethodNotAllowed)
+async fn method_not_allowed(State(state): State<AppState>, req: Request) -> Response {
+    refuse(&state, &req, ApiError::MethodNotAllowed)
+}
+
+fn refuse(state: &AppState, req: &Request, err: ApiError) -> Response {
+    let decision = middleware::anonymous_decision(state, req);
+    let path = req.uri().path();
+    let response = if decision.allowed {
+        middleware::error_response(path, err)
+    } else {
+        middleware::error_response(
+            path,
+            ApiError::RateLimited {
+                retry_after_secs: decision.reset_secs,
+            },
+        )
+    };
+    middleware::with_limit_headers(response, decision)
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -55,6 +55,10 @@ pub struct SourceView {
     pub document_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// For `wait=false`: the background job, polled with `GET /v1/sources/{id}` (a source has
+    /// one job at a time, so the job id is the source id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
     /// True when the same content was already in the workspace and nothing new was stored.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub deduplicated: bool,
@@ -82,6 +86,7 @@ impl SourceView {
             document_id: s.active_document_id,
             created_at: s.created_at,
             updated_at: s.updated_at,
+            job_id: None,
             deduplicated: false,
             documents: None,
         }

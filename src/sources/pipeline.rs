@@ -162,11 +162,20 @@ impl Sources {
                 "the content has no text to index".into(),
             ));
         }
+        // The title goes in front of every chunk, cut so title + chunk fit the model's window.
+        let prefix = match (&title, self.settings.embed_title) {
+            (Some(t), true) if self.settings.title_tokens > 0 => Some(
+                self.chunker
+                    .truncate(t, self.settings.title_tokens)
+                    .to_string(),
+            ),
+            _ => None,
+        };
         let inputs: Vec<String> = pieces
             .iter()
-            .map(|c| match (&title, self.settings.embed_title) {
-                (Some(t), true) => format!("{t}\n\n{}", c.text),
-                _ => c.text.clone(),
+            .map(|c| match &prefix {
+                Some(t) => format!("{t}\n\n{}", c.text),
+                None => c.text.clone(),
             })
             .collect();
         let vectors = self.retriever.embedder.embed(inputs).await?;

@@ -40,6 +40,9 @@ pub const CHUNK_ITEM: &str = "chunk";
 pub struct SourcesSettings {
     /// Prefix each chunk's text with its document title before embedding.
     pub embed_title: bool,
+    /// Most tokens of the title put before a chunk: the model's window minus the chunk size,
+    /// the special tokens and the separator.
+    pub title_tokens: usize,
     pub max_records: usize,
 }
 
@@ -79,10 +82,9 @@ impl Sources {
                 ));
             }
             self.wake.notify_one();
-            return Ok((
-                StatusCode::ACCEPTED,
-                SourceView::from_row(row, &ws.workspace_id),
-            ));
+            let mut view = SourceView::from_row(row, &ws.workspace_id);
+            view.job_id = Some(view.id.clone());
+            return Ok((StatusCode::ACCEPTED, view));
         }
         let extracted = self.extract_payload(&mut row, p_bytes).await?;
         let done = self

@@ -172,6 +172,7 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
 async fn random_bodies_on_every_route_never_get_a_5xx() {
     let app = TestApp::spawn_with(&[
         ("CAIRN__RATE_LIMIT__SESSION_PER_MINUTE", "1000000"),
+        ("CAIRN__RATE_LIMIT__ANONYMOUS_PER_MINUTE", "1000000"),
         ("CAIRN__AUTH__LOGIN_MAX_ATTEMPTS", "1000000"),
     ])
     .await;

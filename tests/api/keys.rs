@@ -25,6 +25,29 @@ async fn register_login_workspace_key_then_runtime_call_with_the_key() {
     assert_eq!(ws.status(), 200);
     assert_eq!(json_of(ws).await["workspace_id"], "acme-support");
 
+    // Runtime routes: the key ingests into its workspace and searches it.
+    let source = app
+        .post(
+            "/v1/sources",
+            &secret,
+            json!({"text": "Runtime keys reach runtime routes."}),
+        )
+        .await;
+    assert_eq!(source.status(), 200);
+    assert_eq!(json_of(source).await["workspace_id"], "acme-support");
+    let hits = app
+        .post(
+            "/v1/search",
+            &secret,
+            json!({"query": "runtime routes", "mode": "bm25"}),
+        )
+        .await;
+    assert_eq!(hits.status(), 200);
+    assert_eq!(
+        json_of(hits).await["data"][0]["text"],
+        "Runtime keys reach runtime routes."
+    );
+
     let list = json_of(app.get("/v1/keys", &session).await).await;
     assert_eq!(list["object"], "list");
     let row = &list["data"][0];

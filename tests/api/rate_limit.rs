@@ -53,3 +53,27 @@ async fn the_default_limit_comes_from_config() {
     assert_eq!(app.get("/v1/workspaces/default", &key).await.status(), 200);
     assert_eq!(app.get("/v1/workspaces/default", &key).await.status(), 429);
 }
+
+#[tokio::test]
+async fn public_routes_and_rejected_credentials_count_per_ip_with_headers() {
+    let app = TestApp::spawn_with(&[("CAIRN__RATE_LIMIT__ANONYMOUS_PER_MINUTE", "3")]).await;
+    wait_for_fresh_minute().await;
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-ratelimit-limit"], "3");
+    assert_eq!(res.headers()["x-ratelimit-remaining"], "2");
+    let res = app.get("/v1/keys", "tok_wrong").await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["x-ratelimit-remaining"], "1");
+    let res = app
+        .client
+        .get(app.url("/no/such/route"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["x-ratelimit-remaining"], "0");
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert_eq!(json_of(res).await["error"], "Rate limit exceeded");
+}

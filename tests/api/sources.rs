@@ -562,7 +562,10 @@ async fn background_jobs_report_status_and_failures() {
         )
         .await;
     assert_eq!(res.status(), 202);
-    let id = json_of(res).await["id"].as_str().unwrap().to_string();
+    let queued = json_of(res).await;
+    assert_eq!(queued["status"], "queued");
+    assert_eq!(queued["job_id"], queued["id"]);
+    let id = queued["id"].as_str().unwrap().to_string();
     let mut status = String::new();
     for _ in 0..100 {
         status = json_of(app.get(&format!("/v1/sources/{id}"), &s).await).await["status"]
