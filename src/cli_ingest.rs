@@ -102,13 +102,13 @@ pub async fn ingest(config: Config, args: IngestArgs) -> anyhow::Result<()> {
         for file in files {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            items.push(Pending {
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string);
+            let base = Pending {
                 kind: "file".into(),
-                bytes,
-                filename: file
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .map(str::to_string),
+                filename: name.clone(),
                 tags: args.tags.clone(),
                 metadata: [(
                     "path".to_string(),
@@ -117,7 +117,21 @@ pub async fn ingest(config: Config, args: IngestArgs) -> anyhow::Result<()> {
                 .into_iter()
                 .collect(),
                 ..Default::default()
-            });
+            };
+            let lower = name.unwrap_or_default().to_ascii_lowercase();
+            if lower.ends_with(".json") || lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+                // A records file: one source per record, keyed by the file and the record id.
+                let records = cairn_ingest::records::parse_file(&bytes, &Default::default())
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let base = Pending {
+                    filename: None,
+                    external_source: Some(file.display().to_string()),
+                    ..base
+                };
+                items.extend(Pending::from_records(records, &base));
+                continue;
+            }
+            items.push(Pending { bytes, ..base });
         }
     }
     let bar = ProgressBar::new(items.len() as u64);

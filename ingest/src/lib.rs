@@ -5,6 +5,7 @@ pub mod chunk;
 pub mod embed;
 pub mod extract;
 mod html;
+pub mod records;
 
 pub use chunk::{Chunk, Chunker};
 pub use embed::{EmbedError, Embedder};

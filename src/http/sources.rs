@@ -15,6 +15,8 @@ use crate::sources::model::{
     ChunkList, CreateSource, DocumentView, SearchRequest, SearchResponse, SourceBatch, SourceList,
     SourceView,
 };
+use cairn_ingest::records;
+
 use crate::sources::Pending;
 use crate::state::AppState;
 use crate::store::sources::SourceFilter;
@@ -43,7 +45,7 @@ fn check_tags(tags: &[String]) -> ApiResult<()> {
 async fn from_multipart(
     mut form: Multipart,
     limit: usize,
-) -> ApiResult<(Option<String>, Pending, bool)> {
+) -> ApiResult<(Option<String>, Pending, bool, records::RecordFields)> {
     let mut p = Pending {
         kind: "file".into(),
         ..Default::default()
@@ -51,6 +53,7 @@ async fn from_multipart(
     let mut workspace_id = None;
     let mut wait = true;
     let mut got_file = false;
+    let (mut text_field, mut title_field, mut id_field) = (None, None, None);
     let too_large = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge(limit)
@@ -97,6 +100,9 @@ async fn from_multipart(
                 p.metadata = serde_json::from_str(&value)
                     .map_err(|_| ApiError::bad_request("metadata: expected a JSON object"))?
             }
+            "text_field" => text_field = Some(value),
+            "title_field" => title_field = Some(value),
+            "id_field" => id_field = Some(value),
             other => {
                 return Err(ApiError::bad_request(format!(
                     "unknown form field `{other}`"
@@ -115,7 +121,12 @@ async fn from_multipart(
         ));
     }
     check_tags(&p.tags)?;
-    Ok((workspace_id, p, wait))
+    Ok((
+        workspace_id,
+        p,
+        wait,
+        record_fields(text_field, title_field, id_field),
+    ))
 }
 
 fn record_pendings(req: &CreateSource, base: &Pending, max: usize) -> ApiResult<Vec<Pending>> {
@@ -125,53 +136,43 @@ fn record_pendings(req: &CreateSource, base: &Pending, max: usize) -> ApiResult<
             "records: expected 1-{max} records"
         )));
     }
-    let text_field = req.text_field.as_deref().unwrap_or("text");
-    let title_field = req.title_field.as_deref().unwrap_or("title");
-    let id_field = req.id_field.as_deref().unwrap_or("id");
-    let mut out = Vec::with_capacity(records.len());
-    for (i, record) in records.iter().enumerate() {
-        let text = record
-            .get(text_field)
-            .and_then(|v| v.as_str())
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "records[{i}].{text_field}: expected a non-empty string"
-                ))
-            })?;
-        let mut p = base.clone();
-        p.kind = "record".into();
-        p.bytes = text.as_bytes().to_vec();
-        p.title = record
-            .get(title_field)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .or_else(|| base.title.clone());
-        if let Some(id) = record.get(id_field) {
-            let id = match id {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(n) => n.to_string(),
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "records[{i}].{id_field}: expected a string or number"
-                    )))
-                }
-            };
-            p.external_id = Some(id);
-            p.external_source = Some(
-                base.external_source
-                    .clone()
-                    .unwrap_or_else(|| "records".into()),
-            );
-        }
-        for (k, v) in record {
-            if k != text_field {
-                p.metadata.insert(k.clone(), v.clone());
-            }
-        }
-        out.push(p);
+    let parsed = records::from_objects(
+        records,
+        &record_fields(
+            req.text_field.clone(),
+            req.title_field.clone(),
+            req.id_field.clone(),
+        ),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Pending::from_records(parsed, base))
+}
+
+fn record_fields(
+    text: Option<String>,
+    title: Option<String>,
+    id: Option<String>,
+) -> records::RecordFields {
+    let d = records::RecordFields::default();
+    records::RecordFields {
+        text: text.unwrap_or(d.text),
+        title: title.unwrap_or(d.title),
+        id: id.unwrap_or(d.id),
     }
-    Ok(out)
+}
+
+/// A `.json` or `.jsonl` upload holds records rather than one document.
+fn is_records_file(p: &Pending) -> bool {
+    let by_name = p.filename.as_deref().is_some_and(|n| {
+        let n = n.to_ascii_lowercase();
+        n.ends_with(".json") || n.ends_with(".jsonl") || n.ends_with(".ndjson")
+    });
+    let by_type = p.media_type.as_deref().is_some_and(|m| {
+        m.starts_with("application/json")
+            || m.starts_with("application/x-ndjson")
+            || m.starts_with("application/jsonl")
+    });
+    by_name || by_type
 }
 
 #[utoipa::path(post, path = "/v1/sources", tag = "sources", security(("bearer" = [])),
@@ -195,8 +196,36 @@ pub async fn create(
         let form = Multipart::from_request(request, &state)
             .await
             .map_err(|e| ApiError::bad_request(format!("multipart body: {}", e.body_text())))?;
-        let (slug, pending, wait) = from_multipart(form, limit).await?;
+        let (slug, pending, wait, fields) = from_multipart(form, limit).await?;
         let ws = workspace(&state, &principal, slug.as_deref()).await?;
+        if is_records_file(&pending) {
+            let parsed = records::parse_file(&pending.bytes, &fields)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let max = state.sources.settings.max_records;
+            if parsed.len() > max {
+                return Err(ApiError::bad_request(format!(
+                    "records: at most {max} per upload"
+                )));
+            }
+            let base = Pending {
+                bytes: vec![],
+                filename: None,
+                media_type: None,
+                ..pending
+            };
+            let (status, data) = state
+                .sources
+                .create_many(&ws, Pending::from_records(parsed, &base), wait)
+                .await?;
+            return Ok((
+                status,
+                Json(SourceBatch {
+                    object: "list".into(),
+                    data,
+                }),
+            )
+                .into_response());
+        }
         let (status, view) = state.sources.create(&ws, pending, wait).await?;
         return Ok((status, Json(view)).into_response());
     }

@@ -30,6 +30,35 @@ pub struct Pending {
     pub external_id: Option<String>,
 }
 
+impl Pending {
+    /// One pending record source per record; `base` gives the shared tags, metadata and
+    /// external source.
+    pub fn from_records(
+        records: Vec<cairn_ingest::records::Record>,
+        base: &Pending,
+    ) -> Vec<Pending> {
+        records
+            .into_iter()
+            .map(|r| {
+                let mut p = base.clone();
+                p.kind = "record".into();
+                p.bytes = r.text.into_bytes();
+                p.title = r.title.or_else(|| base.title.clone());
+                if let Some(id) = r.external_id {
+                    p.external_id = Some(id);
+                    p.external_source = Some(
+                        base.external_source
+                            .clone()
+                            .unwrap_or_else(|| "records".into()),
+                    );
+                }
+                p.metadata.extend(r.metadata);
+                p
+            })
+            .collect()
+    }
+}
+
 /// Whether a failed ingest removes the sources it inserted (a synchronous create: nothing may
 /// stay behind) or keeps them as `failed` with the reason (a background job the client polls).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -785,3 +785,47 @@ async fn embeddings_answer_in_the_openai_shape() {
     assert_eq!(no_auth.status(), 401);
     assert!(json_of(no_auth).await["error"]["message"].is_string());
 }
+
+#[tokio::test]
+async fn a_json_lines_upload_becomes_one_source_per_record() {
+    let app = TestApp::spawn().await;
+    let s = app.register("jsonl@example.com").await;
+    let lines = "{\"sku\": \"a1\", \"body\": \"Waterproof hiking boots.\", \"price\": 120}\n{\"sku\": \"b2\", \"body\": \"Insulated winter gloves.\"}\n";
+    let res = upload(
+        &app,
+        &s,
+        "catalog.jsonl",
+        "application/x-ndjson",
+        lines.as_bytes().to_vec(),
+        &[("text_field", "body"), ("id_field", "sku")],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let batch = json_of(res).await;
+    let data = batch["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data[0]["external_id"], "a1");
+    assert_eq!(data[0]["kind"], "record");
+    assert_eq!(data[0]["metadata"]["price"], 120);
+    let hit = search(
+        &app,
+        &s,
+        json!({"query": "winter gloves", "limit": 1, "mode": "bm25"}),
+    )
+    .await;
+    assert_eq!(texts(&hit), vec!["Insulated winter gloves.".to_string()]);
+    let bad = upload(
+        &app,
+        &s,
+        "bad.json",
+        "application/json",
+        b"[{\"body\": 3}]".to_vec(),
+        &[("text_field", "body")],
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    assert!(json_of(bad).await["message"]
+        .as_str()
+        .unwrap()
+        .contains("records[0].body"));
+}
