@@ -394,8 +394,65 @@ async fn search(chunks: usize, queries: usize, dir: &Path) -> anyhow::Result<()>
             percentile(&lat, 0.99)
         );
     }
-    println!("peak RSS {:.1} MiB", peak_rss_mib());
     engine.close().await;
+    // The server below opens the same indexes; tantivy takes one writer at a time.
+    drop(engine);
+    http_search(dir, &qs).await?;
+    println!("peak RSS {:.1} MiB", peak_rss_mib());
+    Ok(())
+}
+
+/// The same queries through `POST /v1/search` of a real server on loopback: routing,
+/// authentication, rate limiting and JSON included.
+async fn http_search(dir: &Path, qs: &[String]) -> anyhow::Result<()> {
+    let mut config = Config::load(None)?;
+    config.storage.data_dir = dir.to_path_buf();
+    config.server.bind = "127.0.0.1:0".into();
+    config.rate_limit.session_per_minute = 1_000_000;
+    let app = cairn::app::App::build(config).await?;
+    let base = format!("http://{}", app.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"email": "bench@cairn.local", "password": "benchmark-only"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["access_token"].as_str().context("login")?.to_string();
+    for mode in ["hybrid", "bm25", "vector"] {
+        let mut lat = Vec::with_capacity(qs.len());
+        for (i, q) in qs.iter().enumerate() {
+            let t = Instant::now();
+            let res = client
+                .post(format!("{base}/v1/search"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"query": q, "mode": mode, "limit": 10}))
+                .send()
+                .await?;
+            anyhow::ensure!(
+                res.status().is_success(),
+                "search answered {}",
+                res.status()
+            );
+            res.bytes().await?;
+            if i >= 10 {
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        lat.sort_by(f64::total_cmp);
+        println!(
+            "POST /v1/search {mode} over HTTP: p50 {:.2} ms  p99 {:.2} ms",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99)
+        );
+    }
+    let _ = stop.send(());
+    server.await??;
     Ok(())
 }
 

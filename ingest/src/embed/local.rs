@@ -40,6 +40,22 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>, EmbedError> {
     })
 }
 
+/// ONNX Runtime allows one environment per process; a second model (a reload, or a second
+/// engine in the same process) shares the first one.
+fn environment(onnxruntime: &Path) -> Result<ort::environment::Environment, EmbedError> {
+    static ENVIRONMENT: std::sync::OnceLock<ort::environment::Environment> =
+        std::sync::OnceLock::new();
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env.clone());
+    }
+    let env = ort::init_from(onnxruntime)
+        .map_err(|e| EmbedError::Unavailable(format!("loading {}: {e}", onnxruntime.display())))?
+        .with_name("cairn")
+        .build()
+        .map_err(|e| EmbedError::Unavailable(format!("starting ONNX Runtime: {e}")))?;
+    Ok(ENVIRONMENT.get_or_init(|| env).clone())
+}
+
 impl LocalEmbedder {
     /// Loads ONNX Runtime from `onnxruntime` (a libonnxruntime.so path) and the model.
     pub fn load(
@@ -56,13 +72,7 @@ impl LocalEmbedder {
                 onnxruntime.display()
             )));
         }
-        let environment = ort::init_from(onnxruntime)
-            .map_err(|e| {
-                EmbedError::Unavailable(format!("loading {}: {e}", onnxruntime.display()))
-            })?
-            .with_name("cairn")
-            .build()
-            .map_err(|e| EmbedError::Unavailable(format!("starting ONNX Runtime: {e}")))?;
+        let environment = environment(onnxruntime)?;
         let threads = if threads == 0 {
             std::thread::available_parallelism()
                 .map(|n| n.get())
