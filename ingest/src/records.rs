@@ -76,6 +76,20 @@ pub fn from_objects(
         .collect()
 }
 
+fn as_objects(items: Vec<Value>) -> Result<Vec<Map<String, Value>>, RecordError> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Object(m) => Ok(m),
+            _ => Err(RecordError {
+                path: format!("records[{i}]"),
+                message: "expected an object".into(),
+            }),
+        })
+        .collect()
+}
+
 /// Reads a records file: a JSON array of objects, an object with a `records` array, or JSON
 /// Lines (one object per line).
 pub fn parse_file(bytes: &[u8], fields: &RecordFields) -> Result<Vec<Record>, RecordError> {
@@ -84,29 +98,9 @@ pub fn parse_file(bytes: &[u8], fields: &RecordFields) -> Result<Vec<Record>, Re
         message,
     };
     let objects: Vec<Map<String, Value>> = match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Array(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::Object(m) => Ok(m),
-                _ => Err(RecordError {
-                    path: format!("records[{i}]"),
-                    message: "expected an object".into(),
-                }),
-            })
-            .collect::<Result<_, _>>()?,
+        Ok(Value::Array(items)) => as_objects(items)?,
         Ok(Value::Object(mut m)) => match m.remove("records") {
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::Object(m) => Ok(m),
-                    _ => Err(RecordError {
-                        path: format!("records[{i}]"),
-                        message: "expected an object".into(),
-                    }),
-                })
-                .collect::<Result<_, _>>()?,
+            Some(Value::Array(items)) => as_objects(items)?,
             _ => vec![m],
         },
         Ok(_) => {
