@@ -33,7 +33,6 @@ pub struct Chunker {
     text: TextSplitter<Tokenizer>,
     markdown: MarkdownSplitter<Tokenizer>,
     tokenizer: Tokenizer,
-    max_tokens: usize,
 }
 
 impl Chunker {
@@ -72,12 +71,7 @@ impl Chunker {
             text: TextSplitter::new(config()?),
             markdown: MarkdownSplitter::new(config()?),
             tokenizer,
-            max_tokens,
         })
-    }
-
-    pub fn max_tokens(&self) -> usize {
-        self.max_tokens
     }
 
     /// The longest prefix of `text` within `max_tokens` tokens.

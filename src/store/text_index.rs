@@ -241,8 +241,4 @@ impl TextIndex {
         self.writer().commit()?;
         Ok(())
     }
-
-    pub fn index(&self) -> &Index {
-        &self.index
-    }
 }

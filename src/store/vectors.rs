@@ -109,10 +109,6 @@ impl VectorStore {
         })
     }
 
-    pub fn dimension(&self) -> usize {
-        self.dimension
-    }
-
     fn batch(&self, entries: &[VectorEntry]) -> anyhow::Result<RecordBatch> {
         let col = |f: fn(&VectorEntry) -> &str| {
             Arc::new(StringArray::from_iter_values(entries.iter().map(f)))
