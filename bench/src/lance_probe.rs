@@ -7,6 +7,15 @@ use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase};
 use rand::{Rng, SeedableRng};
 
+fn report(name: &str, mut lat: Vec<f64>) {
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "{name:<28} p50 {:.2} ms  p99 {:.2} ms",
+        lat[lat.len() / 2],
+        lat[lat.len() * 99 / 100]
+    );
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = std::env::args()
@@ -57,12 +66,7 @@ async fn main() -> anyhow::Result<()> {
             let _: Vec<arrow_array::RecordBatch> = q.execute().await?.try_collect().await?;
             lat.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        lat.sort_by(f64::total_cmp);
-        println!(
-            "{name:<28} p50 {:.2} ms  p99 {:.2} ms",
-            lat[lat.len() / 2],
-            lat[lat.len() * 99 / 100]
-        );
+        report(name, lat);
     }
     let variants: [(&str, Option<String>, bool); 4] = [
         ("no filter", None, false),
@@ -103,12 +107,7 @@ async fn main() -> anyhow::Result<()> {
             let _: Vec<arrow_array::RecordBatch> = q.execute().await?.try_collect().await?;
             lat.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        lat.sort_by(f64::total_cmp);
-        println!(
-            "{name:<28} p50 {:.2} ms  p99 {:.2} ms",
-            lat[lat.len() / 2],
-            lat[lat.len() * 99 / 100]
-        );
+        report(name, lat);
     }
     Ok(())
 }

@@ -124,6 +124,29 @@ async fn write_source(
     }
 }
 
+/// Ends a failed job: the source goes back to `ready` on its active document, or `failed`
+/// without one, with the reason; its queued payload goes.
+async fn end_job(
+    tx: &mut Transaction<'_, Sqlite>,
+    source_id: &str,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sources SET status = CASE WHEN active_document_id IS NULL THEN 'failed' ELSE 'ready' END, \
+         error = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(error)
+    .bind(now())
+    .bind(source_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM ingest_queue WHERE source_id = ?")
+        .bind(source_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 async fn queue_purge(tx: &mut Transaction<'_, Sqlite>, group: &str) -> sqlx::Result<()> {
     sqlx::query("INSERT OR IGNORE INTO purge_queue (group_id, created_at) VALUES (?, ?)")
         .bind(group)
@@ -330,19 +353,7 @@ impl SourceStore for SqliteSources {
 
     async fn fail_job(&self, source_id: &str, error: &str) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE sources SET status = CASE WHEN active_document_id IS NULL THEN 'failed' ELSE 'ready' END, \
-             error = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(error)
-        .bind(now())
-        .bind(source_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM ingest_queue WHERE source_id = ?")
-            .bind(source_id)
-            .execute(&mut *tx)
-            .await?;
+        end_job(&mut tx, source_id, error).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -453,30 +464,7 @@ impl SourceStore for SqliteSources {
                     .execute(&mut *tx)
                     .await?;
             } else {
-                let has_active: Option<String> = sqlx::query_scalar(
-                    "SELECT id FROM documents WHERE source_id = ? AND state = 'active'",
-                )
-                .bind(source_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let status = if has_active.is_some() {
-                    "ready"
-                } else {
-                    "failed"
-                };
-                sqlx::query(
-                    "UPDATE sources SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-                )
-                .bind(status)
-                .bind(error)
-                .bind(now())
-                .bind(source_id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM ingest_queue WHERE source_id = ?")
-                    .bind(source_id)
-                    .execute(&mut *tx)
-                    .await?;
+                end_job(&mut tx, source_id, error).await?;
             }
         }
         tx.commit().await?;
