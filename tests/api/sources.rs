@@ -829,3 +829,47 @@ async fn a_json_lines_upload_becomes_one_source_per_record() {
         .unwrap()
         .contains("records[0].body"));
 }
+
+#[tokio::test]
+async fn search_reindex_and_chunks_reject_bad_input_with_the_field_named() {
+    let app = TestApp::spawn().await;
+    let s = app.register("bad-search@example.com").await;
+    for (body, field) in [
+        (json!({"query": "   "}), "query"),
+        (json!({"query": "x", "limit": 0}), "limit"),
+        (json!({"query": "x", "limit": 101}), "limit"),
+        (json!({"query": "x", "mode": "fuzzy"}), "mode"),
+        (
+            json!({"query": "x", "filters": {"tags": "not-a-list"}}),
+            "filters.tags",
+        ),
+        (json!({"query": 7}), "query"),
+    ] {
+        let res = app.post("/v1/search", &s, body.clone()).await;
+        assert_eq!(res.status(), 400, "{body}");
+        let msg = json_of(res).await["message"].as_str().unwrap().to_string();
+        assert!(msg.starts_with(field), "{body}: {msg}");
+    }
+    let missing = "01a20000-0000-7000-8000-000000000000";
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/v1/sources/{missing}/reindex"),
+            Some(&s),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(json_of(res).await["error"], "Source not found");
+    let res = app
+        .get(&format!("/v1/documents/{missing}/chunks"), &s)
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(json_of(res).await["error"], "Document not found");
+    let res = app.get("/v1/sources?status=done", &s).await;
+    assert_eq!(res.status(), 400);
+    assert!(json_of(res).await["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("status"));
+}
