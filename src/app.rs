@@ -15,12 +15,16 @@ use crate::accounts::login_limit::LoginLimiter;
 use crate::accounts::rate_limit::RateLimiter;
 use crate::accounts::sessions::{load_or_create_secret, SessionKeys};
 use crate::config::Config;
+use crate::context::budget::TokenCounter;
+use crate::context::ContextPacks;
+use crate::memory::Memory;
 use crate::retrieval::Retriever;
 use crate::sources::fetch::{FetchSettings, UrlFetcher};
 use crate::sources::{Sources, SourcesSettings};
 use crate::state::AppState;
+use crate::store::memory::MemoryStore;
 use crate::store::sources::SourceStore;
-use crate::store::sqlite::{self, SqliteAccounts, SqliteSources};
+use crate::store::sqlite::{self, SqliteAccounts, SqliteMemory, SqliteSources};
 use crate::store::text_index::TextIndex;
 use crate::store::vectors::VectorStore;
 use crate::store::AccountStore;
@@ -30,6 +34,7 @@ pub struct Stores {
     pub pool: SqlitePool,
     pub accounts: Arc<dyn AccountStore>,
     pub sources: Arc<dyn SourceStore>,
+    pub memory: Arc<dyn MemoryStore>,
 }
 
 impl Stores {
@@ -44,6 +49,7 @@ impl Stores {
         Ok(Self {
             accounts: Arc::new(SqliteAccounts::new(pool.clone())),
             sources: Arc::new(SqliteSources::new(pool.clone())),
+            memory: Arc::new(SqliteMemory::new(pool.clone())),
             pool,
         })
     }
@@ -59,6 +65,8 @@ impl Stores {
 pub struct Engine {
     pub stores: Stores,
     pub sources: Arc<Sources>,
+    pub memory: Arc<Memory>,
+    pub context: Arc<ContextPacks>,
     pub text: Arc<TextIndex>,
 }
 
@@ -114,6 +122,13 @@ impl Engine {
             embedder,
             fusion: config.fusion(),
         });
+        let memory = Arc::new(Memory::open(stores.memory.clone(), retriever.clone()).await?);
+        let context = Arc::new(ContextPacks {
+            memory: memory.clone(),
+            chunks: stores.sources.clone(),
+            settings: config.context.clone(),
+            counter: TokenCounter::new(&config.context.tokenizer)?,
+        });
         let sources = Arc::new(Sources {
             store: stores.sources.clone(),
             retriever,
@@ -133,6 +148,8 @@ impl Engine {
         Ok(Self {
             stores,
             sources,
+            memory,
+            context,
             text,
         })
     }
@@ -163,6 +180,8 @@ impl App {
         let state = AppState {
             accounts: stores.accounts.clone(),
             sources: engine.sources.clone(),
+            memory: engine.memory.clone(),
+            context: engine.context.clone(),
             sessions: Arc::new(SessionKeys::new(&secret, auth.session_ttl_secs)),
             rate_limiter: Arc::new(RateLimiter::new()),
             login_limiter: Arc::new(LoginLimiter::new(

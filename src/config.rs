@@ -18,7 +18,43 @@ pub struct Config {
     pub embedding: EmbeddingConfig,
     pub sources: SourcesConfig,
     pub search: SearchConfig,
+    pub memory: MemoryConfig,
+    pub context: ContextConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryConfig {
+    pub max_batch_items: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextConfig {
+    pub default_max_tokens: usize,
+    pub max_tokens_limit: usize,
+    pub tokenizer: String,
+    pub note_candidates: usize,
+    pub chunk_candidates: usize,
+    pub graph_hops: usize,
+    pub graph_neighbours: usize,
+    pub recent_events: usize,
+    pub recency_half_life_days: f64,
+    pub duplicate_threshold: f64,
+    pub min_similarity: f64,
+    pub weights: Weights,
+}
+
+/// How a context-pack item's scores add up to the one it is ranked by.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    pub relevance: f64,
+    pub recency: f64,
+    pub importance: f64,
+    pub confidence: f64,
+    pub feedback: f64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -243,6 +279,38 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&self.search.alpha) {
             return Err(invalid("search.alpha", "expected a number from 0 to 1"));
+        }
+        let c = &self.context;
+        if c.default_max_tokens == 0 || c.default_max_tokens > c.max_tokens_limit {
+            return Err(invalid(
+                "context.default_max_tokens",
+                "must be at least 1 and at most context.max_tokens_limit",
+            ));
+        }
+        if !(0.0..=1.0).contains(&c.duplicate_threshold) || c.recency_half_life_days <= 0.0 {
+            return Err(invalid(
+                "context",
+                "duplicate_threshold is 0-1 and recency_half_life_days positive",
+            ));
+        }
+        let w = &c.weights;
+        if [
+            w.relevance,
+            w.recency,
+            w.importance,
+            w.confidence,
+            w.feedback,
+        ]
+        .iter()
+        .any(|x| !(0.0..=10.0).contains(x))
+        {
+            return Err(invalid(
+                "context.weights",
+                "each weight is a number from 0 to 10",
+            ));
+        }
+        if self.memory.max_batch_items == 0 {
+            return Err(invalid("memory.max_batch_items", "must be at least 1"));
         }
         if self.rate_limit.default_per_minute == 0
             || self.rate_limit.session_per_minute == 0

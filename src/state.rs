@@ -17,6 +17,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub accounts: Arc<dyn AccountStore>,
     pub sources: Arc<crate::sources::Sources>,
+    pub memory: Arc<crate::memory::Memory>,
+    pub context: Arc<crate::context::ContextPacks>,
     pub sessions: Arc<SessionKeys>,
     pub rate_limiter: Arc<RateLimiter>,
     pub login_limiter: Arc<LoginLimiter>,

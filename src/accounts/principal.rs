@@ -31,6 +31,11 @@ impl Principal {
 
     /// The bucket the rate limiter counts this caller in.
     pub fn rate_key(&self) -> String {
+        self.actor()
+    }
+
+    /// Who did it, as recorded in histories and audits: `user:<id>` or `key:<id>`.
+    pub fn actor(&self) -> String {
         match self {
             Self::Session { user_id, .. } => format!("user:{user_id}"),
             Self::ApiKey { key_id, .. } => format!("key:{key_id}"),

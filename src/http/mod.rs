@@ -6,6 +6,7 @@ pub mod embeddings;
 pub mod extract;
 pub mod health;
 pub mod keys;
+pub mod memory;
 pub mod middleware;
 pub mod openapi;
 pub mod sources;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -68,6 +69,38 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/documents/{id}/chunks", get(sources::chunks))
         .route("/v1/search", post(sources::search))
         .route("/v1/embeddings", post(embeddings::embeddings))
+        .route(
+            "/v1/memory/notes",
+            post(memory::create_note).get(memory::list_notes),
+        )
+        .route(
+            "/v1/memory/notes/{id}",
+            get(memory::get_note)
+                .patch(memory::update_note)
+                .delete(memory::forget_note),
+        )
+        .route("/v1/memory/notes/{id}/approve", post(memory::approve_note))
+        .route("/v1/memory/notes/{id}/reject", post(memory::reject_note))
+        .route("/v1/memory/notes/{id}/history", get(memory::note_history))
+        .route(
+            "/v1/memory/entities",
+            post(memory::create_entity).get(memory::list_entities),
+        )
+        .route("/v1/memory/entities/{id}", patch(memory::update_entity))
+        .route(
+            "/v1/memory/links",
+            post(memory::create_link).get(memory::list_links),
+        )
+        .route("/v1/memory/links/{id}", delete(memory::delete_link))
+        .route(
+            "/v1/memory/events",
+            post(memory::create_event).get(memory::list_events),
+        )
+        .route("/v1/memory/feedback", post(memory::feedback))
+        .route("/v1/memory/batch", post(memory::batch))
+        .route("/v1/memory/context-pack", post(memory::context_pack))
+        .route("/v1/memory/context-packs/{pack_id}", get(memory::get_pack))
+        .route("/v1/memory/context", post(memory::context))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::authenticate,

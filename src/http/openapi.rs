@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{auth, embeddings, health, keys, sources, workspaces};
+use crate::http::{auth, embeddings, health, keys, memory, sources, workspaces};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,12 @@ use crate::http::{auth, embeddings, health, keys, sources, workspaces};
         sources::create, sources::list, sources::get, sources::delete, sources::reindex,
         sources::document, sources::chunks, sources::search,
         embeddings::embeddings,
+        memory::create_note, memory::list_notes, memory::get_note, memory::update_note,
+        memory::forget_note, memory::approve_note, memory::reject_note, memory::note_history,
+        memory::create_entity, memory::list_entities, memory::update_entity,
+        memory::create_link, memory::list_links, memory::delete_link,
+        memory::create_event, memory::list_events, memory::feedback, memory::batch,
+        memory::context_pack, memory::get_pack, memory::context,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -26,6 +32,7 @@ use crate::http::{auth, embeddings, health, keys, sources, workspaces};
         (name = "keys", description = "Runtime API keys (session only)"),
         (name = "workspaces", description = "Workspaces of an account"),
         (name = "sources", description = "Ingest, documents, chunks and search"),
+        (name = "memory", description = "Memory Vault: notes, review, entities, links, events, feedback, batch and context packs"),
         (name = "openai", description = "OpenAI-compatible routes"),
     )
 )]

@@ -2,6 +2,7 @@
 //! implementation (SQLite today; the traits keep a Postgres implementation possible).
 
 pub mod accounts;
+pub mod memory;
 pub mod sources;
 pub mod sqlite;
 pub mod text_index;

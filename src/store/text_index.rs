@@ -109,12 +109,31 @@ impl TextIndex {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds entries and deletes every entry of `replace_groups` in one commit, so a document's
+    /// Adds entries and deletes every entry of `delete_groups` in one commit, so a document's
     /// new chunks replace its old ones atomically for readers.
     pub fn apply(&self, add: &[TextEntry], delete_groups: &[String]) -> anyhow::Result<()> {
+        self.write(add, self.fields.group_id, delete_groups)
+    }
+
+    pub fn delete_groups(&self, groups: &[String]) -> anyhow::Result<()> {
+        self.apply(&[], groups)
+    }
+
+    /// Adds entries and deletes entries by id in one commit (a note's versions are replaced
+    /// by id, not by group).
+    pub fn replace_ids(&self, add: &[TextEntry], delete_ids: &[String]) -> anyhow::Result<()> {
+        self.write(add, self.fields.id, delete_ids)
+    }
+
+    fn write(
+        &self,
+        add: &[TextEntry],
+        delete_field: Field,
+        delete: &[String],
+    ) -> anyhow::Result<()> {
         let mut writer = self.writer();
-        for group in delete_groups {
-            writer.delete_term(Term::from_field_text(self.fields.group_id, group));
+        for value in delete {
+            writer.delete_term(Term::from_field_text(delete_field, value));
         }
         for e in add {
             writer.add_document(doc!(
@@ -134,10 +153,6 @@ impl TextIndex {
         drop(writer);
         self.reader.reload()?;
         Ok(())
-    }
-
-    pub fn delete_groups(&self, groups: &[String]) -> anyhow::Result<()> {
-        self.apply(&[], groups)
     }
 
     /// The analysed terms of `text`, as the index sees them.

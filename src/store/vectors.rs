@@ -172,14 +172,22 @@ impl VectorStore {
     }
 
     pub async fn delete_groups(&self, groups: &[String]) -> anyhow::Result<()> {
-        if groups.is_empty() {
+        self.delete_where("group_id", groups).await
+    }
+
+    pub async fn delete_ids(&self, ids: &[String]) -> anyhow::Result<()> {
+        self.delete_where("id", ids).await
+    }
+
+    async fn delete_where(&self, column: &str, values: &[String]) -> anyhow::Result<()> {
+        if values.is_empty() {
             return Ok(());
         }
         self.dirty.store(true, Ordering::SeqCst);
         if let Some(table) = self.table.read().await.as_ref() {
-            for part in groups.chunks(500) {
+            for part in values.chunks(500) {
                 table
-                    .delete(in_list("group_id", part).as_str())
+                    .delete(in_list(column, part).as_str())
                     .await
                     .context("deleting vectors")?;
             }

@@ -5,6 +5,7 @@ mod cli_sources;
 mod health;
 mod isolation;
 mod keys;
+mod memory;
 mod openapi;
 mod rate_limit;
 mod recovery;

@@ -1,6 +1,7 @@
 //! SQLite through sqlx: WAL mode, foreign keys on, migrations applied at open.
 
 mod accounts;
+mod memory;
 mod sources;
 
 use std::path::Path;
@@ -12,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use accounts::SqliteAccounts;
+pub use memory::SqliteMemory;
 pub use sources::SqliteSources;
 
 /// Opens (creating if needed) the database file and brings its schema up to date.

@@ -1,0 +1,223 @@
+//! Packing ranked candidates into a token budget and rendering them as one prompt-ready text.
+
+use std::collections::HashSet;
+
+use tiktoken_rs::CoreBPE;
+
+use crate::context::model::{DroppedItem, PackItem};
+use crate::context::rank::{jaccard, words, Candidate};
+
+/// A real tokenizer, chosen by name in config.
+pub struct TokenCounter {
+    name: String,
+    bpe: &'static CoreBPE,
+}
+
+impl TokenCounter {
+    pub fn new(name: &str) -> anyhow::Result<Self> {
+        let bpe = match name {
+            "cl100k_base" => tiktoken_rs::cl100k_base_singleton(),
+            "o200k_base" => tiktoken_rs::o200k_base_singleton(),
+            "p50k_base" => tiktoken_rs::p50k_base_singleton(),
+            "r50k_base" => tiktoken_rs::r50k_base_singleton(),
+            other => anyhow::bail!(
+                "context.tokenizer: unknown tokenizer `{other}` (cl100k_base, o200k_base, p50k_base, r50k_base)"
+            ),
+        };
+        Ok(Self {
+            name: name.to_string(),
+            bpe,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn count(&self, text: &str) -> usize {
+        self.bpe.count_ordinary(text)
+    }
+}
+
+pub struct Packed {
+    pub items: Vec<PackItem>,
+    pub context: String,
+    pub tokens_used: usize,
+    pub dropped: Vec<DroppedItem>,
+}
+
+fn render(marker: usize, c: &Candidate) -> String {
+    if c.label.is_empty() {
+        format!("[{marker}] {}", c.text)
+    } else {
+        format!("[{marker}] ({}) {}", c.label, c.text)
+    }
+}
+
+/// Greedy by score (candidates come sorted): near-duplicates of an included item are
+/// dropped, then each item goes in if its line still fits. The joined text is counted again
+/// at the end and trimmed from the bottom, so `tokens_used <= max_tokens` holds exactly.
+pub fn pack(
+    candidates: Vec<Candidate>,
+    max_tokens: usize,
+    duplicate_threshold: f64,
+    counter: &TokenCounter,
+) -> Packed {
+    let mut chosen: Vec<(Candidate, String, usize, HashSet<String>)> = Vec::new();
+    let mut dropped = Vec::new();
+    let mut used = 0usize;
+    for c in candidates {
+        let w = words(&c.text);
+        if let Some((twin, ..)) = chosen
+            .iter()
+            .find(|(_, _, _, other)| jaccard(&w, other) >= duplicate_threshold)
+        {
+            dropped.push(DroppedItem {
+                item_type: c.item_type.into(),
+                id: c.id.clone(),
+                score: c.score,
+                reason: "duplicate".into(),
+                duplicate_of: Some(twin.id.clone()),
+            });
+            continue;
+        }
+        let line = render(chosen.len() + 1, &c);
+        let tokens = counter.count(&line);
+        let separator = usize::from(!chosen.is_empty());
+        if used + separator + tokens > max_tokens {
+            dropped.push(DroppedItem {
+                item_type: c.item_type.into(),
+                id: c.id.clone(),
+                score: c.score,
+                reason: "budget".into(),
+                duplicate_of: None,
+            });
+            continue;
+        }
+        used += separator + tokens;
+        chosen.push((c, line, tokens, w));
+    }
+    let mut context = chosen
+        .iter()
+        .map(|(_, l, ..)| l.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut tokens_used = counter.count(&context);
+    while tokens_used > max_tokens {
+        if let Some((c, ..)) = chosen.pop() {
+            dropped.push(DroppedItem {
+                item_type: c.item_type.into(),
+                id: c.id.clone(),
+                score: c.score,
+                reason: "budget".into(),
+                duplicate_of: None,
+            });
+        }
+        context = chosen
+            .iter()
+            .map(|(_, l, ..)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        tokens_used = counter.count(&context);
+    }
+    let items = chosen
+        .into_iter()
+        .enumerate()
+        .map(|(i, (c, _, tokens, _))| {
+            let scores = c.scores();
+            let mut citation = c.citation;
+            citation.marker = format!("[{}]", i + 1);
+            PackItem {
+                rank: i + 1,
+                item_type: c.item_type.into(),
+                id: c.id,
+                text: c.text,
+                kind: c.kind,
+                tokens,
+                reason: c.reason,
+                scores,
+                citation,
+            }
+        })
+        .collect();
+    Packed {
+        items,
+        context,
+        tokens_used,
+        dropped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn candidate(i: usize, text: String, score: f64) -> Candidate {
+        let mut c = Candidate::new("note", format!("n{i}"), text);
+        c.label = if i % 2 == 0 {
+            "fact".into()
+        } else {
+            String::new()
+        };
+        c.score = score;
+        c
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn never_exceeds_the_budget(
+            texts in proptest::collection::vec("[a-zA-Z0-9 .,!?\n\u{e9}\u{4e2d}]{0,400}", 0..40),
+            budget in 0usize..600,
+            threshold in 0.5f64..1.0,
+        ) {
+            let counter = TokenCounter::new("cl100k_base").unwrap();
+            let n = texts.len();
+            let candidates: Vec<Candidate> = texts
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| candidate(i, t, (n - i) as f64))
+                .collect();
+            let packed = pack(candidates, budget, threshold, &counter);
+            prop_assert!(packed.tokens_used <= budget);
+            prop_assert_eq!(packed.tokens_used, counter.count(&packed.context));
+            prop_assert_eq!(packed.items.len() + packed.dropped.len(), n);
+            for (i, item) in packed.items.iter().enumerate() {
+                prop_assert_eq!(item.rank, i + 1);
+                let marker = format!("[{}]", i + 1);
+                prop_assert!(packed.context.contains(&marker));
+            }
+        }
+    }
+
+    #[test]
+    fn drops_near_duplicates_and_keeps_order() {
+        let counter = TokenCounter::new("cl100k_base").unwrap();
+        let c = vec![
+            candidate(0, "The user prefers dark mode in every editor".into(), 3.0),
+            candidate(1, "the user prefers dark mode in every editor!".into(), 2.0),
+            candidate(2, "Deploys happen on Tuesdays".into(), 1.0),
+        ];
+        let packed = pack(c, 1000, 0.85, &counter);
+        let ids: Vec<&str> = packed.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, vec!["n0", "n2"]);
+        assert_eq!(packed.dropped[0].duplicate_of.as_deref(), Some("n0"));
+        assert!(packed.context.starts_with("[1] (fact) The user prefers"));
+        assert!(packed.context.contains("\n[2] (fact) Deploys"));
+    }
+
+    #[test]
+    fn skips_what_does_not_fit_and_takes_smaller_items_after() {
+        let counter = TokenCounter::new("cl100k_base").unwrap();
+        let long = "word ".repeat(300);
+        let c = vec![
+            candidate(1, long, 3.0),
+            candidate(3, "short fact".into(), 2.0),
+        ];
+        let packed = pack(c, 50, 0.85, &counter);
+        assert_eq!(packed.items.len(), 1);
+        assert_eq!(packed.items[0].id, "n3");
+        assert_eq!(packed.dropped[0].reason, "budget");
+    }
+}

@@ -1,0 +1,155 @@
+//! Scores of a candidate and the weighted sum packs are ordered by.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::context::model::{ItemCitation, ItemScores};
+use crate::store::memory::FeedbackTotals;
+
+pub use crate::config::Weights;
+
+/// An item that may enter a pack.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub item_type: &'static str,
+    pub id: String,
+    pub text: String,
+    /// The first line of the rendered item: kind, title, source.
+    pub label: String,
+    pub kind: Option<String>,
+    pub reason: String,
+    pub relevance: f64,
+    pub recency: f64,
+    pub importance: f64,
+    pub confidence: f64,
+    pub feedback: f64,
+    pub score: f64,
+    pub citation: ItemCitation,
+}
+
+impl Candidate {
+    pub fn new(item_type: &'static str, id: String, text: String) -> Self {
+        Self {
+            item_type,
+            id,
+            text,
+            label: String::new(),
+            kind: None,
+            reason: String::new(),
+            relevance: 0.0,
+            recency: 0.5,
+            importance: 0.5,
+            confidence: 1.0,
+            feedback: 0.5,
+            score: 0.0,
+            citation: ItemCitation::default(),
+        }
+    }
+
+    pub fn scores(&self) -> ItemScores {
+        let r = |x: f64| (x * 10_000.0).round() / 10_000.0;
+        ItemScores {
+            relevance_score: r(self.relevance),
+            recency_score: r(self.recency),
+            importance_score: r(self.importance),
+            confidence_score: r(self.confidence),
+            feedback_score: r(self.feedback),
+            score: r(self.score),
+        }
+    }
+}
+
+/// Relevance of a retrieval hit on an absolute scale, so notes, chunks and graph items compare
+/// and feedback can move close calls: cosine similarity plus a saturating share of BM25.
+/// (The rank-normalised fused score would give the best hit 1 however weak it is.)
+pub fn relevance(bm25: Option<f32>, cosine: Option<f32>) -> f64 {
+    let cos = f64::from(cosine.unwrap_or(0.0).max(0.0));
+    let lexical = bm25.map_or(0.0, |b| {
+        let b = f64::from(b.max(0.0));
+        b / (b + 3.0)
+    });
+    (0.6 * cos + 0.4 * lexical).min(1.0)
+}
+
+/// A hit is a candidate when it shares a term with the query or is semantically close; the
+/// nearest vectors of a small store are otherwise returned however unrelated they are.
+pub fn related(bm25: Option<f32>, cosine: Option<f32>, min_similarity: f64) -> bool {
+    bm25.is_some_and(|b| b > 0.0) || cosine.is_some_and(|c| f64::from(c) >= min_similarity)
+}
+
+/// 1 now, halving every `half_life_days` before `as_of`.
+pub fn recency(at: &str, as_of: DateTime<Utc>, half_life_days: f64) -> f64 {
+    let Ok(t) = DateTime::parse_from_rfc3339(at) else {
+        return 0.5;
+    };
+    let age_days = (as_of - t.to_utc()).num_seconds().max(0) as f64 / 86_400.0;
+    0.5f64.powf(age_days / half_life_days.max(1e-6))
+}
+
+/// 0.5 without feedback; each net helpful signal moves it towards 1, unhelpful towards 0.
+pub fn feedback(t: FeedbackTotals) -> f64 {
+    0.5 + 0.5 * (((t.helpful - t.unhelpful) as f64) / 2.0).tanh()
+}
+
+pub fn score(c: &mut Candidate, w: &Weights) {
+    c.score = w.relevance * c.relevance
+        + w.recency * c.recency
+        + w.importance * c.importance
+        + w.confidence * c.confidence
+        + w.feedback * c.feedback;
+}
+
+/// Lower-cased words, for near-duplicate detection.
+pub fn words(text: &str) -> HashSet<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+pub fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let inter = a.intersection(b).count() as f64;
+    inter / ((a.len() + b.len()) as f64 - inter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jaccard_of_sets() {
+        let a = words("the cat sat on the mat");
+        let b = words("The cat sat on the mat!");
+        let c = words("a dog ran far away");
+        assert!((jaccard(&a, &b) - 1.0).abs() < 1e-9);
+        assert!(jaccard(&a, &c) < 0.01);
+        let d = words("the cat sat");
+        assert!((jaccard(&a, &d) - 3.0 / 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn feedback_and_recency_move_the_right_way() {
+        let neutral = feedback(FeedbackTotals::default());
+        assert!((neutral - 0.5).abs() < 1e-9);
+        assert!(
+            feedback(FeedbackTotals {
+                helpful: 3,
+                unhelpful: 0
+            }) > 0.9
+        );
+        assert!(
+            feedback(FeedbackTotals {
+                helpful: 0,
+                unhelpful: 3
+            }) < 0.1
+        );
+        let now = Utc::now();
+        let month_ago = crate::store::time::rfc3339(now - chrono::Duration::days(30));
+        assert!((recency(&month_ago, now, 30.0) - 0.5).abs() < 0.01);
+        assert!((recency(&crate::store::time::rfc3339(now), now, 30.0) - 1.0).abs() < 1e-6);
+    }
+}

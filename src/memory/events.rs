@@ -1,0 +1,230 @@
+//! Events (summarised history) and feedback on the items of context packs.
+
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::memory::model::{
+    EventInput, EventList, FeedbackInput, FeedbackResult, ItemType, NoteStatus, Signal,
+};
+use crate::memory::plan::Outcome;
+use crate::memory::validate as v;
+use crate::memory::{Memory, Plan};
+use crate::store::memory::{EventFilter, EventRow, FeedbackRow, NoteRow};
+use crate::store::time::new_id;
+use crate::store::Workspace;
+
+impl Memory {
+    pub async fn record_event(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        input: EventInput,
+    ) -> ApiResult<(EventRow, Outcome)> {
+        let _guard = self.lock(&ws.id).await;
+        let mut plan = Plan::new(ws, actor);
+        let done = self.plan_event(&mut plan, input).await?;
+        self.commit(plan).await?;
+        Ok(done)
+    }
+
+    /// A known external pair updates that event.
+    pub(crate) async fn plan_event(
+        &self,
+        plan: &mut Plan,
+        input: EventInput,
+    ) -> ApiResult<(EventRow, Outcome)> {
+        let event_type = v::text("type", &input.event_type, v::MAX_LABEL_CHARS)?;
+        let summary = v::text("summary", &input.summary, v::MAX_CONTENT_CHARS)?;
+        let actor = v::optional_text("actor", input.actor.as_deref(), 300)?;
+        let mission_id = v::optional_text("mission_id", input.mission_id.as_deref(), 300)?;
+        let task_id = v::optional_text("task_id", input.task_id.as_deref(), 300)?;
+        let occurred_at = v::optional_timestamp("occurred_at", input.occurred_at.as_deref())?;
+        let metadata = v::metadata("metadata", input.metadata.as_ref())?;
+        let external = v::external(
+            input.external_source.as_deref(),
+            input.external_id.as_deref(),
+        )?;
+        let ws = plan.workspace_id.clone();
+        let existing = match &external {
+            Some((s, i)) => match plan.writes.events.iter().find(|e| {
+                e.external_source.as_deref() == Some(s.as_str())
+                    && e.external_id.as_deref() == Some(i.as_str())
+            }) {
+                Some(e) => Some(e.clone()),
+                None => self.store.event_by_external(&ws, s, i).await?,
+            },
+            None => None,
+        };
+        let (event, outcome) = match existing {
+            Some(old) => {
+                let mut e = old.clone();
+                e.event_type = event_type;
+                e.summary = summary;
+                e.actor = actor.or(e.actor);
+                e.mission_id = mission_id.or(e.mission_id);
+                e.task_id = task_id.or(e.task_id);
+                e.occurred_at = occurred_at.unwrap_or(e.occurred_at);
+                e.metadata = metadata.unwrap_or(e.metadata);
+                if e == old {
+                    return Ok((old, Outcome::Unchanged));
+                }
+                (e, Outcome::Updated)
+            }
+            None => (
+                EventRow {
+                    id: new_id(),
+                    workspace_id: ws,
+                    event_type,
+                    summary,
+                    actor,
+                    mission_id,
+                    task_id,
+                    occurred_at: occurred_at.unwrap_or_else(|| plan.now.clone()),
+                    metadata: metadata.unwrap_or_else(|| json!({})),
+                    external_source: external.as_ref().map(|x| x.0.clone()),
+                    external_id: external.as_ref().map(|x| x.1.clone()),
+                    created_at: plan.now.clone(),
+                },
+                Outcome::Created,
+            ),
+        };
+        let id = event.id.clone();
+        plan.writes.events.retain(|e| e.id != id);
+        plan.writes.events.push(event.clone());
+        Ok((event, outcome))
+    }
+
+    pub async fn list_events(
+        &self,
+        ws: &Workspace,
+        mut filter: EventFilter,
+        cursor: Option<&str>,
+    ) -> ApiResult<EventList> {
+        filter.before = v::decode_cursor(cursor)?;
+        filter.from = v::optional_timestamp("from", filter.from.as_deref())?;
+        filter.to = v::optional_timestamp("to", filter.to.as_deref())?;
+        let limit = filter.limit;
+        filter.limit = limit + 1;
+        let mut rows = self.store.list_events(&ws.id, &filter).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor = more
+            .then(|| rows.last().map(|r| v::encode_cursor(&r.occurred_at, &r.id)))
+            .flatten();
+        Ok(EventList {
+            object: "list".into(),
+            data: rows,
+            next_cursor,
+        })
+    }
+
+    pub async fn give_feedback(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        input: FeedbackInput,
+    ) -> ApiResult<(FeedbackResult, Outcome)> {
+        let _guard = self.lock(&ws.id).await;
+        let mut plan = Plan::new(ws, actor);
+        let done = self.plan_feedback(&mut plan, input).await?;
+        self.commit(plan).await?;
+        Ok(done)
+    }
+
+    /// Records the signal; `remember` also approves a pending note and `forget` forgets it.
+    pub(crate) async fn plan_feedback(
+        &self,
+        plan: &mut Plan,
+        input: FeedbackInput,
+    ) -> ApiResult<(FeedbackResult, Outcome)> {
+        let item_id = v::text("item_id", &input.item_id, 200)?;
+        let item_type = input.item_type.unwrap_or(ItemType::Note);
+        let comment = v::optional_text("comment", input.comment.as_deref(), 2_000)?;
+        let external = v::external(
+            input.external_source.as_deref(),
+            input.external_id.as_deref(),
+        )?;
+        let ws = plan.workspace_id.clone();
+        if let Some((s, i)) = &external {
+            let planned = plan.writes.feedback.iter().find(|f| {
+                f.external_source.as_deref() == Some(s.as_str())
+                    && f.external_id.as_deref() == Some(i.as_str())
+            });
+            let known = match planned {
+                Some(f) => Some(f.clone()),
+                None => self.store.feedback_by_external(&ws, s, i).await?,
+            };
+            if let Some(f) = known {
+                return Ok((
+                    FeedbackResult {
+                        feedback: f,
+                        note: None,
+                    },
+                    Outcome::Unchanged,
+                ));
+            }
+        }
+        if let Some(pack) = &input.pack_id {
+            if self.store.pack(&ws, pack).await?.is_none() {
+                return Err(ApiError::Unprocessable(format!(
+                    "pack_id: no context pack {pack} in this workspace"
+                )));
+            }
+        }
+        let mut note = None;
+        if item_type == ItemType::Note {
+            let old = match plan.note(&item_id) {
+                Some(n) => Some(n.clone()),
+                None => self.store.note(&ws, &item_id).await?,
+            }
+            .ok_or_else(|| {
+                ApiError::Unprocessable(format!("item_id: no note {item_id} in this workspace"))
+            })?;
+            note = self.apply_signal(plan, old, input.signal);
+        }
+        let row = FeedbackRow {
+            id: new_id(),
+            workspace_id: ws,
+            pack_id: input.pack_id,
+            item_type: item_type.as_str().into(),
+            item_id,
+            signal: input.signal.as_str().into(),
+            actor: plan.actor.clone(),
+            comment,
+            external_source: external.as_ref().map(|x| x.0.clone()),
+            external_id: external.as_ref().map(|x| x.1.clone()),
+            created_at: plan.now.clone(),
+        };
+        plan.writes.feedback.push(row.clone());
+        Ok((
+            FeedbackResult {
+                feedback: row,
+                note,
+            },
+            Outcome::Created,
+        ))
+    }
+
+    fn apply_signal(&self, plan: &mut Plan, old: NoteRow, signal: Signal) -> Option<NoteRow> {
+        let status = match signal {
+            Signal::Remember if old.status == "pending" => NoteStatus::Approved,
+            Signal::Forget if old.status != "forgotten" => NoteStatus::Forgotten,
+            _ => return None,
+        };
+        let mut n = old.clone();
+        n.status = status.as_str().into();
+        n.revision += 1;
+        n.updated_at = plan.now.clone();
+        let action = if status == NoteStatus::Approved {
+            "approved"
+        } else {
+            "forgotten"
+        };
+        Some(plan.put_note(
+            n,
+            Some(&old),
+            action,
+            Some(format!("feedback: {}", signal.as_str())),
+        ))
+    }
+}

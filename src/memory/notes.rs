@@ -1,0 +1,370 @@
+//! Notes: create or upsert by external id, edit, review (approve / reject), supersede, forget,
+//! list and history. Every change writes a history row.
+
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::memory::model::{NoteHistory, NoteInput, NoteList, NotePatch, NoteStatus};
+use crate::memory::plan::Outcome;
+use crate::memory::validate::{self as v, MAX_CONTENT_CHARS};
+use crate::memory::{Memory, Plan};
+use crate::store::memory::{NoteFilter, NoteRow};
+use crate::store::time::new_id;
+use crate::store::Workspace;
+
+const MAX_TITLE_CHARS: usize = 500;
+
+fn forgotten(id: &str) -> ApiError {
+    ApiError::Conflict(format!(
+        "note {id} was forgotten; forgotten notes stay out of every index and pack and cannot be edited"
+    ))
+}
+
+impl Memory {
+    async fn find_note(&self, plan: &Plan, id: &str) -> ApiResult<Option<NoteRow>> {
+        if let Some(n) = plan.note(id) {
+            return Ok(Some(n.clone()));
+        }
+        Ok(self.store.note(&plan.workspace_id, id).await?)
+    }
+
+    pub async fn create_note(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        input: NoteInput,
+    ) -> ApiResult<(NoteRow, Outcome)> {
+        let _guard = self.lock(&ws.id).await;
+        let mut plan = Plan::new(ws, actor);
+        let done = self.plan_note(&mut plan, input).await?;
+        self.commit(plan).await?;
+        Ok(done)
+    }
+
+    /// Plans a note write: a new note, or an update of the note with the same external id
+    /// (nothing at all when every field is already as given).
+    pub(crate) async fn plan_note(
+        &self,
+        plan: &mut Plan,
+        input: NoteInput,
+    ) -> ApiResult<(NoteRow, Outcome)> {
+        let content = v::text("content", &input.content, MAX_CONTENT_CHARS)?;
+        let title = v::optional_text("title", input.title.as_deref(), MAX_TITLE_CHARS)?;
+        let kind = v::optional_text("kind", input.kind.as_deref(), v::MAX_LABEL_CHARS)?;
+        let tags = input
+            .tags
+            .as_deref()
+            .map(|t| v::labels("tags", t, 50))
+            .transpose()?;
+        let importance = input
+            .importance
+            .map(|x| v::unit("importance", x))
+            .transpose()?;
+        let confidence = input
+            .confidence
+            .map(|x| v::unit("confidence", x))
+            .transpose()?;
+        let metadata = v::metadata("metadata", input.metadata.as_ref())?;
+        let inferred = input.inferred.unwrap_or(false);
+        let status = match input.status {
+            None | Some(NoteStatus::Approved | NoteStatus::Pending) => input.status,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "status: a note is written as approved or pending (reject with POST .../reject, forget with DELETE)",
+                ))
+            }
+        };
+        let external = v::external(
+            input.external_source.as_deref(),
+            input.external_id.as_deref(),
+        )?;
+        let valid_from = v::optional_timestamp("valid_from", input.valid_from.as_deref())?;
+        let valid_to = v::optional_timestamp("valid_to", input.valid_to.as_deref())?;
+
+        let existing = match &external {
+            Some((s, i)) => match plan.note_by_external(s, i) {
+                Some(n) => Some(n.clone()),
+                None => {
+                    self.store
+                        .note_by_external(&plan.workspace_id, s, i)
+                        .await?
+                }
+            },
+            None => None,
+        };
+        let (mut note, old) = match existing {
+            Some(old) => {
+                if old.status == "forgotten" {
+                    return Err(forgotten(&old.id));
+                }
+                let mut n = old.clone();
+                n.content = content;
+                n.title = title.or(n.title);
+                n.kind = kind.unwrap_or(n.kind);
+                n.tags = tags.unwrap_or(n.tags);
+                n.importance = importance.unwrap_or(n.importance);
+                n.confidence = confidence.unwrap_or(n.confidence);
+                n.metadata = metadata.unwrap_or(n.metadata);
+                if let Some(s) = status {
+                    n.status = s.as_str().into();
+                }
+                n.valid_from = valid_from.unwrap_or(n.valid_from);
+                n.valid_to = valid_to.or(n.valid_to);
+                (n, Some(old))
+            }
+            None => {
+                let status = status.unwrap_or(if inferred {
+                    NoteStatus::Pending
+                } else {
+                    NoteStatus::Approved
+                });
+                let mut metadata = metadata.unwrap_or_else(|| json!({}));
+                if inferred {
+                    metadata["inferred"] = json!(true);
+                }
+                let n = NoteRow {
+                    id: new_id(),
+                    account_id: plan.account_id.clone(),
+                    workspace_id: plan.workspace_id.clone(),
+                    title,
+                    content,
+                    kind: kind.unwrap_or_else(|| "fact".into()),
+                    tags: tags.unwrap_or_default(),
+                    importance: importance.unwrap_or(0.5),
+                    confidence: confidence.unwrap_or(if inferred { 0.6 } else { 1.0 }),
+                    metadata,
+                    status: status.as_str().into(),
+                    external_source: external.as_ref().map(|e| e.0.clone()),
+                    external_id: external.as_ref().map(|e| e.1.clone()),
+                    valid_from: valid_from.unwrap_or_else(|| plan.now.clone()),
+                    valid_to,
+                    supersedes: None,
+                    superseded_by: None,
+                    revision: 1,
+                    index_key: None,
+                    created_by: plan.actor.clone(),
+                    created_at: plan.now.clone(),
+                    updated_at: plan.now.clone(),
+                };
+                (n, None)
+            }
+        };
+        if let Some(to) = &note.valid_to {
+            if *to <= note.valid_from {
+                return Err(ApiError::bad_request("valid_to: must be after valid_from"));
+            }
+        }
+        if let Some(target) = input.supersedes.as_deref() {
+            if target == note.id {
+                return Err(ApiError::bad_request(
+                    "supersedes: a note cannot supersede itself",
+                ));
+            }
+            self.supersede(plan, target, &note.id, &note.valid_from)
+                .await?;
+            note.supersedes = Some(target.to_string());
+        }
+        match old {
+            Some(old) if old == note => Ok((old, Outcome::Unchanged)),
+            Some(old) => {
+                note.revision = old.revision + 1;
+                note.updated_at = plan.now.clone();
+                Ok((
+                    plan.put_note(note, Some(&old), "updated", None),
+                    Outcome::Updated,
+                ))
+            }
+            None => Ok((plan.put_note(note, None, "created", None), Outcome::Created)),
+        }
+    }
+
+    /// Closes the validity of `target` where its successor's begins; it stays in history.
+    async fn supersede(
+        &self,
+        plan: &mut Plan,
+        target: &str,
+        successor: &str,
+        from: &str,
+    ) -> ApiResult<()> {
+        let old = self.find_note(plan, target).await?.ok_or_else(|| {
+            ApiError::Unprocessable(format!(
+                "supersedes: note {target} not found in this workspace"
+            ))
+        })?;
+        if old.superseded_by.as_deref() == Some(successor) {
+            return Ok(());
+        }
+        if old.status == "forgotten" {
+            return Err(forgotten(target));
+        }
+        let mut n = old.clone();
+        n.valid_to = Some(match &old.valid_to {
+            Some(t) if t.as_str() < from => t.clone(),
+            _ => from.to_string(),
+        });
+        n.superseded_by = Some(successor.to_string());
+        n.revision += 1;
+        n.updated_at = plan.now.clone();
+        plan.put_note(
+            n,
+            Some(&old),
+            "superseded",
+            Some(format!("superseded by {successor}")),
+        );
+        Ok(())
+    }
+
+    pub async fn get_note(&self, ws: &Workspace, id: &str) -> ApiResult<NoteRow> {
+        self.store
+            .note(&ws.id, id)
+            .await?
+            .ok_or(ApiError::NotFound("Note"))
+    }
+
+    pub async fn update_note(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        id: &str,
+        patch: NotePatch,
+    ) -> ApiResult<NoteRow> {
+        let _guard = self.lock(&ws.id).await;
+        let old = self.get_note(ws, id).await?;
+        if old.status == "forgotten" {
+            return Err(forgotten(id));
+        }
+        let mut n = old.clone();
+        if let Some(c) = &patch.content {
+            n.content = v::text("content", c, MAX_CONTENT_CHARS)?;
+        }
+        if let Some(t) = &patch.title {
+            n.title = v::optional_text("title", Some(t), MAX_TITLE_CHARS)?;
+        }
+        if let Some(k) = &patch.kind {
+            n.kind = v::text("kind", k, v::MAX_LABEL_CHARS)?;
+        }
+        if let Some(t) = &patch.tags {
+            n.tags = v::labels("tags", t, 50)?;
+        }
+        if let Some(x) = patch.importance {
+            n.importance = v::unit("importance", x)?;
+        }
+        if let Some(x) = patch.confidence {
+            n.confidence = v::unit("confidence", x)?;
+        }
+        if let Some(m) = v::metadata("metadata", patch.metadata.as_ref())? {
+            n.metadata = m;
+        }
+        if patch.external_source.is_some() || patch.external_id.is_some() {
+            let (s, i) = v::external(
+                patch.external_source.as_deref(),
+                patch.external_id.as_deref(),
+            )?
+            .unwrap_or_default();
+            n.external_source = Some(s);
+            n.external_id = Some(i);
+        }
+        if let Some(t) = v::optional_timestamp("valid_from", patch.valid_from.as_deref())? {
+            n.valid_from = t;
+        }
+        if let Some(t) = v::optional_timestamp("valid_to", patch.valid_to.as_deref())? {
+            n.valid_to = Some(t);
+        }
+        if let Some(to) = &n.valid_to {
+            if *to <= n.valid_from {
+                return Err(ApiError::bad_request("valid_to: must be after valid_from"));
+            }
+        }
+        let action = match patch.status {
+            Some(NoteStatus::Forgotten) => {
+                return Err(ApiError::bad_request(
+                    "status: forget a note with DELETE /v1/memory/notes/{id}",
+                ))
+            }
+            Some(s) if s.as_str() != old.status => {
+                n.status = s.as_str().into();
+                match s {
+                    NoteStatus::Approved => "approved",
+                    NoteStatus::Rejected => "rejected",
+                    _ => "updated",
+                }
+            }
+            _ => "updated",
+        };
+        if n == old {
+            return Ok(old);
+        }
+        n.revision += 1;
+        let mut plan = Plan::new(ws, actor);
+        n.updated_at = plan.now.clone();
+        let note = plan.put_note(n, Some(&old), action, patch.reason);
+        self.commit(plan).await?;
+        Ok(note)
+    }
+
+    /// Approve or reject (a reviewer's decision), or forget; the same status again is a
+    /// no-op that returns the note.
+    pub async fn set_status(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        id: &str,
+        status: NoteStatus,
+        reason: Option<String>,
+    ) -> ApiResult<NoteRow> {
+        let _guard = self.lock(&ws.id).await;
+        let old = self.get_note(ws, id).await?;
+        if old.status == status.as_str() {
+            return Ok(old);
+        }
+        if old.status == "forgotten" {
+            return Err(forgotten(id));
+        }
+        let reason = v::optional_text("reason", reason.as_deref(), 2_000)?;
+        let mut plan = Plan::new(ws, actor);
+        let mut n = old.clone();
+        n.status = status.as_str().into();
+        n.revision += 1;
+        n.updated_at = plan.now.clone();
+        let action = match status {
+            NoteStatus::Approved => "approved",
+            NoteStatus::Rejected => "rejected",
+            NoteStatus::Forgotten => "forgotten",
+            NoteStatus::Pending => "updated",
+        };
+        let note = plan.put_note(n, Some(&old), action, reason);
+        self.commit(plan).await?;
+        Ok(note)
+    }
+
+    pub async fn list_notes(
+        &self,
+        ws: &Workspace,
+        mut filter: NoteFilter,
+        cursor: Option<&str>,
+    ) -> ApiResult<NoteList> {
+        filter.before = v::decode_cursor(cursor)?;
+        let limit = filter.limit;
+        filter.limit = limit + 1;
+        let mut rows = self.store.list_notes(&ws.id, &filter).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor = more
+            .then(|| rows.last().map(|r| v::encode_cursor(&r.created_at, &r.id)))
+            .flatten();
+        Ok(NoteList {
+            object: "list".into(),
+            data: rows,
+            next_cursor,
+        })
+    }
+
+    pub async fn note_history(&self, ws: &Workspace, id: &str) -> ApiResult<NoteHistory> {
+        self.get_note(ws, id).await?;
+        Ok(NoteHistory {
+            object: "list".into(),
+            note_id: id.to_string(),
+            data: self.store.note_history(&ws.id, id).await?,
+        })
+    }
+}

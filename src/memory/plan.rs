@@ -1,0 +1,124 @@
+//! A memory write before it is committed: the rows it changes and the note versions to index.
+
+use crate::store::memory::{EntityRow, HistoryRow, MemoryWrites, NoteRow};
+use crate::store::time::{new_id, now};
+use crate::store::Workspace;
+
+pub(crate) struct Plan {
+    pub workspace_id: String,
+    pub account_id: String,
+    pub actor: String,
+    pub now: String,
+    pub writes: MemoryWrites,
+    /// Note versions to embed and index, each under its new `index_key`.
+    pub fresh: Vec<NoteRow>,
+    /// Index keys to remove once the rows are committed.
+    pub stale: Vec<String>,
+}
+
+fn replace_or_push<T>(rows: &mut Vec<T>, row: T, same: impl Fn(&T) -> bool) {
+    match rows.iter_mut().find(|r| same(r)) {
+        Some(slot) => *slot = row,
+        None => rows.push(row),
+    }
+}
+
+impl Plan {
+    pub fn new(ws: &Workspace, actor: &str) -> Self {
+        Self {
+            workspace_id: ws.id.clone(),
+            account_id: ws.account_id.clone(),
+            actor: actor.to_string(),
+            now: now(),
+            writes: MemoryWrites::default(),
+            fresh: Vec::new(),
+            stale: Vec::new(),
+        }
+    }
+
+    /// Records a note's new state with a history row. Its text is (re)indexed under a new key
+    /// when title, content or kind changed; rejected and forgotten notes leave the indexes.
+    pub fn put_note(
+        &mut self,
+        mut note: NoteRow,
+        old: Option<&NoteRow>,
+        action: &str,
+        reason: Option<String>,
+    ) -> NoteRow {
+        let indexable = matches!(note.status.as_str(), "approved" | "pending");
+        let text_changed = old.is_none_or(|o| {
+            o.content != note.content
+                || o.title != note.title
+                || o.kind != note.kind
+                || o.index_key.is_none()
+        });
+        let old_key = old.and_then(|o| o.index_key.clone());
+        if indexable && !text_changed {
+            note.index_key = old_key;
+        } else {
+            self.stale.extend(old_key);
+            self.fresh.retain(|n| n.id != note.id);
+            note.index_key = None;
+            if indexable {
+                note.index_key = Some(new_id());
+                self.fresh.push(note.clone());
+            }
+        }
+        self.writes.history.push(HistoryRow {
+            id: new_id(),
+            note_id: note.id.clone(),
+            workspace_id: note.workspace_id.clone(),
+            revision: note.revision,
+            action: action.to_string(),
+            actor: self.actor.clone(),
+            reason,
+            snapshot: serde_json::to_value(&note).unwrap_or_default(),
+            created_at: self.now.clone(),
+        });
+        let id = note.id.clone();
+        replace_or_push(&mut self.writes.notes, note.clone(), |n| n.id == id);
+        note
+    }
+
+    pub fn note(&self, id: &str) -> Option<&NoteRow> {
+        self.writes.notes.iter().find(|n| n.id == id)
+    }
+
+    pub fn note_by_external(&self, source: &str, external_id: &str) -> Option<&NoteRow> {
+        self.writes.notes.iter().find(|n| {
+            n.external_source.as_deref() == Some(source)
+                && n.external_id.as_deref() == Some(external_id)
+        })
+    }
+
+    pub fn put_entity(&mut self, e: EntityRow) {
+        let id = e.id.clone();
+        replace_or_push(&mut self.writes.entities, e, |x| x.id == id);
+    }
+
+    pub fn entity(&self, id: &str) -> Option<&EntityRow> {
+        self.writes.entities.iter().find(|e| e.id == id)
+    }
+
+    pub fn entity_by_external(&self, source: &str, external_id: &str) -> Option<&EntityRow> {
+        self.writes.entities.iter().find(|e| {
+            e.external_source.as_deref() == Some(source)
+                && e.external_id.as_deref() == Some(external_id)
+        })
+    }
+
+    pub fn entity_by_name(&self, entity_type: &str, name: &str) -> Option<&EntityRow> {
+        self.writes
+            .entities
+            .iter()
+            .find(|e| e.entity_type == entity_type && e.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// What an upsert did, counted in batch results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}

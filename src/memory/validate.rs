@@ -1,0 +1,115 @@
+//! Input checks shared by the memory routes and the batch: each failure names its field.
+
+use chrono::DateTime;
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::time::rfc3339;
+
+pub const MAX_CONTENT_CHARS: usize = 20_000;
+pub const MAX_LABEL_CHARS: usize = 100;
+
+pub fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(ApiError::bad_request(format!("{field}: must not be empty")));
+    }
+    if v.chars().count() > max {
+        return Err(ApiError::bad_request(format!(
+            "{field}: at most {max} characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => text(field, v, max).map(Some),
+    }
+}
+
+pub fn unit(field: &str, value: f64) -> ApiResult<f64> {
+    if !(0.0..=1.0).contains(&value) {
+        return Err(ApiError::bad_request(format!(
+            "{field}: expected a number from 0 to 1"
+        )));
+    }
+    Ok(value)
+}
+
+pub fn labels(field: &str, values: &[String], max_count: usize) -> ApiResult<Vec<String>> {
+    if values.len() > max_count {
+        return Err(ApiError::bad_request(format!(
+            "{field}: at most {max_count} entries"
+        )));
+    }
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        let v = text(field, v, MAX_LABEL_CHARS)?;
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+pub fn metadata(field: &str, value: Option<&Value>) -> ApiResult<Option<Value>> {
+    match value {
+        None => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{field}: expected a JSON object"
+        ))),
+    }
+}
+
+/// An RFC 3339 timestamp, returned in the stored form (UTC, milliseconds).
+pub fn timestamp(field: &str, value: &str) -> ApiResult<String> {
+    DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| rfc3339(t.to_utc()))
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "{field}: expected an RFC 3339 timestamp such as 2026-11-23T09:30:00Z"
+            ))
+        })
+}
+
+pub fn optional_timestamp(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
+    value.map(|v| timestamp(field, v)).transpose()
+}
+
+/// Both parts of an external identity, or neither.
+pub fn external(source: Option<&str>, id: Option<&str>) -> ApiResult<Option<(String, String)>> {
+    match (source, id) {
+        (None, None) => Ok(None),
+        (Some(s), Some(i)) => Ok(Some((
+            text("external_source", s, 200)?,
+            text("external_id", i, 500)?,
+        ))),
+        _ => Err(ApiError::bad_request(
+            "external_source, external_id: give both or neither",
+        )),
+    }
+}
+
+pub fn limit(value: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
+    let v = value.unwrap_or(default);
+    if !(1..=max).contains(&v) {
+        return Err(ApiError::bad_request(format!("limit: expected 1-{max}")));
+    }
+    Ok(v)
+}
+
+/// Cursors are `<timestamp>|<id>` of the last row returned, as for sources.
+pub fn encode_cursor(at: &str, id: &str) -> String {
+    format!("{at}|{id}")
+}
+
+pub fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<(String, String)>> {
+    let Some(c) = cursor else { return Ok(None) };
+    let (at, id) = c
+        .split_once('|')
+        .ok_or_else(|| ApiError::bad_request("cursor: not a cursor returned by this API"))?;
+    Ok(Some((at.to_string(), id.to_string())))
+}

@@ -1,0 +1,314 @@
+//! Memory Vault storage: notes and their history, entities, links, events, feedback and
+//! context-pack telemetry. Rows serialise as the API returns them.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct NoteRow {
+    pub id: String,
+    #[serde(skip)]
+    pub account_id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    pub title: Option<String>,
+    pub content: String,
+    /// fact, preference, decision, lesson, or any other label.
+    pub kind: String,
+    pub tags: Vec<String>,
+    pub importance: f64,
+    pub confidence: f64,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    /// approved, pending, rejected or forgotten.
+    pub status: String,
+    pub external_source: Option<String>,
+    pub external_id: Option<String>,
+    pub valid_from: String,
+    /// Set when the note was superseded (or given an end of validity).
+    pub valid_to: Option<String>,
+    pub supersedes: Option<String>,
+    pub superseded_by: Option<String>,
+    pub revision: i64,
+    /// The id of the note's current entries in the text and vector indexes; entries with any
+    /// other id are stale and never served.
+    #[serde(skip)]
+    pub index_key: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryRow {
+    pub id: String,
+    pub note_id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    pub revision: i64,
+    /// created, updated, approved, rejected, superseded, forgotten.
+    pub action: String,
+    /// `user:<id>` or `key:<id>`.
+    pub actor: String,
+    pub reason: Option<String>,
+    /// The note as it was after this change.
+    #[schema(value_type = Object)]
+    pub snapshot: Value,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EntityRow {
+    pub id: String,
+    #[serde(skip)]
+    pub account_id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    #[serde(rename = "type")]
+    pub entity_type: String,
+    pub name: String,
+    pub aliases: Vec<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub external_source: Option<String>,
+    pub external_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LinkRow {
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    /// note or entity.
+    pub from_type: String,
+    pub from_id: String,
+    pub to_type: String,
+    pub to_id: String,
+    pub relation: String,
+    pub weight: f64,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EventRow {
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub summary: String,
+    pub actor: Option<String>,
+    pub mission_id: Option<String>,
+    pub task_id: Option<String>,
+    pub occurred_at: String,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub external_source: Option<String>,
+    pub external_id: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedbackRow {
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    pub pack_id: Option<String>,
+    pub item_type: String,
+    pub item_id: String,
+    /// helpful, unhelpful, remember or forget.
+    pub signal: String,
+    pub actor: String,
+    pub comment: Option<String>,
+    pub external_source: Option<String>,
+    pub external_id: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub query: String,
+    pub request: Value,
+    pub items: Value,
+    pub dropped: Value,
+    pub usage: Value,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NoteFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub tag: Option<String>,
+    /// Notes created before this (created_at, id) cursor.
+    pub before: Option<(String, String)>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EntityFilter {
+    pub entity_type: Option<String>,
+    /// Case-insensitive substring of the name.
+    pub name: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LinkFilter {
+    /// Links with this note or entity at either end.
+    pub node_id: Option<String>,
+    pub relation: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub event_type: Option<String>,
+    pub mission_id: Option<String>,
+    /// occurred_at >= from
+    pub from: Option<String>,
+    /// occurred_at < to
+    pub to: Option<String>,
+    /// Events before this (occurred_at, id) cursor.
+    pub before: Option<(String, String)>,
+    pub limit: i64,
+}
+
+/// Every row a memory write changes, applied in one transaction: a batch is all or nothing.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryWrites {
+    /// Inserted, or replaced by id.
+    pub notes: Vec<NoteRow>,
+    pub history: Vec<HistoryRow>,
+    /// Inserted, or replaced by id.
+    pub entities: Vec<EntityRow>,
+    /// Inserted, or replaced by id.
+    pub links: Vec<LinkRow>,
+    pub delete_links: Vec<String>,
+    /// Inserted, or replaced by id.
+    pub events: Vec<EventRow>,
+    pub feedback: Vec<FeedbackRow>,
+}
+
+impl MemoryWrites {
+    pub fn is_empty(&self) -> bool {
+        self.notes.is_empty()
+            && self.history.is_empty()
+            && self.entities.is_empty()
+            && self.links.is_empty()
+            && self.delete_links.is_empty()
+            && self.events.is_empty()
+            && self.feedback.is_empty()
+    }
+}
+
+/// helpful and unhelpful counts (remember counts as helpful) of one item.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FeedbackTotals {
+    pub helpful: i64,
+    pub unhelpful: i64,
+}
+
+#[async_trait]
+pub trait MemoryStore: Send + Sync {
+    async fn note(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<NoteRow>>;
+    async fn notes_by_ids(
+        &self,
+        workspace_id: &str,
+        ids: &[String],
+    ) -> anyhow::Result<Vec<NoteRow>>;
+    async fn notes_by_index_keys(
+        &self,
+        workspace_id: &str,
+        keys: &[String],
+    ) -> anyhow::Result<Vec<NoteRow>>;
+    async fn note_by_external(
+        &self,
+        workspace_id: &str,
+        source: &str,
+        external_id: &str,
+    ) -> anyhow::Result<Option<NoteRow>>;
+    async fn list_notes(&self, workspace_id: &str, f: &NoteFilter) -> anyhow::Result<Vec<NoteRow>>;
+    async fn note_history(
+        &self,
+        workspace_id: &str,
+        note_id: &str,
+    ) -> anyhow::Result<Vec<HistoryRow>>;
+
+    async fn entity(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<EntityRow>>;
+    async fn entity_by_external(
+        &self,
+        workspace_id: &str,
+        source: &str,
+        external_id: &str,
+    ) -> anyhow::Result<Option<EntityRow>>;
+    async fn entity_by_name(
+        &self,
+        workspace_id: &str,
+        entity_type: &str,
+        name: &str,
+    ) -> anyhow::Result<Option<EntityRow>>;
+    async fn entities_by_ids(
+        &self,
+        workspace_id: &str,
+        ids: &[String],
+    ) -> anyhow::Result<Vec<EntityRow>>;
+    async fn list_entities(
+        &self,
+        workspace_id: &str,
+        f: &EntityFilter,
+    ) -> anyhow::Result<Vec<EntityRow>>;
+
+    async fn link(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<LinkRow>>;
+    async fn link_by_key(
+        &self,
+        workspace_id: &str,
+        from: (&str, &str),
+        to: (&str, &str),
+        relation: &str,
+    ) -> anyhow::Result<Option<LinkRow>>;
+    async fn list_links(&self, workspace_id: &str, f: &LinkFilter) -> anyhow::Result<Vec<LinkRow>>;
+
+    async fn event_by_external(
+        &self,
+        workspace_id: &str,
+        source: &str,
+        external_id: &str,
+    ) -> anyhow::Result<Option<EventRow>>;
+    async fn list_events(
+        &self,
+        workspace_id: &str,
+        f: &EventFilter,
+    ) -> anyhow::Result<Vec<EventRow>>;
+
+    async fn feedback_by_external(
+        &self,
+        workspace_id: &str,
+        source: &str,
+        external_id: &str,
+    ) -> anyhow::Result<Option<FeedbackRow>>;
+    async fn feedback_totals(
+        &self,
+        workspace_id: &str,
+        item_ids: &[String],
+    ) -> anyhow::Result<HashMap<String, FeedbackTotals>>;
+
+    /// Applies every change in one transaction.
+    async fn apply(&self, writes: &MemoryWrites) -> anyhow::Result<()>;
+
+    /// Every entity and link of every workspace, to build the graph at start.
+    async fn graph_rows(&self) -> anyhow::Result<(Vec<EntityRow>, Vec<LinkRow>)>;
+
+    async fn save_pack(&self, pack: &PackRow) -> anyhow::Result<()>;
+    async fn pack(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<PackRow>>;
+}
