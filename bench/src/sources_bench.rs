@@ -10,18 +10,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use cairn::app::Engine;
-use cairn::config::Config;
 use cairn::retrieval::SearchMode;
 use cairn::sources::model::{SearchFilters, SearchRequest};
-use cairn::sources::{Pending, CHUNK_ITEM};
-use cairn::store::sources::{BeginIngest, ChunkRow, DocumentRow, SourceRow};
-use cairn::store::text_index::TextEntry;
-use cairn::store::time::{new_id, now};
-use cairn::store::vectors::VectorEntry;
-use cairn::store::Workspace;
+use cairn::sources::Pending;
+use cairn_bench::{
+    engine_at, fill, peak_rss_mib, percentile, synthetic_text, vocabulary, BenchServer,
+};
 use clap::{Parser, Subcommand};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 #[derive(Parser)]
 struct Args {
@@ -45,54 +41,6 @@ enum Cmd {
         #[arg(long, default_value = "target/bench-data/search")]
         dir: PathBuf,
     },
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_string)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-async fn engine_at(dir: &Path) -> anyhow::Result<(Engine, Workspace)> {
-    let mut config = Config::load(None)?;
-    config.storage.data_dir = dir.to_path_buf();
-    let engine = Engine::open(&config).await?;
-    let accounts = engine.stores.accounts.clone();
-    let owner = match accounts.user_by_email("bench@cairn.local").await? {
-        Some(u) => u,
-        None => cairn::accounts::users::create_user(
-            accounts.as_ref(),
-            "bench@cairn.local".into(),
-            "benchmark-only".into(),
-            Some("admin".into()),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?,
-    };
-    let ws = accounts
-        .workspace_by_slug(&owner.account_id, "default")
-        .await?
-        .context("default workspace")?;
-    Ok((engine, ws))
 }
 
 async fn ingest(corpus: &Path, docs: usize) -> anyhow::Result<()> {
@@ -178,169 +126,6 @@ async fn ingest(corpus: &Path, docs: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ne", "ru", "to", "sa", "vi", "pe", "do", "qua", "zen", "tor", "bel", "mar",
-    "gis", "pra", "lun", "sec", "vor",
-];
-
-/// A vocabulary of `n` pseudo-words (two or three syllables), so BM25 sees realistic
-/// vocabulary sizes and posting-list lengths.
-fn vocabulary(n: usize) -> Vec<String> {
-    let s = SYLLABLES.len();
-    (0..n)
-        .map(|i| {
-            let mut w = String::new();
-            let mut x = i;
-            for _ in 0..(2 + i % 2) {
-                w.push_str(SYLLABLES[x % s]);
-                x /= s;
-            }
-            w.push_str(&(i / (s * s * s)).to_string());
-            w
-        })
-        .collect()
-}
-
-/// Words drawn Zipf-like from the vocabulary: low ranks far more frequent.
-fn synthetic_text(rng: &mut rand::rngs::StdRng, vocab: &[String], words: usize) -> String {
-    (0..words)
-        .map(|_| {
-            let r: f64 = rng.gen();
-            let i = ((vocab.len() as f64).powf(r) - 1.0) as usize;
-            vocab[i.min(vocab.len() - 1)].as_str()
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn random_unit(rng: &mut rand::rngs::StdRng, dim: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..dim).map(|_| rng.gen::<f32>() - 0.5).collect();
-    cairn_ingest::embed::normalize(&mut v);
-    v
-}
-
-async fn fill(engine: &Engine, ws: &Workspace, chunks: usize) -> anyhow::Result<()> {
-    let sources = &engine.sources;
-    let dim = sources.retriever.embedder.dimension();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let vocab = vocabulary(20_000);
-    let per_doc = 10;
-    let started = Instant::now();
-    let mut done = 0;
-    while done < chunks {
-        let mut begins = Vec::new();
-        let mut vectors = Vec::new();
-        let mut texts = Vec::new();
-        for _ in 0..(1000 / per_doc) {
-            let (source_id, doc_id, at) = (new_id(), new_id(), now());
-            let source = SourceRow {
-                id: source_id.clone(),
-                account_id: ws.account_id.clone(),
-                workspace_id: ws.id.clone(),
-                kind: "text".into(),
-                title: Some(format!("synthetic {done}")),
-                url: None,
-                filename: None,
-                media_type: None,
-                content_hash: new_id(),
-                external_source: None,
-                external_id: None,
-                tags: vec![],
-                metadata: serde_json::json!({}),
-                status: "processing".into(),
-                error: None,
-                active_document_id: None,
-                created_at: at.clone(),
-                updated_at: at.clone(),
-            };
-            let mut rows = Vec::new();
-            for i in 0..per_doc {
-                let text = synthetic_text(&mut rng, &vocab, 120);
-                let id = new_id();
-                vectors.push(VectorEntry {
-                    id: id.clone(),
-                    workspace_id: ws.id.clone(),
-                    item_type: CHUNK_ITEM.into(),
-                    source_id: source_id.clone(),
-                    group_id: doc_id.clone(),
-                    vector: random_unit(&mut rng, dim),
-                });
-                texts.push(TextEntry {
-                    id: id.clone(),
-                    workspace_id: ws.id.clone(),
-                    item_type: CHUNK_ITEM.into(),
-                    source_id: source_id.clone(),
-                    group_id: doc_id.clone(),
-                    title: String::new(),
-                    body: text.clone(),
-                });
-                rows.push(ChunkRow {
-                    id,
-                    account_id: ws.account_id.clone(),
-                    workspace_id: ws.id.clone(),
-                    source_id: source_id.clone(),
-                    document_id: doc_id.clone(),
-                    idx: i,
-                    text,
-                    char_start: 0,
-                    char_end: 0,
-                    page: None,
-                    tokens: 150,
-                });
-            }
-            let document = DocumentRow {
-                id: doc_id,
-                account_id: ws.account_id.clone(),
-                workspace_id: ws.id.clone(),
-                source_id: source_id.clone(),
-                version: 0,
-                title: None,
-                url: None,
-                content_kind: "text".into(),
-                content_hash: new_id(),
-                text: String::new(),
-                pages: serde_json::json!([]),
-                metadata: serde_json::json!({}),
-                chunk_count: per_doc,
-                state: "pending".into(),
-                created_at: at,
-            };
-            begins.push(BeginIngest {
-                source,
-                insert_source: true,
-                document,
-                chunks: rows,
-            });
-            done += per_doc as usize;
-        }
-        sources
-            .store
-            .begin_ingest(&begins)
-            .await?
-            .map_err(|_| anyhow::anyhow!("conflict"))?;
-        sources.retriever.vectors.add(&vectors).await?;
-        sources.retriever.text.apply(&texts, &[])?;
-        let pairs: Vec<(String, String)> = begins
-            .iter()
-            .map(|b| (b.source.id.clone(), b.document.id.clone()))
-            .collect();
-        sources.store.activate(&pairs).await?;
-        if done % 20_000 == 0 {
-            eprintln!(
-                "filled {done} chunks in {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    let t = Instant::now();
-    sources.retriever.vectors.maintain().await?;
-    eprintln!(
-        "vector index maintenance took {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
 async fn search(chunks: usize, queries: usize, dir: &Path) -> anyhow::Result<()> {
     let (engine, ws) = engine_at(dir).await?;
     let have = engine.sources.retriever.vectors.count().await?;
@@ -405,32 +190,15 @@ async fn search(chunks: usize, queries: usize, dir: &Path) -> anyhow::Result<()>
 /// The same queries through `POST /v1/search` of a real server on loopback: routing,
 /// authentication, rate limiting and JSON included.
 async fn http_search(dir: &Path, qs: &[String]) -> anyhow::Result<()> {
-    let mut config = Config::load(None)?;
-    config.storage.data_dir = dir.to_path_buf();
-    config.server.bind = "127.0.0.1:0".into();
-    config.rate_limit.session_per_minute = 1_000_000;
-    let app = cairn::app::App::build(config).await?;
-    let base = format!("http://{}", app.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
-    let client = reqwest::Client::new();
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/auth/login"))
-        .json(&serde_json::json!({"email": "bench@cairn.local", "password": "benchmark-only"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["access_token"].as_str().context("login")?.to_string();
+    let server = BenchServer::start(dir).await?;
     for mode in ["hybrid", "bm25", "vector"] {
         let mut lat = Vec::with_capacity(qs.len());
         for (i, q) in qs.iter().enumerate() {
             let t = Instant::now();
-            let res = client
-                .post(format!("{base}/v1/search"))
-                .bearer_auth(&token)
+            let res = server
+                .client
+                .post(format!("{}/v1/search", server.base))
+                .bearer_auth(&server.token)
                 .json(&serde_json::json!({"query": q, "mode": mode, "limit": 10}))
                 .send()
                 .await?;
@@ -451,9 +219,7 @@ async fn http_search(dir: &Path, qs: &[String]) -> anyhow::Result<()> {
             percentile(&lat, 0.99)
         );
     }
-    let _ = stop.send(());
-    server.await??;
-    Ok(())
+    server.stop().await
 }
 
 #[tokio::main]

@@ -155,7 +155,7 @@ mod tests {
 
     fn candidate(i: usize, text: String, score: f64) -> Candidate {
         let mut c = Candidate::new("note", format!("n{i}"), text);
-        c.label = if i % 2 == 0 {
+        c.label = if i.is_multiple_of(2) {
             "fact".into()
         } else {
             String::new()
