@@ -108,6 +108,7 @@ impl Engine {
             )
             .await?,
         );
+        vectors.keep_resident(crate::memory::NOTE_ITEM).await?;
         let chunker = Arc::new(crate::embed::chunker(config)?);
         let s = &config.sources;
         let fetcher = Arc::new(UrlFetcher::new(FetchSettings {

@@ -13,7 +13,7 @@ use cairn::store::text_index::TextEntry;
 use cairn::store::time::{new_id, now};
 use cairn::store::vectors::VectorEntry;
 use cairn::store::Workspace;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 pub const BENCH_EMAIL: &str = "bench@cairn.local";
 pub const BENCH_PASSWORD: &str = "benchmark-only";

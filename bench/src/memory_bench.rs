@@ -113,6 +113,7 @@ async fn in_process(
     let mut lat = Vec::with_capacity(qs.len());
     let mut items = 0;
     let mut tokens = 0;
+    let mut parts = [0f64; 3];
     let started = Instant::now();
     for q in qs {
         let t = Instant::now();
@@ -122,6 +123,9 @@ async fn in_process(
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
         items += pack.items.len();
+        parts[0] += pack.telemetry.search_ms;
+        parts[1] += pack.telemetry.expand_ms;
+        parts[2] += pack.telemetry.rank_ms;
         tokens += pack.usage.tokens_used;
     }
     let took = started.elapsed().as_secs_f64();
@@ -133,6 +137,13 @@ async fn in_process(
         ),
         lat,
         took,
+    );
+    let n = qs.len() as f64;
+    println!(
+        "  mean parts: embed + search {:.2} ms, expand {:.2} ms, rank + pack {:.2} ms",
+        parts[0] / n,
+        parts[1] / n,
+        parts[2] / n
     );
 
     // Throughput with 4 callers at once on the 2 cores.

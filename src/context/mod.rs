@@ -188,12 +188,6 @@ impl ContextPacks {
         let at = rfc3339(as_of);
 
         let t = Instant::now();
-        let vector = retriever
-            .embed_query(&ask.query)
-            .await
-            .map_err(retrieval_error)?;
-        telemetry.embed_ms = ms(t);
-        let t = Instant::now();
         let notes_q = SearchQuery {
             workspace_id: &ws.id,
             item_type: NOTE_ITEM,
@@ -210,18 +204,24 @@ impl ContextPacks {
             depth: s.chunk_candidates,
             source_ids: None,
         };
-        let (note_hits, chunk_hits) =
-            tokio::join!(retriever.search_with_vector(&notes_q, &vector), async {
-                if ask.include_sources {
-                    retriever.search_with_vector(&chunks_q, &vector).await
-                } else {
-                    Ok(vec![])
-                }
-            });
-        let (note_hits, chunk_hits) = (
-            note_hits.map_err(retrieval_error)?,
-            chunk_hits.map_err(retrieval_error)?,
+        let queries = if ask.include_sources {
+            vec![notes_q, chunks_q]
+        } else {
+            vec![notes_q]
+        };
+        // Recent events are read while the query is embedded and searched.
+        let (hits, events) = tokio::join!(
+            retriever.search_many(&queries),
+            self.recent_events(ws, ask, as_of)
         );
+        let mut hits = hits.map_err(retrieval_error)?.into_iter();
+        let (note_hits, chunk_hits) = (
+            hits.next().unwrap_or_default(),
+            hits.next().unwrap_or_default(),
+        );
+        let events = events?;
+        telemetry.search_ms = ms(t);
+        let t = Instant::now();
 
         let mut out: Vec<Candidate> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
@@ -361,34 +361,6 @@ impl ContextPacks {
 
         // Recent events, and those of the mission in hand.
         if ask.include_events {
-            let to = ask
-                .as_of
-                .map(|_| rfc3339(as_of + chrono::Duration::milliseconds(1)));
-            let mut events = store
-                .list_events(
-                    &ws.id,
-                    &EventFilter {
-                        to: to.clone(),
-                        limit: s.recent_events as i64,
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            if let Some(m) = &ask.mission_id {
-                events.extend(
-                    store
-                        .list_events(
-                            &ws.id,
-                            &EventFilter {
-                                mission_id: Some(m.clone()),
-                                to,
-                                limit: s.recent_events as i64,
-                                ..Default::default()
-                            },
-                        )
-                        .await?,
-                );
-            }
             let query_terms: HashSet<String> =
                 retriever.text.terms(&ask.query).into_iter().collect();
             let mut seen_events = HashSet::new();
@@ -426,7 +398,7 @@ impl ContextPacks {
                 telemetry.candidates_events += 1;
             }
         }
-        telemetry.retrieve_ms = ms(t);
+        telemetry.expand_ms = ms(t);
 
         let t = Instant::now();
         let ids: Vec<String> = out.iter().map(|c| c.id.clone()).collect();
@@ -438,6 +410,43 @@ impl ContextPacks {
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         telemetry.rank_ms = ms(t);
         Ok((out, telemetry))
+    }
+
+    /// The latest events up to `as_of`, plus as many of the request's mission.
+    async fn recent_events(
+        &self,
+        ws: &Workspace,
+        ask: &Ask,
+        as_of: DateTime<Utc>,
+    ) -> ApiResult<Vec<crate::store::memory::EventRow>> {
+        if !ask.include_events {
+            return Ok(vec![]);
+        }
+        let store = &self.memory.store;
+        let limit = self.settings.recent_events as i64;
+        let to = ask
+            .as_of
+            .map(|_| rfc3339(as_of + chrono::Duration::milliseconds(1)));
+        let mut events = store
+            .list_events(
+                &ws.id,
+                &EventFilter {
+                    to: to.clone(),
+                    limit,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        if let Some(m) = &ask.mission_id {
+            let filter = EventFilter {
+                mission_id: Some(m.clone()),
+                to,
+                limit,
+                ..Default::default()
+            };
+            events.extend(store.list_events(&ws.id, &filter).await?);
+        }
+        Ok(events)
     }
 
     fn note_candidate(&self, n: NoteRow, as_of: DateTime<Utc>) -> Candidate {

@@ -127,8 +127,10 @@ pub struct PackUsage {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct PackTelemetry {
     pub took_ms: f64,
-    pub embed_ms: f64,
-    pub retrieve_ms: f64,
+    /// Embedding the query and hybrid search, overlapped.
+    pub search_ms: f64,
+    /// Reading the hits, graph expansion and events.
+    pub expand_ms: f64,
     pub rank_ms: f64,
     pub candidates_notes: usize,
     pub candidates_chunks: usize,

@@ -115,6 +115,65 @@ impl Retriever {
         Ok(fuse(&bm25, &dense, self.fusion_for(q.mode)))
     }
 
+    /// Several searches for one text (notes and chunks, say): BM25 for all of them starts on
+    /// the blocking pool first, the text is embedded once meanwhile, then each runs its
+    /// vector search and is fused. Results come in the order of `queries`.
+    pub async fn search_many(
+        &self,
+        queries: &[SearchQuery<'_>],
+    ) -> anyhow::Result<Vec<Vec<Fused>>> {
+        let Some(first) = queries.first() else {
+            return Ok(vec![]);
+        };
+        anyhow::ensure!(
+            queries.iter().all(|q| q.text == first.text),
+            "search_many takes queries for one text"
+        );
+        let bm25_tasks: Vec<_> = queries
+            .iter()
+            .map(|q| {
+                (q.mode != SearchMode::Vector).then(|| {
+                    let index = self.text.clone();
+                    let (ws, item, text, depth) = (
+                        q.workspace_id.to_string(),
+                        q.item_type.to_string(),
+                        q.text.to_string(),
+                        q.depth,
+                    );
+                    let sources = q.source_ids.map(<[String]>::to_vec);
+                    tokio::task::spawn_blocking(move || {
+                        index.search(&ws, &item, sources.as_deref(), &text, depth)
+                    })
+                })
+            })
+            .collect();
+        let needs_vector = queries.iter().any(|q| q.mode != SearchMode::Bm25);
+        let vector = if needs_vector {
+            Some(self.embed_query(first.text).await?)
+        } else {
+            None
+        };
+        let mut out = Vec::with_capacity(queries.len());
+        for (q, task) in queries.iter().zip(bm25_tasks) {
+            let dense: Vec<(String, f32)> = match (&vector, q.mode) {
+                (Some(v), SearchMode::Hybrid | SearchMode::Vector) => self
+                    .vectors
+                    .search(q.workspace_id, q.item_type, q.source_ids, v, q.depth)
+                    .await?
+                    .into_iter()
+                    .map(|h| (h.id, h.similarity))
+                    .collect(),
+                _ => vec![],
+            };
+            let bm25: Vec<(String, f32)> = match task {
+                Some(t) => t.await??.into_iter().map(|h| (h.id, h.score)).collect(),
+                None => vec![],
+            };
+            out.push(fuse(&bm25, &dense, self.fusion_for(q.mode)));
+        }
+        Ok(out)
+    }
+
     fn fusion_for(&self, mode: SearchMode) -> Fusion {
         match mode {
             SearchMode::Hybrid => self.fusion,

@@ -2,6 +2,7 @@
 //! workspace filter. Rows are chunks and notes alike (`item_type`), grouped by the document or
 //! note they belong to so a group is replaced or deleted as one.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use anyhow::Context;
 use arrow_array::types::Float32Type;
 use arrow_array::{Array, FixedSizeListArray, Float32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use cairn_flat::FlatIndex;
 use futures::TryStreamExt;
 use lancedb::index::scalar::{BTreeIndexBuilder, BitmapIndexBuilder};
 use lancedb::index::vector::IvfHnswSqIndexBuilder;
@@ -46,6 +48,15 @@ pub struct VectorStore {
     index_threshold: usize,
     /// Set by writes, cleared by `maintain`.
     dirty: AtomicBool,
+    /// Item types also held in memory for exact search (see `keep_resident`).
+    resident: std::sync::RwLock<Resident>,
+}
+
+#[derive(Default)]
+struct Resident {
+    types: HashSet<String>,
+    /// (workspace_id, item_type) -> rows
+    blocks: HashMap<(String, String), FlatIndex>,
 }
 
 fn quote(value: &str) -> String {
@@ -106,6 +117,7 @@ impl VectorStore {
             dimension,
             index_threshold,
             dirty: AtomicBool::new(true),
+            resident: Default::default(),
         })
     }
 
@@ -140,11 +152,97 @@ impl VectorStore {
         )?)
     }
 
+    fn resident_write(&self) -> std::sync::RwLockWriteGuard<'_, Resident> {
+        self.resident.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn resident_read(&self) -> std::sync::RwLockReadGuard<'_, Resident> {
+        self.resident.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps every vector of `item_type` in memory as well, loaded now from the table and
+    /// updated by every write, and answers its searches by exact scan instead of LanceDB.
+    /// For item types that stay small per workspace (memory notes), where a filtered Lance
+    /// query's fixed cost dominates.
+    pub async fn keep_resident(&self, item_type: &str) -> anyhow::Result<()> {
+        let mut rows: Vec<VectorEntry> = Vec::new();
+        if let Some(table) = self.table.read().await.as_ref() {
+            let batches: Vec<RecordBatch> = table
+                .query()
+                .only_if(format!("item_type = {}", quote(item_type)))
+                .execute()
+                .await?
+                .try_collect()
+                .await?;
+            for batch in batches {
+                let text = |name: &str| -> anyhow::Result<StringArray> {
+                    batch
+                        .column_by_name(name)
+                        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                        .cloned()
+                        .with_context(|| format!("vector table without {name}"))
+                };
+                let (ids, workspaces, sources, groups) = (
+                    text("id")?,
+                    text("workspace_id")?,
+                    text("source_id")?,
+                    text("group_id")?,
+                );
+                let vectors = batch
+                    .column_by_name("vector")
+                    .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
+                    .context("vector table without vector")?;
+                for i in 0..batch.num_rows() {
+                    let values = vectors.value(i);
+                    let floats = values
+                        .as_any()
+                        .downcast_ref::<Float32Array>()
+                        .context("vectors are not float32")?;
+                    rows.push(VectorEntry {
+                        id: ids.value(i).to_string(),
+                        workspace_id: workspaces.value(i).to_string(),
+                        item_type: item_type.to_string(),
+                        source_id: sources.value(i).to_string(),
+                        group_id: groups.value(i).to_string(),
+                        vector: floats.values().to_vec(),
+                    });
+                }
+            }
+        }
+        tracing::info!(item_type, rows = rows.len(), "vectors held in memory");
+        let mut resident = self.resident_write();
+        resident.types.insert(item_type.to_string());
+        drop(resident);
+        self.remember(&rows);
+        Ok(())
+    }
+
+    fn remember(&self, entries: &[VectorEntry]) {
+        let mut resident = self.resident_write();
+        for e in entries {
+            if !resident.types.contains(&e.item_type) {
+                continue;
+            }
+            let dim = self.dimension;
+            resident
+                .blocks
+                .entry((e.workspace_id.clone(), e.item_type.clone()))
+                .or_insert_with(|| FlatIndex::new(dim))
+                .insert(&e.id, &e.source_id, &e.group_id, &e.vector);
+        }
+    }
+
     /// Appends entries in one Lance commit.
     pub async fn add(&self, entries: &[VectorEntry]) -> anyhow::Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
+        self.add_to_table(entries).await?;
+        self.remember(entries);
+        Ok(())
+    }
+
+    async fn add_to_table(&self, entries: &[VectorEntry]) -> anyhow::Result<()> {
         let batch = self.batch(entries)?;
         self.dirty.store(true, Ordering::SeqCst);
         // Appends share the read lock (a Lance table takes concurrent writers); only creating
@@ -192,6 +290,14 @@ impl VectorStore {
                     .context("deleting vectors")?;
             }
         }
+        let mut resident = self.resident_write();
+        for block in resident.blocks.values_mut() {
+            if column == "id" {
+                block.remove_ids(values);
+            } else {
+                block.remove_groups(values);
+            }
+        }
         Ok(())
     }
 
@@ -204,6 +310,23 @@ impl VectorStore {
         vector: &[f32],
         limit: usize,
     ) -> anyhow::Result<Vec<VectorHit>> {
+        {
+            let resident = self.resident_read();
+            if resident.types.contains(item_type) {
+                let key = (workspace_id.to_string(), item_type.to_string());
+                return Ok(resident
+                    .blocks
+                    .get(&key)
+                    .map(|b| b.search(vector, source_ids, limit))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|h| VectorHit {
+                        id: h.id,
+                        similarity: h.similarity,
+                    })
+                    .collect());
+            }
+        }
         let guard = self.table.read().await;
         let Some(table) = guard.as_ref() else {
             return Ok(vec![]);

@@ -307,7 +307,7 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     let fact = note(
         &app,
         &s,
-        json!({"content": "Prefers invoices as PDF attachments sent on the first weekday."}),
+        json!({"content": "Owns three cats named after baroque composers."}),
     )
     .await["id"]
         .as_str()
@@ -361,6 +361,11 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     assert_eq!(json_of(res).await["aliases"], json!(["Hank"]));
 
     let q = json!({"query": "What should we know before emailing GBX?", "include_events": false});
+    let mut no_graph = q.clone();
+    no_graph["include_graph"] = json!(false);
+    let p = pack(&app, &s, no_graph).await;
+    assert!(item_ids(&p, "note").is_empty(), "{p}");
+    assert!(item_ids(&p, "entity").is_empty());
     let p = pack(&app, &s, q.clone()).await;
     assert_eq!(item_ids(&p, "entity")[0], globex);
     assert!(item_ids(&p, "entity").contains(&hank));
