@@ -108,7 +108,13 @@ impl Engine {
             )
             .await?,
         );
-        vectors.keep_resident(crate::memory::NOTE_ITEM).await?;
+        let resident = config.search.resident_max_vectors;
+        vectors
+            .keep_resident(crate::memory::NOTE_ITEM, resident)
+            .await?;
+        vectors
+            .keep_resident(crate::sources::CHUNK_ITEM, resident)
+            .await?;
         let chunker = Arc::new(crate::embed::chunker(config)?);
         let s = &config.sources;
         let fetcher = Arc::new(UrlFetcher::new(FetchSettings {

@@ -120,6 +120,7 @@ pub struct SearchConfig {
     pub alpha: f32,
     pub rrf_k: f32,
     pub vector_index_threshold: usize,
+    pub resident_max_vectors: usize,
 }
 
 /// `~/x` is `$HOME/x`; anything else is taken as written.

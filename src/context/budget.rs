@@ -39,6 +39,11 @@ impl TokenCounter {
     }
 }
 
+/// No rendered line is shorter than this ("[1] x" is 4 tokens).
+const MIN_LINE_TOKENS: usize = 4;
+/// Consecutive items that did not fit after which packing stops trying.
+const MAX_MISSES: usize = 8;
+
 pub struct Packed {
     pub items: Vec<PackItem>,
     pub context: String,
@@ -55,7 +60,7 @@ fn render(marker: usize, c: &Candidate) -> String {
 }
 
 /// Greedy by score (candidates come sorted): near-duplicates of an included item are
-/// dropped, then each item goes in if its line still fits. The joined text is counted again
+/// dropped, then each item goes in if its line still fits (until eight in a row did not). The joined text is counted again
 /// at the end and trimmed from the bottom, so `tokens_used <= max_tokens` holds exactly.
 pub fn pack(
     candidates: Vec<Candidate>,
@@ -66,7 +71,20 @@ pub fn pack(
     let mut chosen: Vec<(Candidate, String, usize, HashSet<String>)> = Vec::new();
     let mut dropped = Vec::new();
     let mut used = 0usize;
+    let mut misses = 0usize;
     for c in candidates {
+        // Once the budget is all but spent, or several items in a row did not fit, the rest
+        // are dropped uncounted: counting is the costly part of packing.
+        if max_tokens.saturating_sub(used) < MIN_LINE_TOKENS || misses >= MAX_MISSES {
+            dropped.push(DroppedItem {
+                item_type: c.item_type.into(),
+                id: c.id.clone(),
+                score: c.score,
+                reason: "budget".into(),
+                duplicate_of: None,
+            });
+            continue;
+        }
         let w = words(&c.text);
         if let Some((twin, ..)) = chosen
             .iter()
@@ -85,6 +103,7 @@ pub fn pack(
         let tokens = counter.count(&line);
         let separator = usize::from(!chosen.is_empty());
         if used + separator + tokens > max_tokens {
+            misses += 1;
             dropped.push(DroppedItem {
                 item_type: c.item_type.into(),
                 id: c.id.clone(),
@@ -94,6 +113,7 @@ pub fn pack(
             });
             continue;
         }
+        misses = 0;
         used += separator + tokens;
         chosen.push((c, line, tokens, w));
     }

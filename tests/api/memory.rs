@@ -972,3 +972,47 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
     .await;
     assert!(item_ids(&own, "note").contains(&secret));
 }
+
+#[tokio::test]
+async fn packs_work_when_vectors_outgrow_memory_and_lancedb_answers() {
+    // Two vectors at most in memory per item type: the third note moves notes to LanceDB.
+    let app = TestApp::spawn_with(&[("CAIRN__SEARCH__RESIDENT_MAX_VECTORS", "2")]).await;
+    let s = app.register("lance@example.com").await;
+    let topics = [
+        "The staging database is rebuilt every Sunday night.",
+        "Invoices are approved by the finance lead before payment.",
+        "The mobile app release train leaves every second Wednesday.",
+        "Office plants are watered by whoever arrives first on Monday.",
+    ];
+    let mut ids = Vec::new();
+    for content in topics {
+        let id = note(&app, &s, json!({ "content": content })).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        ids.push(id);
+        for (i, earlier) in topics.iter().enumerate().take(ids.len()) {
+            let p = pack(&app, &s, json!({"query": earlier, "include_events": false})).await;
+            assert_eq!(item_ids(&p, "note")[0], ids[i], "{earlier}");
+        }
+    }
+    let res = app
+        .post(
+            "/v1/sources",
+            &s,
+            json!({"records": [
+                {"title": "Ops guide", "text": "Rotate the pager every Friday at noon."},
+                {"title": "Kitchen", "text": "The dishwasher runs after lunch."},
+                {"title": "Travel", "text": "Book trains two weeks ahead for the offsite."}
+            ]}),
+        )
+        .await;
+    assert!(res.status().is_success());
+    let p = pack(
+        &app,
+        &s,
+        json!({"query": "when does the pager rotate?", "include_sources": true}),
+    )
+    .await;
+    assert_eq!(p["items"][0]["type"], "chunk", "{p}");
+}
