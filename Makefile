@@ -27,13 +27,17 @@ test: setup fmt lint unit
 schemas: setup
 	CAIRN_UPDATE_SCHEMAS=1 $(CARGO) test --test integration openapi
 
-# Figures (see README): retrieval quality on SciFact, ingest throughput, search latency.
+# Figures (see README): retrieval quality on SciFact, memory recall, ingest throughput,
+# search and context-pack latency.
 .PHONY: eval bench
 eval: setup
 	$(CARGO) run -p cairn-eval --bin beir -- --data ../shared/eval/scifact --split test \
 		--index-dir $(HOME)/.cache/cairn/eval-scifact
+	$(CARGO) run -p cairn-eval --bin memory-recall -- --data eval/data/memory_recall.json
 
 bench: setup
 	$(CARGO) run -p cairn-bench --bin sources-bench -- ingest --docs 300
 	$(CARGO) run -p cairn-bench --bin sources-bench -- search --chunks 100000 \
 		--dir $(HOME)/.cache/cairn/bench-search
+	$(CARGO) run -p cairn-bench --bin memory-bench -- --notes 10000 --chunks 100000 \
+		--dir $(HOME)/.cache/cairn/bench-memory

@@ -222,8 +222,8 @@ pub async fn search(
     Ok(())
 }
 
-/// Re-embeds every active document with the configured model, rebuilding the vector and
-/// text indexes from the text kept in SQL.
+/// Re-embeds every active document and every approved or pending note with the configured
+/// model, rebuilding the vector and text indexes from the text kept in SQL.
 pub async fn reindex(config: Config) -> anyhow::Result<()> {
     let stores = Stores::open(&config).await?;
     let documents = stores.sources.active_documents().await?;
@@ -272,8 +272,9 @@ pub async fn reindex(config: Config) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish();
+    let notes = engine.memory.reindex_all().await?;
     println!(
-        "re-embedded {} documents with {}",
+        "re-embedded {} documents and {notes} notes with {}",
         bar.position(),
         config.embedding.model
     );

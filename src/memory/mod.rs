@@ -92,47 +92,7 @@ impl Memory {
             return Ok(());
         }
         let keys: Vec<String> = fresh.iter().filter_map(|n| n.index_key.clone()).collect();
-        if !fresh.is_empty() {
-            let texts: Vec<String> = fresh.iter().map(note_text).collect();
-            let vectors = self
-                .retriever
-                .embedder
-                .embed(texts)
-                .await
-                .map_err(ApiError::from)?;
-            let text_entries: Vec<TextEntry> = fresh
-                .iter()
-                .map(|n| TextEntry {
-                    id: n.index_key.clone().unwrap_or_default(),
-                    workspace_id: n.workspace_id.clone(),
-                    item_type: NOTE_ITEM.into(),
-                    source_id: n.kind.clone(),
-                    group_id: n.id.clone(),
-                    title: n.title.clone().unwrap_or_default(),
-                    body: n.content.clone(),
-                })
-                .collect();
-            let vector_entries: Vec<VectorEntry> = fresh
-                .iter()
-                .zip(vectors)
-                .map(|(n, vector)| VectorEntry {
-                    id: n.index_key.clone().unwrap_or_default(),
-                    workspace_id: n.workspace_id.clone(),
-                    item_type: NOTE_ITEM.into(),
-                    source_id: n.kind.clone(),
-                    group_id: n.id.clone(),
-                    vector,
-                })
-                .collect();
-            let text = self.retriever.text.clone();
-            tokio::task::spawn_blocking(move || text.replace_ids(&text_entries, &[]))
-                .await
-                .map_err(anyhow::Error::from)??;
-            if let Err(e) = self.retriever.vectors.add(&vector_entries).await {
-                self.drop_entries(keys).await;
-                return Err(e.into());
-            }
-        }
+        self.index(&fresh).await?;
         if let Err(e) = self.store.apply(&writes).await {
             self.drop_entries(keys).await;
             if is_unique_violation(&e) {
@@ -154,6 +114,67 @@ impl Memory {
             self.graph.put_link(l);
         }
         Ok(())
+    }
+
+    /// Embeds notes and adds their entries under their `index_key`s to both indexes; when
+    /// the second index fails, the first one's entries are taken out again.
+    async fn index(&self, notes: &[NoteRow]) -> ApiResult<()> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = notes.iter().filter_map(|n| n.index_key.clone()).collect();
+        let texts: Vec<String> = notes.iter().map(note_text).collect();
+        let vectors = self
+            .retriever
+            .embedder
+            .embed(texts)
+            .await
+            .map_err(ApiError::from)?;
+        let text_entries: Vec<TextEntry> = notes
+            .iter()
+            .map(|n| TextEntry {
+                id: n.index_key.clone().unwrap_or_default(),
+                workspace_id: n.workspace_id.clone(),
+                item_type: NOTE_ITEM.into(),
+                source_id: n.kind.clone(),
+                group_id: n.id.clone(),
+                title: n.title.clone().unwrap_or_default(),
+                body: n.content.clone(),
+            })
+            .collect();
+        let vector_entries: Vec<VectorEntry> = notes
+            .iter()
+            .zip(vectors)
+            .map(|(n, vector)| VectorEntry {
+                id: n.index_key.clone().unwrap_or_default(),
+                workspace_id: n.workspace_id.clone(),
+                item_type: NOTE_ITEM.into(),
+                source_id: n.kind.clone(),
+                group_id: n.id.clone(),
+                vector,
+            })
+            .collect();
+        let text = self.retriever.text.clone();
+        tokio::task::spawn_blocking(move || text.replace_ids(&text_entries, &[]))
+            .await
+            .map_err(anyhow::Error::from)??;
+        if let Err(e) = self.retriever.vectors.add(&vector_entries).await {
+            self.drop_entries(keys).await;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Indexes every approved and pending note again under its current key, after
+    /// `cairn reindex` emptied the indexes (a new embedding model, say). Returns the count.
+    pub async fn reindex_all(&self) -> anyhow::Result<usize> {
+        let notes = self.store.indexed_notes().await?;
+        for part in notes.chunks(128) {
+            self.index(part)
+                .await
+                .map_err(|e| anyhow::anyhow!("re-indexing notes: {e}"))?;
+        }
+        Ok(notes.len())
     }
 
     /// Index entries that are no longer (or never became) any note's current version. A

@@ -303,6 +303,9 @@ pub trait MemoryStore: Send + Sync {
         item_ids: &[String],
     ) -> anyhow::Result<HashMap<String, FeedbackTotals>>;
 
+    /// Every approved or pending note of every workspace, to rebuild the indexes.
+    async fn indexed_notes(&self) -> anyhow::Result<Vec<NoteRow>>;
+
     /// Applies every change in one transaction.
     async fn apply(&self, writes: &MemoryWrites) -> anyhow::Result<()>;
 

@@ -98,6 +98,14 @@ async fn a_model_change_is_refused_at_start_until_reindex() {
         )
         .await;
     assert_eq!(res.status(), 200);
+    let res = app
+        .post(
+            "/v1/memory/notes",
+            &s,
+            serde_json::json!({"content": "Field trips to the stromatolite beds leave in May."}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
     drop(app);
 
     let renamed = [("CAIRN__EMBEDDING__MODEL", "minilm-renamed")];
@@ -115,7 +123,7 @@ async fn a_model_change_is_refused_at_start_until_reindex() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("re-embedded 1 documents"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-embedded 1 documents and 1 notes"));
 
     let app = TestApp::spawn_on(&data, &renamed).await;
     let token = app.login("model@example.com").await;
@@ -140,4 +148,18 @@ async fn a_model_change_is_refused_at_start_until_reindex() {
         .await
         .unwrap();
     assert_eq!(emb["model"], "minilm-renamed");
+    let pack: serde_json::Value = app
+        .post(
+            "/v1/memory/context-pack",
+            &token,
+            serde_json::json!({"query": "when do the field trips leave?"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        pack["items"][0]["text"],
+        "Field trips to the stromatolite beds leave in May."
+    );
 }

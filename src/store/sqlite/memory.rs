@@ -552,6 +552,15 @@ impl MemoryStore for SqliteMemory {
         Ok(out)
     }
 
+    async fn indexed_notes(&self) -> anyhow::Result<Vec<NoteRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM memory_notes WHERE index_key IS NOT NULL ORDER BY workspace_id, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(note_row).collect::<sqlx::Result<_>>()?)
+    }
+
     async fn apply(&self, w: &MemoryWrites) -> anyhow::Result<()> {
         if w.is_empty() {
             return Ok(());
