@@ -124,19 +124,9 @@ async fn main() -> anyhow::Result<()> {
     config.log.level = "warn".into();
     let engine = Engine::open(&config).await?;
     let accounts = engine.stores.accounts.clone();
-    let owner = match accounts.user_by_email("eval@cairn.local").await? {
-        Some(u) => u,
-        None => cairn::accounts::users::create_user(
-            accounts.as_ref(),
-            "eval@cairn.local".into(),
-            "evaluation-only".into(),
-            Some("admin".into()),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?,
-    };
+    let owner = cairn_eval::owner_account(&engine).await?;
     let ws: Workspace = accounts
-        .workspace_by_slug(&owner.account_id, "default")
+        .workspace_by_slug(&owner, "default")
         .await?
         .context("default workspace")?;
 

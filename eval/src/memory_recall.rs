@@ -144,18 +144,7 @@ async fn main() -> anyhow::Result<()> {
     config.storage.data_dir = dir.clone();
     config.log.level = "warn".into();
     let engine = Engine::open(&config).await?;
-    let accounts = engine.stores.accounts.clone();
-    let owner = match accounts.user_by_email("eval@cairn.local").await? {
-        Some(u) => u,
-        None => cairn::accounts::users::create_user(
-            accounts.as_ref(),
-            "eval@cairn.local".into(),
-            "evaluation-only".into(),
-            Some("admin".into()),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?,
-    };
+    let owner = cairn_eval::owner_account(&engine).await?;
 
     let mut by_type: BTreeMap<String, Tally> = BTreeMap::new();
     let mut all = Tally::default();
@@ -163,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
     let counter = cairn::context::budget::TokenCounter::new(&config.context.tokenizer)?;
     let mut whole_tokens = 0usize;
     for conv in &data.conversations {
-        let ws = workspace(&engine, &owner.account_id, &conv.id.to_lowercase()).await?;
+        let ws = workspace(&engine, &owner, &conv.id.to_lowercase()).await?;
         let turns: Vec<&Turn> = conv
             .turns
             .iter()

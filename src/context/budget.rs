@@ -51,6 +51,16 @@ pub struct Packed {
     pub dropped: Vec<DroppedItem>,
 }
 
+fn over_budget(c: &Candidate) -> DroppedItem {
+    DroppedItem {
+        item_type: c.item_type.into(),
+        id: c.id.clone(),
+        score: c.score,
+        reason: "budget".into(),
+        duplicate_of: None,
+    }
+}
+
 fn render(marker: usize, c: &Candidate) -> String {
     if c.label.is_empty() {
         format!("[{marker}] {}", c.text)
@@ -76,13 +86,7 @@ pub fn pack(
         // Once the budget is all but spent, or several items in a row did not fit, the rest
         // are dropped uncounted: counting is the costly part of packing.
         if max_tokens.saturating_sub(used) < MIN_LINE_TOKENS || misses >= MAX_MISSES {
-            dropped.push(DroppedItem {
-                item_type: c.item_type.into(),
-                id: c.id.clone(),
-                score: c.score,
-                reason: "budget".into(),
-                duplicate_of: None,
-            });
+            dropped.push(over_budget(&c));
             continue;
         }
         let w = words(&c.text);
@@ -104,13 +108,7 @@ pub fn pack(
         let separator = usize::from(!chosen.is_empty());
         if used + separator + tokens > max_tokens {
             misses += 1;
-            dropped.push(DroppedItem {
-                item_type: c.item_type.into(),
-                id: c.id.clone(),
-                score: c.score,
-                reason: "budget".into(),
-                duplicate_of: None,
-            });
+            dropped.push(over_budget(&c));
             continue;
         }
         misses = 0;
@@ -125,13 +123,7 @@ pub fn pack(
     let mut tokens_used = counter.count(&context);
     while tokens_used > max_tokens {
         if let Some((c, ..)) = chosen.pop() {
-            dropped.push(DroppedItem {
-                item_type: c.item_type.into(),
-                id: c.id.clone(),
-                score: c.score,
-                reason: "budget".into(),
-                duplicate_of: None,
-            });
+            dropped.push(over_budget(&c));
         }
         context = chosen
             .iter()

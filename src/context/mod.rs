@@ -54,13 +54,6 @@ struct Ask {
     mission_id: Option<String>,
 }
 
-fn retrieval_error(e: anyhow::Error) -> ApiError {
-    match e.downcast::<cairn_ingest::EmbedError>() {
-        Ok(embed) => embed.into(),
-        Err(other) => ApiError::Internal(other),
-    }
-}
-
 fn ms(since: Instant) -> f64 {
     (since.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0
 }
@@ -214,7 +207,7 @@ impl ContextPacks {
             retriever.search_many(&queries),
             self.recent_events(ws, ask, as_of)
         );
-        let mut hits = hits.map_err(retrieval_error)?.into_iter();
+        let mut hits = hits.map_err(crate::retrieval::api_error)?.into_iter();
         let (note_hits, chunk_hits) = (
             hits.next().unwrap_or_default(),
             hits.next().unwrap_or_default(),

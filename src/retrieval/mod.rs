@@ -23,6 +23,14 @@ pub enum SearchMode {
     Vector,
 }
 
+/// A failing embedder is a 503 (the service is degraded), anything else a 500.
+pub fn api_error(e: anyhow::Error) -> crate::error::ApiError {
+    match e.downcast::<cairn_ingest::EmbedError>() {
+        Ok(embed) => embed.into(),
+        Err(other) => crate::error::ApiError::Internal(other),
+    }
+}
+
 pub struct Retriever {
     pub vectors: Arc<VectorStore>,
     pub text: Arc<TextIndex>,
@@ -30,6 +38,7 @@ pub struct Retriever {
     pub fusion: Fusion,
 }
 
+#[derive(Clone)]
 pub struct SearchQuery<'a> {
     pub workspace_id: &'a str,
     pub item_type: &'a str,
@@ -54,65 +63,18 @@ impl Retriever {
 
     /// Ranked ids with their per-list scores, best first.
     pub async fn search(&self, q: &SearchQuery<'_>) -> anyhow::Result<Vec<Fused>> {
-        self.run(q, None).await
-    }
-
-    /// As [`Self::search`] with the query vector already computed (it is shared by callers
-    /// that search several item types for one query).
-    pub async fn search_with_vector(
-        &self,
-        q: &SearchQuery<'_>,
-        vector: &[f32],
-    ) -> anyhow::Result<Vec<Fused>> {
-        self.run(q, Some(vector)).await
-    }
-
-    /// BM25 runs on the blocking pool while the query is embedded and the vectors searched,
-    /// so the two lists cost the time of the slower one.
-    async fn run(&self, q: &SearchQuery<'_>, given: Option<&[f32]>) -> anyhow::Result<Vec<Fused>> {
         let started = std::time::Instant::now();
-        let bm25_task = (q.mode != SearchMode::Vector).then(|| {
-            let index = self.text.clone();
-            let (ws, item, text, depth) = (
-                q.workspace_id.to_string(),
-                q.item_type.to_string(),
-                q.text.to_string(),
-                q.depth,
-            );
-            let sources = q.source_ids.map(<[String]>::to_vec);
-            tokio::task::spawn_blocking(move || {
-                index.search(&ws, &item, sources.as_deref(), &text, depth)
-            })
-        });
-        let dense: Vec<(String, f32)> = if q.mode == SearchMode::Bm25 {
-            vec![]
-        } else {
-            let embedded;
-            let vector = match given {
-                Some(v) => v,
-                None => {
-                    embedded = self.embed_query(q.text).await?;
-                    &embedded
-                }
-            };
-            self.vectors
-                .search(q.workspace_id, q.item_type, q.source_ids, vector, q.depth)
-                .await?
-                .into_iter()
-                .map(|h| (h.id, h.similarity))
-                .collect()
-        };
-        let bm25: Vec<(String, f32)> = match bm25_task {
-            Some(task) => task.await??.into_iter().map(|h| (h.id, h.score)).collect(),
-            None => vec![],
-        };
+        let ranked = self
+            .search_many(std::slice::from_ref(q))
+            .await?
+            .pop()
+            .unwrap_or_default();
         tracing::debug!(
             ms = started.elapsed().as_secs_f64() * 1000.0,
-            bm25 = bm25.len(),
-            vector = dense.len(),
+            hits = ranked.len(),
             "retrieval.search"
         );
-        Ok(fuse(&bm25, &dense, self.fusion_for(q.mode)))
+        Ok(ranked)
     }
 
     /// Several searches for one text (notes and chunks, say): BM25 for all of them starts on

@@ -13,14 +13,6 @@ use crate::store::Workspace;
 pub const MAX_LIMIT: usize = 100;
 const MAX_QUERY_CHARS: usize = 4_000;
 
-/// A failing embedder is a 503 (the service is degraded), anything else a 500.
-fn retrieval_error(e: anyhow::Error) -> ApiError {
-    match e.downcast::<cairn_ingest::EmbedError>() {
-        Ok(embed) => embed.into(),
-        Err(other) => ApiError::Internal(other),
-    }
-}
-
 fn matches_filters(hit: &ChunkHit, req: &SearchRequest) -> bool {
     if let Some(tags) = &req.filters.tags {
         if !tags.iter().all(|t| hit.tags.contains(t)) {
@@ -67,7 +59,11 @@ impl Sources {
             depth,
             source_ids: req.filters.source_ids.as_deref(),
         };
-        let ranked = self.retriever.search(&q).await.map_err(retrieval_error)?;
+        let ranked = self
+            .retriever
+            .search(&q)
+            .await
+            .map_err(crate::retrieval::api_error)?;
         let ids: Vec<String> = ranked.iter().map(|f| f.id.clone()).collect();
         let mut rows: HashMap<String, ChunkHit> = self
             .store

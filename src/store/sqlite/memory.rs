@@ -1,10 +1,10 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
+use super::{json, strings};
 use crate::store::memory::{
     EntityFilter, EntityRow, EventFilter, EventRow, FeedbackRow, FeedbackTotals, HistoryRow,
     LinkFilter, LinkRow, MemoryStore, MemoryWrites, NoteFilter, NoteRow, PackRow,
@@ -19,14 +19,6 @@ impl SqliteMemory {
     pub fn new(pool: SqlitePool) -> Self {
         Self { pool }
     }
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or(Value::Null)
-}
-
-fn strings(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
 }
 
 /// `INSERT ... ON CONFLICT(id) DO UPDATE`: replaces a row by id, while a clash on any other

@@ -16,6 +16,16 @@ pub use accounts::SqliteAccounts;
 pub use memory::SqliteMemory;
 pub use sources::SqliteSources;
 
+/// A JSON column; unreadable text reads as null rather than failing the row.
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
+}
+
+/// A JSON array of strings (tags, aliases).
+fn strings(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
 /// Opens (creating if needed) the database file and brings its schema up to date.
 pub async fn open(path: &Path) -> anyhow::Result<SqlitePool> {
     if let Some(dir) = path.parent() {

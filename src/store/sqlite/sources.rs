@@ -1,8 +1,8 @@
 use async_trait::async_trait;
-use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
+use super::{json, strings};
 use crate::store::sources::{
     BeginIngest, ChunkHit, ChunkRow, DocumentRow, ExternalConflict, RecoveryReport, SourceFilter,
     SourceRow, SourceStore,
@@ -20,14 +20,6 @@ impl SqliteSources {
     }
 }
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or(Value::Null)
-}
-
-fn tags(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
 fn source_row(r: &SqliteRow) -> sqlx::Result<SourceRow> {
     Ok(SourceRow {
         id: r.try_get("id")?,
@@ -41,7 +33,7 @@ fn source_row(r: &SqliteRow) -> sqlx::Result<SourceRow> {
         content_hash: r.try_get("content_hash")?,
         external_source: r.try_get("external_source")?,
         external_id: r.try_get("external_id")?,
-        tags: tags(r.try_get("tags")?),
+        tags: strings(r.try_get("tags")?),
         metadata: json(r.try_get("metadata")?),
         status: r.try_get("status")?,
         error: r.try_get("error")?,
@@ -278,7 +270,7 @@ impl SourceStore for SqliteSources {
                     source_title: r.try_get("source_title")?,
                     url: r.try_get("cite_url")?,
                     filename: r.try_get("filename")?,
-                    tags: tags(r.try_get("source_tags")?),
+                    tags: strings(r.try_get("source_tags")?),
                     metadata: json(r.try_get("source_metadata")?),
                 });
             }
