@@ -17,14 +17,21 @@ use crate::accounts::sessions::{load_or_create_secret, SessionKeys};
 use crate::config::Config;
 use crate::context::budget::TokenCounter;
 use crate::context::ContextPacks;
+use crate::guard::{Guard, GuardSettings};
+use crate::harness::reflect::Reflector;
+use crate::harness::{Harness, HarnessSettings};
 use crate::memory::Memory;
 use crate::retrieval::Retriever;
 use crate::sources::fetch::{FetchSettings, UrlFetcher};
 use crate::sources::{Sources, SourcesSettings};
 use crate::state::AppState;
+use crate::store::guard::GuardStore;
+use crate::store::harness::HarnessStore;
 use crate::store::memory::MemoryStore;
 use crate::store::sources::SourceStore;
-use crate::store::sqlite::{self, SqliteAccounts, SqliteMemory, SqliteSources};
+use crate::store::sqlite::{
+    self, SqliteAccounts, SqliteGuard, SqliteHarness, SqliteMemory, SqliteSources,
+};
 use crate::store::text_index::TextIndex;
 use crate::store::vectors::VectorStore;
 use crate::store::AccountStore;
@@ -35,6 +42,8 @@ pub struct Stores {
     pub accounts: Arc<dyn AccountStore>,
     pub sources: Arc<dyn SourceStore>,
     pub memory: Arc<dyn MemoryStore>,
+    pub guard: Arc<dyn GuardStore>,
+    pub harness: Arc<dyn HarnessStore>,
 }
 
 impl Stores {
@@ -50,6 +59,8 @@ impl Stores {
             accounts: Arc::new(SqliteAccounts::new(pool.clone())),
             sources: Arc::new(SqliteSources::new(pool.clone())),
             memory: Arc::new(SqliteMemory::new(pool.clone())),
+            guard: Arc::new(SqliteGuard::new(pool.clone())),
+            harness: Arc::new(SqliteHarness::new(pool.clone())),
             pool,
         })
     }
@@ -67,6 +78,8 @@ pub struct Engine {
     pub sources: Arc<Sources>,
     pub memory: Arc<Memory>,
     pub context: Arc<ContextPacks>,
+    pub guard: Arc<Guard>,
+    pub harness: Arc<Harness>,
     pub text: Arc<TextIndex>,
 }
 
@@ -129,13 +142,46 @@ impl Engine {
             embedder,
             fusion: config.fusion(),
         });
-        let memory = Arc::new(Memory::open(stores.memory.clone(), retriever.clone()).await?);
+        let g = &config.guard;
+        let guard = Arc::new(Guard {
+            store: stores.guard.clone(),
+            settings: GuardSettings {
+                default_effect: g.default_effect,
+                approval_ttl_secs: g.approval_ttl_secs,
+                secret_notes: g.secret_notes,
+                review_below_confidence: g.review_below_confidence,
+            },
+        });
+        let memory =
+            Arc::new(Memory::open(stores.memory.clone(), retriever.clone(), guard.clone()).await?);
         let context = Arc::new(ContextPacks {
             memory: memory.clone(),
             chunks: stores.sources.clone(),
             settings: config.context.clone(),
             counter: TokenCounter::new(&config.context.tokenizer)?,
+            hooks: std::sync::OnceLock::new(),
         });
+        let r = &config.reflection;
+        let reflector = if r.base_url.is_empty() {
+            None
+        } else {
+            Some(Reflector::new(
+                &r.base_url,
+                &r.api_key,
+                &r.model,
+                Duration::from_secs(r.timeout_secs),
+            )?)
+        };
+        let harness = Arc::new(Harness::new(
+            stores.harness.clone(),
+            stores.guard.clone(),
+            memory.clone(),
+            reflector,
+            HarnessSettings {
+                remember_status: config.harness.remember_status,
+            },
+        ));
+        let _ = context.hooks.set(harness.clone());
         let sources = Arc::new(Sources {
             store: stores.sources.clone(),
             retriever,
@@ -157,6 +203,8 @@ impl Engine {
             sources,
             memory,
             context,
+            guard,
+            harness,
             text,
         })
     }
@@ -189,6 +237,8 @@ impl App {
             sources: engine.sources.clone(),
             memory: engine.memory.clone(),
             context: engine.context.clone(),
+            guard: engine.guard.clone(),
+            harness: engine.harness.clone(),
             sessions: Arc::new(SessionKeys::new(&secret, auth.session_ttl_secs)),
             rate_limiter: Arc::new(RateLimiter::new()),
             login_limiter: Arc::new(LoginLimiter::new(

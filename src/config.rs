@@ -20,7 +20,45 @@ pub struct Config {
     pub search: SearchConfig,
     pub memory: MemoryConfig,
     pub context: ContextConfig,
+    pub guard: GuardConfig,
+    pub harness: HarnessConfig,
+    pub reflection: ReflectionConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardConfig {
+    pub default_effect: crate::guard::policy::DefaultEffect,
+    pub approval_ttl_secs: i64,
+    pub secret_notes: crate::guard::SecretMode,
+    pub review_below_confidence: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HarnessConfig {
+    pub remember_status: crate::memory::model::NoteStatus,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReflectionConfig {
+    pub base_url: String,
+    pub api_key: String,
+    pub model: String,
+    pub timeout_secs: u64,
+}
+
+// Hand-written so the provider key never reaches a log line.
+impl std::fmt::Debug for ReflectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReflectionConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"<redacted>")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -308,6 +346,24 @@ impl Config {
             return Err(invalid(
                 "context.weights",
                 "each weight is a number from 0 to 10",
+            ));
+        }
+        if !matches!(
+            self.harness.remember_status,
+            crate::memory::model::NoteStatus::Pending | crate::memory::model::NoteStatus::Approved
+        ) {
+            return Err(invalid(
+                "harness.remember_status",
+                "expected \"pending\" or \"approved\"",
+            ));
+        }
+        if self.guard.approval_ttl_secs <= 0 {
+            return Err(invalid("guard.approval_ttl_secs", "must be positive"));
+        }
+        if !self.reflection.base_url.is_empty() && self.reflection.model.is_empty() {
+            return Err(invalid(
+                "reflection.model",
+                "required when reflection.base_url is set",
             ));
         }
         if self.memory.max_batch_items == 0 {

@@ -8,6 +8,8 @@ pub mod config;
 pub mod context;
 pub mod embed;
 pub mod error;
+pub mod guard;
+pub mod harness;
 pub mod http;
 pub mod memory;
 pub mod retrieval;

@@ -19,6 +19,8 @@ pub struct AppState {
     pub sources: Arc<crate::sources::Sources>,
     pub memory: Arc<crate::memory::Memory>,
     pub context: Arc<crate::context::ContextPacks>,
+    pub guard: Arc<crate::guard::Guard>,
+    pub harness: Arc<crate::harness::Harness>,
     pub sessions: Arc<SessionKeys>,
     pub rate_limiter: Arc<RateLimiter>,
     pub login_limiter: Arc<LoginLimiter>,

@@ -34,11 +34,30 @@ use rank::Candidate;
 
 const MAX_QUERY_CHARS: usize = 4_000;
 
+/// What the harness adds to every pack: the active version's ranking weights, and a trace.
+#[async_trait::async_trait]
+pub trait PackHooks: Send + Sync {
+    /// The workspace's active harness version: its id and the weights it sets, if any.
+    async fn active_version(
+        &self,
+        workspace_id: &str,
+    ) -> anyhow::Result<Option<(String, Option<crate::config::Weights>)>>;
+    /// Records the pack as a trace; returns the trace id.
+    async fn trace_pack(
+        &self,
+        ws: &Workspace,
+        pack: &ContextPack,
+        metadata: Option<&model::PackMetadata>,
+    ) -> anyhow::Result<String>;
+}
+
 pub struct ContextPacks {
     pub memory: Arc<Memory>,
     pub chunks: Arc<dyn SourceStore>,
     pub settings: ContextConfig,
     pub counter: TokenCounter,
+    /// Set once the harness is built (it needs the memory this is built with).
+    pub hooks: std::sync::OnceLock<Arc<dyn PackHooks>>,
 }
 
 /// The request, checked.
@@ -52,6 +71,7 @@ struct Ask {
     kinds: Option<Vec<String>>,
     as_of: Option<DateTime<Utc>>,
     mission_id: Option<String>,
+    weights: crate::config::Weights,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -114,12 +134,20 @@ impl ContextPacks {
             kinds,
             as_of,
             mission_id: req.metadata.as_ref().and_then(|m| m.mission_id.clone()),
+            weights: self.settings.weights,
         })
     }
 
     pub async fn build(&self, ws: &Workspace, req: ContextPackRequest) -> ApiResult<ContextPack> {
-        let ask = self.check(&req)?;
+        let mut ask = self.check(&req)?;
         let started = Instant::now();
+        let version = match self.hooks.get() {
+            Some(h) => h.active_version(&ws.id).await?,
+            None => None,
+        };
+        if let Some(w) = version.as_ref().and_then(|v| v.1) {
+            ask.weights = w;
+        }
         let (candidates, mut telemetry) = self.candidates(ws, &ask).await?;
         let ranked_at = Instant::now();
         let considered = candidates.len();
@@ -143,18 +171,7 @@ impl ContextPacks {
         let pack_id = new_id();
         let created_at = now();
         telemetry.took_ms = ms(started);
-        let row = PackRow {
-            id: pack_id.clone(),
-            workspace_id: ws.id.clone(),
-            query: ask.query.clone(),
-            request: serde_json::to_value(&req).unwrap_or_default(),
-            items: serde_json::to_value(&packed.items).unwrap_or_default(),
-            dropped: serde_json::to_value(&packed.dropped).unwrap_or_default(),
-            usage: serde_json::json!({ "usage": &usage, "telemetry": &telemetry }),
-            created_at: created_at.clone(),
-        };
-        self.memory.store.save_pack(&row).await?;
-        Ok(ContextPack {
+        let mut pack = ContextPack {
             pack_id,
             object: "context_pack".into(),
             workspace_id: ws.workspace_id.clone(),
@@ -164,8 +181,27 @@ impl ContextPacks {
             context: packed.context,
             usage,
             telemetry,
+            harness_version_id: version.map(|v| v.0),
+            trace_id: None,
             created_at,
-        })
+        };
+        if let Some(h) = self.hooks.get() {
+            pack.trace_id = Some(h.trace_pack(ws, &pack, req.metadata.as_ref()).await?);
+        }
+        let row = PackRow {
+            id: pack.pack_id.clone(),
+            workspace_id: ws.id.clone(),
+            query: pack.query.clone(),
+            request: serde_json::to_value(&req).unwrap_or_default(),
+            items: serde_json::to_value(&pack.items).unwrap_or_default(),
+            dropped: serde_json::to_value(&packed.dropped).unwrap_or_default(),
+            usage: serde_json::json!({ "usage": &pack.usage, "telemetry": &pack.telemetry }),
+            harness_version_id: pack.harness_version_id.clone(),
+            trace_id: pack.trace_id.clone(),
+            created_at: pack.created_at.clone(),
+        };
+        self.memory.store.save_pack(&row).await?;
+        Ok(pack)
     }
 
     /// Every candidate, scored and sorted best first.
@@ -398,7 +434,7 @@ impl ContextPacks {
         let totals = store.feedback_totals(&ws.id, &ids).await?;
         for c in &mut out {
             c.feedback = rank::feedback(totals.get(&c.id).copied().unwrap_or_default());
-            rank::score(c, &s.weights);
+            rank::score(c, &ask.weights);
         }
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         telemetry.rank_ms = ms(t);
@@ -482,6 +518,8 @@ impl ContextPacks {
             items: row.items,
             dropped: row.dropped,
             usage: row.usage,
+            harness_version_id: row.harness_version_id,
+            trace_id: row.trace_id,
             created_at: row.created_at,
         })
     }

@@ -150,6 +150,11 @@ pub struct ContextPack {
     pub context: String,
     pub usage: PackUsage,
     pub telemetry: PackTelemetry,
+    /// The workspace's active harness version when the pack was built.
+    pub harness_version_id: Option<String>,
+    /// The harness trace recording this pack; send feedback on it to
+    /// `POST /v1/harness/feedback`.
+    pub trace_id: Option<String>,
     pub created_at: String,
 }
 
@@ -167,6 +172,8 @@ pub struct StoredPack {
     pub dropped: Value,
     #[schema(value_type = Object)]
     pub usage: Value,
+    pub harness_version_id: Option<String>,
+    pub trace_id: Option<String>,
     pub created_at: String,
 }
 

@@ -1,9 +1,11 @@
 //! Route tables and thin handlers. Handlers extract inputs, call one area function and wrap the
 //! result; no SQL and no business logic lives here.
 
+pub mod actions;
 pub mod auth;
 pub mod embeddings;
 pub mod extract;
+pub mod harness;
 pub mod health;
 pub mod keys;
 pub mod memory;
@@ -101,6 +103,51 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/memory/context-pack", post(memory::context_pack))
         .route("/v1/memory/context-packs/{pack_id}", get(memory::get_pack))
         .route("/v1/memory/context", post(memory::context))
+        .route(
+            "/v1/actions/policies",
+            get(actions::list_policies).post(actions::create_policy),
+        )
+        .route("/v1/actions/check", post(actions::check))
+        .route("/v1/actions/approvals", get(actions::list_approvals))
+        .route("/v1/actions/approvals/{id}/decide", post(actions::decide))
+        .route(
+            "/v1/actions/audit",
+            get(actions::list_audit).post(actions::record_audit),
+        )
+        .route(
+            "/v1/harness/versions",
+            get(harness::list_versions).post(harness::create_version),
+        )
+        .route(
+            "/v1/harness/missions",
+            get(harness::list_missions).post(harness::upsert_mission),
+        )
+        .route(
+            "/v1/harness/missions/{id}",
+            get(harness::get_mission).patch(harness::update_mission),
+        )
+        .route(
+            "/v1/harness/missions/{id}/steps",
+            post(harness::upsert_step),
+        )
+        .route(
+            "/v1/harness/missions/{id}/steps/{step_id}",
+            patch(harness::update_step),
+        )
+        .route(
+            "/v1/harness/missions/{id}/artifacts",
+            post(harness::add_artifact),
+        )
+        .route(
+            "/v1/harness/traces",
+            get(harness::list_traces).post(harness::record_trace),
+        )
+        .route("/v1/harness/feedback", post(harness::feedback))
+        .route("/v1/harness/reflections", get(harness::list_reflections))
+        .route(
+            "/v1/harness/reflections/generate",
+            post(harness::generate_reflection),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::authenticate,

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{auth, embeddings, health, keys, memory, sources, workspaces};
+use crate::http::{actions, auth, embeddings, harness, health, keys, memory, sources, workspaces};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,13 @@ use crate::http::{auth, embeddings, health, keys, memory, sources, workspaces};
         memory::create_link, memory::list_links, memory::delete_link,
         memory::create_event, memory::list_events, memory::feedback, memory::batch,
         memory::context_pack, memory::get_pack, memory::context,
+        actions::list_policies, actions::create_policy, actions::check, actions::list_approvals,
+        actions::decide, actions::list_audit, actions::record_audit,
+        harness::list_versions, harness::create_version, harness::list_missions,
+        harness::upsert_mission, harness::get_mission, harness::update_mission,
+        harness::upsert_step, harness::update_step, harness::add_artifact,
+        harness::list_traces, harness::record_trace, harness::feedback,
+        harness::list_reflections, harness::generate_reflection,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -33,6 +40,8 @@ use crate::http::{auth, embeddings, health, keys, memory, sources, workspaces};
         (name = "workspaces", description = "Workspaces of an account"),
         (name = "sources", description = "Ingest, documents, chunks and search"),
         (name = "memory", description = "Memory Vault: notes, review, entities, links, events, feedback, batch and context packs"),
+        (name = "actions", description = "Action guardrails: policies, checks, approvals, audit"),
+        (name = "harness", description = "Harness: versions, missions, traces, feedback, reflections"),
         (name = "openai", description = "OpenAI-compatible routes"),
     )
 )]

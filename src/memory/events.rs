@@ -228,3 +228,40 @@ impl Memory {
         ))
     }
 }
+
+impl Memory {
+    /// One feedback row per item (harness feedback rating a trace's memories and documents);
+    /// returns how many were recorded.
+    pub async fn rate_items(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        pack_id: Option<String>,
+        items: &[(ItemType, String)],
+        signal: Signal,
+        comment: Option<String>,
+    ) -> ApiResult<usize> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let _guard = self.lock(&ws.id).await;
+        let mut plan = Plan::new(ws, actor);
+        for (item_type, item_id) in items {
+            plan.writes.feedback.push(FeedbackRow {
+                id: new_id(),
+                workspace_id: ws.id.clone(),
+                pack_id: pack_id.clone(),
+                item_type: item_type.as_str().into(),
+                item_id: item_id.clone(),
+                signal: signal.as_str().into(),
+                actor: actor.to_string(),
+                comment: comment.clone(),
+                external_source: None,
+                external_id: None,
+                created_at: plan.now.clone(),
+            });
+        }
+        self.commit(plan).await?;
+        Ok(items.len())
+    }
+}

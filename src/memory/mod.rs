@@ -35,6 +35,8 @@ pub struct Memory {
     pub store: Arc<dyn MemoryStore>,
     pub retriever: Arc<Retriever>,
     pub graph: Arc<Graphs>,
+    /// Screens note content (secrets, review) before it is written.
+    pub guard: Arc<crate::guard::Guard>,
     /// Writes to one workspace are serialised, so read-then-write upserts can't race.
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -55,6 +57,7 @@ impl Memory {
     pub async fn open(
         store: Arc<dyn MemoryStore>,
         retriever: Arc<Retriever>,
+        guard: Arc<crate::guard::Guard>,
     ) -> anyhow::Result<Self> {
         let (entities, links) = store.graph_rows().await?;
         tracing::info!(
@@ -66,6 +69,7 @@ impl Memory {
             store,
             retriever,
             graph: Arc::new(Graphs::load(entities, links)),
+            guard,
             locks: std::sync::Mutex::new(HashMap::new()),
         })
     }

@@ -164,6 +164,14 @@ impl Memory {
                 .await?;
             note.supersedes = Some(target.to_string());
         }
+        let text_changed = old
+            .as_ref()
+            .is_none_or(|o| o.content != note.content || o.title != note.title);
+        if text_changed {
+            self.guard
+                .screen_note(&plan.workspace_id, &mut note)
+                .await?;
+        }
         match old {
             Some(old) if old == note => Ok((old, Outcome::Unchanged)),
             Some(old) => {
@@ -291,6 +299,9 @@ impl Memory {
             }
             _ => "updated",
         };
+        if n.content != old.content || n.title != old.title {
+            self.guard.screen_note(&ws.id, &mut n).await?;
+        }
         if n == old {
             return Ok(old);
         }

@@ -142,6 +142,8 @@ pub struct PackRow {
     pub items: Value,
     pub dropped: Value,
     pub usage: Value,
+    pub harness_version_id: Option<String>,
+    pub trace_id: Option<String>,
     pub created_at: String,
 }
 

@@ -2,6 +2,8 @@
 //! implementation (SQLite today; the traits keep a Postgres implementation possible).
 
 pub mod accounts;
+pub mod guard;
+pub mod harness;
 pub mod memory;
 pub mod sources;
 pub mod sqlite;

@@ -1,7 +1,9 @@
+mod actions;
 mod auth;
 mod bad_input;
 mod cli;
 mod cli_sources;
+mod harness;
 mod health;
 mod isolation;
 mod keys;

@@ -219,6 +219,8 @@ fn pack_row(r: &SqliteRow) -> sqlx::Result<PackRow> {
         items: json(r.try_get("items")?),
         dropped: json(r.try_get("dropped")?),
         usage: json(r.try_get("usage")?),
+        harness_version_id: r.try_get("harness_version_id")?,
+        trace_id: r.try_get("trace_id")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -682,8 +684,8 @@ impl MemoryStore for SqliteMemory {
 
     async fn save_pack(&self, p: &PackRow) -> anyhow::Result<()> {
         sqlx::query(
-            "INSERT INTO context_packs (id, workspace_id, query, request, items, dropped, usage, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO context_packs (id, workspace_id, query, request, items, dropped, usage, \
+             harness_version_id, trace_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&p.id)
         .bind(&p.workspace_id)
@@ -692,6 +694,8 @@ impl MemoryStore for SqliteMemory {
         .bind(p.items.to_string())
         .bind(p.dropped.to_string())
         .bind(p.usage.to_string())
+        .bind(&p.harness_version_id)
+        .bind(&p.trace_id)
         .bind(&p.created_at)
         .execute(&self.pool)
         .await?;

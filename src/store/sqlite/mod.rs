@@ -1,6 +1,8 @@
 //! SQLite through sqlx: WAL mode, foreign keys on, migrations applied at open.
 
 mod accounts;
+mod guard;
+mod harness;
 mod memory;
 mod sources;
 
@@ -13,6 +15,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use accounts::SqliteAccounts;
+pub use guard::SqliteGuard;
+pub use harness::SqliteHarness;
 pub use memory::SqliteMemory;
 pub use sources::SqliteSources;
 

@@ -1,0 +1,485 @@
+//! Action guardrails: policies, checks (allow / require approval / deny), approvals and the
+//! audit trail; and the same rules for memory writes (secret-looking content, review of
+//! inferred or low-confidence notes).
+
+pub mod model;
+pub mod policy;
+pub mod secrets;
+
+use std::sync::Arc;
+
+use chrono::{Datelike, Duration, TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::memory::validate as v;
+use crate::store::guard::{
+    ApprovalFilter, ApprovalRow, AuditFilter, AuditRow, GuardStore, PolicyRow,
+};
+use crate::store::memory::NoteRow;
+use crate::store::time::{new_id, now, rfc3339};
+use crate::store::Workspace;
+
+use model::{
+    ApprovalList, AuditInput, AuditList, CheckInput, CheckResult, DecideInput, Decision,
+    PolicyInput, PolicyList,
+};
+use policy::{Action, Criteria, DefaultEffect, Effect, Rule};
+
+/// What happens to a note whose content looks like a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretMode {
+    Reject,
+    Redact,
+}
+
+#[derive(Debug, Clone)]
+pub struct GuardSettings {
+    pub default_effect: DefaultEffect,
+    pub approval_ttl_secs: i64,
+    pub secret_notes: SecretMode,
+    pub review_below_confidence: f64,
+}
+
+pub struct Guard {
+    pub store: Arc<dyn GuardStore>,
+    pub settings: GuardSettings,
+}
+
+const AUDIT_EVENTS: [&str; 5] = ["executed", "failed", "blocked", "approved", "rejected"];
+const MEMORY_WRITE: &str = "memory_write";
+
+fn rule(p: &PolicyRow) -> Option<Rule> {
+    Some(Rule {
+        id: p.id.clone(),
+        criteria: Criteria {
+            app: p.app.clone(),
+            mission_id: p.mission_id.clone(),
+            tool_ref: p.tool_ref.clone(),
+            action_type: p.action_type.clone(),
+            operation: p.operation.clone(),
+            access_level: p.access_level.clone(),
+            risk_level: p.risk_level.clone(),
+            min_amount_usd: p.min_amount_usd,
+            max_amount_usd: p.max_amount_usd,
+        },
+        effect: Effect::parse(&p.effect)?,
+        priority: p.priority,
+        created_at: p.created_at.clone(),
+    })
+}
+
+fn label(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
+    v::optional_text(field, value, 200)
+}
+
+fn amount(field: &str, value: Option<f64>) -> ApiResult<Option<f64>> {
+    match value {
+        Some(x) if !x.is_finite() || x < 0.0 => Err(ApiError::bad_request(format!(
+            "{field}: expected a non-negative amount in USD"
+        ))),
+        other => Ok(other),
+    }
+}
+
+fn month_start() -> String {
+    let n = Utc::now();
+    Utc.with_ymd_and_hms(n.year(), n.month(), 1, 0, 0, 0)
+        .single()
+        .map(rfc3339)
+        .unwrap_or_else(now)
+}
+
+impl Guard {
+    pub async fn upsert_policy(
+        &self,
+        ws: &Workspace,
+        input: PolicyInput,
+    ) -> ApiResult<(PolicyRow, bool)> {
+        let name = v::text("name", &input.name, 200)?;
+        let min = amount("min_amount_usd", input.min_amount_usd)?;
+        let max = amount("max_amount_usd", input.max_amount_usd)?;
+        if let (Some(a), Some(b)) = (min, max) {
+            if a > b {
+                return Err(ApiError::bad_request(
+                    "max_amount_usd: must not be below min_amount_usd",
+                ));
+            }
+        }
+        if let Some(r) = input.risk_level.as_deref() {
+            if !matches!(r, "low" | "medium" | "high" | "critical") {
+                return Err(ApiError::bad_request(
+                    "risk_level: expected low, medium, high or critical",
+                ));
+            }
+        }
+        let external = v::external(
+            input.external_source.as_deref(),
+            input.external_id.as_deref(),
+        )?;
+        let existing = match &external {
+            Some((s, i)) => self.store.policy_by_external(&ws.id, s, i).await?,
+            None => None,
+        };
+        let at = now();
+        let row = PolicyRow {
+            id: existing.as_ref().map_or_else(new_id, |p| p.id.clone()),
+            workspace_id: ws.id.clone(),
+            name,
+            app: label("app", input.app.as_deref())?,
+            mission_id: label("mission_id", input.mission_id.as_deref())?,
+            tool_ref: label("tool_ref", input.tool_ref.as_deref())?,
+            action_type: label("action_type", input.action_type.as_deref())?,
+            operation: label("operation", input.operation.as_deref())?,
+            access_level: label("access_level", input.access_level.as_deref())?,
+            risk_level: input.risk_level,
+            min_amount_usd: min,
+            max_amount_usd: max,
+            effect: input.effect.as_str().into(),
+            priority: input.priority.unwrap_or(0),
+            enabled: input.enabled.unwrap_or(true),
+            description: v::optional_text("description", input.description.as_deref(), 2_000)?,
+            external_source: external.as_ref().map(|e| e.0.clone()),
+            external_id: external.as_ref().map(|e| e.1.clone()),
+            created_at: existing
+                .as_ref()
+                .map_or_else(|| at.clone(), |p| p.created_at.clone()),
+            updated_at: at,
+        };
+        self.store.put_policy(&row).await?;
+        Ok((row, existing.is_none()))
+    }
+
+    pub async fn list_policies(&self, ws: &Workspace) -> ApiResult<PolicyList> {
+        Ok(PolicyList {
+            object: "list".into(),
+            data: self.store.policies(&ws.id).await?,
+        })
+    }
+
+    async fn rules(&self, workspace_id: &str, memory: bool) -> ApiResult<Vec<Rule>> {
+        Ok(self
+            .store
+            .policies(workspace_id)
+            .await?
+            .iter()
+            .filter(|p| p.enabled)
+            .filter(|p| (p.action_type.as_deref() == Some(MEMORY_WRITE)) == memory)
+            .filter_map(rule)
+            .collect())
+    }
+
+    /// Decides an action, audits the check and opens an approval when one is needed.
+    pub async fn check(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        input: CheckInput,
+    ) -> ApiResult<CheckResult> {
+        let app = v::text("app", &input.app, 200)?;
+        let tool_ref = v::text("tool_ref", &input.tool_ref, 200)?;
+        let action_type = v::text("action_type", &input.action_type, 200)?;
+        if let Some(r) = input.risk_level.as_deref() {
+            if !matches!(r, "low" | "medium" | "high" | "critical") {
+                return Err(ApiError::bad_request(
+                    "risk_level: expected low, medium, high or critical",
+                ));
+            }
+        }
+        let requested = amount("requested_amount_usd", input.requested_amount_usd)?;
+        v::metadata("metadata", input.metadata.as_ref())?;
+        let action = Action {
+            app: Some(app.clone()),
+            mission_id: input.mission_id.clone(),
+            tool_ref: Some(tool_ref.clone()),
+            action_type: Some(action_type.clone()),
+            operation: input.operation.clone(),
+            access_level: input.access_level.clone(),
+            risk_level: input.risk_level.clone(),
+            amount_usd: requested,
+        };
+        let rules = self.rules(&ws.id, false).await?;
+        let mut outcome = policy::decide(&rules, &action, self.settings.default_effect);
+        if let (Some(budget), Some(amount)) = (ws.monthly_budget_usd, requested) {
+            let spent = self.store.spent_since(&ws.id, &month_start()).await?;
+            if spent + amount > budget && outcome.effect != Effect::Deny {
+                outcome.effect = Effect::Deny;
+                outcome.reasons.push(format!(
+                    "the workspace has spent {spent:.2} of its {budget:.2} USD monthly budget; {amount:.2} more would exceed it"
+                ));
+            }
+        }
+        let at = now();
+        let approval = (outcome.effect == Effect::RequireApproval).then(|| ApprovalRow {
+            id: new_id(),
+            workspace_id: ws.id.clone(),
+            policy_id: outcome.policy_id.clone(),
+            status: "pending".into(),
+            app: Some(app.clone()),
+            mission_id: input.mission_id.clone(),
+            task_id: input.task_id.clone(),
+            tool_ref: tool_ref.clone(),
+            request: serde_json::to_value(&input).unwrap_or_default(),
+            reasons: outcome.reasons.clone(),
+            decided_by: None,
+            decision_note: None,
+            expires_at: rfc3339(Utc::now() + Duration::seconds(self.settings.approval_ttl_secs)),
+            decided_at: None,
+            created_at: at.clone(),
+        });
+        let audit = AuditRow {
+            id: new_id(),
+            workspace_id: ws.id.clone(),
+            event: if outcome.effect == Effect::Deny {
+                "blocked"
+            } else {
+                "checked"
+            }
+            .into(),
+            decision: Some(outcome.effect.as_str().into()),
+            app: Some(app),
+            mission_id: input.mission_id.clone(),
+            task_id: input.task_id.clone(),
+            actor_ref: input.actor_ref.clone(),
+            tool_ref: Some(tool_ref),
+            action_type: Some(action_type),
+            policy_id: outcome.policy_id.clone(),
+            approval_id: approval.as_ref().map(|a| a.id.clone()),
+            amount_usd: requested,
+            detail: json!({"reasons": outcome.reasons, "operation": input.operation,
+                           "access_level": input.access_level, "risk_level": input.risk_level,
+                           "metadata": input.metadata}),
+            recorded_by: actor.to_string(),
+            external_source: None,
+            external_id: None,
+            created_at: at,
+        };
+        self.store.record_check(&audit, approval.as_ref()).await?;
+        Ok(CheckResult {
+            decision: outcome.effect,
+            policy_id: outcome.policy_id,
+            reasons: outcome.reasons,
+            approval_id: approval.map(|a| a.id),
+            audit_id: audit.id,
+        })
+    }
+
+    pub async fn approvals(
+        &self,
+        ws: &Workspace,
+        mission_id: Option<String>,
+        status: Option<String>,
+        limit: i64,
+    ) -> ApiResult<ApprovalList> {
+        if let Some(s) = status.as_deref() {
+            if !matches!(s, "pending" | "approved" | "rejected" | "expired") {
+                return Err(ApiError::bad_request(
+                    "status: expected pending, approved, rejected or expired",
+                ));
+            }
+        }
+        self.store.expire_approvals(&ws.id, &now()).await?;
+        let filter = ApprovalFilter {
+            mission_id,
+            status,
+            limit,
+        };
+        Ok(ApprovalList {
+            object: "list".into(),
+            data: self.store.approvals(&ws.id, &filter).await?,
+        })
+    }
+
+    /// Approve or reject, once: a decided or expired approval answers 409.
+    pub async fn decide(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        id: &str,
+        input: DecideInput,
+    ) -> ApiResult<ApprovalRow> {
+        let note = v::optional_text("note", input.note.as_deref(), 2_000)?;
+        let at = now();
+        self.store.expire_approvals(&ws.id, &at).await?;
+        let mut a = self
+            .store
+            .approval(&ws.id, id)
+            .await?
+            .ok_or(ApiError::NotFound("Approval"))?;
+        if a.status != "pending" {
+            return Err(ApiError::Conflict(format!(
+                "approval {id} is already {}; an approval is decided once",
+                a.status
+            )));
+        }
+        a.status = match input.decision {
+            Decision::Approve => "approved",
+            Decision::Reject => "rejected",
+        }
+        .into();
+        a.decided_by = Some(actor.to_string());
+        a.decision_note = note.clone();
+        a.decided_at = Some(at.clone());
+        let audit = AuditRow {
+            id: new_id(),
+            workspace_id: ws.id.clone(),
+            event: a.status.clone(),
+            decision: Some("require_approval".into()),
+            app: a.app.clone(),
+            mission_id: a.mission_id.clone(),
+            task_id: a.task_id.clone(),
+            actor_ref: a.request["actor_ref"].as_str().map(str::to_string),
+            tool_ref: Some(a.tool_ref.clone()),
+            action_type: a.request["action_type"].as_str().map(str::to_string),
+            policy_id: a.policy_id.clone(),
+            approval_id: Some(a.id.clone()),
+            amount_usd: a.request["requested_amount_usd"].as_f64(),
+            detail: json!({"note": note}),
+            recorded_by: actor.to_string(),
+            external_source: None,
+            external_id: None,
+            created_at: at,
+        };
+        if !self.store.decide(&a, &audit).await? {
+            return Err(ApiError::Conflict(format!(
+                "approval {id} was decided meanwhile; an approval is decided once"
+            )));
+        }
+        Ok(a)
+    }
+
+    pub async fn record(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        input: AuditInput,
+    ) -> ApiResult<(AuditRow, bool)> {
+        let event = input.event.trim().to_string();
+        if !AUDIT_EVENTS.contains(&event.as_str()) {
+            return Err(ApiError::bad_request(
+                "event: expected executed, failed, blocked, approved or rejected",
+            ));
+        }
+        let amount_usd = amount("amount_usd", input.amount_usd)?;
+        let detail = v::metadata("detail", input.detail.as_ref())?.unwrap_or_else(|| json!({}));
+        let external = v::external(
+            input.external_source.as_deref(),
+            input.external_id.as_deref(),
+        )?;
+        if let Some((s, i)) = &external {
+            if let Some(known) = self.store.audit_by_external(&ws.id, s, i).await? {
+                return Ok((known, false));
+            }
+        }
+        let row = AuditRow {
+            id: new_id(),
+            workspace_id: ws.id.clone(),
+            event,
+            decision: None,
+            app: label("app", input.app.as_deref())?,
+            mission_id: label("mission_id", input.mission_id.as_deref())?,
+            task_id: label("task_id", input.task_id.as_deref())?,
+            actor_ref: label("actor_ref", input.actor_ref.as_deref())?,
+            tool_ref: label("tool_ref", input.tool_ref.as_deref())?,
+            action_type: label("action_type", input.action_type.as_deref())?,
+            policy_id: input.policy_id,
+            approval_id: input.approval_id,
+            amount_usd,
+            detail,
+            recorded_by: actor.to_string(),
+            external_source: external.as_ref().map(|e| e.0.clone()),
+            external_id: external.as_ref().map(|e| e.1.clone()),
+            created_at: now(),
+        };
+        self.store.add_audit(&row).await?;
+        Ok((row, true))
+    }
+
+    pub async fn audit(
+        &self,
+        ws: &Workspace,
+        mut filter: AuditFilter,
+        cursor: Option<&str>,
+    ) -> ApiResult<AuditList> {
+        filter.before = v::decode_cursor(cursor)?;
+        let limit = filter.limit;
+        filter.limit = limit + 1;
+        let mut rows = self.store.audit(&ws.id, &filter).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor = more
+            .then(|| rows.last().map(|r| v::encode_cursor(&r.created_at, &r.id)))
+            .flatten();
+        Ok(AuditList {
+            object: "list".into(),
+            data: rows,
+            next_cursor,
+        })
+    }
+
+    /// Memory writes are actions too. Secret-looking content is rejected or redacted; an
+    /// approved note goes to the review queue when it was inferred, its confidence is low, or
+    /// a `memory_write` policy asks for approval; a denying policy refuses the write.
+    pub async fn screen_note(&self, workspace_id: &str, note: &mut NoteRow) -> ApiResult<()> {
+        let text = format!(
+            "{}\n{}",
+            note.title.as_deref().unwrap_or_default(),
+            note.content
+        );
+        let found = secrets::find(&text);
+        if !found.is_empty() {
+            match self.settings.secret_notes {
+                SecretMode::Reject => {
+                    return Err(ApiError::Unprocessable(format!(
+                        "content: looks like a secret ({}); memory is replayed into prompts, so secrets are not stored here",
+                        found.join(", ")
+                    )))
+                }
+                SecretMode::Redact => {
+                    note.content = secrets::redact(&note.content);
+                    note.title = note.title.as_deref().map(secrets::redact);
+                    note.metadata["redacted"] = json!(found);
+                }
+            }
+        }
+        if note.status != "approved" {
+            return Ok(());
+        }
+        let mut review = None;
+        if note.metadata["inferred"] == json!(true) {
+            review = Some("inferred notes wait for a reviewer".to_string());
+        } else if note.confidence < self.settings.review_below_confidence {
+            review = Some(format!(
+                "confidence {} is below guard.review_below_confidence {}",
+                note.confidence, self.settings.review_below_confidence
+            ));
+        }
+        let rules = self.rules(workspace_id, true).await?;
+        if !rules.is_empty() {
+            let action = Action {
+                app: Some("memory".into()),
+                action_type: Some(MEMORY_WRITE.into()),
+                operation: Some(note.kind.clone()),
+                ..Default::default()
+            };
+            let outcome = policy::decide(&rules, &action, DefaultEffect::Allow);
+            match outcome.effect {
+                Effect::Deny => {
+                    return Err(ApiError::Unprocessable(format!(
+                        "a memory_write policy refuses this note: {}",
+                        outcome.reasons.join("; ")
+                    )))
+                }
+                Effect::RequireApproval => review = Some(outcome.reasons.join("; ")),
+                Effect::Allow => {}
+            }
+        }
+        if let Some(reason) = review {
+            note.status = "pending".into();
+            note.metadata["review_reason"] = json!(reason);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! `/v1/actions/*`: policies, checks, approvals and the audit trail.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::accounts::{workspaces, Principal};
+use crate::error::{ApiResult, ErrorBody};
+use crate::guard::model::{
+    ApprovalList, ApprovalParams, AuditInput, AuditList, AuditParams, CheckInput, CheckResult,
+    DecideInput, PolicyInput, PolicyList,
+};
+use crate::http::extract::{ApiJson, Auth};
+use crate::http::sources::WorkspaceParam;
+use crate::memory::validate::limit;
+use crate::state::AppState;
+use crate::store::guard::{ApprovalRow, AuditFilter, AuditRow, PolicyRow};
+use crate::store::Workspace;
+
+async fn workspace(state: &AppState, p: &Principal, slug: Option<&str>) -> ApiResult<Workspace> {
+    workspaces::resolve(state.accounts.as_ref(), p, slug).await
+}
+
+fn written<T: serde::Serialize>(body: T, created: bool) -> Response {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(body)).into_response()
+}
+
+#[utoipa::path(get, path = "/v1/actions/policies", tag = "actions", security(("bearer" = [])), params(WorkspaceParam),
+    responses((status = 200, body = PolicyList)))]
+pub async fn list_policies(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<WorkspaceParam>,
+) -> ApiResult<Json<PolicyList>> {
+    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
+    Ok(Json(state.guard.list_policies(&ws).await?))
+}
+
+#[utoipa::path(post, path = "/v1/actions/policies", tag = "actions", security(("bearer" = [])), request_body = PolicyInput,
+    responses((status = 201, body = PolicyRow), (status = 200, description = "upserted by external id", body = PolicyRow),
+        (status = 400, body = ErrorBody)))]
+pub async fn create_policy(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(input): ApiJson<PolicyInput>,
+) -> ApiResult<Response> {
+    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
+    let (row, created) = state.guard.upsert_policy(&ws, input).await?;
+    Ok(written(row, created))
+}
+
+#[utoipa::path(post, path = "/v1/actions/check", tag = "actions", security(("bearer" = [])), request_body = CheckInput,
+    responses((status = 200, body = CheckResult), (status = 400, body = ErrorBody)))]
+pub async fn check(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(input): ApiJson<CheckInput>,
+) -> ApiResult<Json<CheckResult>> {
+    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
+    Ok(Json(state.guard.check(&ws, &p.actor(), input).await?))
+}
+
+#[utoipa::path(get, path = "/v1/actions/approvals", tag = "actions", security(("bearer" = [])), params(ApprovalParams),
+    responses((status = 200, body = ApprovalList), (status = 400, body = ErrorBody)))]
+pub async fn list_approvals(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ApprovalParams>,
+) -> ApiResult<Json<ApprovalList>> {
+    let n = limit(q.limit, 50, 200)?;
+    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
+    Ok(Json(
+        state
+            .guard
+            .approvals(&ws, q.mission_id, q.status, n)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/actions/approvals/{id}/decide", tag = "actions", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = DecideInput,
+    responses((status = 200, body = ApprovalRow), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn decide(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<DecideInput>,
+) -> ApiResult<Json<ApprovalRow>> {
+    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
+    Ok(Json(state.guard.decide(&ws, &p.actor(), &id, input).await?))
+}
+
+#[utoipa::path(get, path = "/v1/actions/audit", tag = "actions", security(("bearer" = [])), params(AuditParams),
+    responses((status = 200, body = AuditList), (status = 400, body = ErrorBody)))]
+pub async fn list_audit(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<AuditParams>,
+) -> ApiResult<Json<AuditList>> {
+    let filter = AuditFilter {
+        mission_id: q.mission_id,
+        event: q.event,
+        tool_ref: q.tool_ref,
+        before: None,
+        limit: limit(q.limit, 50, 200)?,
+    };
+    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
+    Ok(Json(
+        state.guard.audit(&ws, filter, q.cursor.as_deref()).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/actions/audit", tag = "actions", security(("bearer" = [])), request_body = AuditInput,
+    responses((status = 201, body = AuditRow), (status = 200, description = "already recorded (same external id)", body = AuditRow),
+        (status = 400, body = ErrorBody)))]
+pub async fn record_audit(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(input): ApiJson<AuditInput>,
+) -> ApiResult<Response> {
+    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
+    let (row, created) = state.guard.record(&ws, &p.actor(), input).await?;
+    Ok(written(row, created))
+}

@@ -1,0 +1,138 @@
+//! Guardrail storage: policies, approvals and the action audit trail.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PolicyRow {
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    pub name: String,
+    pub app: Option<String>,
+    pub mission_id: Option<String>,
+    pub tool_ref: Option<String>,
+    pub action_type: Option<String>,
+    pub operation: Option<String>,
+    pub access_level: Option<String>,
+    pub risk_level: Option<String>,
+    pub min_amount_usd: Option<f64>,
+    pub max_amount_usd: Option<f64>,
+    /// allow, require_approval or deny.
+    pub effect: String,
+    pub priority: i64,
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub external_source: Option<String>,
+    pub external_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApprovalRow {
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    pub policy_id: Option<String>,
+    /// pending, approved, rejected or expired.
+    pub status: String,
+    pub app: Option<String>,
+    pub mission_id: Option<String>,
+    pub task_id: Option<String>,
+    pub tool_ref: String,
+    /// The checked action, as sent.
+    #[schema(value_type = Object)]
+    pub request: Value,
+    pub reasons: Vec<String>,
+    pub decided_by: Option<String>,
+    pub decision_note: Option<String>,
+    pub expires_at: String,
+    pub decided_at: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditRow {
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    /// checked, executed, failed, blocked, approved, rejected or expired.
+    pub event: String,
+    pub decision: Option<String>,
+    pub app: Option<String>,
+    pub mission_id: Option<String>,
+    pub task_id: Option<String>,
+    pub actor_ref: Option<String>,
+    pub tool_ref: Option<String>,
+    pub action_type: Option<String>,
+    pub policy_id: Option<String>,
+    pub approval_id: Option<String>,
+    pub amount_usd: Option<f64>,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+    /// `user:<id>` or `key:<id>`: who reported or decided it.
+    pub recorded_by: String,
+    pub external_source: Option<String>,
+    pub external_id: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalFilter {
+    pub mission_id: Option<String>,
+    pub status: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub mission_id: Option<String>,
+    pub event: Option<String>,
+    pub tool_ref: Option<String>,
+    /// Rows before this (created_at, id) cursor.
+    pub before: Option<(String, String)>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait GuardStore: Send + Sync {
+    async fn policies(&self, workspace_id: &str) -> anyhow::Result<Vec<PolicyRow>>;
+    async fn policy_by_external(
+        &self,
+        workspace_id: &str,
+        source: &str,
+        external_id: &str,
+    ) -> anyhow::Result<Option<PolicyRow>>;
+    async fn put_policy(&self, p: &PolicyRow) -> anyhow::Result<()>;
+
+    async fn approval(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<ApprovalRow>>;
+    async fn approvals(
+        &self,
+        workspace_id: &str,
+        f: &ApprovalFilter,
+    ) -> anyhow::Result<Vec<ApprovalRow>>;
+    /// Marks pending approvals whose time is up as expired, with an audit row each.
+    async fn expire_approvals(&self, workspace_id: &str, now: &str) -> anyhow::Result<()>;
+    /// Records a check: its audit row and, when approval is needed, the approval.
+    async fn record_check(
+        &self,
+        audit: &AuditRow,
+        approval: Option<&ApprovalRow>,
+    ) -> anyhow::Result<()>;
+    /// Decides a pending approval; false when it was no longer pending.
+    async fn decide(&self, approval: &ApprovalRow, audit: &AuditRow) -> anyhow::Result<bool>;
+
+    async fn audit_by_external(
+        &self,
+        workspace_id: &str,
+        source: &str,
+        external_id: &str,
+    ) -> anyhow::Result<Option<AuditRow>>;
+    async fn add_audit(&self, row: &AuditRow) -> anyhow::Result<()>;
+    async fn audit(&self, workspace_id: &str, f: &AuditFilter) -> anyhow::Result<Vec<AuditRow>>;
+    /// Amounts of executed spend actions since `since`.
+    async fn spent_since(&self, workspace_id: &str, since: &str) -> anyhow::Result<f64>;
+}

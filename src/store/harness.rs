@@ -1,0 +1,200 @@
+//! Harness storage: versions, missions with steps and artifacts, traces, trace feedback and
+//! reflections.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VersionRow {
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// draft, active or archived; one active per workspace.
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    pub created_by: String,
+    pub created_at: String,
+    pub activated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct MissionRow {
+    /// Cairn's mission UUID, used only in URL paths.
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    /// The app's stable mission id (the parent goal).
+    pub mission_id: Option<String>,
+    pub external_source: Option<String>,
+    pub external_id: Option<String>,
+    pub app: Option<String>,
+    pub title: Option<String>,
+    pub goal: Option<String>,
+    pub status: String,
+    /// 0-1.
+    pub progress: f64,
+    pub outcome: Option<String>,
+    pub success: Option<bool>,
+    pub risk_level: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct StepRow {
+    pub id: String,
+    #[serde(skip)]
+    pub mission_uuid: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    /// Stable reference from the app, e.g. `task_456` or `task_456:step_1`.
+    pub step_ref: String,
+    pub task_id: Option<String>,
+    pub title: Option<String>,
+    pub status: String,
+    pub position: i64,
+    pub detail: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ArtifactRow {
+    pub id: String,
+    #[serde(skip)]
+    pub mission_uuid: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    /// email, file, doc, url, receipt, plan, report, code_summary, ...
+    pub kind: String,
+    pub title: Option<String>,
+    pub uri: Option<String>,
+    pub content: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub created_at: String,
+}
+
+/// The seed's `HarnessTrace`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TraceRow {
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    /// knowledge_reply, docs_query, external_observation, context_pack, ...
+    pub trace_type: String,
+    pub harness_version_id: Option<String>,
+    pub assistant_id: Option<String>,
+    pub thread_id: Option<String>,
+    pub mission_id: Option<String>,
+    pub task_id: Option<String>,
+    pub input_summary: Option<String>,
+    pub output_summary: Option<String>,
+    pub context_strategy: String,
+    /// `{documents: [{id, score}], memories: [{id, score, relevance_score, ...}]}`.
+    #[schema(value_type = Object)]
+    pub context: Value,
+    pub pack_id: Option<String>,
+    pub charged_usd: f64,
+    pub outcome: String,
+    pub feedback_score: Option<f64>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TraceFeedbackRow {
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    pub trace_id: String,
+    pub rating: Option<f64>,
+    pub outcome: Option<String>,
+    pub comment: Option<String>,
+    /// The note `remember_text` became.
+    pub remember_note_id: Option<String>,
+    /// Notes forgotten by this feedback.
+    pub forgotten: Vec<String>,
+    pub actor: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReflectionRow {
+    pub id: String,
+    #[serde(skip)]
+    pub workspace_id: String,
+    pub trace_ids: Vec<String>,
+    pub insight: String,
+    pub model: String,
+    /// The memory note the insight was stored as, if asked.
+    pub note_id: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TraceFilter {
+    pub mission_id: Option<String>,
+    pub trace_type: Option<String>,
+    pub before: Option<(String, String)>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait HarnessStore: Send + Sync {
+    async fn versions(&self, workspace_id: &str) -> anyhow::Result<Vec<VersionRow>>;
+    async fn version(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<VersionRow>>;
+    async fn active_version(&self, workspace_id: &str) -> anyhow::Result<Option<VersionRow>>;
+    /// Inserts a version; an active one archives the previous active one in the same
+    /// transaction.
+    async fn add_version(&self, v: &VersionRow) -> anyhow::Result<()>;
+
+    async fn mission(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<MissionRow>>;
+    async fn mission_by_ref(
+        &self,
+        workspace_id: &str,
+        mission_id: Option<&str>,
+        external: Option<(&str, &str)>,
+    ) -> anyhow::Result<Option<MissionRow>>;
+    async fn missions(
+        &self,
+        workspace_id: &str,
+        status: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<MissionRow>>;
+    async fn put_mission(&self, m: &MissionRow) -> anyhow::Result<()>;
+
+    async fn steps(&self, mission_uuid: &str) -> anyhow::Result<Vec<StepRow>>;
+    async fn put_step(&self, s: &StepRow) -> anyhow::Result<()>;
+    async fn artifacts(&self, mission_uuid: &str) -> anyhow::Result<Vec<ArtifactRow>>;
+    async fn add_artifact(&self, a: &ArtifactRow) -> anyhow::Result<()>;
+
+    async fn trace(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<TraceRow>>;
+    async fn traces(&self, workspace_id: &str, f: &TraceFilter) -> anyhow::Result<Vec<TraceRow>>;
+    async fn traces_by_ids(
+        &self,
+        workspace_id: &str,
+        ids: &[String],
+    ) -> anyhow::Result<Vec<TraceRow>>;
+    async fn add_trace(&self, t: &TraceRow) -> anyhow::Result<()>;
+    /// Records feedback and sets the trace's feedback score (mean rating) and outcome.
+    async fn add_feedback(&self, f: &TraceFeedbackRow) -> anyhow::Result<()>;
+
+    async fn reflections(
+        &self,
+        workspace_id: &str,
+        limit: i64,
+    ) -> anyhow::Result<Vec<ReflectionRow>>;
+    async fn add_reflection(&self, r: &ReflectionRow) -> anyhow::Result<()>;
+}

@@ -1,0 +1,451 @@
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::{json_of, TestApp};
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let res = app.post(path, token, body).await;
+    let status = res.status().as_u16();
+    (status, json_of(res).await)
+}
+
+fn check_body(tool: &str, action_type: &str, extra: Value) -> Value {
+    let mut body = json!({"app": "gwendolyn", "mission_id": "mission_123", "task_id": "task_456",
+                          "actor_ref": "agent:gwen", "tool_ref": tool, "action_type": action_type});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    body
+}
+
+#[tokio::test]
+async fn policies_decide_checks_and_every_step_is_audited() {
+    let app = TestApp::spawn().await;
+    let s = app.register("guard@example.com").await;
+    let me = json_of(app.get("/api/auth/me", &s).await).await;
+    let reviewer = format!("user:{}", me["id"].as_str().unwrap());
+
+    let (status, email) = post(
+        &app,
+        "/v1/actions/policies",
+        &s,
+        json!({"name": "email needs a human", "tool_ref": "email", "effect": "require_approval",
+               "external_source": "ops", "external_id": "p-email"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, again) = post(
+        &app,
+        "/v1/actions/policies",
+        &s,
+        json!({"name": "email needs a human", "tool_ref": "email", "effect": "require_approval",
+               "priority": 2, "external_source": "ops", "external_id": "p-email"}),
+    )
+    .await;
+    assert_eq!(status, 200, "the same external id updates");
+    assert_eq!(again["id"], email["id"]);
+    assert_eq!(again["priority"], 2);
+    let (_, deny) = post(
+        &app,
+        "/v1/actions/policies",
+        &s,
+        json!({"name": "no card over 500", "action_type": "spend", "min_amount_usd": 500, "effect": "deny"}),
+    )
+    .await;
+    let listed = json_of(app.get("/v1/actions/policies", &s).await).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+
+    // allow by default for a low-risk read
+    let (status, allowed) = post(
+        &app,
+        "/v1/actions/check",
+        &s,
+        check_body("calendar", "read", json!({"risk_level": "low"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(allowed["decision"], "allow");
+    assert!(allowed["policy_id"].is_null());
+    assert!(allowed["approval_id"].is_null());
+
+    // a matching policy opens an approval
+    let (_, needs) = post(
+        &app,
+        "/v1/actions/check",
+        &s,
+        check_body("email", "communication", json!({"operation": "send"})),
+    )
+    .await;
+    assert_eq!(needs["decision"], "require_approval");
+    assert_eq!(needs["policy_id"], email["id"]);
+    let approval_id = needs["approval_id"].as_str().unwrap().to_string();
+    let pending = json_of(
+        app.get(
+            "/v1/actions/approvals?status=pending&mission_id=mission_123",
+            &s,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(pending["data"][0]["id"], approval_id.as_str());
+    assert_eq!(pending["data"][0]["request"]["tool_ref"], "email");
+
+    // decided once; a second decision is a conflict
+    let (status, decided) = post(
+        &app,
+        &format!("/v1/actions/approvals/{approval_id}/decide"),
+        &s,
+        json!({"decision": "approve", "note": "looks fine"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(decided["status"], "approved");
+    assert_eq!(decided["decided_by"], reviewer.as_str());
+    let (status, _) = post(
+        &app,
+        &format!("/v1/actions/approvals/{approval_id}/decide"),
+        &s,
+        json!({"decision": "reject"}),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let (status, _) = post(
+        &app,
+        "/v1/actions/approvals/nope/decide",
+        &s,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // spend over the ceiling is denied, high risk without a policy needs approval
+    let (_, denied) = post(
+        &app,
+        "/v1/actions/check",
+        &s,
+        check_body("card", "spend", json!({"requested_amount_usd": 750.0})),
+    )
+    .await;
+    assert_eq!(denied["decision"], "deny");
+    assert_eq!(denied["policy_id"], deny["id"]);
+    let (_, risky) = post(
+        &app,
+        "/v1/actions/check",
+        &s,
+        check_body("shell", "code", json!({"risk_level": "critical"})),
+    )
+    .await;
+    assert_eq!(risky["decision"], "require_approval");
+
+    // the agent reports what it did; the same external id is recorded once
+    let report = json!({"event": "executed", "app": "gwendolyn", "mission_id": "mission_123", "tool_ref": "email",
+                        "approval_id": approval_id, "external_source": "gwen", "external_id": "run-1",
+                        "detail": {"to": "ops@example.com"}});
+    let (status, executed) = post(&app, "/v1/actions/audit", &s, report.clone()).await;
+    assert_eq!(status, 201);
+    let (status, same) = post(&app, "/v1/actions/audit", &s, report).await;
+    assert_eq!(status, 200);
+    assert_eq!(same["id"], executed["id"]);
+    let (status, _) = post(
+        &app,
+        "/v1/actions/audit",
+        &s,
+        json!({"event": "teleported"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Every check and decision is in the trail, newest first.
+    let audit = json_of(
+        app.get("/v1/actions/audit?mission_id=mission_123", &s)
+            .await,
+    )
+    .await;
+    let events: Vec<(String, String)> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["event"].as_str().unwrap().to_string(),
+                a["decision"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("executed", "-"),
+        ("checked", "require_approval"),
+        ("blocked", "deny"),
+        ("approved", "require_approval"),
+        ("checked", "require_approval"),
+        ("checked", "allow"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(events, expected);
+    let approved = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["event"] == "approved")
+        .unwrap();
+    assert_eq!(approved["recorded_by"], reviewer.as_str());
+    assert_eq!(approved["approval_id"], approval_id.as_str());
+    let page = json_of(app.get("/v1/actions/audit?limit=4", &s).await).await;
+    let cursor = page["next_cursor"]
+        .as_str()
+        .unwrap()
+        .replace(':', "%3A")
+        .replace('|', "%7C");
+    let rest = json_of(
+        app.get(&format!("/v1/actions/audit?limit=4&cursor={cursor}"), &s)
+            .await,
+    )
+    .await;
+    assert_eq!(rest["data"].as_array().unwrap().len(), 2);
+
+    for bad in [
+        json!({"app": "x", "action_type": "read"}),
+        json!({"app": "x", "tool_ref": "t", "action_type": "read", "risk_level": "apocalyptic"}),
+        json!({"app": "x", "tool_ref": "t", "action_type": "spend", "requested_amount_usd": -1}),
+    ] {
+        let (status, body) = post(&app, "/v1/actions/check", &s, bad.clone()).await;
+        assert_eq!(status, 400, "{bad} {body}");
+    }
+}
+
+#[tokio::test]
+async fn approvals_expire_and_spend_counts_the_workspace_budget() {
+    let app = TestApp::spawn_with(&[("CAIRN__GUARD__APPROVAL_TTL_SECS", "1")]).await;
+    let s = app.register("expiry@example.com").await;
+    let (_, needs) = post(
+        &app,
+        "/v1/actions/check",
+        &s,
+        check_body("db", "write", json!({"access_level": "destructive"})),
+    )
+    .await;
+    assert_eq!(needs["decision"], "require_approval");
+    let id = needs["approval_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let listed = json_of(app.get("/v1/actions/approvals", &s).await).await;
+    assert_eq!(listed["data"][0]["status"], "expired");
+    let (status, body) = post(
+        &app,
+        &format!("/v1/actions/approvals/{id}/decide"),
+        &s,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(body["message"].as_str().unwrap().contains("expired"));
+    let audit = json_of(app.get("/v1/actions/audit?event=expired", &s).await).await;
+    assert_eq!(audit["data"][0]["approval_id"], id.as_str());
+
+    let res = app
+        .post(
+            "/v1/workspaces",
+            &s,
+            json!({"workspace_id": "thrifty", "name": "Thrifty", "monthly_budget_usd": 100.0}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (status, _) = post(
+        &app,
+        "/v1/actions/audit",
+        &s,
+        json!({"workspace_id": "thrifty", "event": "executed", "action_type": "spend", "amount_usd": 80.0}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let small = check_body(
+        "card",
+        "spend",
+        json!({"workspace_id": "thrifty", "requested_amount_usd": 15.0}),
+    );
+    assert_eq!(
+        post(&app, "/v1/actions/check", &s, small).await.1["decision"],
+        "allow"
+    );
+    let big = check_body(
+        "card",
+        "spend",
+        json!({"workspace_id": "thrifty", "requested_amount_usd": 30.0}),
+    );
+    let (_, over) = post(&app, "/v1/actions/check", &s, big).await;
+    assert_eq!(over["decision"], "deny");
+    assert!(
+        over["reasons"].to_string().contains("monthly budget"),
+        "{over}"
+    );
+}
+
+#[tokio::test]
+async fn memory_writes_are_screened_for_secrets_and_review() {
+    let app = TestApp::spawn().await;
+    let s = app.register("screen@example.com").await;
+    for secret in [
+        "The deploy key is -----BEGIN OPENSSH PRIVATE KEY----- abc",
+        "Use AKIAIOSFODNN7EXAMPLE for the backups bucket",
+        "admin password is hunter2hunter2",
+    ] {
+        let (status, body) = post(&app, "/v1/memory/notes", &s, json!({"content": secret})).await;
+        assert_eq!(status, 422, "{secret}");
+        assert!(body["message"]
+            .as_str()
+            .unwrap()
+            .contains("looks like a secret"));
+    }
+    let listed = json_of(app.get("/v1/memory/notes", &s).await).await;
+    assert!(listed["data"].as_array().unwrap().is_empty());
+    // A batch with one secret writes nothing.
+    let (status, _) = post(
+        &app,
+        "/v1/memory/batch",
+        &s,
+        json!({"notes": [{"content": "fine note", "external_id": "a"},
+                         {"content": "token sk-proj-abcdefghijklmnopqrstuvwx", "external_id": "b"}]}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(json_of(app.get("/v1/memory/notes", &s).await).await["data"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // Low confidence waits for review.
+    let (_, unsure) = post(
+        &app,
+        "/v1/memory/notes",
+        &s,
+        json!({"content": "The user may be vegetarian.", "confidence": 0.3}),
+    )
+    .await;
+    assert_eq!(unsure["status"], "pending");
+    assert!(unsure["metadata"]["review_reason"]
+        .as_str()
+        .unwrap()
+        .contains("confidence"));
+
+    // memory_write policies: decisions need approval, preferences are refused.
+    post(&app, "/v1/actions/policies", &s, json!({"name": "review decisions", "action_type": "memory_write", "operation": "decision", "effect": "require_approval"})).await;
+    post(&app, "/v1/actions/policies", &s, json!({"name": "no preferences", "action_type": "memory_write", "operation": "preference", "effect": "deny"})).await;
+    let (_, decision) = post(
+        &app,
+        "/v1/memory/notes",
+        &s,
+        json!({"content": "We chose Postgres for billing.", "kind": "decision"}),
+    )
+    .await;
+    assert_eq!(decision["status"], "pending");
+    let (status, _) = post(
+        &app,
+        "/v1/memory/notes",
+        &s,
+        json!({"content": "Likes jazz.", "kind": "preference"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (_, fact) = post(
+        &app,
+        "/v1/memory/notes",
+        &s,
+        json!({"content": "Billing runs nightly.", "kind": "fact"}),
+    )
+    .await;
+    assert_eq!(fact["status"], "approved");
+    // Action checks ignore memory_write policies and the other way round.
+    let (_, check) = post(
+        &app,
+        "/v1/actions/check",
+        &s,
+        check_body("notes", "write", json!({"operation": "decision"})),
+    )
+    .await;
+    assert_eq!(check["decision"], "allow");
+
+    drop(app);
+    let app = TestApp::spawn_with(&[("CAIRN__GUARD__SECRET_NOTES", "redact")]).await;
+    let s = app.register("redact@example.com").await;
+    let (status, note) = post(
+        &app,
+        "/v1/memory/notes",
+        &s,
+        json!({"content": "Backups use AKIAIOSFODNN7EXAMPLE nightly."}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(note["content"], "Backups use [REDACTED] nightly.");
+    assert_eq!(note["metadata"]["redacted"], json!(["AWS access key"]));
+}
+
+#[tokio::test]
+async fn guardrails_are_scoped_by_workspace() {
+    let app = TestApp::spawn().await;
+    let s = app.register("guardiso@example.com").await;
+    app.create_workspace(&s, "alpha").await;
+    app.create_workspace(&s, "beta").await;
+    let (_, alpha) = app.create_key(&s, Some("alpha"), json!({})).await;
+    let (_, beta) = app.create_key(&s, Some("beta"), json!({})).await;
+    post(
+        &app,
+        "/v1/actions/policies",
+        &alpha,
+        json!({"name": "deny shell", "tool_ref": "shell", "effect": "deny"}),
+    )
+    .await;
+    let (_, needs) = post(
+        &app,
+        "/v1/actions/check",
+        &alpha,
+        check_body("db", "write", json!({"access_level": "destructive"})),
+    )
+    .await;
+    let approval = needs["approval_id"].as_str().unwrap().to_string();
+
+    assert!(
+        json_of(app.get("/v1/actions/policies", &beta).await).await["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        json_of(app.get("/v1/actions/approvals", &beta).await).await["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        json_of(app.get("/v1/actions/audit", &beta).await).await["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _) = post(
+        &app,
+        &format!("/v1/actions/approvals/{approval}/decide"),
+        &beta,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // alpha's deny policy does not apply in beta
+    let (_, shell) = post(
+        &app,
+        "/v1/actions/check",
+        &beta,
+        check_body("shell", "code", json!({})),
+    )
+    .await;
+    assert_eq!(shell["decision"], "allow");
+    let (status, _) = post(
+        &app,
+        "/v1/actions/check",
+        &alpha,
+        check_body("shell", "code", json!({"workspace_id": "beta"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+}

@@ -1,0 +1,610 @@
+use std::sync::{Arc, Mutex};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::{json_of, TestApp};
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let res = app.post(path, token, body).await;
+    let status = res.status().as_u16();
+    (status, json_of(res).await)
+}
+
+async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let res = app
+        .request(Method::PATCH, path, Some(token), Some(body))
+        .await;
+    let status = res.status().as_u16();
+    (status, json_of(res).await)
+}
+
+fn note_ids(pack: &Value) -> Vec<String> {
+    pack["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "note")
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A loopback server speaking OpenAI's chat completions wire format, recording requests.
+async fn mock_provider(reply: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) {
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let record = record.clone();
+            async move {
+                let model = body["model"].clone();
+                record.lock().unwrap().push(body);
+                axum::Json(json!({
+                    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": model,
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": reply}}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}/v1"), seen)
+}
+
+#[tokio::test]
+async fn missions_steps_artifacts_and_the_detail_view() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    let body = json!({"mission_id": "mission_123", "external_source": "gwendolyn",
+                      "external_id": "mission:mission_123", "app": "gwendolyn", "title": "Plan the offsite"});
+    let (status, m) = post(&app, "/v1/harness/missions", &s, body.clone()).await;
+    assert_eq!(status, 201);
+    let id = m["id"].as_str().unwrap().to_string();
+    assert_eq!(m["status"], "active");
+    let (status, again) = post(
+        &app,
+        "/v1/harness/missions",
+        &s,
+        json!({"mission_id": "mission_123", "progress": 0.25}),
+    )
+    .await;
+    assert_eq!(status, 200, "upsert by mission_id");
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["title"], "Plan the offsite");
+    let (status, by_ext) = post(
+        &app,
+        "/v1/harness/missions",
+        &s,
+        json!({"external_source": "gwendolyn", "external_id": "mission:mission_123", "status": "running"}),
+    )
+    .await;
+    assert_eq!(status, 200, "upsert by the external pair");
+    assert_eq!(by_ext["id"], id.as_str());
+    let (status, _) = post(
+        &app,
+        "/v1/harness/missions",
+        &s,
+        json!({"title": "no identity"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let (status, patched) = patch(
+        &app,
+        &format!("/v1/harness/missions/{id}"),
+        &s,
+        json!({"progress": 0.5, "outcome": "venue booked", "success": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(patched["progress"], 0.5);
+    assert_eq!(patched["success"], true);
+    let (status, _) = patch(
+        &app,
+        &format!("/v1/harness/missions/{id}"),
+        &s,
+        json!({"progress": 2}),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let step = json!({"step_ref": "task_456:step_1", "task_id": "task_456", "title": "Shortlist venues",
+                      "metadata": {"mission_id": "mission_123", "task_id": "task_456"}});
+    let (status, st) = post(&app, &format!("/v1/harness/missions/{id}/steps"), &s, step).await;
+    assert_eq!(status, 201);
+    assert_eq!(st["status"], "pending");
+    let (status, st2) = post(
+        &app,
+        &format!("/v1/harness/missions/{id}/steps"),
+        &s,
+        json!({"step_ref": "task_456:step_1", "status": "running"}),
+    )
+    .await;
+    assert_eq!(status, 200, "upsert by step_ref");
+    assert_eq!(st2["id"], st["id"]);
+    assert_eq!(st2["title"], "Shortlist venues");
+    let step_id = st["id"].as_str().unwrap();
+    let (status, done) = patch(
+        &app,
+        &format!("/v1/harness/missions/{id}/steps/{step_id}"),
+        &s,
+        json!({"status": "done", "detail": "three venues"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(done["status"], "done");
+    let (status, _) = patch(
+        &app,
+        &format!("/v1/harness/missions/{id}/steps/nope"),
+        &s,
+        json!({"status": "done"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, art) = post(
+        &app,
+        &format!("/v1/harness/missions/{id}/artifacts"),
+        &s,
+        json!({"kind": "email", "title": "Venue request", "content": "Dear venue..."}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = post(
+        &app,
+        &format!("/v1/harness/missions/{id}/artifacts"),
+        &s,
+        json!({"kind": "file"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Things recorded against the mission id show up in its detail.
+    let (_, check) = post(&app, "/v1/actions/check", &s, json!({"app": "gwendolyn", "mission_id": "mission_123",
+        "tool_ref": "card", "action_type": "spend", "risk_level": "high", "requested_amount_usd": 900})).await;
+    assert_eq!(check["decision"], "require_approval");
+    let (status, trace) = post(
+        &app,
+        "/v1/harness/traces",
+        &s,
+        json!({"trace_type": "knowledge_reply",
+        "mission_id": "mission_123", "task_id": "task_456", "input_summary": "find venues",
+        "output_summary": "three venues", "charged_usd": 0.02,
+        "context": {"documents": [], "memories": []}}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let detail = json_of(app.get(&format!("/v1/harness/missions/{id}"), &s).await).await;
+    assert_eq!(detail["mission"]["mission_id"], "mission_123");
+    assert_eq!(detail["steps"][0]["status"], "done");
+    assert_eq!(detail["artifacts"][0]["id"], art["id"]);
+    assert_eq!(detail["approvals"][0]["id"], check["approval_id"]);
+    assert_eq!(detail["audit"][0]["approval_id"], check["approval_id"]);
+    assert_eq!(detail["traces"][0]["id"], trace["id"]);
+    assert_eq!(detail["usage"]["charged_usd"], 0.02);
+    let listed = json_of(app.get("/v1/harness/missions?status=running", &s).await).await;
+    assert_eq!(listed["data"][0]["id"], id.as_str());
+    assert_eq!(app.get("/v1/harness/missions/nope", &s).await.status(), 404);
+}
+
+#[tokio::test]
+async fn versions_reweight_packs_and_packs_leave_traces() {
+    let app = TestApp::spawn().await;
+    let s = app.register("versions@example.com").await;
+    let (_, strong) = post(
+        &app,
+        "/v1/memory/notes",
+        &s,
+        json!({"content": "Standups happen at 9:30 in the main room.", "importance": 0.1}),
+    )
+    .await;
+    let (_, weak) = post(&app, "/v1/memory/notes", &s,
+        json!({"content": "The office kitchen closes at 6pm; standups never run late.", "importance": 1.0})).await;
+    let q = json!({"query": "when are standups held?", "include_events": false,
+                   "metadata": {"mission_id": "m-7", "gwen_task_id": "t-1"}});
+    let (_, before) = post(&app, "/v1/memory/context-pack", &s, q.clone()).await;
+    assert_eq!(note_ids(&before)[0], strong["id"].as_str().unwrap());
+    assert!(before["harness_version_id"].is_null());
+
+    // The pack left a trace with the items and their scores.
+    let trace_id = before["trace_id"].as_str().unwrap();
+    let traces = json_of(app.get("/v1/harness/traces?mission_id=m-7", &s).await).await;
+    let t = &traces["data"][0];
+    assert_eq!(t["id"], trace_id);
+    assert_eq!(t["trace_type"], "context_pack");
+    assert_eq!(t["task_id"], "t-1");
+    assert_eq!(t["pack_id"], before["pack_id"]);
+    assert_eq!(t["context"]["memories"][0]["id"], strong["id"]);
+    assert!(t["context"]["memories"][0]["relevance_score"].is_number());
+
+    let (status, draft) = post(
+        &app,
+        "/v1/harness/versions",
+        &s,
+        json!({"name": "importance first", "config": {"context": {"weights":
+            {"relevance": 0.1, "recency": 0, "importance": 5, "confidence": 0, "feedback": 0}}}}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(draft["status"], "draft");
+    let (_, still) = post(&app, "/v1/memory/context-pack", &s, q.clone()).await;
+    assert_eq!(
+        note_ids(&still)[0],
+        strong["id"].as_str().unwrap(),
+        "a draft changes nothing"
+    );
+
+    let (_, active) = post(
+        &app,
+        "/v1/harness/versions",
+        &s,
+        json!({"name": "importance first", "activate": true, "config": {"context": {"weights":
+            {"relevance": 0.1, "recency": 0, "importance": 5, "confidence": 0, "feedback": 0}}}}),
+    )
+    .await;
+    assert_eq!(active["status"], "active");
+    let (_, after) = post(&app, "/v1/memory/context-pack", &s, q.clone()).await;
+    assert_eq!(note_ids(&after)[0], weak["id"].as_str().unwrap());
+    assert_eq!(after["harness_version_id"], active["id"]);
+    let stored = json_of(
+        app.get(
+            &format!(
+                "/v1/memory/context-packs/{}",
+                after["pack_id"].as_str().unwrap()
+            ),
+            &s,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(stored["harness_version_id"], active["id"]);
+
+    let (_, newer) = post(
+        &app,
+        "/v1/harness/versions",
+        &s,
+        json!({"name": "defaults", "activate": true, "config": {}}),
+    )
+    .await;
+    let versions = json_of(app.get("/v1/harness/versions", &s).await).await;
+    let statuses: Vec<(String, String)> = versions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses.iter().filter(|(_, s)| s == "active").count(), 1);
+    assert!(statuses.contains(&(newer["id"].as_str().unwrap().to_string(), "active".into())));
+    assert!(statuses.contains(&(
+        active["id"].as_str().unwrap().to_string(),
+        "archived".into()
+    )));
+    let (_, back) = post(&app, "/v1/memory/context-pack", &s, q).await;
+    assert_eq!(note_ids(&back)[0], strong["id"].as_str().unwrap());
+
+    for bad in [
+        json!({"name": "x", "config": []}),
+        json!({"name": "x", "config": {"context": {"weights": {"relevance": 1}}}}),
+        json!({"name": "x", "config": {"context": {"weights": {"relevance": 99, "recency": 0, "importance": 0, "confidence": 0, "feedback": 0}}}}),
+    ] {
+        let (status, _) = post(&app, "/v1/harness/versions", &s, bad.clone()).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let (status, _) = post(
+        &app,
+        "/v1/harness/traces",
+        &s,
+        json!({"harness_version_id": "nope"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn trace_feedback_reorders_packs_remembers_and_forgets() {
+    let app = TestApp::spawn().await;
+    let s = app.register("hfeedback@example.com").await;
+    let (_, a) = post(
+        &app,
+        "/v1/memory/notes",
+        &s,
+        json!({"content": "Invoices are sent on the first business day.", "kind": "fact"}),
+    )
+    .await;
+    let (_, b) = post(
+        &app,
+        "/v1/memory/notes",
+        &s,
+        json!({"content": "Invoices go out by email with a PDF attached.", "kind": "decision"}),
+    )
+    .await;
+    let q = |kinds: Option<&str>| {
+        let mut q = json!({"query": "how are invoices sent?", "include_events": false});
+        if let Some(k) = kinds {
+            q["kinds"] = json!([k]);
+        }
+        q
+    };
+    let (_, before) = post(&app, "/v1/memory/context-pack", &s, q(None)).await;
+    let order = note_ids(&before);
+    assert_eq!(order.len(), 2);
+    let (top, second) = (order[0].clone(), order[1].clone());
+    let kind_of = |id: &str| {
+        if id == a["id"].as_str().unwrap() {
+            "fact"
+        } else {
+            "decision"
+        }
+    };
+
+    // Packs that used only one of them, rated: the second up, the top down.
+    for (id, rating) in [(&second, 5.0), (&top, -5.0)] {
+        for _ in 0..3 {
+            let (_, pack) = post(&app, "/v1/memory/context-pack", &s, q(Some(kind_of(id)))).await;
+            assert_eq!(note_ids(&pack), vec![id.clone()]);
+            let (status, fb) = post(
+                &app,
+                "/v1/harness/feedback",
+                &s,
+                json!({"trace_id": pack["trace_id"], "rating": rating, "outcome": "success"}),
+            )
+            .await;
+            assert_eq!(status, 201, "{fb}");
+            assert_eq!(fb["items_rated"], 1);
+        }
+    }
+    let (_, after) = post(&app, "/v1/memory/context-pack", &s, q(None)).await;
+    assert_eq!(note_ids(&after), vec![second.clone(), top.clone()]);
+
+    // remember_text becomes a pending lesson; forget_note_ids forgets.
+    let trace = after["trace_id"].as_str().unwrap();
+    let (status, fb) = post(&app, "/v1/harness/feedback", &s, json!({"trace_id": trace, "rating": 1,
+        "outcome": "success", "remember_text": "User prefers concise answers with concrete next steps.",
+        "forget_note_ids": [top]})).await;
+    assert_eq!(status, 201);
+    assert_eq!(fb["remembered"]["status"], "pending");
+    assert_eq!(fb["remembered"]["kind"], "lesson");
+    assert_eq!(fb["feedback"]["forgotten"], json!([top]));
+    let queue = json_of(app.get("/v1/memory/notes?status=pending", &s).await).await;
+    assert_eq!(queue["data"][0]["id"], fb["remembered"]["id"]);
+    let forgotten = json_of(app.get(&format!("/v1/memory/notes/{top}"), &s).await).await;
+    assert_eq!(forgotten["status"], "forgotten");
+    let traces = json_of(
+        app.get("/v1/harness/traces?trace_type=context_pack&limit=1", &s)
+            .await,
+    )
+    .await;
+    assert_eq!(traces["data"][0]["id"], trace);
+    assert_eq!(traces["data"][0]["feedback_score"], 1.0);
+    assert_eq!(traces["data"][0]["outcome"], "success");
+
+    let (status, _) = post(
+        &app,
+        "/v1/harness/feedback",
+        &s,
+        json!({"trace_id": "nope", "rating": 1}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = post(
+        &app,
+        "/v1/harness/feedback",
+        &s,
+        json!({"trace_id": trace, "rating": 9}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = post(
+        &app,
+        "/v1/harness/feedback",
+        &s,
+        json!({"trace_id": trace, "forget_note_ids": ["nope"]}),
+    )
+    .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn reflections_go_through_a_provider_or_answer_503() {
+    let app = TestApp::spawn().await;
+    let s = app.register("reflect@example.com").await;
+    let (_, t) = post(
+        &app,
+        "/v1/harness/traces",
+        &s,
+        json!({"input_summary": "refund request for order 991",
+        "output_summary": "refunded without checking the policy", "outcome": "failure"}),
+    )
+    .await;
+    let (status, body) = post(
+        &app,
+        "/v1/harness/reflections/generate",
+        &s,
+        json!({"trace_ids": [t["id"]]}),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"], "No reflection provider configured");
+    drop(app);
+
+    let (url, seen) = mock_provider("Check the refund policy before refunding.").await;
+    let app = TestApp::spawn_with(&[
+        ("CAIRN__REFLECTION__BASE_URL", url.as_str()),
+        ("CAIRN__REFLECTION__MODEL", "reflector-1"),
+    ])
+    .await;
+    let s = app.register("reflect2@example.com").await;
+    let (_, t) = post(
+        &app,
+        "/v1/harness/traces",
+        &s,
+        json!({"input_summary": "refund request for order 991",
+        "output_summary": "refunded without checking the policy", "outcome": "failure"}),
+    )
+    .await;
+    let (status, r) = post(
+        &app,
+        "/v1/harness/reflections/generate",
+        &s,
+        json!({"trace_ids": [t["id"]], "store_as_memory": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(r["insight"], "Check the refund policy before refunding.");
+    assert_eq!(r["model"], "reflector-1");
+    let sent = seen.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["model"], "reflector-1");
+    assert!(sent[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .contains("refund request for order 991"));
+    let note = json_of(
+        app.get(
+            &format!("/v1/memory/notes/{}", r["note_id"].as_str().unwrap()),
+            &s,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(note["status"], "pending");
+    assert_eq!(note["kind"], "lesson");
+    let listed = json_of(app.get("/v1/harness/reflections", &s).await).await;
+    assert_eq!(listed["data"][0]["id"], r["id"]);
+    let (status, _) = post(
+        &app,
+        "/v1/harness/reflections/generate",
+        &s,
+        json!({"trace_ids": []}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = post(
+        &app,
+        "/v1/harness/reflections/generate",
+        &s,
+        json!({"trace_ids": ["nope"]}),
+    )
+    .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn the_harness_is_scoped_by_workspace() {
+    let app = TestApp::spawn().await;
+    let s = app.register("harnessiso@example.com").await;
+    app.create_workspace(&s, "alpha").await;
+    app.create_workspace(&s, "beta").await;
+    let (_, alpha) = app.create_key(&s, Some("alpha"), json!({})).await;
+    let (_, beta) = app.create_key(&s, Some("beta"), json!({})).await;
+    let (_, m) = post(
+        &app,
+        "/v1/harness/missions",
+        &alpha,
+        json!({"mission_id": "shared-id"}),
+    )
+    .await;
+    let mid = m["id"].as_str().unwrap();
+    let (_, t) = post(
+        &app,
+        "/v1/harness/traces",
+        &alpha,
+        json!({"input_summary": "x"}),
+    )
+    .await;
+    post(
+        &app,
+        "/v1/harness/versions",
+        &alpha,
+        json!({"name": "v", "config": {}, "activate": true}),
+    )
+    .await;
+
+    for path in [
+        "/v1/harness/missions",
+        "/v1/harness/traces",
+        "/v1/harness/versions",
+        "/v1/harness/reflections",
+    ] {
+        let listed = json_of(app.get(path, &beta).await).await;
+        assert!(listed["data"].as_array().unwrap().is_empty(), "{path}");
+    }
+    assert_eq!(
+        app.get(&format!("/v1/harness/missions/{mid}"), &beta)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        patch(
+            &app,
+            &format!("/v1/harness/missions/{mid}"),
+            &beta,
+            json!({"status": "x"})
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        post(
+            &app,
+            &format!("/v1/harness/missions/{mid}/steps"),
+            &beta,
+            json!({"step_ref": "s"})
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        post(
+            &app,
+            &format!("/v1/harness/missions/{mid}/artifacts"),
+            &beta,
+            json!({"kind": "url", "uri": "https://x"})
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/v1/harness/feedback",
+            &beta,
+            json!({"trace_id": t["id"], "rating": 1})
+        )
+        .await
+        .0,
+        404
+    );
+    // The same mission_id in beta is beta's own mission.
+    let (status, other) = post(
+        &app,
+        "/v1/harness/missions",
+        &beta,
+        json!({"mission_id": "shared-id"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_ne!(other["id"], m["id"]);
+    let (_, pack) = post(
+        &app,
+        "/v1/memory/context-pack",
+        &beta,
+        json!({"query": "anything"}),
+    )
+    .await;
+    assert!(pack["harness_version_id"].is_null());
+}
