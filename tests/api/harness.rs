@@ -321,7 +321,7 @@ async fn trace_feedback_reorders_packs_remembers_and_forgets() {
         json!({"content": "Invoices are sent on the first business day.", "kind": "fact"}),
     )
     .await;
-    let (_, b) = post(
+    post(
         &app,
         "/v1/memory/notes",
         &s,
