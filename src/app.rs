@@ -17,6 +17,8 @@ use crate::accounts::sessions::{load_or_create_secret, SessionKeys};
 use crate::config::Config;
 use crate::context::budget::TokenCounter;
 use crate::context::ContextPacks;
+use crate::gateway::route::ModelEntry;
+use crate::gateway::{Gateway, ProviderEntry};
 use crate::guard::{Guard, GuardSettings};
 use crate::harness::reflect::Reflector;
 use crate::harness::{Harness, HarnessSettings};
@@ -25,12 +27,13 @@ use crate::retrieval::Retriever;
 use crate::sources::fetch::{FetchSettings, UrlFetcher};
 use crate::sources::{Sources, SourcesSettings};
 use crate::state::AppState;
+use crate::store::gateway::UsageStore;
 use crate::store::guard::GuardStore;
 use crate::store::harness::HarnessStore;
 use crate::store::memory::MemoryStore;
 use crate::store::sources::SourceStore;
 use crate::store::sqlite::{
-    self, SqliteAccounts, SqliteGuard, SqliteHarness, SqliteMemory, SqliteSources,
+    self, SqliteAccounts, SqliteGuard, SqliteHarness, SqliteMemory, SqliteSources, SqliteUsage,
 };
 use crate::store::text_index::TextIndex;
 use crate::store::vectors::VectorStore;
@@ -44,6 +47,7 @@ pub struct Stores {
     pub memory: Arc<dyn MemoryStore>,
     pub guard: Arc<dyn GuardStore>,
     pub harness: Arc<dyn HarnessStore>,
+    pub usage: Arc<dyn UsageStore>,
 }
 
 impl Stores {
@@ -61,6 +65,7 @@ impl Stores {
             memory: Arc::new(SqliteMemory::new(pool.clone())),
             guard: Arc::new(SqliteGuard::new(pool.clone())),
             harness: Arc::new(SqliteHarness::new(pool.clone())),
+            usage: Arc::new(SqliteUsage::new(pool.clone())),
             pool,
         })
     }
@@ -80,6 +85,7 @@ pub struct Engine {
     pub context: Arc<ContextPacks>,
     pub guard: Arc<Guard>,
     pub harness: Arc<Harness>,
+    pub gateway: Arc<Gateway>,
     pub text: Arc<TextIndex>,
 }
 
@@ -182,6 +188,39 @@ impl Engine {
             },
         ));
         let _ = context.hooks.set(harness.clone());
+        let gateway = Arc::new(Gateway::new(
+            config
+                .providers
+                .iter()
+                .map(|p| ProviderEntry {
+                    name: p.name.clone(),
+                    base_url: if p.base_url.is_empty() && p.kind == "openai" {
+                        "https://api.openai.com/v1".into()
+                    } else {
+                        p.base_url.clone()
+                    },
+                    api_key: p.api_key.clone(),
+                    headers: p.headers.clone().into_iter().collect(),
+                    timeout: Duration::from_secs(p.timeout_secs),
+                })
+                .collect(),
+            config
+                .models
+                .iter()
+                .map(|m| ModelEntry {
+                    name: m.name.clone(),
+                    provider: m.provider.clone(),
+                    upstream: m.upstream.clone(),
+                    weight: m.weight,
+                    context_window: m.context_window,
+                    input_per_1k: m.input_per_1k,
+                    output_per_1k: m.output_per_1k,
+                    aliases: m.aliases.clone(),
+                    enabled: m.enabled,
+                })
+                .collect(),
+            stores.usage.clone(),
+        )?);
         let sources = Arc::new(Sources {
             store: stores.sources.clone(),
             retriever,
@@ -205,6 +244,7 @@ impl Engine {
             context,
             guard,
             harness,
+            gateway,
             text,
         })
     }
@@ -239,6 +279,7 @@ impl App {
             context: engine.context.clone(),
             guard: engine.guard.clone(),
             harness: engine.harness.clone(),
+            gateway: engine.gateway.clone(),
             sessions: Arc::new(SessionKeys::new(&secret, auth.session_ttl_secs)),
             rate_limiter: Arc::new(RateLimiter::new()),
             login_limiter: Arc::new(LoginLimiter::new(

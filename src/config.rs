@@ -23,7 +23,70 @@ pub struct Config {
     pub guard: GuardConfig,
     pub harness: HarnessConfig,
     pub reflection: ReflectionConfig,
+    /// Model providers of the gateway (none by default).
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+    /// Models the gateway routes to (none by default).
+    #[serde(default)]
+    pub models: Vec<ModelConfig>,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub name: String,
+    /// openai or openai_compatible (vLLM, Ollama, LocalAI, ...).
+    pub kind: String,
+    /// Base URL up to /v1.
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key: String,
+    /// Extra headers sent with every request.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    #[serde(default = "default_provider_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_provider_timeout() -> u64 {
+    60
+}
+
+fn default_true() -> bool {
+    true
+}
+
+// Hand-written so provider keys never reach a log line.
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("api_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub name: String,
+    pub provider: String,
+    /// The model name the provider knows.
+    pub upstream: String,
+    /// Capability, 1-10.
+    pub weight: u8,
+    pub context_window: usize,
+    pub input_per_1k: f64,
+    pub output_per_1k: f64,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -365,6 +428,31 @@ impl Config {
                 "reflection.model",
                 "required when reflection.base_url is set",
             ));
+        }
+        for p in &self.providers {
+            if !matches!(p.kind.as_str(), "openai" | "openai_compatible") {
+                return Err(invalid(
+                    "providers.kind",
+                    "expected \"openai\" or \"openai_compatible\" (the Anthropic adapter is not built yet)",
+                ));
+            }
+        }
+        for m in &self.models {
+            if !(1..=10).contains(&m.weight) {
+                return Err(invalid("models.weight", "expected 1-10"));
+            }
+            if matches!(m.name.as_str(), "auto" | "fast" | "max") {
+                return Err(invalid(
+                    "models.name",
+                    "auto, fast and max are the routing modes",
+                ));
+            }
+            if !self.providers.iter().any(|p| p.name == m.provider) {
+                return Err(invalid(
+                    "models.provider",
+                    "names a provider that is not configured",
+                ));
+            }
         }
         if self.memory.max_batch_items == 0 {
             return Err(invalid("memory.max_batch_items", "must be at least 1"));

@@ -21,6 +21,7 @@ pub struct AppState {
     pub context: Arc<crate::context::ContextPacks>,
     pub guard: Arc<crate::guard::Guard>,
     pub harness: Arc<crate::harness::Harness>,
+    pub gateway: Arc<crate::gateway::Gateway>,
     pub sessions: Arc<SessionKeys>,
     pub rate_limiter: Arc<RateLimiter>,
     pub login_limiter: Arc<LoginLimiter>,

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod chat;
 pub mod embeddings;
 pub mod extract;
 pub mod harness;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/refresh", post(auth::refresh))
         .route("/api/auth/logout", post(auth::logout))
+        .route("/v1/pricing", get(chat::pricing))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::limit_anonymous,
@@ -71,6 +73,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/documents/{id}/chunks", get(sources::chunks))
         .route("/v1/search", post(sources::search))
         .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/models", get(chat::models))
+        .route("/v1/usage", get(chat::usage))
         .route(
             "/v1/memory/notes",
             post(memory::create_note).get(memory::list_notes),

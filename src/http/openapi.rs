@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{actions, auth, embeddings, harness, health, keys, memory, sources, workspaces};
+use crate::http::{
+    actions, auth, chat, embeddings, harness, health, keys, memory, sources, workspaces,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +20,7 @@ use crate::http::{actions, auth, embeddings, harness, health, keys, memory, sour
         sources::create, sources::list, sources::get, sources::delete, sources::reindex,
         sources::document, sources::chunks, sources::search,
         embeddings::embeddings,
+        chat::completions, chat::models, chat::pricing, chat::usage,
         memory::create_note, memory::list_notes, memory::get_note, memory::update_note,
         memory::forget_note, memory::approve_note, memory::reject_note, memory::note_history,
         memory::create_entity, memory::list_entities, memory::update_entity,

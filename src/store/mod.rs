@@ -2,6 +2,7 @@
 //! implementation (SQLite today; the traits keep a Postgres implementation possible).
 
 pub mod accounts;
+pub mod gateway;
 pub mod guard;
 pub mod harness;
 pub mod memory;

@@ -1,6 +1,7 @@
 //! SQLite through sqlx: WAL mode, foreign keys on, migrations applied at open.
 
 mod accounts;
+mod gateway;
 mod guard;
 mod harness;
 mod memory;
@@ -15,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use accounts::SqliteAccounts;
+pub use gateway::SqliteUsage;
 pub use guard::SqliteGuard;
 pub use harness::SqliteHarness;
 pub use memory::SqliteMemory;

@@ -1,0 +1,250 @@
+//! Which models may serve a request, best first: the pure part of routing, unit-tested.
+//!
+//! `model` is `auto`, `fast`, `max`, or a model name or alias. Candidates must be enabled,
+//! healthy (breaker closed) and fit the context (input tokens plus `max_tokens`). `fast`
+//! orders by observed latency (EWMA), `max` by weight, `auto` by weight per estimated cost,
+//! escalating to capable models (weight >= 5) for long requests or requests with tools. A
+//! named model comes first, the `auto` order after it as fallbacks.
+
+#[derive(Debug, Clone)]
+pub struct ModelEntry {
+    pub name: String,
+    pub provider: String,
+    pub upstream: String,
+    pub weight: u8,
+    pub context_window: usize,
+    pub input_per_1k: f64,
+    pub output_per_1k: f64,
+    pub aliases: Vec<String>,
+    pub enabled: bool,
+}
+
+impl ModelEntry {
+    pub fn cost(&self, input_tokens: usize, output_tokens: usize) -> f64 {
+        input_tokens as f64 / 1000.0 * self.input_per_1k
+            + output_tokens as f64 / 1000.0 * self.output_per_1k
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Auto,
+    Fast,
+    Max,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ask<'a> {
+    pub model: &'a str,
+    pub input_tokens: usize,
+    pub max_tokens: usize,
+    pub has_tools: bool,
+}
+
+/// What routing knows of a model's health.
+pub trait Health {
+    fn healthy(&self, model: &str) -> bool;
+    /// Latency estimate in ms (a prior when nothing was observed).
+    fn latency_ms(&self, model: &str) -> f64;
+}
+
+pub fn mode_of(model: &str) -> Option<Mode> {
+    match model {
+        "auto" => Some(Mode::Auto),
+        "fast" => Some(Mode::Fast),
+        "max" => Some(Mode::Max),
+        _ => None,
+    }
+}
+
+pub struct Plan<'m> {
+    pub candidates: Vec<&'m ModelEntry>,
+    /// Why the first candidate leads, for the log and the usage row.
+    pub method: String,
+}
+
+/// Candidates best first; empty when nothing can serve (unknown name, nothing fits).
+pub fn plan<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) -> Plan<'m> {
+    let needed = ask.input_tokens + ask.max_tokens;
+    let usable: Vec<&ModelEntry> = models
+        .iter()
+        .filter(|m| m.enabled && health.healthy(&m.name) && m.context_window >= needed)
+        .collect();
+    let est = |m: &ModelEntry| m.cost(ask.input_tokens, ask.max_tokens.max(1)).max(1e-9);
+    let by_value = |mut list: Vec<&'m ModelEntry>| {
+        let escalate = ask.has_tools || ask.input_tokens > 2_000;
+        list.sort_by(|a, b| {
+            let capable = |m: &ModelEntry| !escalate || m.weight >= 5;
+            capable(b)
+                .cmp(&capable(a))
+                .then((f64::from(b.weight) / est(b)).total_cmp(&(f64::from(a.weight) / est(a))))
+                .then(a.name.cmp(&b.name))
+        });
+        list
+    };
+    match mode_of(ask.model) {
+        Some(Mode::Auto) => {
+            let escalated = ask.has_tools || ask.input_tokens > 2_000;
+            Plan {
+                candidates: by_value(usable),
+                method: if escalated {
+                    "auto:escalated"
+                } else {
+                    "auto:value"
+                }
+                .into(),
+            }
+        }
+        Some(Mode::Fast) => {
+            let mut list = usable;
+            list.sort_by(|a, b| {
+                health
+                    .latency_ms(&a.name)
+                    .total_cmp(&health.latency_ms(&b.name))
+                    .then(a.name.cmp(&b.name))
+            });
+            Plan {
+                candidates: list,
+                method: "fast:latency".into(),
+            }
+        }
+        Some(Mode::Max) => {
+            let mut list = usable;
+            list.sort_by(|a, b| {
+                b.weight
+                    .cmp(&a.weight)
+                    .then(est(a).total_cmp(&est(b)))
+                    .then(a.name.cmp(&b.name))
+            });
+            Plan {
+                candidates: list,
+                method: "max:weight".into(),
+            }
+        }
+        None => {
+            let named = usable
+                .iter()
+                .position(|m| m.name == ask.model || m.aliases.iter().any(|a| a == ask.model));
+            match named {
+                Some(i) => {
+                    let mut rest = usable.clone();
+                    let first = rest.remove(i);
+                    let mut list = vec![first];
+                    list.extend(by_value(rest));
+                    Plan {
+                        candidates: list,
+                        method: "named".into(),
+                    }
+                }
+                None => Plan {
+                    candidates: vec![],
+                    method: "named".into(),
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct H(HashMap<&'static str, (bool, f64)>);
+    impl Health for H {
+        fn healthy(&self, m: &str) -> bool {
+            self.0.get(m).is_none_or(|h| h.0)
+        }
+        fn latency_ms(&self, m: &str) -> f64 {
+            self.0.get(m).map_or(1000.0, |h| h.1)
+        }
+    }
+
+    fn model(name: &str, weight: u8, window: usize, price: f64) -> ModelEntry {
+        ModelEntry {
+            name: name.into(),
+            provider: "p".into(),
+            upstream: name.into(),
+            weight,
+            context_window: window,
+            input_per_1k: price,
+            output_per_1k: price * 2.0,
+            aliases: vec![format!("{name}-alias")],
+            enabled: true,
+        }
+    }
+
+    fn names(p: &Plan<'_>) -> Vec<String> {
+        p.candidates.iter().map(|m| m.name.clone()).collect()
+    }
+
+    fn ask(model: &str, input: usize, tools: bool) -> Ask<'_> {
+        Ask {
+            model,
+            input_tokens: input,
+            max_tokens: 100,
+            has_tools: tools,
+        }
+    }
+
+    #[test]
+    fn modes_order_the_candidates() {
+        let models = vec![
+            model("small", 2, 8_000, 0.0001),
+            model("mid", 5, 32_000, 0.001),
+            model("big", 9, 128_000, 0.01),
+        ];
+        let h = H(HashMap::from([
+            ("small", (true, 900.0)),
+            ("mid", (true, 200.0)),
+            ("big", (true, 1500.0)),
+        ]));
+        assert_eq!(
+            names(&plan(&models, &ask("auto", 100, false), &h)),
+            ["small", "mid", "big"]
+        );
+        assert_eq!(
+            names(&plan(&models, &ask("auto", 100, true), &h)),
+            ["mid", "big", "small"]
+        );
+        assert_eq!(
+            names(&plan(&models, &ask("fast", 100, false), &h)),
+            ["mid", "small", "big"]
+        );
+        assert_eq!(
+            names(&plan(&models, &ask("max", 100, false), &h)),
+            ["big", "mid", "small"]
+        );
+        assert_eq!(
+            names(&plan(&models, &ask("big-alias", 100, false), &h)),
+            ["big", "small", "mid"]
+        );
+        assert!(plan(&models, &ask("unknown", 100, false), &h)
+            .candidates
+            .is_empty());
+    }
+
+    #[test]
+    fn filters_unhealthy_disabled_and_too_long() {
+        let mut models = vec![
+            model("small", 2, 8_000, 0.0001),
+            model("mid", 5, 32_000, 0.001),
+            model("big", 9, 128_000, 0.01),
+        ];
+        models[1].enabled = false;
+        let h = H(HashMap::from([("big", (false, 10.0))]));
+        assert_eq!(
+            names(&plan(&models, &ask("auto", 100, false), &h)),
+            ["small"]
+        );
+        assert!(plan(&models, &ask("auto", 10_000, false), &h)
+            .candidates
+            .is_empty());
+        let h = H(HashMap::new());
+        assert_eq!(
+            names(&plan(&models, &ask("max", 20_000, false), &h)),
+            ["big"]
+        );
+    }
+}

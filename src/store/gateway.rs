@@ -1,0 +1,54 @@
+//! Gateway storage: usage rows.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// The seed's `UsageRow`, plus the provider and upstream model (kept for operators; the
+/// public routes show them too since Cairn is self-hosted).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UsageRow {
+    pub id: String,
+    #[serde(skip)]
+    pub account_id: String,
+    pub api_key_id: Option<String>,
+    pub workspace_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    /// auto, fast, max, or named.
+    pub tier: String,
+    /// The model the request asked for.
+    pub model: String,
+    pub provider: String,
+    pub upstream_model: String,
+    pub routing_method: String,
+    pub execution_source: String,
+    pub billing_mode: String,
+    /// chat or chat_stream.
+    pub request_type: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub actual_cost_usd: f64,
+    pub charged_usd: f64,
+    /// What the `max` route would have cost.
+    pub baseline_usd: f64,
+    pub latency_ms: Option<f64>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UsageFilter {
+    pub workspace_id: Option<String>,
+    pub api_key_id: Option<String>,
+    pub request_type: Option<String>,
+    /// Rows created before this timestamp.
+    pub before: Option<String>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    async fn add(&self, row: &UsageRow) -> anyhow::Result<()>;
+    async fn list(&self, account_id: &str, f: &UsageFilter) -> anyhow::Result<Vec<UsageRow>>;
+}
