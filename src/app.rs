@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::context::budget::TokenCounter;
 use crate::context::ContextPacks;
 use crate::gateway::route::ModelEntry;
-use crate::gateway::{Gateway, ProviderEntry};
+use crate::gateway::{Gateway, ProviderEntry, ProviderKind};
 use crate::guard::{Guard, GuardSettings};
 use crate::harness::reflect::Reflector;
 use crate::harness::{Harness, HarnessSettings};
@@ -194,10 +194,15 @@ impl Engine {
                 .iter()
                 .map(|p| ProviderEntry {
                     name: p.name.clone(),
-                    base_url: if p.base_url.is_empty() && p.kind == "openai" {
-                        "https://api.openai.com/v1".into()
+                    kind: if p.kind == "anthropic" {
+                        ProviderKind::Anthropic
                     } else {
-                        p.base_url.clone()
+                        ProviderKind::OpenAi
+                    },
+                    base_url: match (p.base_url.is_empty(), p.kind.as_str()) {
+                        (true, "openai") => "https://api.openai.com/v1".into(),
+                        (true, "anthropic") => "https://api.anthropic.com/v1".into(),
+                        _ => p.base_url.clone(),
                     },
                     api_key: p.api_key.clone(),
                     headers: p.headers.clone().into_iter().collect(),

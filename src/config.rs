@@ -36,9 +36,9 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     pub name: String,
-    /// openai or openai_compatible (vLLM, Ollama, LocalAI, ...).
+    /// openai, anthropic, or openai_compatible (vLLM, Ollama, LocalAI, ...).
     pub kind: String,
-    /// Base URL up to /v1.
+    /// Base URL up to /v1 (empty: the vendor's own for openai and anthropic).
     pub base_url: String,
     #[serde(default)]
     pub api_key: String,
@@ -430,10 +430,19 @@ impl Config {
             ));
         }
         for p in &self.providers {
-            if !matches!(p.kind.as_str(), "openai" | "openai_compatible") {
+            if !matches!(
+                p.kind.as_str(),
+                "openai" | "openai_compatible" | "anthropic"
+            ) {
                 return Err(invalid(
                     "providers.kind",
-                    "expected \"openai\" or \"openai_compatible\" (the Anthropic adapter is not built yet)",
+                    "expected \"openai\", \"openai_compatible\" or \"anthropic\"",
+                ));
+            }
+            if p.base_url.is_empty() && p.kind == "openai_compatible" {
+                return Err(invalid(
+                    "providers.base_url",
+                    "required for openai_compatible providers",
                 ));
             }
         }

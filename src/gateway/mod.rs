@@ -2,10 +2,11 @@
 //! (`[[providers]]`, `[[models]]`), with failover, a circuit breaker per model and a usage
 //! row per request.
 //!
-//! This first slice speaks to OpenAI and OpenAI-compatible servers (vLLM, Ollama, LocalAI);
-//! the Anthropic adapter, local endpoints, the cache, billing and budgets are still to come
-//! (issue 5).
+//! Providers: OpenAI, OpenAI-compatible servers (vLLM, Ollama, LocalAI) and Anthropic's
+//! Messages API (translated both ways in `anthropic.rs`). Local endpoints, the cache, billing
+//! and budgets are still to come (issue 5).
 
+pub mod anthropic;
 pub mod health;
 pub mod route;
 
@@ -25,9 +26,17 @@ use crate::store::time::{new_id, now};
 use health::Breakers;
 use route::{Ask, ModelEntry};
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// OpenAI and every server speaking its chat completions API.
+    OpenAi,
+    Anthropic,
+}
+
 #[derive(Debug, Clone)]
 pub struct ProviderEntry {
     pub name: String,
+    pub kind: ProviderKind,
     pub base_url: String,
     pub api_key: String,
     pub headers: Vec<(String, String)>,
@@ -79,6 +88,7 @@ fn context_too_long(body: &str) -> bool {
     b.contains("context_length_exceeded")
         || b.contains("context length")
         || b.contains("maximum context")
+        || b.contains("prompt is too long")
 }
 
 impl Gateway {
@@ -105,6 +115,12 @@ impl Gateway {
                 .build()?,
             counter: TokenCounter::new("cl100k_base")?,
         })
+    }
+
+    fn kind_of(&self, m: &ModelEntry) -> ProviderKind {
+        self.providers
+            .get(&m.provider)
+            .map_or(ProviderKind::OpenAi, |p| p.kind)
     }
 
     /// What `max` would have cost: the baseline savings are measured against.
@@ -214,22 +230,31 @@ impl Gateway {
         let p = self.providers.get(&m.provider).ok_or_else(|| {
             ApiError::ServiceUnavailable(format!("Provider {} not configured", m.provider))
         })?;
-        let mut upstream = body.clone();
-        upstream["model"] = json!(m.upstream);
-        if stream {
-            upstream["stream_options"] = json!({"include_usage": true});
+        let base = p.base_url.trim_end_matches('/');
+        let mut req = match p.kind {
+            ProviderKind::OpenAi => {
+                let mut upstream = body.clone();
+                upstream["model"] = json!(m.upstream);
+                if stream {
+                    upstream["stream_options"] = json!({"include_usage": true});
+                }
+                let mut req = self
+                    .client
+                    .post(format!("{base}/chat/completions"))
+                    .json(&upstream);
+                if !p.api_key.is_empty() {
+                    req = req.bearer_auth(&p.api_key);
+                }
+                req
+            }
+            ProviderKind::Anthropic => self
+                .client
+                .post(format!("{base}/messages"))
+                .header("x-api-key", &p.api_key)
+                .header("anthropic-version", anthropic::VERSION)
+                .json(&anthropic::request_body(body, &m.upstream, stream)?),
         }
-        let mut req = self
-            .client
-            .post(format!(
-                "{}/chat/completions",
-                p.base_url.trim_end_matches('/')
-            ))
-            .timeout(p.timeout)
-            .json(&upstream);
-        if !p.api_key.is_empty() {
-            req = req.bearer_auth(&p.api_key);
-        }
+        .timeout(p.timeout);
         for (k, v) in &p.headers {
             req = req.header(k, v);
         }
@@ -305,6 +330,9 @@ impl Gateway {
         };
         let latency = started.elapsed();
         self.breakers.success(&m.name, latency);
+        if self.kind_of(m) == ProviderKind::Anthropic {
+            out = anthropic::response(&out, requested);
+        }
         let input = out["usage"]["prompt_tokens"]
             .as_u64()
             .map_or(input_estimate, |t| t as usize);
@@ -394,6 +422,8 @@ impl Gateway {
             input_estimate,
             started,
             wants_usage,
+            anthropic: (self.kind_of(m) == ProviderKind::Anthropic)
+                .then(anthropic::StreamState::default),
         };
         tokio::spawn(this.run(res, tx));
         let body = Body::from_stream(tokio_stream_from(rx));
@@ -421,11 +451,13 @@ struct StreamJob {
     input_estimate: usize,
     started: Instant,
     wants_usage: bool,
+    /// Set when the upstream speaks Anthropic's stream events, translated into chunks.
+    anthropic: Option<anthropic::StreamState>,
 }
 
 impl StreamJob {
     async fn run(
-        self,
+        mut self,
         res: reqwest::Response,
         tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
     ) {
@@ -450,32 +482,52 @@ impl StreamJob {
                     continue;
                 };
                 let data = data.trim();
-                if data == "[DONE]" {
+                let events: Vec<Value> = if data == "[DONE]" {
                     done = true;
+                    vec![]
+                } else {
+                    let Ok(event) = serde_json::from_str::<Value>(data) else {
+                        continue;
+                    };
+                    match self.anthropic.as_mut() {
+                        None => vec![event],
+                        Some(state) => match state.on_event(&event) {
+                            anthropic::Event::Chunks(c) => c,
+                            anthropic::Event::Done => {
+                                done = true;
+                                vec![]
+                            }
+                            anthropic::Event::Error(e) => {
+                                broken = Some(e);
+                                break 'read;
+                            }
+                        },
+                    }
+                };
+                for mut event in events {
+                    if let Some(u) = event.get("usage").filter(|u| u.is_object()) {
+                        input = u["prompt_tokens"].as_u64().map_or(input, |t| t as usize);
+                        output = u["completion_tokens"]
+                            .as_u64()
+                            .map_or(output, |t| t as usize);
+                        let only_usage = event["choices"].as_array().is_none_or(Vec::is_empty);
+                        if only_usage && !self.wants_usage {
+                            continue;
+                        }
+                        if !self.wants_usage {
+                            event.as_object_mut().map(|o| o.remove("usage"));
+                        }
+                    }
+                    event["model"] = json!(self.requested);
+                    let out = format!("data: {event}\n\n");
+                    if tx.send(Ok(bytes::Bytes::from(out))).await.is_err() {
+                        break 'read;
+                    }
+                }
+                if done {
                     let _ = tx
                         .send(Ok(bytes::Bytes::from_static(b"data: [DONE]\n\n")))
                         .await;
-                    break 'read;
-                }
-                let Ok(mut event) = serde_json::from_str::<Value>(data) else {
-                    continue;
-                };
-                if let Some(u) = event.get("usage").filter(|u| u.is_object()) {
-                    input = u["prompt_tokens"].as_u64().map_or(input, |t| t as usize);
-                    output = u["completion_tokens"]
-                        .as_u64()
-                        .map_or(output, |t| t as usize);
-                    let only_usage = event["choices"].as_array().is_none_or(Vec::is_empty);
-                    if only_usage && !self.wants_usage {
-                        continue;
-                    }
-                    if !self.wants_usage {
-                        event.as_object_mut().map(|o| o.remove("usage"));
-                    }
-                }
-                event["model"] = json!(self.requested);
-                let out = format!("data: {event}\n\n");
-                if tx.send(Ok(bytes::Bytes::from(out))).await.is_err() {
                     break 'read;
                 }
             }

@@ -298,3 +298,126 @@ async fn streams_relay_chunks_usage_and_interruptions() {
         .any(|r| r["metadata"]["stream_completed"] == false));
     assert!(rows.iter().any(|r| r["output_tokens"] == 5));
 }
+
+/// A loopback server speaking Anthropic's Messages API (JSON and SSE events).
+async fn anthropic_upstream() -> (String, Arc<Mutex<Vec<(Value, String)>>>) {
+    let seen: Arc<Mutex<Vec<(Value, String)>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/messages",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                let record = record.clone();
+                async move {
+                    let key = headers
+                        .get("x-api-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    let version_ok = headers.get("anthropic-version").is_some();
+                    record.lock().unwrap().push((body.clone(), key));
+                    if !version_ok {
+                        return (axum::http::StatusCode::BAD_REQUEST, "no version").into_response();
+                    }
+                    if body["stream"] == true {
+                        let ev = |v: Value| format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap());
+                        let text = [
+                            json!({"type": "message_start", "message": {"id": "msg_s", "usage": {"input_tokens": 9, "output_tokens": 1}}}),
+                            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Bonjour"}}),
+                            json!({"type": "content_block_stop", "index": 0}),
+                            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
+                            json!({"type": "message_stop"}),
+                        ]
+                        .into_iter()
+                        .map(ev)
+                        .collect::<String>();
+                        return ([(axum::http::header::CONTENT_TYPE, "text/event-stream")], text).into_response();
+                    }
+                    let mut content = vec![json!({"type": "text", "text": "Bonjour"})];
+                    let mut stop = "end_turn";
+                    if body.get("tools").is_some() {
+                        content.push(json!({"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "x"}}));
+                        stop = "tool_use";
+                    }
+                    axum::Json(json!({"id": "msg_1", "type": "message", "role": "assistant", "content": content,
+                                      "stop_reason": stop, "usage": {"input_tokens": 9, "output_tokens": 2}}))
+                    .into_response()
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}/v1"), seen)
+}
+
+#[tokio::test]
+async fn anthropic_is_translated_both_ways() {
+    let (base, seen) = anthropic_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("anthropic.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[providers]]\nname = \"claude\"\nkind = \"anthropic\"\nbase_url = \"{base}\"\napi_key = \"sk-ant-test\"\n\n\
+             [[models]]\nname = \"sonnet\"\nprovider = \"claude\"\nupstream = \"claude-sonnet\"\nweight = 8\n\
+             context_window = 200000\ninput_per_1k = 0.003\noutput_per_1k = 0.015\n"
+        ),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(&[("CAIRN_CONFIG", path.to_str().unwrap())]).await;
+    let s = app.register("anthropic@example.com").await;
+
+    let mut body = ask("max", false);
+    body["tools"] = json!([{"type": "function", "function": {"name": "lookup", "description": "find",
+                                                           "parameters": {"type": "object"}}}]);
+    body["messages"] = json!([
+        {"role": "system", "content": "answer in French"},
+        {"role": "user", "content": [{"type": "text", "text": "hi"},
+                                      {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}
+    ]);
+    let res = app.post("/v1/chat/completions", &s, body).await;
+    assert_eq!(res.status(), 200);
+    let out = json_of(res).await;
+    assert_eq!(out["model"], "max");
+    assert_eq!(out["choices"][0]["message"]["content"], "Bonjour");
+    assert_eq!(out["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        out["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+        "{\"q\":\"x\"}"
+    );
+    assert_eq!(out["usage"]["prompt_tokens"], 9);
+    let (sent, key) = seen.lock().unwrap()[0].clone();
+    assert_eq!(key, "sk-ant-test");
+    assert_eq!(sent["model"], "claude-sonnet");
+    assert_eq!(sent["system"], "answer in French");
+    assert_eq!(
+        sent["messages"][0]["content"][1]["source"]["url"],
+        "https://example.com/cat.png"
+    );
+    assert_eq!(sent["tools"][0]["input_schema"]["type"], "object");
+
+    let mut streamed = ask("sonnet", true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let text = app
+        .post("/v1/chat/completions", &s, streamed)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+    assert!(events[1].contains("\"content\":\"Bonjour\""), "{text}");
+    assert!(text.contains("\"finish_reason\":\"stop\""));
+    assert!(text.contains("\"completion_tokens\":2"));
+    assert!(
+        events
+            .iter()
+            .all(|e| *e == "data: [DONE]" || e.contains("\"model\":\"sonnet\"")),
+        "{text}"
+    );
+    assert_eq!(*events.last().unwrap(), "data: [DONE]");
+}
