@@ -17,6 +17,7 @@ use crate::accounts::sessions::{load_or_create_secret, SessionKeys};
 use crate::config::Config;
 use crate::context::budget::TokenCounter;
 use crate::context::ContextPacks;
+use crate::gateway::cache::ResponseCache;
 use crate::gateway::route::ModelEntry;
 use crate::gateway::{Gateway, ProviderEntry, ProviderKind};
 use crate::guard::{Guard, GuardSettings};
@@ -225,6 +226,10 @@ impl Engine {
                 })
                 .collect(),
             stores.usage.clone(),
+            ResponseCache::new(
+                Duration::from_secs(config.gateway.cache_ttl_secs),
+                config.gateway.cache_max_entries,
+            ),
         )?);
         let sources = Arc::new(Sources {
             store: stores.sources.clone(),

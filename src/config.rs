@@ -23,6 +23,7 @@ pub struct Config {
     pub guard: GuardConfig,
     pub harness: HarnessConfig,
     pub reflection: ReflectionConfig,
+    pub gateway: GatewayConfig,
     /// Model providers of the gateway (none by default).
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
@@ -30,6 +31,13 @@ pub struct Config {
     #[serde(default)]
     pub models: Vec<ModelConfig>,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub cache_ttl_secs: u64,
+    pub cache_max_entries: usize,
 }
 
 #[derive(Clone, Deserialize)]

@@ -7,6 +7,7 @@
 //! and budgets are still to come (issue 5).
 
 pub mod anthropic;
+pub mod cache;
 pub mod health;
 pub mod route;
 
@@ -52,7 +53,12 @@ pub struct Caller {
 }
 
 pub enum Reply {
-    Json { body: Value, cost_usd: f64 },
+    Json {
+        body: Value,
+        cost_usd: f64,
+        /// hit or miss, for `x-cairn-cache`.
+        cache: &'static str,
+    },
     Stream(Body),
 }
 
@@ -61,6 +67,7 @@ pub struct Gateway {
     pub models: Vec<ModelEntry>,
     pub breakers: Arc<Breakers>,
     pub usage: Arc<dyn UsageStore>,
+    pub cache: cache::ResponseCache,
     client: reqwest::Client,
     counter: TokenCounter,
 }
@@ -96,6 +103,7 @@ impl Gateway {
         providers: Vec<ProviderEntry>,
         models: Vec<ModelEntry>,
         usage: Arc<dyn UsageStore>,
+        cache: cache::ResponseCache,
     ) -> anyhow::Result<Self> {
         for m in &models {
             anyhow::ensure!(
@@ -110,6 +118,7 @@ impl Gateway {
             models,
             breakers: Arc::new(Breakers::new(3, Duration::from_secs(30))),
             usage,
+            cache,
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()?,
@@ -132,7 +141,8 @@ impl Gateway {
             .map_or(0.0, |m| m.cost(input, output))
     }
 
-    pub async fn chat(&self, caller: Caller, body: Value) -> ApiResult<Reply> {
+    /// `cache`: the caller's `x-cairn-cache: on|off`, if any.
+    pub async fn chat(&self, caller: Caller, body: Value, cache: Option<bool>) -> ApiResult<Reply> {
         let requested = body
             .get("model")
             .and_then(Value::as_str)
@@ -165,6 +175,16 @@ impl Gateway {
                 .get("tools")
                 .is_some_and(|t| t.as_array().is_some_and(|a| !a.is_empty())),
         };
+        let cache_key = cache::cacheable(&body, cache)
+            .then(|| cache::ResponseCache::key(&caller.workspace_id, &body));
+        if let Some(hit) = cache_key.as_ref().and_then(|k| self.cache.get(k)) {
+            self.record_hit(&caller, &requested, &hit).await;
+            return Ok(Reply::Json {
+                body: hit,
+                cost_usd: 0.0,
+                cache: "hit",
+            });
+        }
         let plan = route::plan(&self.models, &ask, self.breakers.as_ref());
         if plan.candidates.is_empty() {
             let known = route::mode_of(&requested).is_some()
@@ -208,7 +228,12 @@ impl Gateway {
                 .await
             };
             match outcome {
-                Ok(reply) => return Ok(reply),
+                Ok(reply) => {
+                    if let (Some(key), Reply::Json { body, .. }) = (cache_key, &reply) {
+                        self.cache.put(key, body.clone());
+                    }
+                    return Ok(reply);
+                }
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Next(why)) => {
                     tracing::warn!(model = %m.name, %why, "gateway.failover");
@@ -344,7 +369,45 @@ impl Gateway {
         Ok(Reply::Json {
             body: out,
             cost_usd: cost,
+            cache: "miss",
         })
+    }
+
+    /// A cached answer costs nothing but is still a request: it gets its usage row.
+    async fn record_hit(&self, caller: &Caller, requested: &str, body: &Value) {
+        let row = UsageRow {
+            id: new_id(),
+            account_id: caller.account_id.clone(),
+            api_key_id: caller.api_key_id.clone(),
+            workspace_id: Some(caller.workspace_id.clone()),
+            metadata: json!({}),
+            tier: route::mode_of(requested)
+                .map_or("named", |_| requested)
+                .to_string(),
+            model: requested.to_string(),
+            provider: "cache".into(),
+            upstream_model: String::new(),
+            routing_method: "cache".into(),
+            execution_source: "cache".into(),
+            billing_mode: "usage".into(),
+            request_type: "chat".into(),
+            input_tokens: body
+                .pointer("/usage/prompt_tokens")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            output_tokens: body
+                .pointer("/usage/completion_tokens")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            actual_cost_usd: 0.0,
+            charged_usd: 0.0,
+            baseline_usd: 0.0,
+            latency_ms: Some(0.0),
+            created_at: now(),
+        };
+        if let Err(e) = self.usage.add(&row).await {
+            tracing::error!(error = %e, "writing a usage row failed");
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -36,8 +36,17 @@ pub struct ChatRequest {
 pub async fn completions(
     State(state): State<AppState>,
     Auth(p): Auth,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, OpenAiError> {
+    let cache = match headers.get("x-cairn-cache").and_then(|v| v.to_str().ok()) {
+        Some("on") => Some(true),
+        Some("off") => Some(false),
+        Some(_) => {
+            return Err(ApiError::bad_request("x-cairn-cache: expected on or off").into());
+        }
+        None => None,
+    };
     if !body.is_object() {
         return Err(ApiError::bad_request("expected a JSON object").into());
     }
@@ -47,12 +56,18 @@ pub async fn completions(
         workspace_id: ws.id.clone(),
         api_key_id: p.key_id().map(str::to_string),
     };
-    match state.gateway.chat(caller, body).await? {
-        Reply::Json { body, cost_usd } => {
+    match state.gateway.chat(caller, body, cache).await? {
+        Reply::Json {
+            body,
+            cost_usd,
+            cache,
+        } => {
             let mut res = Json(body).into_response();
             if let Ok(v) = format!("{cost_usd:.8}").parse() {
                 res.headers_mut().insert("x-cairn-cost", v);
             }
+            res.headers_mut()
+                .insert("x-cairn-cache", axum::http::HeaderValue::from_static(cache));
             Ok(res)
         }
         Reply::Stream(body) => Ok((

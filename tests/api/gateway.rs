@@ -421,3 +421,87 @@ async fn anthropic_is_translated_both_ways() {
     );
     assert_eq!(*events.last().unwrap(), "data: [DONE]");
 }
+
+#[tokio::test]
+async fn deterministic_answers_come_from_the_cache() {
+    let (base, seen) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &base);
+    let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
+    let s = app.register("cache@example.com").await;
+    let send = |body: Value, header: Option<&'static str>| {
+        let mut req = app
+            .client
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(&s)
+            .json(&body);
+        if let Some(h) = header {
+            req = req.header("x-cairn-cache", h);
+        }
+        req.send()
+    };
+    let mut zero = ask("cheap", false);
+    zero["temperature"] = json!(0);
+    let first = send(zero.clone(), None).await.unwrap();
+    assert_eq!(first.headers()["x-cairn-cache"], "miss");
+    let second = send(zero.clone(), None).await.unwrap();
+    assert_eq!(second.headers()["x-cairn-cache"], "hit");
+    assert_eq!(second.headers()["x-cairn-cost"], "0.00000000");
+    assert_eq!(
+        json_of(second).await["choices"][0]["message"]["content"],
+        "hello from ok-cheap"
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the upstream was called once"
+    );
+    assert_eq!(
+        send(zero.clone(), Some("off")).await.unwrap().headers()["x-cairn-cache"],
+        "miss"
+    );
+
+    let mut warm = ask("cheap", false);
+    warm["temperature"] = json!(0.7);
+    assert_eq!(
+        send(warm.clone(), None).await.unwrap().headers()["x-cairn-cache"],
+        "miss"
+    );
+    assert_eq!(
+        send(warm.clone(), None).await.unwrap().headers()["x-cairn-cache"],
+        "miss"
+    );
+    assert_eq!(
+        send(warm.clone(), Some("on")).await.unwrap().headers()["x-cairn-cache"],
+        "miss"
+    );
+    assert_eq!(
+        send(warm, Some("on")).await.unwrap().headers()["x-cairn-cache"],
+        "hit"
+    );
+    assert_eq!(send(zero, Some("maybe")).await.unwrap().status(), 400);
+
+    let usage = json_of(app.get("/v1/usage", &s).await).await;
+    let hits = usage["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["execution_source"] == "cache")
+        .count();
+    assert_eq!(hits, 2);
+
+    // Another workspace does not share the cache.
+    app.create_workspace(&s, "other").await;
+    let (_, key) = app.create_key(&s, Some("other"), json!({})).await;
+    let mut zero = ask("cheap", false);
+    zero["temperature"] = json!(0);
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&zero)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-cairn-cache"], "miss");
+}

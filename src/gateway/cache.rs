@@ -1,0 +1,127 @@
+//! Exact-match response cache, per workspace: the same request body gets the same answer
+//! within the TTL. Only for non-streaming requests at temperature 0, unless the caller turns
+//! it on or off with `x-cairn-cache: on|off`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub struct ResponseCache {
+    ttl: Duration,
+    max_entries: usize,
+    entries: Mutex<HashMap<(String, String), (Instant, Value)>>,
+}
+
+/// The value with every object's keys in sorted order (serde_json keeps insertion order when
+/// a dependency enables `preserve_order`).
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&map[k]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether this request may be answered from (and stored in) the cache.
+pub fn cacheable(body: &Value, asked: Option<bool>) -> bool {
+    if body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
+        return false;
+    }
+    // OpenAI's temperature defaults to 1: only an explicit 0 is deterministic enough.
+    asked.unwrap_or_else(|| body.get("temperature").and_then(Value::as_f64) == Some(0.0))
+}
+
+impl ResponseCache {
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        Self {
+            ttl,
+            max_entries,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Equal bodies give equal keys whatever the order of their object keys.
+    pub fn key(workspace_id: &str, body: &Value) -> (String, String) {
+        let digest = Sha256::digest(canonical(body).to_string().as_bytes());
+        (workspace_id.to_string(), hex::encode(digest))
+    }
+
+    pub fn get(&self, key: &(String, String)) -> Option<Value> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let mut all = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match all.get(key) {
+            Some((at, v)) if at.elapsed() < self.ttl => Some(v.clone()),
+            Some(_) => {
+                all.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn put(&self, key: (String, String), value: Value) {
+        if self.ttl.is_zero() || self.max_entries == 0 {
+            return;
+        }
+        let mut all = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if all.len() >= self.max_entries {
+            let ttl = self.ttl;
+            all.retain(|_, (at, _)| at.elapsed() < ttl);
+            if all.len() >= self.max_entries {
+                if let Some(oldest) = all
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(k, _)| k.clone())
+                {
+                    all.remove(&oldest);
+                }
+            }
+        }
+        all.insert(key, (Instant::now(), value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn only_deterministic_requests_unless_asked() {
+        assert!(cacheable(&json!({"temperature": 0}), None));
+        assert!(!cacheable(&json!({}), None));
+        assert!(!cacheable(&json!({"temperature": 0.7}), None));
+        assert!(cacheable(&json!({"temperature": 0.7}), Some(true)));
+        assert!(!cacheable(&json!({"temperature": 0}), Some(false)));
+        assert!(!cacheable(
+            &json!({"temperature": 0, "stream": true}),
+            Some(true)
+        ));
+    }
+
+    #[test]
+    fn keys_ignore_key_order_and_entries_expire() {
+        let a = ResponseCache::key("w", &json!({"a": 1, "b": 2}));
+        let b = ResponseCache::key("w", &json!({"b": 2, "a": 1}));
+        assert_eq!(a, b);
+        assert_ne!(a, ResponseCache::key("other", &json!({"a": 1, "b": 2})));
+        let c = ResponseCache::new(Duration::from_millis(50), 1);
+        c.put(a.clone(), json!(1));
+        assert_eq!(c.get(&a), Some(json!(1)));
+        let other = ResponseCache::key("w", &json!({}));
+        c.put(other.clone(), json!(2));
+        assert_eq!(c.get(&a), None, "the oldest makes room");
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(c.get(&other), None);
+    }
+}
