@@ -28,13 +28,14 @@ use crate::retrieval::Retriever;
 use crate::sources::fetch::{FetchSettings, UrlFetcher};
 use crate::sources::{Sources, SourcesSettings};
 use crate::state::AppState;
-use crate::store::gateway::UsageStore;
+use crate::store::gateway::{BillingStore, UsageStore};
 use crate::store::guard::GuardStore;
 use crate::store::harness::HarnessStore;
 use crate::store::memory::MemoryStore;
 use crate::store::sources::SourceStore;
 use crate::store::sqlite::{
-    self, SqliteAccounts, SqliteGuard, SqliteHarness, SqliteMemory, SqliteSources, SqliteUsage,
+    self, SqliteAccounts, SqliteBilling, SqliteGuard, SqliteHarness, SqliteMemory, SqliteSources,
+    SqliteUsage,
 };
 use crate::store::text_index::TextIndex;
 use crate::store::vectors::VectorStore;
@@ -49,6 +50,7 @@ pub struct Stores {
     pub guard: Arc<dyn GuardStore>,
     pub harness: Arc<dyn HarnessStore>,
     pub usage: Arc<dyn UsageStore>,
+    pub billing: Arc<dyn BillingStore>,
 }
 
 impl Stores {
@@ -67,6 +69,7 @@ impl Stores {
             guard: Arc::new(SqliteGuard::new(pool.clone())),
             harness: Arc::new(SqliteHarness::new(pool.clone())),
             usage: Arc::new(SqliteUsage::new(pool.clone())),
+            billing: Arc::new(SqliteBilling::new(pool.clone())),
             pool,
         })
     }
@@ -226,6 +229,8 @@ impl Engine {
                 })
                 .collect(),
             stores.usage.clone(),
+            stores.billing.clone(),
+            config.billing.enforce,
             ResponseCache::new(
                 Duration::from_secs(config.gateway.cache_ttl_secs),
                 config.gateway.cache_max_entries,

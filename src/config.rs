@@ -24,6 +24,7 @@ pub struct Config {
     pub harness: HarnessConfig,
     pub reflection: ReflectionConfig,
     pub gateway: GatewayConfig,
+    pub billing: BillingConfig,
     /// Model providers of the gateway (none by default).
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
@@ -31,6 +32,12 @@ pub struct Config {
     #[serde(default)]
     pub models: Vec<ModelConfig>,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    pub enforce: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

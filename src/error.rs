@@ -32,6 +32,11 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// 402: the prepaid balance or a budget cannot cover the request.
+    #[error("{0}")]
+    BillingRequired(String),
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -63,6 +68,8 @@ impl ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BillingRequired(_) => StatusCode::PAYMENT_REQUIRED,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,6 +88,8 @@ impl ApiError {
             Self::Unprocessable(_) => "Unprocessable content".into(),
             Self::RateLimited { .. } => "Rate limit exceeded".into(),
             Self::ServiceUnavailable(msg) => msg.clone(),
+            Self::BillingRequired(_) => "billing_required".into(),
+            Self::NotImplemented(_) => "Not implemented".into(),
             Self::Internal(_) => "Internal server error".into(),
         }
     }
@@ -107,6 +116,7 @@ impl ApiError {
                 "Too many requests on this credential; retry after {retry_after_secs} s with exponential backoff."
             )),
             Self::ServiceUnavailable(_) => None,
+            Self::BillingRequired(m) | Self::NotImplemented(m) => Some(m.clone()),
             Self::Internal(_) => Some("Something went wrong on our end; retry with exponential backoff.".into()),
         }
     }

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::context::budget::TokenCounter;
 use crate::error::{ApiError, ApiResult};
-use crate::store::gateway::{UsageRow, UsageStore};
+use crate::store::gateway::{BillingStore, Hold, Refusal, UsageRow, UsageStore};
 use crate::store::time::{new_id, now};
 
 use health::Breakers;
@@ -50,6 +50,8 @@ pub struct Caller {
     pub account_id: String,
     pub workspace_id: String,
     pub api_key_id: Option<String>,
+    /// The workspace's monthly budget, enforced like the balance.
+    pub workspace_budget_usd: Option<f64>,
 }
 
 pub enum Reply {
@@ -67,6 +69,9 @@ pub struct Gateway {
     pub models: Vec<ModelEntry>,
     pub breakers: Arc<Breakers>,
     pub usage: Arc<dyn UsageStore>,
+    pub billing: Arc<dyn BillingStore>,
+    /// Requests need prepaid balance (`billing.enforce`).
+    pub enforce_balance: bool,
     pub cache: cache::ResponseCache,
     client: reqwest::Client,
     counter: TokenCounter,
@@ -103,6 +108,8 @@ impl Gateway {
         providers: Vec<ProviderEntry>,
         models: Vec<ModelEntry>,
         usage: Arc<dyn UsageStore>,
+        billing: Arc<dyn BillingStore>,
+        enforce_balance: bool,
         cache: cache::ResponseCache,
     ) -> anyhow::Result<Self> {
         for m in &models {
@@ -118,12 +125,64 @@ impl Gateway {
             models,
             breakers: Arc::new(Breakers::new(3, Duration::from_secs(30))),
             usage,
+            billing,
+            enforce_balance,
             cache,
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()?,
             counter: TokenCounter::new("cl100k_base")?,
         })
+    }
+
+    /// Holds the most any candidate could cost against the balance and the workspace budget
+    /// before the call, so concurrent requests can't spend the same money twice.
+    async fn reserve(
+        &self,
+        caller: &Caller,
+        candidates: &[&ModelEntry],
+        input: usize,
+        max_tokens: usize,
+    ) -> ApiResult<Option<Hold>> {
+        if !self.enforce_balance && caller.workspace_budget_usd.is_none() {
+            return Ok(None);
+        }
+        let amount = candidates
+            .iter()
+            .map(|m| m.cost(input, max_tokens))
+            .fold(0.0, f64::max);
+        let hold = Hold {
+            account_id: caller.account_id.clone(),
+            workspace_id: caller.workspace_id.clone(),
+            budget_month: caller
+                .workspace_budget_usd
+                .map(|_| chrono::Utc::now().format("%Y-%m").to_string()),
+            balance: self.enforce_balance,
+            amount_usd: amount,
+        };
+        match self.billing.reserve(&hold, caller.workspace_budget_usd).await? {
+            Ok(()) => Ok(Some(hold)),
+            Err(Refusal::Balance) => {
+                let (balance, reserved) = self.billing.balance(&caller.account_id).await?;
+                Err(ApiError::BillingRequired(format!(
+                    "the balance ({:.6} USD, {:.6} held by requests in flight) cannot cover this request's estimated {amount:.6} USD; an admin adds credit with POST /v1/billing/add",
+                    balance, reserved
+                )))
+            }
+            Err(Refusal::Budget) => Err(ApiError::BillingRequired(format!(
+                "this request (estimated {amount:.6} USD) would exceed the workspace's monthly budget of {:.2} USD",
+                caller.workspace_budget_usd.unwrap_or_default()
+            ))),
+        }
+    }
+
+    /// Gives a hold back without charging (the request failed).
+    async fn release(&self, hold: Option<&Hold>) {
+        if let Some(h) = hold {
+            if let Err(e) = self.billing.settle(h, 0.0, "").await {
+                tracing::error!(error = %e, "releasing a billing hold failed");
+            }
+        }
     }
 
     fn kind_of(&self, m: &ModelEntry) -> ProviderKind {
@@ -201,6 +260,9 @@ impl Gateway {
             });
         }
         tracing::info!(model = %requested, method = %plan.method, first = %plan.candidates[0].name, "gateway.route");
+        let hold = self
+            .reserve(&caller, &plan.candidates, input_tokens, max_tokens)
+            .await?;
         let mut last = String::new();
         for m in plan.candidates {
             let started = Instant::now();
@@ -213,6 +275,7 @@ impl Gateway {
                     m,
                     input_tokens,
                     started,
+                    hold.clone(),
                 )
                 .await
             } else {
@@ -224,6 +287,7 @@ impl Gateway {
                     m,
                     input_tokens,
                     started,
+                    hold.as_ref(),
                 )
                 .await
             };
@@ -234,13 +298,17 @@ impl Gateway {
                     }
                     return Ok(reply);
                 }
-                Err(Attempt::Fatal(e)) => return Err(e),
+                Err(Attempt::Fatal(e)) => {
+                    self.release(hold.as_ref()).await;
+                    return Err(e);
+                }
                 Err(Attempt::Next(why)) => {
                     tracing::warn!(model = %m.name, %why, "gateway.failover");
                     last = why;
                 }
             }
         }
+        self.release(hold.as_ref()).await;
         Err(ApiError::ServiceUnavailable(format!(
             "No provider available for {requested}: every candidate failed (last: {last})"
         )))
@@ -340,6 +408,7 @@ impl Gateway {
         m: &ModelEntry,
         input_estimate: usize,
         started: Instant,
+        hold: Option<&Hold>,
     ) -> Result<Reply, Attempt> {
         let res = self.send(m, body, false).await?;
         let mut out: Value = match res.json().await {
@@ -363,9 +432,14 @@ impl Gateway {
             .map_or(input_estimate, |t| t as usize);
         let output = out["usage"]["completion_tokens"].as_u64().unwrap_or(0) as usize;
         out["model"] = json!(requested);
-        let cost = self
+        let (cost, usage_id) = self
             .record(caller, requested, method, m, "chat", input, output, latency)
             .await;
+        if let Some(h) = hold {
+            if let Err(e) = self.billing.settle(h, cost, &usage_id).await {
+                tracing::error!(error = %e, "settling a billing hold failed");
+            }
+        }
         Ok(Reply::Json {
             body: out,
             cost_usd: cost,
@@ -421,7 +495,7 @@ impl Gateway {
         input: usize,
         output: usize,
         latency: Duration,
-    ) -> f64 {
+    ) -> (f64, String) {
         let cost = m.cost(input, output);
         let row = UsageRow {
             id: new_id(),
@@ -450,7 +524,7 @@ impl Gateway {
         if let Err(e) = self.usage.add(&row).await {
             tracing::error!(error = %e, "writing a usage row failed");
         }
-        cost
+        (cost, row.id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -463,6 +537,7 @@ impl Gateway {
         m: &ModelEntry,
         input_estimate: usize,
         started: Instant,
+        hold: Option<Hold>,
     ) -> Result<Reply, Attempt> {
         let res = self.send(m, body, true).await?;
         let wants_usage = body["stream_options"]["include_usage"]
@@ -485,6 +560,8 @@ impl Gateway {
             input_estimate,
             started,
             wants_usage,
+            billing: self.billing.clone(),
+            hold,
             anthropic: (self.kind_of(m) == ProviderKind::Anthropic)
                 .then(anthropic::StreamState::default),
         };
@@ -514,6 +591,8 @@ struct StreamJob {
     input_estimate: usize,
     started: Instant,
     wants_usage: bool,
+    billing: Arc<dyn BillingStore>,
+    hold: Option<Hold>,
     /// Set when the upstream speaks Anthropic's stream events, translated into chunks.
     anthropic: Option<anthropic::StreamState>,
 }
@@ -634,6 +713,11 @@ impl StreamJob {
         };
         if let Err(e) = self.usage.add(&row).await {
             tracing::error!(error = %e, "writing a usage row failed");
+        }
+        if let Some(h) = &self.hold {
+            if let Err(e) = self.billing.settle(h, cost, &row.id).await {
+                tracing::error!(error = %e, "settling a billing hold failed");
+            }
         }
     }
 }

@@ -55,6 +55,7 @@ pub async fn completions(
         account_id: p.account_id().to_string(),
         workspace_id: ws.id.clone(),
         api_key_id: p.key_id().map(str::to_string),
+        workspace_budget_usd: ws.monthly_budget_usd,
     };
     match state.gateway.chat(caller, body, cache).await? {
         Reply::Json {
@@ -210,4 +211,72 @@ pub async fn usage(
     let has_more = data.len() as i64 > limit;
     data.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(Json(UsageList { data, has_more }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Balance {
+    pub balance_usd: f64,
+    /// Held by requests in flight.
+    pub reserved_usd: f64,
+    pub currency: String,
+}
+
+#[utoipa::path(get, path = "/v1/balance", tag = "openai", security(("bearer" = [])),
+    responses((status = 200, body = Balance)))]
+pub async fn balance(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Balance>> {
+    let (balance_usd, reserved_usd) = state.gateway.billing.balance(p.account_id()).await?;
+    Ok(Json(Balance {
+        balance_usd,
+        reserved_usd,
+        currency: "usd".into(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddCredit {
+    pub amount_usd: f64,
+    pub note: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/billing/add", tag = "openai", security(("bearer" = [])), request_body = AddCredit,
+    responses((status = 200, body = Balance), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn add_credit(
+    State(state): State<AppState>,
+    user: crate::http::extract::SessionUser,
+    ApiJson(req): ApiJson<AddCredit>,
+) -> ApiResult<Json<Balance>> {
+    if user.role != "admin" {
+        return Err(ApiError::Forbidden("Admin session required".into()));
+    }
+    if !req.amount_usd.is_finite() || req.amount_usd <= 0.0 || req.amount_usd > 1_000_000.0 {
+        return Err(ApiError::bad_request(
+            "amount_usd: expected a positive amount up to 1,000,000",
+        ));
+    }
+    let actor = format!("user:{}", user.user_id);
+    let billing = &state.gateway.billing;
+    billing
+        .credit(
+            &user.account_id,
+            req.amount_usd,
+            &actor,
+            req.note.as_deref(),
+        )
+        .await?;
+    let (balance_usd, reserved_usd) = billing.balance(&user.account_id).await?;
+    Ok(Json(Balance {
+        balance_usd,
+        reserved_usd,
+        currency: "usd".into(),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/billing/checkout", tag = "openai", security(("bearer" = [])),
+    responses((status = 501, body = ErrorBody)))]
+pub async fn checkout(Auth(_caller): Auth) -> ApiResult<Json<Balance>> {
+    Err(ApiError::NotImplemented(
+        "Card payments are not available in self-hosted Cairn; an admin adds credit with POST /v1/billing/add."
+            .into(),
+    ))
 }

@@ -52,3 +52,43 @@ pub trait UsageStore: Send + Sync {
     async fn add(&self, row: &UsageRow) -> anyhow::Result<()>;
     async fn list(&self, account_id: &str, f: &UsageFilter) -> anyhow::Result<Vec<UsageRow>>;
 }
+
+/// Why a reservation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Balance,
+    Budget,
+}
+
+/// An amount held for a request in flight.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    pub account_id: String,
+    pub workspace_id: String,
+    /// `YYYY-MM` of the workspace budget the hold counts against, when it has one.
+    pub budget_month: Option<String>,
+    pub balance: bool,
+    pub amount_usd: f64,
+}
+
+#[async_trait]
+pub trait BillingStore: Send + Sync {
+    /// Holds `hold.amount_usd` against the balance (when `hold.balance`) and the workspace's
+    /// monthly budget (when `budget_usd` is set), atomically: both or neither.
+    async fn reserve(
+        &self,
+        hold: &Hold,
+        budget_usd: Option<f64>,
+    ) -> anyhow::Result<Result<(), Refusal>>;
+    /// Ends a hold: the actual cost is charged (ledger row) and the hold released.
+    async fn settle(&self, hold: &Hold, actual_usd: f64, usage_id: &str) -> anyhow::Result<()>;
+    async fn credit(
+        &self,
+        account_id: &str,
+        amount_usd: f64,
+        actor: &str,
+        note: Option<&str>,
+    ) -> anyhow::Result<f64>;
+    /// (balance, reserved) in USD.
+    async fn balance(&self, account_id: &str) -> anyhow::Result<(f64, f64)>;
+}

@@ -217,8 +217,10 @@ async fn random_bodies_on_every_route_never_get_a_5xx() {
                     req.json(&bodies.new_tree(&mut runner).unwrap().current())
                 };
                 let res = req.send().await.unwrap();
+                // Card checkout answers 501 by design (credit is added by an admin).
+                let by_design = concrete == "/v1/billing/checkout" && res.status().as_u16() == 501;
                 assert!(
-                    res.status().as_u16() < 500,
+                    res.status().as_u16() < 500 || by_design,
                     "{method} {concrete} answered {}",
                     res.status()
                 );

@@ -94,6 +94,13 @@ fn config(dir: &std::path::Path, base: &str) -> std::path::PathBuf {
     path
 }
 
+async fn fund(app: &TestApp, session: &str, amount: f64) {
+    let res = app
+        .post("/v1/billing/add", session, json!({"amount_usd": amount}))
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
 fn ask(model: &str, stream: bool) -> Value {
     json!({"model": model, "stream": stream, "max_tokens": 50,
            "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]})
@@ -106,6 +113,7 @@ async fn routes_by_mode_fails_over_and_records_usage() {
     let cfg = config(dir.path(), &base);
     let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
     let s = app.register("gateway@example.com").await;
+    fund(&app, &s, 100.0).await;
 
     let res = app
         .post("/v1/chat/completions", &s, ask("cheap", false))
@@ -250,6 +258,7 @@ async fn streams_relay_chunks_usage_and_interruptions() {
     let cfg = config(dir.path(), &base);
     let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
     let s = app.register("stream@example.com").await;
+    fund(&app, &s, 100.0).await;
 
     let res = app
         .post("/v1/chat/completions", &s, ask("cheap", true))
@@ -371,6 +380,7 @@ async fn anthropic_is_translated_both_ways() {
     .unwrap();
     let app = TestApp::spawn_with(&[("CAIRN_CONFIG", path.to_str().unwrap())]).await;
     let s = app.register("anthropic@example.com").await;
+    fund(&app, &s, 100.0).await;
 
     let mut body = ask("max", false);
     body["tools"] = json!([{"type": "function", "function": {"name": "lookup", "description": "find",
@@ -429,6 +439,7 @@ async fn deterministic_answers_come_from_the_cache() {
     let cfg = config(dir.path(), &base);
     let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
     let s = app.register("cache@example.com").await;
+    fund(&app, &s, 100.0).await;
     let send = |body: Value, header: Option<&'static str>| {
         let mut req = app
             .client
@@ -504,4 +515,105 @@ async fn deterministic_answers_come_from_the_cache() {
         .await
         .unwrap();
     assert_eq!(res.headers()["x-cairn-cache"], "miss");
+}
+
+#[tokio::test]
+async fn prepaid_balance_and_budgets_hold_under_concurrency() {
+    let (base, _) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &base);
+    let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
+    let s = app.register("billing@example.com").await;
+
+    let res = app
+        .post("/v1/chat/completions", &s, ask("strong", false))
+        .await;
+    assert_eq!(res.status(), 402);
+    assert!(json_of(res).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("billing/add"));
+    let (_, key) = app.create_key(&s, None, json!({})).await;
+    assert_eq!(
+        app.post("/v1/billing/add", &key, json!({"amount_usd": 5}))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.post("/v1/billing/add", &s, json!({"amount_usd": -5}))
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        app.post("/v1/billing/checkout", &s, json!({}))
+            .await
+            .status(),
+        501
+    );
+
+    // 50 requests at once against a balance that covers only a few holds at a time.
+    fund(&app, &s, 0.003).await;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let req = app
+            .client
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&ask("strong", false));
+        tasks.push(tokio::spawn(async move {
+            req.send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            200 => ok += 1,
+            402 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!((1..50).contains(&ok), "{ok} succeeded");
+    let balance = json_of(app.get("/v1/balance", &s).await).await;
+    let left = balance["balance_usd"].as_f64().unwrap();
+    assert!(left >= 0.0, "overspent: {left}");
+    assert_eq!(balance["reserved_usd"], 0.0);
+    let usage = json_of(app.get("/v1/usage?limit=1000", &s).await).await;
+    let charged: f64 = usage["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["charged_usd"].as_f64().unwrap())
+        .sum();
+    assert_eq!(usage["data"].as_array().unwrap().len(), ok);
+    assert!(
+        (0.003 - charged - left).abs() < 1e-9,
+        "ledger: {charged} charged, {left} left"
+    );
+
+    // A workspace budget refuses once spent.
+    fund(&app, &s, 10.0).await;
+    let res = app
+        .post(
+            "/v1/workspaces",
+            &s,
+            json!({"workspace_id": "tight", "name": "Tight", "monthly_budget_usd": 0.0001}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, tight) = app.create_key(&s, Some("tight"), json!({})).await;
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&tight)
+        .json(&ask("strong", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 402);
+    assert!(json_of(res).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("monthly budget"));
 }

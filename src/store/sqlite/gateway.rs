@@ -3,7 +3,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::json;
-use crate::store::gateway::{UsageFilter, UsageRow, UsageStore};
+use crate::store::gateway::{BillingStore, Hold, Refusal, UsageFilter, UsageRow, UsageStore};
+use crate::store::time::{new_id, now};
 
 #[derive(Clone)]
 pub struct SqliteUsage {
@@ -80,5 +81,157 @@ impl UsageStore for SqliteUsage {
             .push_bind(f.limit);
         let rows = q.build().fetch_all(&self.pool).await?;
         Ok(rows.iter().map(usage_row).collect::<sqlx::Result<_>>()?)
+    }
+}
+
+pub struct SqliteBilling {
+    pool: SqlitePool,
+}
+
+impl SqliteBilling {
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl BillingStore for SqliteBilling {
+    async fn reserve(&self, h: &Hold, budget: Option<f64>) -> anyhow::Result<Result<(), Refusal>> {
+        let mut tx = self.pool.begin().await?;
+        if h.balance {
+            // The condition and the update are one statement: concurrent requests can't both
+            // pass on the same remaining balance.
+            let done = sqlx::query(
+                "UPDATE balances SET reserved_usd = reserved_usd + ?, updated_at = ? \
+                 WHERE account_id = ? AND balance_usd - reserved_usd >= ?",
+            )
+            .bind(h.amount_usd)
+            .bind(now())
+            .bind(&h.account_id)
+            .bind(h.amount_usd)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Ok(Err(Refusal::Balance));
+            }
+        }
+        if let (Some(limit), Some(month)) = (budget, &h.budget_month) {
+            sqlx::query(
+                "INSERT OR IGNORE INTO budget_holds (workspace_id, month, spent_usd, reserved_usd) VALUES (?, ?, 0, 0)",
+            )
+            .bind(&h.workspace_id)
+            .bind(month)
+            .execute(&mut *tx)
+            .await?;
+            let done = sqlx::query(
+                "UPDATE budget_holds SET reserved_usd = reserved_usd + ? \
+                 WHERE workspace_id = ? AND month = ? AND spent_usd + reserved_usd + ? <= ?",
+            )
+            .bind(h.amount_usd)
+            .bind(&h.workspace_id)
+            .bind(month)
+            .bind(h.amount_usd)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Ok(Err(Refusal::Budget));
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    async fn settle(&self, h: &Hold, actual: f64, usage_id: &str) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let at = now();
+        if h.balance {
+            sqlx::query(
+                "UPDATE balances SET reserved_usd = MAX(reserved_usd - ?, 0), balance_usd = balance_usd - ?, \
+                 updated_at = ? WHERE account_id = ?",
+            )
+            .bind(h.amount_usd)
+            .bind(actual)
+            .bind(&at)
+            .bind(&h.account_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(month) = &h.budget_month {
+            sqlx::query(
+                "UPDATE budget_holds SET reserved_usd = MAX(reserved_usd - ?, 0), spent_usd = spent_usd + ? \
+                 WHERE workspace_id = ? AND month = ?",
+            )
+            .bind(h.amount_usd)
+            .bind(actual)
+            .bind(&h.workspace_id)
+            .bind(month)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if actual > 0.0 {
+            sqlx::query(
+                "INSERT INTO ledger (id, account_id, kind, amount_usd, usage_id, note, actor, created_at) \
+                 VALUES (?, ?, 'charge', ?, ?, NULL, 'gateway', ?)",
+            )
+            .bind(new_id())
+            .bind(&h.account_id)
+            .bind(actual)
+            .bind(usage_id)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn credit(
+        &self,
+        account_id: &str,
+        amount: f64,
+        actor: &str,
+        note: Option<&str>,
+    ) -> anyhow::Result<f64> {
+        let mut tx = self.pool.begin().await?;
+        let at = now();
+        sqlx::query(
+            "INSERT INTO balances (account_id, balance_usd, reserved_usd, updated_at) VALUES (?, ?, 0, ?) \
+             ON CONFLICT(account_id) DO UPDATE SET balance_usd = balance_usd + excluded.balance_usd, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(account_id)
+        .bind(amount)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO ledger (id, account_id, kind, amount_usd, usage_id, note, actor, created_at) \
+             VALUES (?, ?, 'credit', ?, NULL, ?, ?, ?)",
+        )
+        .bind(new_id())
+        .bind(account_id)
+        .bind(amount)
+        .bind(note)
+        .bind(actor)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        let balance: f64 =
+            sqlx::query_scalar("SELECT balance_usd FROM balances WHERE account_id = ?")
+                .bind(account_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(balance)
+    }
+
+    async fn balance(&self, account_id: &str) -> anyhow::Result<(f64, f64)> {
+        let row: Option<(f64, f64)> =
+            sqlx::query_as("SELECT balance_usd, reserved_usd FROM balances WHERE account_id = ?")
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.unwrap_or((0.0, 0.0)))
     }
 }

@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use accounts::SqliteAccounts;
-pub use gateway::SqliteUsage;
+pub use gateway::{SqliteBilling, SqliteUsage};
 pub use guard::SqliteGuard;
 pub use harness::SqliteHarness;
 pub use memory::SqliteMemory;
