@@ -76,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/models", get(chat::models))
         .route("/v1/usage", get(chat::usage))
+        .route("/v1/usage/breakdown", get(chat::breakdown))
+        .route("/v1/stats", get(chat::stats))
         .route("/v1/balance", get(chat::balance))
         .route("/v1/billing/add", post(chat::add_credit))
         .route("/v1/billing/checkout", post(chat::checkout))

@@ -21,7 +21,7 @@ use crate::http::{
         sources::document, sources::chunks, sources::search,
         embeddings::embeddings,
         chat::completions, chat::models, chat::pricing, chat::usage, chat::balance,
-        chat::add_credit, chat::checkout,
+        chat::add_credit, chat::checkout, chat::breakdown, chat::stats,
         memory::create_note, memory::list_notes, memory::get_note, memory::update_note,
         memory::forget_note, memory::approve_note, memory::reject_note, memory::note_history,
         memory::create_entity, memory::list_entities, memory::update_entity,

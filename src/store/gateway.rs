@@ -44,6 +44,8 @@ pub struct UsageFilter {
     pub request_type: Option<String>,
     /// Rows created before this timestamp.
     pub before: Option<String>,
+    /// Rows created at or after this timestamp.
+    pub since: Option<String>,
     pub limit: i64,
 }
 

@@ -229,6 +229,30 @@ async fn routes_by_mode_fails_over_and_records_usage() {
     assert_eq!(max_row["output_tokens"], 5);
     assert!(max_row["baseline_usd"].as_f64().unwrap() >= max_row["charged_usd"].as_f64().unwrap());
 
+    let groups = json_of(
+        app.get("/v1/usage/breakdown?group_by=workspace&days=7", &s)
+            .await,
+    )
+    .await;
+    assert_eq!(groups["window_days"], 7);
+    assert_eq!(groups["data"].as_array().unwrap().len(), 1);
+    assert_eq!(groups["data"][0]["requests"], 5);
+    let stats = json_of(app.get("/v1/stats?days=30&daily_days=3", &s).await).await;
+    assert_eq!(stats["requests"], 5);
+    assert_eq!(stats["total_tokens"], 5 * 17);
+    assert_eq!(stats["tier_breakdown"]["max"], 1);
+    assert_eq!(stats["tier_breakdown"]["auto"], 1);
+    assert_eq!(stats["tier_breakdown"]["fast"], 0);
+    assert_eq!(stats["request_type_breakdown"]["chat"], 5);
+    assert_eq!(stats["daily"].as_array().unwrap().len(), 3);
+    assert_eq!(stats["daily"][2]["requests"], 5);
+    assert_eq!(
+        app.get("/v1/usage/breakdown?group_by=colour", &s)
+            .await
+            .status(),
+        400
+    );
+
     let models = json_of(app.get("/v1/models", &s).await).await;
     let ids: Vec<&str> = models["data"]
         .as_array()
@@ -616,4 +640,61 @@ async fn prepaid_balance_and_budgets_hold_under_concurrency() {
         .as_str()
         .unwrap()
         .contains("monthly budget"));
+}
+
+#[tokio::test]
+async fn grounded_chat_puts_a_context_pack_before_the_conversation() {
+    let (base, seen) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &base);
+    let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
+    let s = app.register("grounded-chat@example.com").await;
+    fund(&app, &s, 100.0).await;
+    let note = json_of(
+        app.post(
+            "/v1/memory/notes",
+            &s,
+            json!({"content": "The staging database is rebuilt every Sunday night."}),
+        )
+        .await,
+    )
+    .await;
+    let mut body = ask("cheap", false);
+    body["messages"] = json!([
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "When is the staging database rebuilt?"}
+    ]);
+    body["cairn"] = json!({"context": {"max_tokens": 500}});
+    let res = app.post("/v1/chat/completions", &s, body.clone()).await;
+    assert_eq!(res.status(), 200);
+    let out = json_of(res).await;
+    assert_eq!(out["cairn"]["citations"][0]["id"], note["id"]);
+    assert_eq!(out["cairn"]["citations"][0]["marker"], "[1]");
+    let sent = seen.lock().unwrap().last().unwrap().0.clone();
+    assert!(
+        sent.get("cairn").is_none(),
+        "the cairn object is not sent upstream"
+    );
+    assert_eq!(sent["messages"][0]["content"], "be brief");
+    let context = sent["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        context.contains("[1]") && context.contains("rebuilt every Sunday night"),
+        "{context}"
+    );
+    assert_eq!(sent["messages"][2]["role"], "user");
+
+    let trace_id = out["cairn"]["trace_id"].as_str().unwrap();
+    let traces = json_of(app.get("/v1/harness/traces", &s).await).await;
+    assert_eq!(traces["data"][0]["id"], trace_id);
+    assert_eq!(traces["data"][0]["pack_id"], out["cairn"]["pack_id"]);
+
+    body["stream"] = json!(true);
+    let res = app.post("/v1/chat/completions", &s, body.clone()).await;
+    assert!(res.headers().get("x-cairn-pack-id").is_some());
+    body["cairn"] = json!({"context": {"colour": "red"}});
+    body["stream"] = json!(false);
+    assert_eq!(
+        app.post("/v1/chat/completions", &s, body).await.status(),
+        400
+    );
 }

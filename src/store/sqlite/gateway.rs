@@ -77,6 +77,9 @@ impl UsageStore for SqliteUsage {
         if let Some(b) = &f.before {
             q.push(" AND created_at < ").push_bind(b);
         }
+        if let Some(s) = &f.since {
+            q.push(" AND created_at >= ").push_bind(s);
+        }
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(f.limit);
         let rows = q.build().fetch_all(&self.pool).await?;
