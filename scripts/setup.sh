@@ -8,7 +8,8 @@ need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v clang >/dev/null || need+=(clang)
 command -v mold >/dev/null || need+=(mold)
-command -v python3 >/dev/null || need+=(python3 python3-pip)
+command -v python3 >/dev/null || need+=(python3 python3-pip python3-venv)
+command -v python3 >/dev/null && ! python3 -c "import ensurepip" 2>/dev/null && need+=(python3-venv)
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}" >&2
   SUDO=""
@@ -19,3 +20,12 @@ fi
 
 # The embedding model and ONNX Runtime, sha256-pinned (idempotent, cached in ~/.cache/cairn).
 python3 "$(dirname "$0")/fetch_model.py"
+
+# The official OpenAI Python SDK, for the test that points it at Cairn unchanged (a venv of its
+# own, cached in ~/.cache/cairn).
+SDK_VENV="${HOME}/.cache/cairn/sdk-venv"
+if ! "$SDK_VENV/bin/python" -c "import openai" 2>/dev/null; then
+  echo "setup: installing the openai SDK into $SDK_VENV" >&2
+  python3 -m venv "$SDK_VENV"
+  "$SDK_VENV/bin/pip" install -q --disable-pip-version-check 'openai>=1.40,<3'
+fi

@@ -698,3 +698,46 @@ async fn grounded_chat_puts_a_context_pack_before_the_conversation() {
         400
     );
 }
+
+#[tokio::test]
+async fn the_official_openai_sdk_works_unchanged() {
+    let python = std::path::PathBuf::from(std::env::var("HOME").unwrap())
+        .join(".cache/cairn/sdk-venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh (make test does)",
+        python.display()
+    );
+    let (base, _) = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &base);
+    let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
+    let s = app.register("sdk@example.com").await;
+    fund(&app, &s, 100.0).await;
+    let (_, key) = app.create_key(&s, None, json!({})).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openai_sdk.py");
+    let base_url = app.url("/v1");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args([script, base_url.as_str(), key.as_str()])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["chat"]["model"], "cheap");
+    assert_eq!(r["chat"]["content"], "hello from ok-cheap");
+    assert_eq!(r["chat"]["total_tokens"], 17);
+    assert_eq!(r["stream"]["text"], "hello");
+    assert_eq!(r["stream"]["completion_tokens"], 5);
+    assert_eq!(r["models"][0], "auto");
+    assert_eq!(r["embeddings"], json!({"count": 2, "dim": 384}));
+    assert_eq!(r["error"]["type"], "NotFoundError");
+    assert_eq!(r["error"]["status"], 404);
+}
