@@ -41,3 +41,4 @@ bench: setup
 		--dir $(HOME)/.cache/cairn/bench-search
 	$(CARGO) run -p cairn-bench --bin memory-bench -- --notes 10000 --chunks 100000 \
 		--dir $(HOME)/.cache/cairn/bench-memory
+	$(CARGO) run -p cairn-bench --bin gateway-bench

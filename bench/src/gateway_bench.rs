@@ -1,0 +1,198 @@
+//! Gateway overhead: the same loopback upstream called directly and through Cairn
+//! (`POST /v1/chat/completions` with routing, authentication, rate limiting, billing hold and
+//! settlement, usage row), p50 / p99 at concurrency 1 and throughput at concurrency 64.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use cairn::config::Config;
+use cairn_bench::percentile;
+use clap::Parser;
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+struct Args {
+    /// Sequential requests per side at concurrency 1.
+    #[arg(long, default_value_t = 2000)]
+    sequential: usize,
+    /// Requests per side at concurrency 64.
+    #[arg(long, default_value_t = 20000)]
+    total: usize,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+}
+
+async fn upstream() -> anyhow::Result<String> {
+    let answer = json!({"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}});
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move || {
+            let a = answer.clone();
+            async move { axum::Json(a) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{addr}"))
+}
+
+fn body() -> Value {
+    json!({"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "ping"}]})
+}
+
+async fn sequential(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    n: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n + 50 {
+        let mut req = client.post(url).json(&body());
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let t = Instant::now();
+        let res = req.send().await?;
+        anyhow::ensure!(res.status().is_success(), "{url} answered {}", res.status());
+        res.bytes().await?;
+        if i >= 50 {
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    Ok(lat)
+}
+
+async fn concurrent(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    total: usize,
+    conc: usize,
+) -> anyhow::Result<f64> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..conc {
+        let (client, url, key, next) = (
+            client.clone(),
+            url.to_string(),
+            key.map(str::to_string),
+            next.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
+                let mut req = client.post(&url).json(&body());
+                if let Some(k) = &key {
+                    req = req.bearer_auth(k);
+                }
+                let res = req.send().await?;
+                anyhow::ensure!(res.status().is_success(), "answered {}", res.status());
+                res.bytes().await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let up = upstream().await?;
+    let dir = std::env::temp_dir().join(format!("cairn-gateway-bench-{}", std::process::id()));
+    let cfg_path = dir.join("bench.toml");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[[providers]]\nname = \"up\"\nkind = \"openai_compatible\"\nbase_url = \"{up}/v1\"\n\n\
+             [[models]]\nname = \"m\"\nprovider = \"up\"\nupstream = \"m\"\nweight = 5\ncontext_window = 8192\n\
+             input_per_1k = 0.0001\noutput_per_1k = 0.0002\n"
+        ),
+    )?;
+    let mut config = Config::load(Some(&cfg_path))?;
+    config.storage.data_dir = dir.join("data");
+    config.server.bind = "127.0.0.1:0".into();
+    config.rate_limit.default_per_minute = 100_000_000;
+    config.rate_limit.session_per_minute = 100_000_000;
+    config.log.level = "warn".into();
+    let app = cairn::app::App::build(config).await?;
+    let base = format!("http://{}", app.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let reg: Value = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"email": "bench@cairn.local", "password": "benchmark-only"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let session = reg["access_token"]
+        .as_str()
+        .context("register")?
+        .to_string();
+    client
+        .post(format!("{base}/v1/billing/add"))
+        .bearer_auth(&session)
+        .json(&json!({"amount_usd": 1_000_000}))
+        .send()
+        .await?;
+    let key: Value = client
+        .post(format!("{base}/v1/keys"))
+        .bearer_auth(&session)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key = key["key"].as_str().context("key")?.to_string();
+
+    let direct_url = format!("{up}/v1/chat/completions");
+    let cairn_url = format!("{base}/v1/chat/completions");
+    let direct = sequential(&client, &direct_url, None, args.sequential).await?;
+    let through = sequential(&client, &cairn_url, Some(&key), args.sequential).await?;
+    let (d50, d99) = (percentile(&direct, 0.5), percentile(&direct, 0.99));
+    let (c50, c99) = (percentile(&through, 0.5), percentile(&through, 0.99));
+    println!("concurrency 1, {} requests each:", args.sequential);
+    println!("  direct to the upstream   p50 {d50:.3} ms  p99 {d99:.3} ms");
+    println!("  through Cairn            p50 {c50:.3} ms  p99 {c99:.3} ms");
+    println!(
+        "  added by Cairn           p50 {:.3} ms  p99 {:.3} ms",
+        c50 - d50,
+        c99 - d99
+    );
+    let direct_rps = concurrent(&client, &direct_url, None, args.total, args.concurrency).await?;
+    let cairn_rps = concurrent(
+        &client,
+        &cairn_url,
+        Some(&key),
+        args.total,
+        args.concurrency,
+    )
+    .await?;
+    println!(
+        "concurrency {}, {} requests each:",
+        args.concurrency, args.total
+    );
+    println!("  direct to the upstream   {direct_rps:.0} requests/s");
+    println!("  through Cairn            {cairn_rps:.0} requests/s (billing hold + settlement and a usage row per request)");
+    println!("LiteLLM: not measured in this run (its proxy is not installed by this project yet)");
+    let _ = stop.send(());
+    server.await??;
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
