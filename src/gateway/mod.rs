@@ -83,6 +83,35 @@ enum Attempt {
     Fatal(ApiError),
 }
 
+/// A usage row for `caller` asking `requested`, with nothing spent yet; callers fill in the
+/// provider, tokens and costs.
+fn usage_row(caller: &Caller, requested: &str, request_type: &str) -> UsageRow {
+    UsageRow {
+        id: new_id(),
+        account_id: caller.account_id.clone(),
+        api_key_id: caller.api_key_id.clone(),
+        workspace_id: Some(caller.workspace_id.clone()),
+        metadata: json!({}),
+        tier: route::mode_of(requested)
+            .map_or("named", |_| requested)
+            .to_string(),
+        model: requested.to_string(),
+        provider: String::new(),
+        upstream_model: String::new(),
+        routing_method: String::new(),
+        execution_source: "provider".into(),
+        billing_mode: "usage".into(),
+        request_type: request_type.into(),
+        input_tokens: 0,
+        output_tokens: 0,
+        actual_cost_usd: 0.0,
+        charged_usd: 0.0,
+        baseline_usd: 0.0,
+        latency_ms: None,
+        created_at: now(),
+    }
+}
+
 fn text_of(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
@@ -450,21 +479,9 @@ impl Gateway {
     /// A cached answer costs nothing but is still a request: it gets its usage row.
     async fn record_hit(&self, caller: &Caller, requested: &str, body: &Value) {
         let row = UsageRow {
-            id: new_id(),
-            account_id: caller.account_id.clone(),
-            api_key_id: caller.api_key_id.clone(),
-            workspace_id: Some(caller.workspace_id.clone()),
-            metadata: json!({}),
-            tier: route::mode_of(requested)
-                .map_or("named", |_| requested)
-                .to_string(),
-            model: requested.to_string(),
             provider: "cache".into(),
-            upstream_model: String::new(),
             routing_method: "cache".into(),
             execution_source: "cache".into(),
-            billing_mode: "usage".into(),
-            request_type: "chat".into(),
             input_tokens: body
                 .pointer("/usage/prompt_tokens")
                 .and_then(Value::as_i64)
@@ -473,11 +490,8 @@ impl Gateway {
                 .pointer("/usage/completion_tokens")
                 .and_then(Value::as_i64)
                 .unwrap_or(0),
-            actual_cost_usd: 0.0,
-            charged_usd: 0.0,
-            baseline_usd: 0.0,
             latency_ms: Some(0.0),
-            created_at: now(),
+            ..usage_row(caller, requested, "chat")
         };
         if let Err(e) = self.usage.add(&row).await {
             tracing::error!(error = %e, "writing a usage row failed");
@@ -498,28 +512,16 @@ impl Gateway {
     ) -> (f64, String) {
         let cost = m.cost(input, output);
         let row = UsageRow {
-            id: new_id(),
-            account_id: caller.account_id.clone(),
-            api_key_id: caller.api_key_id.clone(),
-            workspace_id: Some(caller.workspace_id.clone()),
-            metadata: json!({}),
-            tier: route::mode_of(requested)
-                .map_or("named", |_| requested)
-                .to_string(),
-            model: requested.to_string(),
             provider: m.provider.clone(),
             upstream_model: m.upstream.clone(),
             routing_method: method.to_string(),
-            execution_source: "provider".into(),
-            billing_mode: "usage".into(),
-            request_type: request_type.into(),
             input_tokens: input as i64,
             output_tokens: output as i64,
             actual_cost_usd: cost,
             charged_usd: cost,
             baseline_usd: self.baseline(input, output),
             latency_ms: Some(latency.as_secs_f64() * 1000.0),
-            created_at: now(),
+            ..usage_row(caller, requested, request_type)
         };
         if let Err(e) = self.usage.add(&row).await {
             tracing::error!(error = %e, "writing a usage row failed");
@@ -688,28 +690,17 @@ impl StreamJob {
         }
         let cost = self.model.cost(input, output);
         let row = UsageRow {
-            id: new_id(),
-            account_id: self.caller.account_id.clone(),
-            api_key_id: self.caller.api_key_id.clone(),
-            workspace_id: Some(self.caller.workspace_id.clone()),
             metadata: json!({"stream_completed": done}),
-            tier: route::mode_of(&self.requested)
-                .map_or("named", |_| self.requested.as_str())
-                .to_string(),
-            model: self.requested.clone(),
             provider: self.model.provider.clone(),
             upstream_model: self.model.upstream.clone(),
             routing_method: self.method.clone(),
-            execution_source: "provider".into(),
-            billing_mode: "usage".into(),
-            request_type: "chat_stream".into(),
             input_tokens: input as i64,
             output_tokens: output as i64,
             actual_cost_usd: cost,
             charged_usd: cost,
             baseline_usd: self.baseline_per.map_or(0.0, |b| b.cost(input, output)),
             latency_ms: Some(self.started.elapsed().as_secs_f64() * 1000.0),
-            created_at: now(),
+            ..usage_row(&self.caller, &self.requested, "chat_stream")
         };
         if let Err(e) = self.usage.add(&row).await {
             tracing::error!(error = %e, "writing a usage row failed");

@@ -1,35 +1,19 @@
 //! `/v1/actions/*`: policies, checks, approvals and the audit trail.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 
-use crate::accounts::{workspaces, Principal};
 use crate::error::{ApiResult, ErrorBody};
 use crate::guard::model::{
     ApprovalList, ApprovalParams, AuditInput, AuditList, AuditParams, CheckInput, CheckResult,
     DecideInput, PolicyInput, PolicyList,
 };
-use crate::http::extract::{ApiJson, Auth};
+use crate::http::extract::{workspace, written, ApiJson, Auth};
 use crate::http::sources::WorkspaceParam;
 use crate::memory::validate::limit;
 use crate::state::AppState;
 use crate::store::guard::{ApprovalRow, AuditFilter, AuditRow, PolicyRow};
-use crate::store::Workspace;
-
-async fn workspace(state: &AppState, p: &Principal, slug: Option<&str>) -> ApiResult<Workspace> {
-    workspaces::resolve(state.accounts.as_ref(), p, slug).await
-}
-
-fn written<T: serde::Serialize>(body: T, created: bool) -> Response {
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    (status, Json(body)).into_response()
-}
 
 #[utoipa::path(get, path = "/v1/actions/policies", tag = "actions", security(("bearer" = [])), params(WorkspaceParam),
     responses((status = 200, body = PolicyList)))]

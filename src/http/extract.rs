@@ -164,3 +164,23 @@ pub fn client_ip(
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
+
+/// The workspace a request names (or the caller's default or bound one), scoped to the caller.
+pub async fn workspace(
+    state: &AppState,
+    principal: &Principal,
+    slug: Option<&str>,
+) -> Result<crate::store::Workspace, ApiError> {
+    crate::accounts::workspaces::resolve(state.accounts.as_ref(), principal, slug).await
+}
+
+/// 201 for a new row, 200 for an update or an unchanged upsert.
+pub fn written<T: serde::Serialize>(body: T, created: bool) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(body)).into_response()
+}

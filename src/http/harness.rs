@@ -1,38 +1,22 @@
 //! `/v1/harness/*`: versions, missions, steps, artifacts, traces, feedback and reflections.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 
-use crate::accounts::{workspaces, Principal};
 use crate::error::{ApiResult, ErrorBody};
 use crate::harness::model::{
     ArtifactInput, FeedbackInput, FeedbackResult, ListParams, MissionDetail, MissionInput,
     MissionList, MissionListParams, MissionPatch, ReflectInput, ReflectionList, StepInput,
     StepPatch, TraceInput, TraceList, TraceListParams, VersionInput, VersionList,
 };
-use crate::http::extract::{ApiJson, Auth};
+use crate::http::extract::{workspace, written, ApiJson, Auth};
 use crate::http::sources::WorkspaceParam;
 use crate::memory::validate::limit;
 use crate::state::AppState;
 use crate::store::harness::{
     ArtifactRow, MissionRow, ReflectionRow, StepRow, TraceFilter, TraceRow, VersionRow,
 };
-use crate::store::Workspace;
-
-async fn workspace(state: &AppState, p: &Principal, slug: Option<&str>) -> ApiResult<Workspace> {
-    workspaces::resolve(state.accounts.as_ref(), p, slug).await
-}
-
-fn written<T: serde::Serialize>(body: T, created: bool) -> Response {
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    (status, Json(body)).into_response()
-}
 
 #[utoipa::path(get, path = "/v1/harness/versions", tag = "harness", security(("bearer" = [])), params(WorkspaceParam),
     responses((status = 200, body = VersionList)))]

@@ -2,18 +2,17 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::accounts::{workspaces, Principal};
+use crate::accounts::Principal;
 use crate::context::model::{
     ContextPack, ContextPackRequest, ContextRequest, ContextResponse, StoredPack,
 };
 use crate::error::{ApiResult, ErrorBody};
-use crate::http::extract::{parse_json, ApiJson, Auth};
+use crate::http::extract::{parse_json, workspace, written, ApiJson, Auth};
 use crate::http::sources::WorkspaceParam;
 use crate::memory::model::{
     BatchInput, BatchResult, DeletedLink, EntityInput, EntityList, EntityListParams, EntityPatch,
@@ -27,21 +26,6 @@ use crate::state::AppState;
 use crate::store::memory::{
     EntityFilter, EntityRow, EventFilter, EventRow, LinkFilter, LinkRow, NoteFilter, NoteRow,
 };
-use crate::store::Workspace;
-
-async fn workspace(state: &AppState, p: &Principal, slug: Option<&str>) -> ApiResult<Workspace> {
-    workspaces::resolve(state.accounts.as_ref(), p, slug).await
-}
-
-/// 201 for a new row, 200 for an update or an unchanged upsert.
-fn written<T: serde::Serialize>(body: T, created: bool) -> Response {
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    (status, Json(body)).into_response()
-}
 
 #[utoipa::path(post, path = "/v1/memory/notes", tag = "memory", security(("bearer" = [])), request_body = NoteInput,
     responses((status = 201, body = NoteRow), (status = 200, description = "upserted by external id", body = NoteRow),

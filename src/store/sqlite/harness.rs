@@ -331,15 +331,7 @@ impl HarnessStore for SqliteHarness {
         if let Some(t) = &f.trace_type {
             q.push(" AND trace_type = ").push_bind(t);
         }
-        if let Some((at, id)) = &f.before {
-            q.push(" AND (created_at < ")
-                .push_bind(at)
-                .push(" OR (created_at = ")
-                .push_bind(at)
-                .push(" AND id < ")
-                .push_bind(id)
-                .push("))");
-        }
+        super::push_before(&mut q, "created_at", &f.before);
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(f.limit);
         let rows = q.build().fetch_all(&self.pool).await?;

@@ -324,15 +324,7 @@ impl MemoryStore for SqliteMemory {
             .push_bind(tag)
             .push(")");
         }
-        if let Some((at, id)) = &f.before {
-            q.push(" AND (created_at < ")
-                .push_bind(at)
-                .push(" OR (created_at = ")
-                .push_bind(at)
-                .push(" AND id < ")
-                .push_bind(id)
-                .push("))");
-        }
+        super::push_before(&mut q, "created_at", &f.before);
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(f.limit);
         let rows = q.build().fetch_all(&self.pool).await?;
@@ -485,15 +477,7 @@ impl MemoryStore for SqliteMemory {
         if let Some(to) = &f.to {
             q.push(" AND occurred_at < ").push_bind(to);
         }
-        if let Some((at, id)) = &f.before {
-            q.push(" AND (occurred_at < ")
-                .push_bind(at)
-                .push(" OR (occurred_at = ")
-                .push_bind(at)
-                .push(" AND id < ")
-                .push_bind(id)
-                .push("))");
-        }
+        super::push_before(&mut q, "occurred_at", &f.before);
         q.push(" ORDER BY occurred_at DESC, id DESC LIMIT ")
             .push_bind(f.limit);
         let rows = q.build().fetch_all(&self.pool).await?;

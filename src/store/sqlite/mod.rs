@@ -22,6 +22,24 @@ pub use harness::SqliteHarness;
 pub use memory::SqliteMemory;
 pub use sources::SqliteSources;
 
+/// ` AND (at < cursor_at OR (at = cursor_at AND id < cursor_id))`: the rows after a
+/// (timestamp, id) cursor in newest-first order.
+fn push_before(
+    q: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    column: &str,
+    cursor: &Option<(String, String)>,
+) {
+    if let Some((at, id)) = cursor {
+        q.push(format!(" AND ({column} < "))
+            .push_bind(at.clone())
+            .push(format!(" OR ({column} = "))
+            .push_bind(at.clone())
+            .push(" AND id < ")
+            .push_bind(id.clone())
+            .push("))");
+    }
+}
+
 /// A JSON column; unreadable text reads as null rather than failing the row.
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or(serde_json::Value::Null)

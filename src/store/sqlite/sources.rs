@@ -200,15 +200,7 @@ impl SourceStore for SqliteSources {
                 .push_bind(tag)
                 .push(")");
         }
-        if let Some((at, id)) = &f.before {
-            q.push(" AND (created_at < ")
-                .push_bind(at)
-                .push(" OR (created_at = ")
-                .push_bind(at)
-                .push(" AND id < ")
-                .push_bind(id)
-                .push("))");
-        }
+        super::push_before(&mut q, "created_at", &f.before);
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(f.limit);
         let rows = q.build().fetch_all(&self.pool).await?;
