@@ -173,6 +173,21 @@ pub struct Weights {
     pub feedback: f64,
 }
 
+impl Weights {
+    /// Each weight is a number from 0 to 10 (config and harness versions alike).
+    pub fn in_range(&self) -> bool {
+        [
+            self.relevance,
+            self.recency,
+            self.importance,
+            self.confidence,
+            self.feedback,
+        ]
+        .iter()
+        .all(|x| (0.0..=10.0).contains(x))
+    }
+}
+
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingConfig {
@@ -410,17 +425,7 @@ impl Config {
                 "duplicate_threshold is 0-1 and recency_half_life_days positive",
             ));
         }
-        let w = &c.weights;
-        if [
-            w.relevance,
-            w.recency,
-            w.importance,
-            w.confidence,
-            w.feedback,
-        ]
-        .iter()
-        .any(|x| !(0.0..=10.0).contains(x))
-        {
+        if !c.weights.in_range() {
             return Err(invalid(
                 "context.weights",
                 "each weight is a number from 0 to 10",

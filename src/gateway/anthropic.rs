@@ -7,21 +7,10 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::error::{ApiError, ApiResult};
+use crate::gateway::text_of;
 
 pub const VERSION: &str = "2023-06-01";
 const DEFAULT_MAX_TOKENS: u64 = 1024;
-
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
 
 /// An OpenAI image part (`image_url` with an http(s) or data URL) as an Anthropic image block.
 fn image(part: &Value) -> Option<Value> {

@@ -67,6 +67,8 @@ pub enum Reply {
 pub struct Gateway {
     pub providers: HashMap<String, ProviderEntry>,
     pub models: Vec<ModelEntry>,
+    /// The strongest enabled model: what `max` would use, the baseline of every usage row.
+    baseline_model: Option<ModelEntry>,
     pub breakers: Arc<Breakers>,
     pub usage: Arc<dyn UsageStore>,
     pub billing: Arc<dyn BillingStore>,
@@ -112,7 +114,8 @@ fn usage_row(caller: &Caller, requested: &str, request_type: &str) -> UsageRow {
     }
 }
 
-fn text_of(content: &Value) -> String {
+/// The text of a message's content: a string, or the text parts of an array.
+pub fn text_of(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts
@@ -149,9 +152,15 @@ impl Gateway {
                 m.provider
             );
         }
+        let baseline_model = models
+            .iter()
+            .filter(|m| m.enabled)
+            .max_by_key(|m| m.weight)
+            .cloned();
         Ok(Self {
             providers: providers.into_iter().map(|p| (p.name.clone(), p)).collect(),
             models,
+            baseline_model,
             breakers: Arc::new(Breakers::new(3, Duration::from_secs(30))),
             usage,
             billing,
@@ -222,10 +231,8 @@ impl Gateway {
 
     /// What `max` would have cost: the baseline savings are measured against.
     fn baseline(&self, input: usize, output: usize) -> f64 {
-        self.models
-            .iter()
-            .filter(|m| m.enabled)
-            .max_by_key(|m| m.weight)
+        self.baseline_model
+            .as_ref()
             .map_or(0.0, |m| m.cost(input, output))
     }
 
@@ -553,12 +560,7 @@ impl Gateway {
             requested: requested.to_string(),
             method: method.to_string(),
             model: m.clone(),
-            baseline_per: self
-                .models
-                .iter()
-                .filter(|x| x.enabled)
-                .max_by_key(|x| x.weight)
-                .cloned(),
+            baseline_per: self.baseline_model.clone(),
             input_estimate,
             started,
             wants_usage,

@@ -84,6 +84,15 @@ fn amount(field: &str, value: Option<f64>) -> ApiResult<Option<f64>> {
     }
 }
 
+fn risk_level(value: Option<&str>) -> ApiResult<()> {
+    match value {
+        None | Some("low" | "medium" | "high" | "critical") => Ok(()),
+        Some(_) => Err(ApiError::bad_request(
+            "risk_level: expected low, medium, high or critical",
+        )),
+    }
+}
+
 fn month_start() -> String {
     let n = Utc::now();
     Utc.with_ymd_and_hms(n.year(), n.month(), 1, 0, 0, 0)
@@ -108,13 +117,7 @@ impl Guard {
                 ));
             }
         }
-        if let Some(r) = input.risk_level.as_deref() {
-            if !matches!(r, "low" | "medium" | "high" | "critical") {
-                return Err(ApiError::bad_request(
-                    "risk_level: expected low, medium, high or critical",
-                ));
-            }
-        }
+        risk_level(input.risk_level.as_deref())?;
         let external = v::external(
             input.external_source.as_deref(),
             input.external_id.as_deref(),
@@ -181,13 +184,7 @@ impl Guard {
         let app = v::text("app", &input.app, 200)?;
         let tool_ref = v::text("tool_ref", &input.tool_ref, 200)?;
         let action_type = v::text("action_type", &input.action_type, 200)?;
-        if let Some(r) = input.risk_level.as_deref() {
-            if !matches!(r, "low" | "medium" | "high" | "critical") {
-                return Err(ApiError::bad_request(
-                    "risk_level: expected low, medium, high or critical",
-                ));
-            }
-        }
+        risk_level(input.risk_level.as_deref())?;
         let requested = amount("requested_amount_usd", input.requested_amount_usd)?;
         v::metadata("metadata", input.metadata.as_ref())?;
         let action = Action {
@@ -422,7 +419,13 @@ impl Guard {
     /// Memory writes are actions too. Secret-looking content is rejected or redacted; an
     /// approved note goes to the review queue when it was inferred, its confidence is low, or
     /// a `memory_write` policy asks for approval; a denying policy refuses the write.
-    pub async fn screen_note(&self, workspace_id: &str, note: &mut NoteRow) -> ApiResult<()> {
+    /// The workspace's enabled `memory_write` policies, for [`Self::screen_note`]; a batch
+    /// reads them once for all its notes.
+    pub async fn memory_rules(&self, workspace_id: &str) -> ApiResult<Vec<Rule>> {
+        self.rules(workspace_id, true).await
+    }
+
+    pub fn screen_note(&self, rules: &[Rule], note: &mut NoteRow) -> ApiResult<()> {
         let text = format!(
             "{}\n{}",
             note.title.as_deref().unwrap_or_default(),
@@ -456,7 +459,6 @@ impl Guard {
                 note.confidence, self.settings.review_below_confidence
             ));
         }
-        let rules = self.rules(workspace_id, true).await?;
         if !rules.is_empty() {
             let action = Action {
                 app: Some("memory".into()),
@@ -464,7 +466,7 @@ impl Guard {
                 operation: Some(note.kind.clone()),
                 ..Default::default()
             };
-            let outcome = policy::decide(&rules, &action, DefaultEffect::Allow);
+            let outcome = policy::decide(rules, &action, DefaultEffect::Allow);
             match outcome.effect {
                 Effect::Deny => {
                     return Err(ApiError::Unprocessable(format!(

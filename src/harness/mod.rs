@@ -53,14 +53,7 @@ fn weights_of(config: &Value) -> ApiResult<Option<Weights>> {
             "config.context.weights: {e} (relevance, recency, importance, confidence, feedback: numbers 0-10)"
         ))
     })?;
-    let all = [
-        weights.relevance,
-        weights.recency,
-        weights.importance,
-        weights.confidence,
-        weights.feedback,
-    ];
-    if all.iter().any(|x| !(0.0..=10.0).contains(x)) {
+    if !weights.in_range() {
         return Err(ApiError::bad_request(
             "config.context.weights: each weight is a number from 0 to 10",
         ));

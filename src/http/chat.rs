@@ -64,15 +64,7 @@ async fn ground(
         .iter()
         .rev()
         .find(|m| m["role"] == "user")
-        .map(|m| match &m["content"] {
-            Value::String(s) => s.clone(),
-            Value::Array(parts) => parts
-                .iter()
-                .filter_map(|p| p["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => String::new(),
-        })
+        .map(|m| crate::gateway::text_of(&m["content"]))
         .unwrap_or_default();
     let query = g.context.query.unwrap_or(last_user);
     let pack = state

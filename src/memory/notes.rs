@@ -168,9 +168,11 @@ impl Memory {
             .as_ref()
             .is_none_or(|o| o.content != note.content || o.title != note.title);
         if text_changed {
-            self.guard
-                .screen_note(&plan.workspace_id, &mut note)
-                .await?;
+            if plan.memory_rules.is_none() {
+                plan.memory_rules = Some(self.guard.memory_rules(&plan.workspace_id).await?);
+            }
+            let rules = plan.memory_rules.as_deref().unwrap_or_default();
+            self.guard.screen_note(rules, &mut note)?;
         }
         match old {
             Some(old) if old == note => Ok((old, Outcome::Unchanged)),
@@ -300,7 +302,8 @@ impl Memory {
             _ => "updated",
         };
         if n.content != old.content || n.title != old.title {
-            self.guard.screen_note(&ws.id, &mut n).await?;
+            let rules = self.guard.memory_rules(&ws.id).await?;
+            self.guard.screen_note(&rules, &mut n)?;
         }
         if n == old {
             return Ok(old);

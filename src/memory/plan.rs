@@ -14,6 +14,8 @@ pub(crate) struct Plan {
     pub fresh: Vec<NoteRow>,
     /// Index keys to remove once the rows are committed.
     pub stale: Vec<String>,
+    /// The workspace's `memory_write` policies, read once per plan when a note is screened.
+    pub memory_rules: Option<Vec<crate::guard::policy::Rule>>,
 }
 
 fn replace_or_push<T>(rows: &mut Vec<T>, row: T, same: impl Fn(&T) -> bool) {
@@ -33,6 +35,7 @@ impl Plan {
             writes: MemoryWrites::default(),
             fresh: Vec::new(),
             stale: Vec::new(),
+            memory_rules: None,
         }
     }
 

@@ -120,15 +120,7 @@ impl GuardStore for SqliteGuard {
         source: &str,
         external_id: &str,
     ) -> anyhow::Result<Option<PolicyRow>> {
-        let row = sqlx::query(
-            "SELECT * FROM action_policies WHERE workspace_id = ? AND external_source = ? AND external_id = ?",
-        )
-        .bind(ws)
-        .bind(source)
-        .bind(external_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| policy_row(&r)).transpose()?)
+        super::fetch_optional(&self.pool, "SELECT * FROM action_policies WHERE workspace_id = ? AND external_source = ? AND external_id = ?", &[ws, source, external_id], policy_row).await
     }
 
     async fn put_policy(&self, p: &PolicyRow) -> anyhow::Result<()> {
@@ -155,12 +147,13 @@ impl GuardStore for SqliteGuard {
     }
 
     async fn approval(&self, ws: &str, id: &str) -> anyhow::Result<Option<ApprovalRow>> {
-        let row = sqlx::query("SELECT * FROM action_approvals WHERE workspace_id = ? AND id = ?")
-            .bind(ws)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| approval_row(&r)).transpose()?)
+        super::fetch_optional(
+            &self.pool,
+            "SELECT * FROM action_approvals WHERE workspace_id = ? AND id = ?",
+            &[ws, id],
+            approval_row,
+        )
+        .await
     }
 
     async fn approvals(&self, ws: &str, f: &ApprovalFilter) -> anyhow::Result<Vec<ApprovalRow>> {
@@ -269,15 +262,7 @@ impl GuardStore for SqliteGuard {
         source: &str,
         external_id: &str,
     ) -> anyhow::Result<Option<AuditRow>> {
-        let row = sqlx::query(
-            "SELECT * FROM action_audit WHERE workspace_id = ? AND external_source = ? AND external_id = ?",
-        )
-        .bind(ws)
-        .bind(source)
-        .bind(external_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| audit_row(&r)).transpose()?)
+        super::fetch_optional(&self.pool, "SELECT * FROM action_audit WHERE workspace_id = ? AND external_source = ? AND external_id = ?", &[ws, source, external_id], audit_row).await
     }
 
     async fn add_audit(&self, row: &AuditRow) -> anyhow::Result<()> {

@@ -232,14 +232,7 @@ impl SqliteMemory {
         binds: &[&str],
         map: fn(&SqliteRow) -> sqlx::Result<T>,
     ) -> anyhow::Result<Option<T>> {
-        let mut q = sqlx::query(sql);
-        for b in binds {
-            q = q.bind(*b);
-        }
-        Ok(q.fetch_optional(&self.pool)
-            .await?
-            .map(|r| map(&r))
-            .transpose()?)
+        super::fetch_optional(&self.pool, sql, binds, map).await
     }
 
     /// `SELECT * FROM table WHERE workspace_id = ? AND column IN (...)`, in parts small

@@ -40,6 +40,20 @@ fn push_before(
     }
 }
 
+/// One row or none, with string binds, mapped by `map`.
+async fn fetch_optional<T>(
+    pool: &SqlitePool,
+    sql: &str,
+    binds: &[&str],
+    map: fn(&sqlx::sqlite::SqliteRow) -> sqlx::Result<T>,
+) -> anyhow::Result<Option<T>> {
+    let mut q = sqlx::query(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    Ok(q.fetch_optional(pool).await?.map(|r| map(&r)).transpose()?)
+}
+
 /// A JSON column; unreadable text reads as null rather than failing the row.
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
