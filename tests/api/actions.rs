@@ -207,6 +207,22 @@ async fn policies_decide_checks_and_every_step_is_audited() {
     assert_eq!(rest["data"].as_array().unwrap().len(), 2);
 
     for bad in [
+        json!({"name": "x", "effect": "maybe"}),
+        json!({"name": "x", "effect": "deny", "min_amount_usd": 10, "max_amount_usd": 5}),
+        json!({"name": "x", "effect": "deny", "risk_level": "apocalyptic"}),
+        json!({"name": " ", "effect": "deny"}),
+    ] {
+        let (status, body) = post(&app, "/v1/actions/policies", &s, bad.clone()).await;
+        assert_eq!(status, 400, "{bad} {body}");
+    }
+    assert_eq!(
+        app.get("/v1/actions/approvals?status=bogus", &s)
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(app.get("/v1/actions/audit?limit=0", &s).await.status(), 400);
+    for bad in [
         json!({"app": "x", "action_type": "read"}),
         json!({"app": "x", "tool_ref": "t", "action_type": "read", "risk_level": "apocalyptic"}),
         json!({"app": "x", "tool_ref": "t", "action_type": "spend", "requested_amount_usd": -1}),

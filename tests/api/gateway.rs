@@ -246,6 +246,8 @@ async fn routes_by_mode_fails_over_and_records_usage() {
     assert_eq!(stats["request_type_breakdown"]["chat"], 5);
     assert_eq!(stats["daily"].as_array().unwrap().len(), 3);
     assert_eq!(stats["daily"][2]["requests"], 5);
+    assert_eq!(app.get("/v1/usage?limit=0", &s).await.status(), 400);
+    assert_eq!(app.get("/v1/stats?days=0", &s).await.status(), 400);
     assert_eq!(
         app.get("/v1/usage/breakdown?group_by=colour", &s)
             .await

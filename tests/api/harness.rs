@@ -308,6 +308,12 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
     )
     .await;
     assert_eq!(status, 422);
+    let (status, _) = post(&app, "/v1/harness/traces", &s, json!({"charged_usd": -1})).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        app.get("/v1/harness/traces?limit=0", &s).await.status(),
+        400
+    );
 }
 
 #[tokio::test]

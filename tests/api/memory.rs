@@ -842,6 +842,36 @@ async fn bad_note_input_gets_a_clear_400() {
             .status(),
         400
     );
+    for (path, body) in [
+        (
+            "/v1/memory/entities",
+            json!({"type": "company", "name": " "}),
+        ),
+        (
+            "/v1/memory/entities",
+            json!({"type": "company", "name": "x", "aliases": [""]}),
+        ),
+        (
+            "/v1/memory/links",
+            json!({"from": {"type": "planet", "id": "a"}, "to": {"type": "note", "id": "b"}, "relation": "r"}),
+        ),
+        (
+            "/v1/memory/links",
+            json!({"from": {"type": "note"}, "to": {"type": "note", "id": "b"}, "relation": "r"}),
+        ),
+        (
+            "/v1/memory/events",
+            json!({"type": "x", "summary": "y", "occurred_at": "yesterday"}),
+        ),
+        (
+            "/v1/memory/feedback",
+            json!({"item_id": "n", "signal": "meh"}),
+        ),
+        ("/v1/memory/context", json!({"query": "x", "limit": 0})),
+    ] {
+        let res = app.post(path, &s, body.clone()).await;
+        assert_eq!(res.status(), 400, "{path} {body}");
+    }
 }
 
 #[tokio::test]
