@@ -41,4 +41,5 @@ bench: setup
 		--dir $(HOME)/.cache/cairn/bench-search
 	$(CARGO) run -p cairn-bench --bin memory-bench -- --notes 10000 --chunks 100000 \
 		--dir $(HOME)/.cache/cairn/bench-memory
+	./scripts/litellm.sh
 	$(CARGO) run -p cairn-bench --bin gateway-bench

@@ -18,8 +18,10 @@ use crate::config::Config;
 use crate::context::budget::TokenCounter;
 use crate::context::ContextPacks;
 use crate::gateway::cache::ResponseCache;
-use crate::gateway::route::ModelEntry;
-use crate::gateway::{Gateway, ProviderEntry, ProviderKind};
+use crate::gateway::catalog::LocalDefaults;
+use crate::gateway::ledger::Ledger;
+use crate::gateway::sealed::SecretBox;
+use crate::gateway::{Gateway, GatewayParts};
 use crate::guard::{Guard, GuardSettings};
 use crate::harness::reflect::Reflector;
 use crate::harness::{Harness, HarnessSettings};
@@ -28,14 +30,14 @@ use crate::retrieval::Retriever;
 use crate::sources::fetch::{FetchSettings, UrlFetcher};
 use crate::sources::{Sources, SourcesSettings};
 use crate::state::AppState;
-use crate::store::gateway::{BillingStore, UsageStore};
+use crate::store::gateway::{BillingStore, CatalogStore, UsageStore};
 use crate::store::guard::GuardStore;
 use crate::store::harness::HarnessStore;
 use crate::store::memory::MemoryStore;
 use crate::store::sources::SourceStore;
 use crate::store::sqlite::{
-    self, SqliteAccounts, SqliteBilling, SqliteGuard, SqliteHarness, SqliteMemory, SqliteSources,
-    SqliteUsage,
+    self, SqliteAccounts, SqliteBilling, SqliteCatalog, SqliteGuard, SqliteHarness, SqliteMemory,
+    SqliteSources, SqliteUsage,
 };
 use crate::store::text_index::TextIndex;
 use crate::store::vectors::VectorStore;
@@ -51,6 +53,7 @@ pub struct Stores {
     pub harness: Arc<dyn HarnessStore>,
     pub usage: Arc<dyn UsageStore>,
     pub billing: Arc<dyn BillingStore>,
+    pub catalog: Arc<dyn CatalogStore>,
 }
 
 impl Stores {
@@ -70,6 +73,7 @@ impl Stores {
             harness: Arc::new(SqliteHarness::new(pool.clone())),
             usage: Arc::new(SqliteUsage::new(pool.clone())),
             billing: Arc::new(SqliteBilling::new(pool.clone())),
+            catalog: Arc::new(SqliteCatalog::new(pool.clone())),
             pool,
         })
     }
@@ -192,50 +196,30 @@ impl Engine {
             },
         ));
         let _ = context.hooks.set(harness.clone());
-        let gateway = Arc::new(Gateway::new(
-            config
-                .providers
-                .iter()
-                .map(|p| ProviderEntry {
-                    name: p.name.clone(),
-                    kind: if p.kind == "anthropic" {
-                        ProviderKind::Anthropic
-                    } else {
-                        ProviderKind::OpenAi
-                    },
-                    base_url: match (p.base_url.is_empty(), p.kind.as_str()) {
-                        (true, "openai") => "https://api.openai.com/v1".into(),
-                        (true, "anthropic") => "https://api.anthropic.com/v1".into(),
-                        _ => p.base_url.clone(),
-                    },
-                    api_key: p.api_key.clone(),
-                    headers: p.headers.clone().into_iter().collect(),
-                    timeout: Duration::from_secs(p.timeout_secs),
-                })
-                .collect(),
-            config
-                .models
-                .iter()
-                .map(|m| ModelEntry {
-                    name: m.name.clone(),
-                    provider: m.provider.clone(),
-                    upstream: m.upstream.clone(),
-                    weight: m.weight,
-                    context_window: m.context_window,
-                    input_per_1k: m.input_per_1k,
-                    output_per_1k: m.output_per_1k,
-                    aliases: m.aliases.clone(),
-                    enabled: m.enabled,
-                })
-                .collect(),
-            stores.usage.clone(),
-            stores.billing.clone(),
-            config.billing.enforce,
-            ResponseCache::new(
-                Duration::from_secs(config.gateway.cache_ttl_secs),
-                config.gateway.cache_max_entries,
-            ),
-        )?);
+        let sealed = Arc::new(SecretBox::open(&config.secrets_dir())?);
+        crate::gateway::catalog::seed(stores.catalog.as_ref(), &sealed, config).await?;
+        let g = &config.gateway;
+        let gateway = Arc::new(
+            Gateway::open(GatewayParts {
+                catalog: stores.catalog.clone(),
+                sealed,
+                local: LocalDefaults {
+                    price_share: g.local_price_share,
+                    weight: g.local_weight,
+                    context_window: g.local_context_window,
+                    timeout: Duration::from_secs(g.local_timeout_secs),
+                    discovery_timeout: Duration::from_secs(g.local_discovery_timeout_secs),
+                },
+                usage: stores.usage.clone(),
+                ledger: Arc::new(Ledger::new(stores.billing.clone())),
+                enforce_balance: config.billing.enforce,
+                cache: ResponseCache::new(
+                    Duration::from_secs(g.cache_ttl_secs),
+                    g.cache_max_entries,
+                ),
+            })
+            .await?,
+        );
         let sources = Arc::new(Sources {
             store: stores.sources.clone(),
             retriever,
@@ -265,6 +249,13 @@ impl Engine {
     }
 
     pub async fn close(&self) {
+        // Usage rows and charges still queued go to disk before the database closes.
+        if tokio::time::timeout(Duration::from_secs(10), self.gateway.ledger.flush())
+            .await
+            .is_err()
+        {
+            tracing::error!("gateway usage writes did not finish within 10 s of shutdown");
+        }
         let text = self.text.clone();
         match tokio::task::spawn_blocking(move || text.close()).await {
             Ok(Ok(())) => {}

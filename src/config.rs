@@ -45,6 +45,13 @@ pub struct BillingConfig {
 pub struct GatewayConfig {
     pub cache_ttl_secs: u64,
     pub cache_max_entries: usize,
+    /// Share of the baseline price charged for requests a local endpoint served.
+    pub local_price_share: f64,
+    /// Capability weight (1-10) routing gives local endpoints' models.
+    pub local_weight: u8,
+    pub local_context_window: usize,
+    pub local_timeout_secs: u64,
+    pub local_discovery_timeout_secs: u64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -482,6 +489,22 @@ impl Config {
                     "names a provider that is not configured",
                 ));
             }
+        }
+        let g = &self.gateway;
+        if !(0.0..=1.0).contains(&g.local_price_share) {
+            return Err(invalid("gateway.local_price_share", "expected 0-1"));
+        }
+        if !(1..=10).contains(&g.local_weight) {
+            return Err(invalid("gateway.local_weight", "expected 1-10"));
+        }
+        if g.local_context_window == 0
+            || g.local_timeout_secs == 0
+            || g.local_discovery_timeout_secs == 0
+        {
+            return Err(invalid(
+                "gateway.local_context_window",
+                "local_context_window, local_timeout_secs and local_discovery_timeout_secs must be positive",
+            ));
         }
         if self.memory.max_batch_items == 0 {
             return Err(invalid("memory.max_batch_items", "must be at least 1"));

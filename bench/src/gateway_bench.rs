@@ -1,11 +1,16 @@
-//! Gateway overhead: the same loopback upstream called directly and through Cairn
+//! Gateway overhead: the same loopback upstream called directly, through Cairn
 //! (`POST /v1/chat/completions` with routing, authentication, rate limiting, billing hold and
-//! settlement, usage row), p50 / p99 at concurrency 1 and throughput at concurrency 64.
+//! settlement, usage row) and through LiteLLM's proxy, p50 / p99 at concurrency 1 and 64 and
+//! the throughput at 64. LiteLLM comes from `scripts/litellm.sh` (`make bench` runs it).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+
+// The allocator of the `cairn` binary, so the embedded server measures as it runs.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use cairn::config::Config;
 use cairn_bench::percentile;
 use clap::Parser;
@@ -21,6 +26,12 @@ struct Args {
     total: usize,
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// LiteLLM's proxy executable; skipped when it is not there.
+    #[arg(long)]
+    litellm: Option<std::path::PathBuf>,
+    /// Requests LiteLLM gets at concurrency 1 and at 64 (it is far slower).
+    #[arg(long, default_value_t = 500)]
+    litellm_requests: usize,
 }
 
 async fn upstream() -> anyhow::Result<String> {
@@ -68,13 +79,14 @@ async fn sequential(
     Ok(lat)
 }
 
+/// Requests per second, and the sorted latencies (ms).
 async fn concurrent(
     client: &reqwest::Client,
     url: &str,
     key: Option<&str>,
     total: usize,
     conc: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, Vec<f64>)> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -86,22 +98,78 @@ async fn concurrent(
             next.clone(),
         );
         tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
                 let mut req = client.post(&url).json(&body());
                 if let Some(k) = &key {
                     req = req.bearer_auth(k);
                 }
+                let t = Instant::now();
                 let res = req.send().await?;
                 anyhow::ensure!(res.status().is_success(), "answered {}", res.status());
                 res.bytes().await?;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            anyhow::Ok(())
+            anyhow::Ok(lat)
         }));
     }
+    let mut lat = Vec::with_capacity(total);
     for t in tasks {
-        t.await??;
+        lat.extend(t.await??);
     }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+    lat.sort_by(f64::total_cmp);
+    Ok((total as f64 / started.elapsed().as_secs_f64(), lat))
+}
+
+/// The proxy's master key: it refuses to start without one, and checks it on every request
+/// (as Cairn checks its API key).
+const LITELLM_KEY: &str = "sk-cairn-bench-master-key";
+
+/// LiteLLM's proxy on a free port in front of the same upstream, once it answers.
+async fn start_litellm(
+    exe: &std::path::Path,
+    dir: &std::path::Path,
+    upstream: &str,
+) -> anyhow::Result<(tokio::process::Child, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let cfg = dir.join("litellm.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\n      \
+             api_base: {upstream}/v1\n      api_key: sk-bench\n"
+        ),
+    )?;
+    let child = tokio::process::Command::new(exe)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .env("LITELLM_LOG", "ERROR")
+        .env("LITELLM_MASTER_KEY", LITELLM_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..240 {
+        if let Ok(r) = client
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(LITELLM_KEY)
+            .json(&body())
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                return Ok((child, base));
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    anyhow::bail!("LiteLLM did not answer within 120 s")
 }
 
 #[tokio::main]
@@ -175,8 +243,9 @@ async fn main() -> anyhow::Result<()> {
         c50 - d50,
         c99 - d99
     );
-    let direct_rps = concurrent(&client, &direct_url, None, args.total, args.concurrency).await?;
-    let cairn_rps = concurrent(
+    let (direct_rps, direct_lat) =
+        concurrent(&client, &direct_url, None, args.total, args.concurrency).await?;
+    let (cairn_rps, cairn_lat) = concurrent(
         &client,
         &cairn_url,
         Some(&key),
@@ -184,13 +253,54 @@ async fn main() -> anyhow::Result<()> {
         args.concurrency,
     )
     .await?;
+    let c = args.concurrency;
+    println!("concurrency {c}, {} requests each:", args.total);
     println!(
-        "concurrency {}, {} requests each:",
-        args.concurrency, args.total
+        "  direct to the upstream   {direct_rps:.0} requests/s  p50 {:.3} ms  p99 {:.3} ms",
+        percentile(&direct_lat, 0.5),
+        percentile(&direct_lat, 0.99)
     );
-    println!("  direct to the upstream   {direct_rps:.0} requests/s");
-    println!("  through Cairn            {cairn_rps:.0} requests/s (billing hold + settlement and a usage row per request)");
-    println!("LiteLLM: not measured in this run (its proxy is not installed by this project yet)");
+    println!(
+        "  through Cairn            {cairn_rps:.0} requests/s  p50 {:.3} ms  p99 {:.3} ms \
+         (billing hold + settlement and a usage row per request)",
+        percentile(&cairn_lat, 0.5),
+        percentile(&cairn_lat, 0.99)
+    );
+    let exe = args.litellm.clone().unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/cairn/litellm-venv/bin/litellm")
+    });
+    if exe.exists() {
+        let (child, lite) = start_litellm(&exe, &dir, &up).await?;
+        let lite_url = format!("{lite}/v1/chat/completions");
+        let n = args.litellm_requests;
+        let seq = sequential(&client, &lite_url, Some(LITELLM_KEY), n).await?;
+        let (lite_rps, lite_lat) = concurrent(&client, &lite_url, Some(LITELLM_KEY), n, c).await?;
+        println!("LiteLLM proxy (same upstream, {n} requests per figure, no database):");
+        println!(
+            "  concurrency 1            p50 {:.3} ms  p99 {:.3} ms  (added p50 {:.3} ms, p99 {:.3} ms)",
+            percentile(&seq, 0.5),
+            percentile(&seq, 0.99),
+            percentile(&seq, 0.5) - d50,
+            percentile(&seq, 0.99) - d99
+        );
+        println!(
+            "  concurrency {c}           {lite_rps:.0} requests/s  p50 {:.3} ms  p99 {:.3} ms",
+            percentile(&lite_lat, 0.5),
+            percentile(&lite_lat, 0.99)
+        );
+        println!(
+            "  Cairn / LiteLLM          {:.1}x the throughput, {:.1}x lower p50 at concurrency 1",
+            cairn_rps / lite_rps,
+            percentile(&seq, 0.5) / c50
+        );
+        drop(child);
+    } else {
+        println!(
+            "LiteLLM: not measured ({} missing; scripts/litellm.sh installs it)",
+            exe.display()
+        );
+    }
     let _ = stop.send(());
     server.await??;
     std::fs::remove_dir_all(&dir).ok();

@@ -30,6 +30,8 @@ pub struct CreateKey {
     pub workspace_name: Option<String>,
     /// Requests per minute for this key; the configured default when absent.
     pub rate_limit_per_minute: Option<u32>,
+    /// Gateway spend allowed per calendar month (UTC), in USD; none when absent.
+    pub monthly_budget_usd: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +45,7 @@ pub struct CreatedKey {
     pub workspace_id: Option<String>,
     pub workspace_name: Option<String>,
     pub rate_limit_per_minute: Option<u32>,
+    pub monthly_budget_usd: Option<f64>,
     pub created_at: String,
 }
 
@@ -56,6 +59,7 @@ pub struct KeyView {
     #[serde(rename = "keyPrefix")]
     pub key_prefix: String,
     pub rate_limit_per_minute: Option<u32>,
+    pub monthly_budget_usd: Option<f64>,
     #[serde(rename = "lastUsedAt")]
     pub last_used_at: Option<String>,
     #[serde(rename = "createdAt")]
@@ -72,6 +76,7 @@ impl From<ApiKey> for KeyView {
             workspace_name: k.workspace.as_ref().map(|w| w.name.clone()),
             key_prefix: k.prefix,
             rate_limit_per_minute: k.rate_limit_per_minute,
+            monthly_budget_usd: k.monthly_budget_usd,
             last_used_at: k.last_used_at,
             created_at: k.created_at,
         }
@@ -111,6 +116,13 @@ pub async fn create(
             )));
         }
     }
+    if let Some(b) = req.monthly_budget_usd {
+        if !b.is_finite() || b < 0.0 {
+            return Err(ApiError::bad_request(
+                "monthly_budget_usd: expected a non-negative amount",
+            ));
+        }
+    }
     let workspace = match (&req.workspace_id, &req.workspace_name) {
         (Some(slug), _) => Some(
             store
@@ -136,6 +148,7 @@ pub async fn create(
             key_hash: sha256_hex(&secret),
             metadata: serde_json::Value::Object(req.metadata.unwrap_or_default()),
             rate_limit_per_minute: req.rate_limit_per_minute,
+            monthly_budget_usd: req.monthly_budget_usd,
         })
         .await?;
     tracing::info!(key_id = %key.id, prefix = %key.prefix, "API key created");
@@ -148,6 +161,7 @@ pub async fn create(
         workspace_id: key.workspace.as_ref().map(|w| w.workspace_id.clone()),
         workspace_name: key.workspace.as_ref().map(|w| w.name.clone()),
         rate_limit_per_minute: key.rate_limit_per_minute,
+        monthly_budget_usd: key.monthly_budget_usd,
         created_at: key.created_at,
     })
 }
@@ -216,5 +230,6 @@ pub async fn authenticate(
         account_id: key.account_id,
         workspace: key.workspace.map(Box::new),
         rate_limit_per_minute: key.rate_limit_per_minute,
+        monthly_budget_usd: key.monthly_budget_usd,
     }))
 }

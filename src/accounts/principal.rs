@@ -15,6 +15,8 @@ pub enum Principal {
         /// Set when the key is bound to one workspace: it may touch nothing else.
         workspace: Option<Box<Workspace>>,
         rate_limit_per_minute: Option<u32>,
+        /// The key's monthly gateway budget in USD.
+        monthly_budget_usd: Option<f64>,
     },
 }
 
@@ -45,6 +47,15 @@ impl Principal {
     pub fn key_id(&self) -> Option<&str> {
         match self {
             Self::ApiKey { key_id, .. } => Some(key_id),
+            Self::Session { .. } => None,
+        }
+    }
+
+    pub fn key_budget_usd(&self) -> Option<f64> {
+        match self {
+            Self::ApiKey {
+                monthly_budget_usd, ..
+            } => *monthly_budget_usd,
             Self::Session { .. } => None,
         }
     }

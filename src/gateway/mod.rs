@@ -1,18 +1,21 @@
-//! The model gateway: OpenAI-compatible chat completions routed over configured providers
-//! (`[[providers]]`, `[[models]]`), with failover, a circuit breaker per model and a usage
-//! row per request.
+//! The model gateway: OpenAI-compatible chat completions routed over the providers and models
+//! of the catalog (SQL, seeded by `[[providers]]` / `[[models]]`) and the accounts' local
+//! endpoints, with failover, a circuit breaker per model, an exact-match cache, balance and
+//! budget holds, and a usage row per request.
 //!
 //! Providers: OpenAI, OpenAI-compatible servers (vLLM, Ollama, LocalAI) and Anthropic's
-//! Messages API (translated both ways in `anthropic.rs`). Local endpoints, the cache, billing
-//! and budgets are still to come (issue 5).
+//! Messages API (translated both ways in `anthropic.rs`).
 
 pub mod anthropic;
 pub mod cache;
+pub mod catalog;
 pub mod health;
+pub mod ledger;
+pub mod local;
 pub mod route;
+pub mod sealed;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -21,11 +24,14 @@ use serde_json::{json, Value};
 
 use crate::context::budget::TokenCounter;
 use crate::error::{ApiError, ApiResult};
-use crate::store::gateway::{BillingStore, Hold, Refusal, UsageRow, UsageStore};
+use crate::store::gateway::{BudgetScope, CatalogStore, UsageFilter, UsageRow, UsageStore};
 use crate::store::time::{new_id, now};
 
+use catalog::{Catalog, LocalDefaults};
 use health::Breakers;
+use ledger::{Budget, Hold, Ledger, Refusal};
 use route::{Ask, ModelEntry};
+use sealed::SecretBox;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -52,6 +58,8 @@ pub struct Caller {
     pub api_key_id: Option<String>,
     /// The workspace's monthly budget, enforced like the balance.
     pub workspace_budget_usd: Option<f64>,
+    /// The API key's monthly budget.
+    pub key_budget_usd: Option<f64>,
 }
 
 pub enum Reply {
@@ -65,13 +73,13 @@ pub enum Reply {
 }
 
 pub struct Gateway {
-    pub providers: HashMap<String, ProviderEntry>,
-    pub models: Vec<ModelEntry>,
-    /// The strongest enabled model: what `max` would use, the baseline of every usage row.
-    baseline_model: Option<ModelEntry>,
+    catalog: RwLock<Arc<Catalog>>,
+    store: Arc<dyn CatalogStore>,
+    sealed: Arc<SecretBox>,
+    local: LocalDefaults,
     pub breakers: Arc<Breakers>,
-    pub usage: Arc<dyn UsageStore>,
-    pub billing: Arc<dyn BillingStore>,
+    usage: Arc<dyn UsageStore>,
+    pub ledger: Arc<Ledger>,
     /// Requests need prepaid balance (`billing.enforce`).
     pub enforce_balance: bool,
     pub cache: cache::ResponseCache,
@@ -79,9 +87,22 @@ pub struct Gateway {
     counter: TokenCounter,
 }
 
+/// What the gateway is built from.
+pub struct GatewayParts {
+    pub catalog: Arc<dyn CatalogStore>,
+    pub sealed: Arc<SecretBox>,
+    pub local: LocalDefaults,
+    pub usage: Arc<dyn UsageStore>,
+    pub ledger: Arc<Ledger>,
+    pub enforce_balance: bool,
+    pub cache: cache::ResponseCache,
+}
+
 /// Why an attempt failed, and whether the next candidate may try.
 enum Attempt {
     Next(String),
+    /// The model's window was too small: only larger windows may try.
+    TooLong(String),
     Fatal(ApiError),
 }
 
@@ -136,36 +157,26 @@ fn context_too_long(body: &str) -> bool {
 }
 
 impl Gateway {
-    pub fn new(
-        providers: Vec<ProviderEntry>,
-        models: Vec<ModelEntry>,
-        usage: Arc<dyn UsageStore>,
-        billing: Arc<dyn BillingStore>,
-        enforce_balance: bool,
-        cache: cache::ResponseCache,
-    ) -> anyhow::Result<Self> {
-        for m in &models {
+    pub async fn open(parts: GatewayParts) -> anyhow::Result<Self> {
+        let catalog = catalog::load(parts.catalog.as_ref(), &parts.sealed, &parts.local).await?;
+        for m in &catalog.models {
             anyhow::ensure!(
-                providers.iter().any(|p| p.name == m.provider),
+                catalog.providers.contains_key(&m.provider),
                 "models: {} names provider {}, which is not configured",
                 m.name,
                 m.provider
             );
         }
-        let baseline_model = models
-            .iter()
-            .filter(|m| m.enabled)
-            .max_by_key(|m| m.weight)
-            .cloned();
         Ok(Self {
-            providers: providers.into_iter().map(|p| (p.name.clone(), p)).collect(),
-            models,
-            baseline_model,
+            catalog: RwLock::new(Arc::new(catalog)),
+            store: parts.catalog,
+            sealed: parts.sealed,
+            local: parts.local,
             breakers: Arc::new(Breakers::new(3, Duration::from_secs(30))),
-            usage,
-            billing,
-            enforce_balance,
-            cache,
+            usage: parts.usage,
+            ledger: parts.ledger,
+            enforce_balance: parts.enforce_balance,
+            cache: parts.cache,
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()?,
@@ -173,67 +184,111 @@ impl Gateway {
         })
     }
 
-    /// Holds the most any candidate could cost against the balance and the workspace budget
-    /// before the call, so concurrent requests can't spend the same money twice.
-    async fn reserve(
+    /// The catalog requests route over now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reads the catalog again (after a local endpoint changed).
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let fresh = catalog::load(self.store.as_ref(), &self.sealed, &self.local).await?;
+        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// Usage rows, including those of requests answered a moment ago.
+    pub async fn usage_rows(
+        &self,
+        account_id: &str,
+        filter: &UsageFilter,
+    ) -> anyhow::Result<Vec<UsageRow>> {
+        self.ledger.flush().await;
+        self.usage.list(account_id, filter).await
+    }
+
+    /// What a request of `caller` holds, with the amount still to be set.
+    fn hold_for(&self, caller: &Caller) -> Option<Hold> {
+        let month = || chrono::Utc::now().format("%Y-%m").to_string();
+        let mut budgets = Vec::new();
+        if let Some(limit) = caller.workspace_budget_usd {
+            budgets.push(Budget {
+                scope: BudgetScope::Workspace,
+                scope_id: caller.workspace_id.clone(),
+                month: month(),
+                limit_usd: limit,
+            });
+        }
+        if let (Some(limit), Some(key)) = (caller.key_budget_usd, &caller.api_key_id) {
+            budgets.push(Budget {
+                scope: BudgetScope::Key,
+                scope_id: key.clone(),
+                month: month(),
+                limit_usd: limit,
+            });
+        }
+        (self.enforce_balance || !budgets.is_empty()).then(|| Hold {
+            account_id: caller.account_id.clone(),
+            balance: self.enforce_balance,
+            budgets,
+            amount_usd: 0.0,
+        })
+    }
+
+    /// Keeps the candidates whose estimated cost fits what the balance and budgets have left,
+    /// and holds the most any of them could cost before the call, so concurrent requests
+    /// can't spend the same money twice.
+    async fn reserve<'m>(
         &self,
         caller: &Caller,
-        candidates: &[&ModelEntry],
+        candidates: Vec<&'m ModelEntry>,
         input: usize,
         max_tokens: usize,
-    ) -> ApiResult<Option<Hold>> {
-        if !self.enforce_balance && caller.workspace_budget_usd.is_none() {
-            return Ok(None);
-        }
-        let amount = candidates
-            .iter()
-            .map(|m| m.cost(input, max_tokens))
-            .fold(0.0, f64::max);
-        let hold = Hold {
-            account_id: caller.account_id.clone(),
-            workspace_id: caller.workspace_id.clone(),
-            budget_month: caller
-                .workspace_budget_usd
-                .map(|_| chrono::Utc::now().format("%Y-%m").to_string()),
-            balance: self.enforce_balance,
-            amount_usd: amount,
+    ) -> ApiResult<(Vec<&'m ModelEntry>, Option<Hold>)> {
+        let Some(mut hold) = self.hold_for(caller) else {
+            return Ok((candidates, None));
         };
-        match self.billing.reserve(&hold, caller.workspace_budget_usd).await? {
-            Ok(()) => Ok(Some(hold)),
-            Err(Refusal::Balance) => {
-                let (balance, reserved) = self.billing.balance(&caller.account_id).await?;
-                Err(ApiError::BillingRequired(format!(
-                    "the balance ({:.6} USD, {:.6} held by requests in flight) cannot cover this request's estimated {amount:.6} USD; an admin adds credit with POST /v1/billing/add",
-                    balance, reserved
-                )))
-            }
-            Err(Refusal::Budget) => Err(ApiError::BillingRequired(format!(
-                "this request (estimated {amount:.6} USD) would exceed the workspace's monthly budget of {:.2} USD",
-                caller.workspace_budget_usd.unwrap_or_default()
+        let cost = |m: &ModelEntry| m.cost(input, max_tokens);
+        let room = self.ledger.headroom(&hold).await?;
+        let fitting: Vec<&ModelEntry> = candidates
+            .iter()
+            .copied()
+            .filter(|m| cost(m) <= room)
+            .collect();
+        hold.amount_usd = if fitting.is_empty() {
+            // Nothing fits: hold the cheapest, which is refused and says why.
+            candidates.iter().map(|m| cost(m)).fold(f64::MAX, f64::min)
+        } else {
+            fitting.iter().map(|m| cost(m)).fold(0.0, f64::max)
+        };
+        match self.ledger.reserve(&hold).await? {
+            Ok(()) => Ok((fitting, Some(hold))),
+            Err(Refusal::Balance { balance, held }) => Err(ApiError::BillingRequired(format!(
+                "the balance ({balance:.6} USD, {held:.6} held by requests in flight) cannot cover this request's estimated {:.6} USD; an admin adds credit with POST /v1/billing/add",
+                hold.amount_usd
+            ))),
+            Err(Refusal::Budget { scope, limit }) => Err(ApiError::BillingRequired(format!(
+                "this request (estimated {:.6} USD) would exceed the {}'s monthly budget of {limit:.2} USD",
+                hold.amount_usd,
+                if scope == BudgetScope::Key { "API key" } else { "workspace" }
             ))),
         }
     }
 
     /// Gives a hold back without charging (the request failed).
-    async fn release(&self, hold: Option<&Hold>) {
+    fn release(&self, hold: Option<&Hold>) {
         if let Some(h) = hold {
-            if let Err(e) = self.billing.settle(h, 0.0, "").await {
-                tracing::error!(error = %e, "releasing a billing hold failed");
-            }
+            self.ledger.settle(h, 0.0, None);
         }
     }
 
-    fn kind_of(&self, m: &ModelEntry) -> ProviderKind {
-        self.providers
+    fn kind_of(&self, catalog: &Catalog, m: &ModelEntry) -> ProviderKind {
+        catalog
+            .providers
             .get(&m.provider)
             .map_or(ProviderKind::OpenAi, |p| p.kind)
-    }
-
-    /// What `max` would have cost: the baseline savings are measured against.
-    fn baseline(&self, input: usize, output: usize) -> f64 {
-        self.baseline_model
-            .as_ref()
-            .map_or(0.0, |m| m.cost(input, output))
     }
 
     /// `cache`: the caller's `x-cairn-cache: on|off`, if any.
@@ -264,6 +319,8 @@ impl Gateway {
         let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
         let ask = Ask {
             model: &requested,
+            account_id: &caller.account_id,
+            workspace_id: &caller.workspace_id,
             input_tokens,
             max_tokens,
             has_tools: body
@@ -273,20 +330,21 @@ impl Gateway {
         let cache_key = cache::cacheable(&body, cache)
             .then(|| cache::ResponseCache::key(&caller.workspace_id, &body));
         if let Some(hit) = cache_key.as_ref().and_then(|k| self.cache.get(k)) {
-            self.record_hit(&caller, &requested, &hit).await;
+            self.record_hit(&caller, &requested, &hit);
             return Ok(Reply::Json {
                 body: hit,
                 cost_usd: 0.0,
                 cache: "hit",
             });
         }
-        let plan = route::plan(&self.models, &ask, self.breakers.as_ref());
+        let catalog = self.catalog();
+        let plan = route::plan(&catalog.models, &ask, self.breakers.as_ref());
         if plan.candidates.is_empty() {
             let known = route::mode_of(&requested).is_some()
-                || self
-                    .models
-                    .iter()
-                    .any(|m| m.name == requested || m.aliases.contains(&requested));
+                || catalog.models.iter().any(|m| {
+                    m.visible_to(&caller.account_id, &caller.workspace_id)
+                        && (m.name == requested || m.aliases.contains(&requested))
+                });
             return Err(if known {
                 ApiError::ServiceUnavailable(format!(
                     "No provider available for {requested}: no enabled, healthy model fits {input_tokens} input + {max_tokens} output tokens"
@@ -295,37 +353,32 @@ impl Gateway {
                 ApiError::NotFound("Model")
             });
         }
-        tracing::info!(model = %requested, method = %plan.method, first = %plan.candidates[0].name, "gateway.route");
-        let hold = self
-            .reserve(&caller, &plan.candidates, input_tokens, max_tokens)
+        let (candidates, hold) = self
+            .reserve(&caller, plan.candidates, input_tokens, max_tokens)
             .await?;
+        tracing::info!(model = %requested, method = %plan.method, first = %candidates[0].name, "gateway.route");
         let mut last = String::new();
-        for m in plan.candidates {
+        // After a context-length refusal only larger windows are worth trying.
+        let mut min_window = 0;
+        for m in candidates {
+            if m.context_window <= min_window {
+                continue;
+            }
             let started = Instant::now();
+            let call = Call {
+                caller: &caller,
+                body: &body,
+                requested: &requested,
+                method: &plan.method,
+                catalog: &catalog,
+                model: m,
+                input_estimate: input_tokens,
+                started,
+            };
             let outcome = if stream {
-                self.stream_once(
-                    &caller,
-                    &body,
-                    &requested,
-                    &plan.method,
-                    m,
-                    input_tokens,
-                    started,
-                    hold.clone(),
-                )
-                .await
+                self.stream_once(call, hold.clone()).await
             } else {
-                self.call_once(
-                    &caller,
-                    &body,
-                    &requested,
-                    &plan.method,
-                    m,
-                    input_tokens,
-                    started,
-                    hold.as_ref(),
-                )
-                .await
+                self.call_once(call, hold.as_ref()).await
             };
             match outcome {
                 Ok(reply) => {
@@ -335,16 +388,21 @@ impl Gateway {
                     return Ok(reply);
                 }
                 Err(Attempt::Fatal(e)) => {
-                    self.release(hold.as_ref()).await;
+                    self.release(hold.as_ref());
                     return Err(e);
                 }
                 Err(Attempt::Next(why)) => {
                     tracing::warn!(model = %m.name, %why, "gateway.failover");
                     last = why;
                 }
+                Err(Attempt::TooLong(why)) => {
+                    tracing::warn!(model = %m.name, %why, window = m.context_window, "gateway.failover to a larger window");
+                    min_window = min_window.max(m.context_window);
+                    last = why;
+                }
             }
         }
-        self.release(hold.as_ref()).await;
+        self.release(hold.as_ref());
         Err(ApiError::ServiceUnavailable(format!(
             "No provider available for {requested}: every candidate failed (last: {last})"
         )))
@@ -352,11 +410,12 @@ impl Gateway {
 
     fn request(
         &self,
+        catalog: &Catalog,
         m: &ModelEntry,
         body: &Value,
         stream: bool,
     ) -> ApiResult<reqwest::RequestBuilder> {
-        let p = self.providers.get(&m.provider).ok_or_else(|| {
+        let p = catalog.providers.get(&m.provider).ok_or_else(|| {
             ApiError::ServiceUnavailable(format!("Provider {} not configured", m.provider))
         })?;
         let base = p.base_url.trim_end_matches('/');
@@ -392,14 +451,12 @@ impl Gateway {
 
     /// Sends once, retrying a 5xx once after a short backoff; answers the response or why the
     /// next candidate should try.
-    async fn send(
-        &self,
-        m: &ModelEntry,
-        body: &Value,
-        stream: bool,
-    ) -> Result<reqwest::Response, Attempt> {
+    async fn send(&self, call: &Call<'_>, stream: bool) -> Result<reqwest::Response, Attempt> {
+        let m = call.model;
         for attempt in 0..2 {
-            let req = self.request(m, body, stream).map_err(Attempt::Fatal)?;
+            let req = self
+                .request(call.catalog, m, call.body, stream)
+                .map_err(Attempt::Fatal)?;
             let res = match req.send().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -421,7 +478,7 @@ impl Gateway {
                 return Err(Attempt::Next(format!("{} answered {status}", m.name)));
             }
             if context_too_long(&text) {
-                return Err(Attempt::Next(format!("{}: context too long", m.name)));
+                return Err(Attempt::TooLong(format!("{}: context too long", m.name)));
             }
             let message = serde_json::from_str::<Value>(&text)
                 .ok()
@@ -434,19 +491,9 @@ impl Gateway {
         Err(Attempt::Next(format!("{} kept failing", m.name)))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn call_once(
-        &self,
-        caller: &Caller,
-        body: &Value,
-        requested: &str,
-        method: &str,
-        m: &ModelEntry,
-        input_estimate: usize,
-        started: Instant,
-        hold: Option<&Hold>,
-    ) -> Result<Reply, Attempt> {
-        let res = self.send(m, body, false).await?;
+    async fn call_once(&self, call: Call<'_>, hold: Option<&Hold>) -> Result<Reply, Attempt> {
+        let m = call.model;
+        let res = self.send(&call, false).await?;
         let mut out: Value = match res.json().await {
             Ok(v) => v,
             Err(e) => {
@@ -458,24 +505,19 @@ impl Gateway {
                 )));
             }
         };
-        let latency = started.elapsed();
+        let latency = call.started.elapsed();
         self.breakers.success(&m.name, latency);
-        if self.kind_of(m) == ProviderKind::Anthropic {
-            out = anthropic::response(&out, requested);
+        if self.kind_of(call.catalog, m) == ProviderKind::Anthropic {
+            out = anthropic::response(&out, call.requested);
         }
         let input = out["usage"]["prompt_tokens"]
             .as_u64()
-            .map_or(input_estimate, |t| t as usize);
+            .map_or(call.input_estimate, |t| t as usize);
         let output = out["usage"]["completion_tokens"].as_u64().unwrap_or(0) as usize;
-        out["model"] = json!(requested);
-        let (cost, usage_id) = self
-            .record(caller, requested, method, m, "chat", input, output, latency)
-            .await;
-        if let Some(h) = hold {
-            if let Err(e) = self.billing.settle(h, cost, &usage_id).await {
-                tracing::error!(error = %e, "settling a billing hold failed");
-            }
-        }
+        out["model"] = json!(call.requested);
+        let row = call.usage_row("chat", input, output, json!({}));
+        let cost = row.charged_usd;
+        self.settle(hold, row);
         Ok(Reply::Json {
             body: out,
             cost_usd: cost,
@@ -483,9 +525,17 @@ impl Gateway {
         })
     }
 
+    /// Queues the usage row, charging the request's hold if it has one.
+    fn settle(&self, hold: Option<&Hold>, row: UsageRow) {
+        match hold {
+            Some(h) => self.ledger.settle(h, row.charged_usd, Some(row)),
+            None => self.ledger.record(row),
+        }
+    }
+
     /// A cached answer costs nothing but is still a request: it gets its usage row.
-    async fn record_hit(&self, caller: &Caller, requested: &str, body: &Value) {
-        let row = UsageRow {
+    fn record_hit(&self, caller: &Caller, requested: &str, body: &Value) {
+        self.ledger.record(UsageRow {
             provider: "cache".into(),
             routing_method: "cache".into(),
             execution_source: "cache".into(),
@@ -499,80 +549,89 @@ impl Gateway {
                 .unwrap_or(0),
             latency_ms: Some(0.0),
             ..usage_row(caller, requested, "chat")
-        };
-        if let Err(e) = self.usage.add(&row).await {
-            tracing::error!(error = %e, "writing a usage row failed");
-        }
+        });
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn record(
-        &self,
-        caller: &Caller,
-        requested: &str,
-        method: &str,
-        m: &ModelEntry,
-        request_type: &str,
-        input: usize,
-        output: usize,
-        latency: Duration,
-    ) -> (f64, String) {
-        let cost = m.cost(input, output);
-        let row = UsageRow {
-            provider: m.provider.clone(),
-            upstream_model: m.upstream.clone(),
-            routing_method: method.to_string(),
-            input_tokens: input as i64,
-            output_tokens: output as i64,
-            actual_cost_usd: cost,
-            charged_usd: cost,
-            baseline_usd: self.baseline(input, output),
-            latency_ms: Some(latency.as_secs_f64() * 1000.0),
-            ..usage_row(caller, requested, request_type)
-        };
-        if let Err(e) = self.usage.add(&row).await {
-            tracing::error!(error = %e, "writing a usage row failed");
-        }
-        (cost, row.id)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn stream_once(
-        &self,
-        caller: &Caller,
-        body: &Value,
-        requested: &str,
-        method: &str,
-        m: &ModelEntry,
-        input_estimate: usize,
-        started: Instant,
-        hold: Option<Hold>,
-    ) -> Result<Reply, Attempt> {
-        let res = self.send(m, body, true).await?;
-        let wants_usage = body["stream_options"]["include_usage"]
+    async fn stream_once(&self, call: Call<'_>, hold: Option<Hold>) -> Result<Reply, Attempt> {
+        let res = self.send(&call, true).await?;
+        let wants_usage = call.body["stream_options"]["include_usage"]
             .as_bool()
             .unwrap_or(false);
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(32);
         let this = StreamJob {
-            usage: self.usage.clone(),
+            ledger: self.ledger.clone(),
             breakers: self.breakers.clone(),
-            caller: caller.clone(),
-            requested: requested.to_string(),
-            method: method.to_string(),
-            model: m.clone(),
-            baseline_per: self.baseline_model.clone(),
-            input_estimate,
-            started,
+            row: call.usage_row("chat_stream", call.input_estimate, 0, json!({})),
+            model: call.model.clone(),
+            baseline: call.catalog.baseline.clone(),
+            started: call.started,
             wants_usage,
-            billing: self.billing.clone(),
             hold,
-            anthropic: (self.kind_of(m) == ProviderKind::Anthropic)
+            anthropic: (self.kind_of(call.catalog, call.model) == ProviderKind::Anthropic)
                 .then(anthropic::StreamState::default),
         };
         tokio::spawn(this.run(res, tx));
         let body = Body::from_stream(tokio_stream_from(rx));
         Ok(Reply::Stream(body))
     }
+}
+
+/// One attempt at one candidate.
+struct Call<'a> {
+    caller: &'a Caller,
+    body: &'a Value,
+    requested: &'a str,
+    method: &'a str,
+    catalog: &'a Catalog,
+    model: &'a ModelEntry,
+    input_estimate: usize,
+    started: Instant,
+}
+
+impl Call<'_> {
+    /// The usage row of this attempt once it answered with these token counts.
+    fn usage_row(
+        &self,
+        request_type: &str,
+        input: usize,
+        output: usize,
+        metadata: Value,
+    ) -> UsageRow {
+        let m = self.model;
+        let mut row = UsageRow {
+            metadata,
+            provider: m.provider.clone(),
+            upstream_model: m.upstream.clone(),
+            routing_method: self.method.to_string(),
+            execution_source: if m.local.is_some() {
+                "local_endpoint"
+            } else {
+                "provider"
+            }
+            .into(),
+            latency_ms: Some(self.started.elapsed().as_secs_f64() * 1000.0),
+            ..usage_row(self.caller, self.requested, request_type)
+        };
+        price(&mut row, m, self.catalog.baseline.as_ref(), input, output);
+        row
+    }
+}
+
+/// Fills in a row's tokens and costs: what the provider costs (nothing for a local endpoint,
+/// which is the caller's own), what is charged, and what `max` would have cost.
+fn price(
+    row: &mut UsageRow,
+    m: &ModelEntry,
+    baseline: Option<&ModelEntry>,
+    input: usize,
+    output: usize,
+) {
+    let charged = m.cost(input, output);
+    row.input_tokens = input as i64;
+    row.output_tokens = output as i64;
+    row.actual_cost_usd = if m.local.is_some() { 0.0 } else { charged };
+    row.charged_usd = charged;
+    row.baseline_usd = baseline.map_or(0.0, |b| b.cost(input, output));
 }
 
 fn tokio_stream_from(
@@ -585,17 +644,14 @@ fn tokio_stream_from(
 /// chunk for the usage row (forwarding it only when the client asked), and ends a stream that
 /// breaks after its first byte with an explicit error event.
 struct StreamJob {
-    usage: Arc<dyn UsageStore>,
+    ledger: Arc<Ledger>,
     breakers: Arc<Breakers>,
-    caller: Caller,
-    requested: String,
-    method: String,
+    /// The row to write when the stream ends; its tokens and costs are filled in then.
+    row: UsageRow,
     model: ModelEntry,
-    baseline_per: Option<ModelEntry>,
-    input_estimate: usize,
+    baseline: Option<ModelEntry>,
     started: Instant,
     wants_usage: bool,
-    billing: Arc<dyn BillingStore>,
     hold: Option<Hold>,
     /// Set when the upstream speaks Anthropic's stream events, translated into chunks.
     anthropic: Option<anthropic::StreamState>,
@@ -609,7 +665,7 @@ impl StreamJob {
     ) {
         let mut upstream = res.bytes_stream();
         let mut buffer = String::new();
-        let (mut input, mut output) = (self.input_estimate, 0usize);
+        let (mut input, mut output) = (self.row.input_tokens as usize, 0usize);
         let mut done = false;
         let mut broken = None;
         'read: while let Some(chunk) = upstream.next().await {
@@ -664,7 +720,7 @@ impl StreamJob {
                             event.as_object_mut().map(|o| o.remove("usage"));
                         }
                     }
-                    event["model"] = json!(self.requested);
+                    event["model"] = json!(self.row.model);
                     let out = format!("data: {event}\n\n");
                     if tx.send(Ok(bytes::Bytes::from(out))).await.is_err() {
                         break 'read;
@@ -690,27 +746,13 @@ impl StreamJob {
             self.breakers
                 .success(&self.model.name, self.started.elapsed());
         }
-        let cost = self.model.cost(input, output);
-        let row = UsageRow {
-            metadata: json!({"stream_completed": done}),
-            provider: self.model.provider.clone(),
-            upstream_model: self.model.upstream.clone(),
-            routing_method: self.method.clone(),
-            input_tokens: input as i64,
-            output_tokens: output as i64,
-            actual_cost_usd: cost,
-            charged_usd: cost,
-            baseline_usd: self.baseline_per.map_or(0.0, |b| b.cost(input, output)),
-            latency_ms: Some(self.started.elapsed().as_secs_f64() * 1000.0),
-            ..usage_row(&self.caller, &self.requested, "chat_stream")
-        };
-        if let Err(e) = self.usage.add(&row).await {
-            tracing::error!(error = %e, "writing a usage row failed");
-        }
-        if let Some(h) = &self.hold {
-            if let Err(e) = self.billing.settle(h, cost, &row.id).await {
-                tracing::error!(error = %e, "settling a billing hold failed");
-            }
+        let mut row = self.row;
+        row.metadata = json!({"stream_completed": done});
+        row.latency_ms = Some(self.started.elapsed().as_secs_f64() * 1000.0);
+        price(&mut row, &self.model, self.baseline.as_ref(), input, output);
+        match &self.hold {
+            Some(h) => self.ledger.settle(h, row.charged_usd, Some(row)),
+            None => self.ledger.record(row),
         }
     }
 }

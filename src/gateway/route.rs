@@ -5,6 +5,10 @@
 //! orders by observed latency (EWMA), `max` by weight, `auto` by weight per estimated cost,
 //! escalating to capable models (weight >= 5) for long requests or requests with tools. A
 //! named model comes first, the `auto` order after it as fallbacks.
+//!
+//! Local endpoints (seed "Local endpoints") are models only their account (and workspace, when
+//! bound) sees; their default model leads `auto` and `fast`, managed models follow as
+//! fallbacks. Their other discovered models are reachable by name only.
 
 #[derive(Debug, Clone)]
 pub struct ModelEntry {
@@ -17,9 +21,28 @@ pub struct ModelEntry {
     pub output_per_1k: f64,
     pub aliases: Vec<String>,
     pub enabled: bool,
+    /// Set for a local endpoint's model.
+    pub local: Option<LocalOwner>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalOwner {
+    pub endpoint_id: String,
+    pub account_id: String,
+    /// The workspace row id the endpoint is bound to, if any.
+    pub workspace_id: Option<String>,
+    /// The endpoint's default model: the one modes route to.
+    pub default: bool,
 }
 
 impl ModelEntry {
+    /// Managed models serve everyone; a local endpoint's only its account (and workspace).
+    pub fn visible_to(&self, account_id: &str, workspace_id: &str) -> bool {
+        self.local.as_ref().is_none_or(|l| {
+            l.account_id == account_id && l.workspace_id.as_ref().is_none_or(|w| w == workspace_id)
+        })
+    }
+
     pub fn cost(&self, input_tokens: usize, output_tokens: usize) -> f64 {
         input_tokens as f64 / 1000.0 * self.input_per_1k
             + output_tokens as f64 / 1000.0 * self.output_per_1k
@@ -36,6 +59,9 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct Ask<'a> {
     pub model: &'a str,
+    pub account_id: &'a str,
+    /// The workspace row id of the request.
+    pub workspace_id: &'a str,
     pub input_tokens: usize,
     pub max_tokens: usize,
     pub has_tools: bool,
@@ -68,8 +94,20 @@ pub fn plan<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) ->
     let needed = ask.input_tokens + ask.max_tokens;
     let usable: Vec<&ModelEntry> = models
         .iter()
-        .filter(|m| m.enabled && health.healthy(&m.name) && m.context_window >= needed)
+        .filter(|m| {
+            m.enabled
+                && m.visible_to(ask.account_id, ask.workspace_id)
+                && health.healthy(&m.name)
+                && m.context_window >= needed
+        })
         .collect();
+    // What modes choose from: managed models and each local endpoint's default model, the
+    // local ones first (the seed: your endpoint is preferred, managed routing the fallback).
+    let routable = |mut list: Vec<&'m ModelEntry>| {
+        list.retain(|m| m.local.as_ref().is_none_or(|l| l.default));
+        list.sort_by_key(|m| m.local.is_none());
+        list
+    };
     let est = |m: &ModelEntry| m.cost(ask.input_tokens, ask.max_tokens.max(1)).max(1e-9);
     let by_value = |mut list: Vec<&'m ModelEntry>| {
         let escalate = ask.has_tools || ask.input_tokens > 2_000;
@@ -86,7 +124,7 @@ pub fn plan<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) ->
         Some(Mode::Auto) => {
             let escalated = ask.has_tools || ask.input_tokens > 2_000;
             Plan {
-                candidates: by_value(usable),
+                candidates: routable(by_value(usable)),
                 method: if escalated {
                     "auto:escalated"
                 } else {
@@ -104,12 +142,13 @@ pub fn plan<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) ->
                     .then(a.name.cmp(&b.name))
             });
             Plan {
-                candidates: list,
+                candidates: routable(list),
                 method: "fast:latency".into(),
             }
         }
         Some(Mode::Max) => {
             let mut list = usable;
+            list.retain(|m| m.local.as_ref().is_none_or(|l| l.default));
             list.sort_by(|a, b| {
                 b.weight
                     .cmp(&a.weight)
@@ -130,7 +169,7 @@ pub fn plan<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) ->
                     let mut rest = usable.clone();
                     let first = rest.remove(i);
                     let mut list = vec![first];
-                    list.extend(by_value(rest));
+                    list.extend(routable(by_value(rest)));
                     Plan {
                         candidates: list,
                         method: "named".into(),
@@ -172,6 +211,7 @@ mod tests {
             output_per_1k: price * 2.0,
             aliases: vec![format!("{name}-alias")],
             enabled: true,
+            local: None,
         }
     }
 
@@ -182,6 +222,8 @@ mod tests {
     fn ask(model: &str, input: usize, tools: bool) -> Ask<'_> {
         Ask {
             model,
+            account_id: "acc",
+            workspace_id: "ws",
             input_tokens: input,
             max_tokens: 100,
             has_tools: tools,
@@ -246,5 +288,52 @@ mod tests {
             names(&plan(&models, &ask("max", 20_000, false), &h)),
             ["big"]
         );
+    }
+
+    fn local(name: &str, account: &str, workspace: Option<&str>, default: bool) -> ModelEntry {
+        ModelEntry {
+            local: Some(LocalOwner {
+                endpoint_id: "e".into(),
+                account_id: account.into(),
+                workspace_id: workspace.map(str::to_string),
+                default,
+            }),
+            ..model(name, 3, 8_000, 0.00001)
+        }
+    }
+
+    #[test]
+    fn local_endpoints_lead_for_their_owner_only() {
+        let models = vec![
+            model("small", 2, 8_000, 0.0001),
+            model("big", 9, 128_000, 0.01),
+            local("mine/llama", "acc", None, true),
+            local("mine/other", "acc", None, false),
+            local("theirs/llama", "someone-else", None, true),
+            local("other-ws/llama", "acc", Some("ws2"), true),
+        ];
+        let h = H(HashMap::new());
+        assert_eq!(
+            names(&plan(&models, &ask("auto", 100, false), &h)),
+            ["mine/llama", "small", "big"]
+        );
+        assert_eq!(
+            names(&plan(&models, &ask("fast", 100, false), &h)),
+            ["mine/llama", "big", "small"]
+        );
+        assert_eq!(
+            names(&plan(&models, &ask("max", 100, false), &h)),
+            ["big", "mine/llama", "small"]
+        );
+        assert_eq!(
+            names(&plan(&models, &ask("mine/other", 100, false), &h)),
+            ["mine/other", "mine/llama", "small", "big"]
+        );
+        assert!(plan(&models, &ask("theirs/llama", 100, false), &h)
+            .candidates
+            .is_empty());
+        assert!(plan(&models, &ask("other-ws/llama", 100, false), &h)
+            .candidates
+            .is_empty());
     }
 }

@@ -143,6 +143,7 @@ pub async fn completions(
         workspace_id: ws.id.clone(),
         api_key_id: p.key_id().map(str::to_string),
         workspace_budget_usd: ws.monthly_budget_usd,
+        key_budget_usd: p.key_budget_usd(),
     };
     match state.gateway.chat(caller, body, cache).await? {
         Reply::Json {
@@ -203,7 +204,7 @@ pub struct ModelList {
 
 #[utoipa::path(get, path = "/v1/models", tag = "openai", security(("bearer" = [])),
     responses((status = 200, body = ModelList)))]
-pub async fn models(State(state): State<AppState>, Auth(_caller): Auth) -> Json<ModelList> {
+pub async fn models(State(state): State<AppState>, Auth(p): Auth) -> Json<ModelList> {
     let card = |id: &str| ModelCard {
         id: id.to_string(),
         object: "model".into(),
@@ -211,8 +212,14 @@ pub async fn models(State(state): State<AppState>, Auth(_caller): Auth) -> Json<
         created: 0,
     };
     let mut data: Vec<ModelCard> = ["auto", "fast", "max"].iter().map(|m| card(m)).collect();
-    for m in state.gateway.models.iter().filter(|m| m.enabled) {
-        data.push(card(&m.name));
+    let catalog = state.gateway.catalog();
+    for m in catalog.models.iter().filter(|m| m.enabled) {
+        match &m.local {
+            None => data.push(card(&m.name)),
+            // A local endpoint's models go by their own names, to their account only.
+            Some(l) if l.account_id == p.account_id() => {}
+            Some(_) => continue,
+        }
         data.extend(m.aliases.iter().map(|a| card(a)));
     }
     Json(ModelList {
@@ -242,17 +249,22 @@ pub struct Pricing {
 #[utoipa::path(get, path = "/v1/pricing", tag = "openai",
     responses((status = 200, body = Pricing)))]
 pub async fn pricing(State(state): State<AppState>) -> Json<Pricing> {
-    let data = state
-        .config
+    let catalog = state.gateway.catalog();
+    let data = catalog
         .models
         .iter()
+        .filter(|m| m.local.is_none())
         .map(|m| PriceEntry {
             id: m.name.clone(),
             name: m.upstream.clone(),
             provider: m.provider.clone(),
             input_per_1m: m.input_per_1k * 1000.0,
             output_per_1m: m.output_per_1k * 1000.0,
-            capabilities: m.capabilities.clone(),
+            capabilities: catalog
+                .capabilities
+                .get(&m.name)
+                .cloned()
+                .unwrap_or_default(),
             context_window: m.context_window,
         })
         .collect();
@@ -301,7 +313,7 @@ pub async fn usage(
         since: None,
         limit: limit + 1,
     };
-    let mut data = state.gateway.usage.list(p.account_id(), &filter).await?;
+    let mut data = state.gateway.usage_rows(p.account_id(), &filter).await?;
     let has_more = data.len() as i64 > limit;
     data.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(Json(UsageList { data, has_more }))
@@ -318,7 +330,7 @@ pub struct Balance {
 #[utoipa::path(get, path = "/v1/balance", tag = "openai", security(("bearer" = [])),
     responses((status = 200, body = Balance)))]
 pub async fn balance(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Balance>> {
-    let (balance_usd, reserved_usd) = state.gateway.billing.balance(p.account_id()).await?;
+    let (balance_usd, reserved_usd) = state.gateway.ledger.balance(p.account_id()).await?;
     Ok(Json(Balance {
         balance_usd,
         reserved_usd,
@@ -331,6 +343,8 @@ pub async fn balance(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<
 pub struct AddCredit {
     pub amount_usd: f64,
     pub note: Option<String>,
+    /// Credit the account of the user with this email (default: the admin's own account).
+    pub email: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/billing/add", tag = "openai", security(("bearer" = [])), request_body = AddCredit,
@@ -348,17 +362,23 @@ pub async fn add_credit(
             "amount_usd: expected a positive amount up to 1,000,000",
         ));
     }
+    let account_id = match &req.email {
+        Some(email) => {
+            state
+                .accounts
+                .user_by_email(&email.trim().to_ascii_lowercase())
+                .await?
+                .ok_or(ApiError::NotFound("User"))?
+                .account_id
+        }
+        None => user.account_id.clone(),
+    };
     let actor = format!("user:{}", user.user_id);
-    let billing = &state.gateway.billing;
-    billing
-        .credit(
-            &user.account_id,
-            req.amount_usd,
-            &actor,
-            req.note.as_deref(),
-        )
+    let ledger = &state.gateway.ledger;
+    ledger
+        .credit(&account_id, req.amount_usd, &actor, req.note.as_deref())
         .await?;
-    let (balance_usd, reserved_usd) = billing.balance(&user.account_id).await?;
+    let (balance_usd, reserved_usd) = ledger.balance(&account_id).await?;
     Ok(Json(Balance {
         balance_usd,
         reserved_usd,
@@ -416,7 +436,7 @@ async fn window(
         since: Some(crate::store::time::rfc3339(since)),
         limit: 1_000_000,
     };
-    Ok(state.gateway.usage.list(p.account_id(), &filter).await?)
+    Ok(state.gateway.usage_rows(p.account_id(), &filter).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod harness;
 pub mod health;
 pub mod keys;
+pub mod local_endpoints;
 pub mod memory;
 pub mod middleware;
 pub mod openapi;
@@ -81,6 +82,24 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/balance", get(chat::balance))
         .route("/v1/billing/add", post(chat::add_credit))
         .route("/v1/billing/checkout", post(chat::checkout))
+        .route(
+            "/v1/local-endpoints",
+            post(local_endpoints::register).get(local_endpoints::list),
+        )
+        .route(
+            "/v1/local-endpoints/{id}",
+            get(local_endpoints::get)
+                .patch(local_endpoints::update)
+                .delete(local_endpoints::delete),
+        )
+        .route(
+            "/v1/local-endpoints/{id}/recheck",
+            post(local_endpoints::recheck),
+        )
+        .route(
+            "/v1/local-endpoints/{id}/models",
+            get(local_endpoints::models),
+        )
         .route(
             "/v1/memory/notes",
             post(memory::create_note).get(memory::list_notes),

@@ -6,7 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{
-    actions, auth, chat, embeddings, harness, health, keys, memory, sources, workspaces,
+    actions, auth, chat, embeddings, harness, health, keys, local_endpoints, memory, sources,
+    workspaces,
 };
 
 #[derive(OpenApi)]
@@ -22,6 +23,9 @@ use crate::http::{
         embeddings::embeddings,
         chat::completions, chat::models, chat::pricing, chat::usage, chat::balance,
         chat::add_credit, chat::checkout, chat::breakdown, chat::stats,
+        local_endpoints::register, local_endpoints::list, local_endpoints::get,
+        local_endpoints::update, local_endpoints::delete, local_endpoints::recheck,
+        local_endpoints::models,
         memory::create_note, memory::list_notes, memory::get_note, memory::update_note,
         memory::forget_note, memory::approve_note, memory::reject_note, memory::note_history,
         memory::create_entity, memory::list_entities, memory::update_entity,
@@ -47,6 +51,7 @@ use crate::http::{
         (name = "actions", description = "Action guardrails: policies, checks, approvals, audit"),
         (name = "harness", description = "Harness: versions, missions, traces, feedback, reflections"),
         (name = "openai", description = "OpenAI-compatible routes"),
+        (name = "gateway", description = "Local endpoints: the account's own OpenAI-compatible servers"),
     )
 )]
 pub struct ApiDoc;

@@ -69,6 +69,7 @@ pub struct ApiKey {
     pub prefix: String,
     pub metadata: Value,
     pub rate_limit_per_minute: Option<u32>,
+    pub monthly_budget_usd: Option<f64>,
     pub last_used_at: Option<String>,
     pub created_at: String,
 }
@@ -82,6 +83,7 @@ pub struct NewApiKey {
     pub key_hash: String,
     pub metadata: Value,
     pub rate_limit_per_minute: Option<u32>,
+    pub monthly_budget_usd: Option<f64>,
 }
 
 /// What registration creates in one transaction: the account, its first user and its

@@ -1,4 +1,4 @@
-//! Gateway storage: usage rows.
+//! Gateway storage: usage rows, balances and budget spend.
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -51,39 +51,51 @@ pub struct UsageFilter {
 
 #[async_trait]
 pub trait UsageStore: Send + Sync {
-    async fn add(&self, row: &UsageRow) -> anyhow::Result<()>;
     async fn list(&self, account_id: &str, f: &UsageFilter) -> anyhow::Result<Vec<UsageRow>>;
 }
 
-/// Why a reservation was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    Balance,
-    Budget,
+/// What a monthly budget belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BudgetScope {
+    Workspace,
+    Key,
 }
 
-/// An amount held for a request in flight.
+impl BudgetScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Workspace => "workspace",
+            Self::Key => "key",
+        }
+    }
+}
+
+/// A write the gateway makes once a request is answered; they are applied in batches, one
+/// transaction each, off the request path.
 #[derive(Debug, Clone)]
-pub struct Hold {
-    pub account_id: String,
-    pub workspace_id: String,
-    /// `YYYY-MM` of the workspace budget the hold counts against, when it has one.
-    pub budget_month: Option<String>,
-    pub balance: bool,
-    pub amount_usd: f64,
+pub enum GatewayWrite {
+    Usage(Box<UsageRow>),
+    /// Takes `amount_usd` off the account's balance, with a ledger row.
+    Charge {
+        account_id: String,
+        amount_usd: f64,
+        usage_id: String,
+        at: String,
+    },
+    /// Adds `amount_usd` to a budget's spend for `month` (`YYYY-MM`).
+    Spend {
+        scope: BudgetScope,
+        scope_id: String,
+        month: String,
+        amount_usd: f64,
+    },
 }
 
 #[async_trait]
 pub trait BillingStore: Send + Sync {
-    /// Holds `hold.amount_usd` against the balance (when `hold.balance`) and the workspace's
-    /// monthly budget (when `budget_usd` is set), atomically: both or neither.
-    async fn reserve(
-        &self,
-        hold: &Hold,
-        budget_usd: Option<f64>,
-    ) -> anyhow::Result<Result<(), Refusal>>;
-    /// Ends a hold: the actual cost is charged (ledger row) and the hold released.
-    async fn settle(&self, hold: &Hold, actual_usd: f64, usage_id: &str) -> anyhow::Result<()>;
+    /// Applies the writes in one transaction: all or none.
+    async fn apply(&self, writes: &[GatewayWrite]) -> anyhow::Result<()>;
+    /// Adds credit (with a ledger row) and answers the stored balance after it.
     async fn credit(
         &self,
         account_id: &str,
@@ -91,6 +103,82 @@ pub trait BillingStore: Send + Sync {
         actor: &str,
         note: Option<&str>,
     ) -> anyhow::Result<f64>;
-    /// (balance, reserved) in USD.
-    async fn balance(&self, account_id: &str) -> anyhow::Result<(f64, f64)>;
+    /// The stored balance in USD (0 for an account never credited).
+    async fn balance(&self, account_id: &str) -> anyhow::Result<f64>;
+    /// The stored spend of a budget in a month.
+    async fn spent(&self, scope: BudgetScope, scope_id: &str, month: &str) -> anyhow::Result<f64>;
+}
+
+/// A provider as stored; `secret_enc` is the sealed API key (see `gateway::sealed`).
+#[derive(Debug, Clone)]
+pub struct ProviderRow {
+    pub name: String,
+    /// openai, openai_compatible or anthropic.
+    pub kind: String,
+    pub base_url: String,
+    /// Sealed JSON: {"api_key": "...", "headers": {...}}.
+    pub secret_enc: Option<String>,
+    pub timeout_secs: i64,
+    /// `config` for rows seeded from the config file.
+    pub source: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelRow {
+    pub name: String,
+    pub provider: String,
+    pub upstream: String,
+    pub weight: i64,
+    pub context_window: i64,
+    pub input_per_1k: f64,
+    pub output_per_1k: f64,
+    pub aliases: Vec<String>,
+    pub capabilities: Vec<String>,
+    pub enabled: bool,
+    pub source: String,
+}
+
+/// A self-hosted OpenAI-compatible server registered by an account (seed "Local endpoints").
+#[derive(Debug, Clone)]
+pub struct LocalEndpoint {
+    pub id: String,
+    pub account_id: String,
+    /// The workspace row id it is bound to, if any.
+    pub workspace_id: Option<String>,
+    pub url: String,
+    pub label: String,
+    pub default_model: Option<String>,
+    /// Sealed JSON object of the headers sent with every request.
+    pub headers_enc: Option<String>,
+    /// The header names (their values are secret and never shown).
+    pub header_names: Vec<String>,
+    /// healthy or unreachable.
+    pub status: String,
+    /// Model ids discovered at the last check.
+    pub models: Vec<String>,
+    pub last_error: Option<String>,
+    pub checked_at: Option<String>,
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Makes the `config` rows exactly these, in one transaction (rows of other sources stay).
+    async fn seed(&self, providers: &[ProviderRow], models: &[ModelRow]) -> anyhow::Result<()>;
+    async fn providers(&self) -> anyhow::Result<Vec<ProviderRow>>;
+    async fn models(&self) -> anyhow::Result<Vec<ModelRow>>;
+    /// Every endpoint of every account: what routing loads.
+    async fn all_endpoints(&self) -> anyhow::Result<Vec<LocalEndpoint>>;
+    /// An account's endpoints, optionally only those bound to one workspace (row id).
+    async fn endpoints(
+        &self,
+        account_id: &str,
+        workspace_id: Option<&str>,
+    ) -> anyhow::Result<Vec<LocalEndpoint>>;
+    async fn endpoint(&self, account_id: &str, id: &str) -> anyhow::Result<Option<LocalEndpoint>>;
+    /// Inserts or replaces by id.
+    async fn save_endpoint(&self, e: &LocalEndpoint) -> anyhow::Result<()>;
+    async fn delete_endpoint(&self, account_id: &str, id: &str) -> anyhow::Result<bool>;
 }

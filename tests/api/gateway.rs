@@ -7,8 +7,9 @@ use crate::common::{json_of, TestApp};
 
 /// A loopback upstream speaking OpenAI's wire format; the upstream model name picks the
 /// behaviour: `ok-*` answers, `fail-500` fails, `rate-429` is rate limited, `cut-*` streams
-/// two chunks and stops without `[DONE]`.
-async fn upstream() -> (String, Arc<Mutex<Vec<(Value, bool)>>>) {
+/// two chunks and stops without `[DONE]`, `short-window` refuses with context_length_exceeded,
+/// `slow-*` answers after 3 s.
+pub async fn upstream() -> (String, Arc<Mutex<Vec<(Value, bool)>>>) {
     let seen: Arc<Mutex<Vec<(Value, bool)>>> = Arc::default();
     let record = seen.clone();
     let app = axum::Router::new().route(
@@ -27,6 +28,14 @@ async fn upstream() -> (String, Arc<Mutex<Vec<(Value, bool)>>>) {
                     }
                     if model == "rate-429" {
                         return (axum::http::StatusCode::TOO_MANY_REQUESTS, "slow down").into_response();
+                    }
+                    if model == "short-window" {
+                        let refusal = json!({"error": {"code": "context_length_exceeded", "type": "invalid_request_error",
+                            "message": "This model's maximum context length is 4096 tokens"}});
+                        return (axum::http::StatusCode::BAD_REQUEST, axum::Json(refusal)).into_response();
+                    }
+                    if model.starts_with("slow-") {
+                        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
                     }
                     let tool_calls = body.get("tools").map(|_| {
                         json!([{"id": "call_1", "type": "function",
@@ -73,7 +82,7 @@ async fn upstream() -> (String, Arc<Mutex<Vec<(Value, bool)>>>) {
     (format!("http://{addr}/v1"), seen)
 }
 
-fn config(dir: &std::path::Path, base: &str) -> std::path::PathBuf {
+pub fn config(dir: &std::path::Path, base: &str) -> std::path::PathBuf {
     let path = dir.join("gateway.toml");
     let model = |name: &str, upstream: &str, weight: u8, window: u32, price: f64| {
         format!(
@@ -94,9 +103,21 @@ fn config(dir: &std::path::Path, base: &str) -> std::path::PathBuf {
     path
 }
 
-async fn fund(app: &TestApp, session: &str, amount: f64) {
+pub async fn fund(app: &TestApp, session: &str, amount: f64) {
     let res = app
         .post("/v1/billing/add", session, json!({"amount_usd": amount}))
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+/// The installation's admin credits the account of the user with `email`.
+pub async fn fund_user(app: &TestApp, admin: &str, email: &str, amount: f64) {
+    let res = app
+        .post(
+            "/v1/billing/add",
+            admin,
+            json!({"amount_usd": amount, "email": email, "note": "trial"}),
+        )
         .await;
     assert_eq!(res.status(), 200);
 }
@@ -573,6 +594,16 @@ async fn prepaid_balance_and_budgets_hold_under_concurrency() {
         400
     );
     assert_eq!(
+        app.post(
+            "/v1/billing/add",
+            &s,
+            json!({"amount_usd": 1, "email": "nobody@example.com"})
+        )
+        .await
+        .status(),
+        404
+    );
+    assert_eq!(
         app.post("/v1/billing/checkout", &s, json!({}))
             .await
             .status(),
@@ -624,7 +655,7 @@ async fn prepaid_balance_and_budgets_hold_under_concurrency() {
         .post(
             "/v1/workspaces",
             &s,
-            json!({"workspace_id": "tight", "name": "Tight", "monthly_budget_usd": 0.0001}),
+            json!({"workspace_id": "tight", "name": "Tight", "monthly_budget_usd": 0.000001}),
         )
         .await;
     assert_eq!(res.status(), 200);

@@ -1,3 +1,7 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::{Row, SqlitePool};
@@ -11,11 +15,57 @@ use crate::store::{
 #[derive(Clone)]
 pub struct SqliteAccounts {
     pool: SqlitePool,
+    hot: Arc<HotRows>,
 }
 
 impl SqliteAccounts {
     pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            hot: Arc::default(),
+        }
+    }
+}
+
+/// API keys and workspaces are read on every request and change rarely: they are kept for a
+/// few seconds, and any change made through this store drops them at once. The few seconds
+/// bound how long a change made by another process (the CLI) takes to be seen.
+#[derive(Default)]
+struct HotRows {
+    keys: Mutex<HashMap<String, (Instant, ApiKey)>>,
+    workspaces: Mutex<HashMap<(String, String), (Instant, Workspace)>>,
+}
+
+const HOT_FOR: Duration = Duration::from_secs(5);
+const HOT_MAX: usize = 10_000;
+
+fn hot_get<K: std::hash::Hash + Eq, V: Clone>(
+    map: &Mutex<HashMap<K, (Instant, V)>>,
+    key: &K,
+) -> Option<V> {
+    let map = map.lock().unwrap_or_else(|p| p.into_inner());
+    map.get(key)
+        .filter(|(at, _)| at.elapsed() < HOT_FOR)
+        .map(|(_, v)| v.clone())
+}
+
+fn hot_put<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, (Instant, V)>>, key: K, value: V) {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= HOT_MAX {
+        map.retain(|_, (at, _)| at.elapsed() < HOT_FOR);
+    }
+    if map.len() < HOT_MAX {
+        map.insert(key, (Instant::now(), value));
+    }
+}
+
+impl HotRows {
+    fn clear(&self) {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.workspaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 
@@ -43,7 +93,7 @@ fn parse_json(text: &str) -> Value {
 }
 
 const KEY_SELECT: &str = "SELECT k.id, k.account_id, k.name, k.prefix, k.metadata, \
-     k.rate_limit_per_minute, k.last_used_at, k.created_at, \
+     k.rate_limit_per_minute, k.monthly_budget_usd, k.last_used_at, k.created_at, \
      w.id AS w_id, w.account_id AS w_account_id, w.workspace_id AS w_workspace_id, \
      w.name AS w_name, w.status AS w_status, w.metadata AS w_metadata, \
      w.monthly_budget_usd AS w_monthly_budget_usd, w.created_at AS w_created_at, \
@@ -66,6 +116,7 @@ fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<ApiKey> {
         prefix: row.try_get("prefix")?,
         metadata: parse_json(&metadata),
         rate_limit_per_minute: limit.and_then(|l| u32::try_from(l).ok()),
+        monthly_budget_usd: row.try_get("monthly_budget_usd")?,
         last_used_at: row.try_get("last_used_at")?,
         created_at: row.try_get("created_at")?,
     })
@@ -267,6 +318,10 @@ impl AccountStore for SqliteAccounts {
         account_id: &str,
         slug: &str,
     ) -> anyhow::Result<Option<Workspace>> {
+        let key = (account_id.to_string(), slug.to_string());
+        if let Some(ws) = hot_get(&self.hot.workspaces, &key) {
+            return Ok(Some(ws));
+        }
         let row = sqlx::query(&format!(
             "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE account_id = ? AND workspace_id = ?"
         ))
@@ -274,7 +329,11 @@ impl AccountStore for SqliteAccounts {
         .bind(slug)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| workspace_from_row(&r, "")).transpose()?)
+        let ws = row.map(|r| workspace_from_row(&r, "")).transpose()?;
+        if let Some(w) = &ws {
+            hot_put(&self.hot.workspaces, key, w.clone());
+        }
+        Ok(ws)
     }
 
     async fn workspace_by_name(
@@ -335,6 +394,7 @@ impl AccountStore for SqliteAccounts {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.hot.clear();
         Ok(Some(ws))
     }
 
@@ -342,7 +402,7 @@ impl AccountStore for SqliteAccounts {
         let id = new_id();
         sqlx::query(
             "INSERT INTO api_keys (id, account_id, workspace_id, name, prefix, key_hash, metadata, \
-             rate_limit_per_minute, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             rate_limit_per_minute, monthly_budget_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(&new.account_id)
@@ -352,6 +412,7 @@ impl AccountStore for SqliteAccounts {
         .bind(&new.key_hash)
         .bind(new.metadata.to_string())
         .bind(new.rate_limit_per_minute.map(i64::from))
+        .bind(new.monthly_budget_usd)
         .bind(now())
         .execute(&self.pool)
         .await?;
@@ -373,13 +434,20 @@ impl AccountStore for SqliteAccounts {
     }
 
     async fn key_by_hash(&self, hash: &str) -> anyhow::Result<Option<ApiKey>> {
+        if let Some(k) = hot_get(&self.hot.keys, &hash.to_string()) {
+            return Ok(Some(k));
+        }
         let row = sqlx::query(&format!(
             "{KEY_SELECT} WHERE k.key_hash = ? AND k.revoked_at IS NULL"
         ))
         .bind(hash)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| key_from_row(&r)).transpose()?)
+        let key = row.map(|r| key_from_row(&r)).transpose()?;
+        if let Some(k) = &key {
+            hot_put(&self.hot.keys, hash.to_string(), k.clone());
+        }
+        Ok(key)
     }
 
     async fn revoke_key(&self, account_id: &str, id: &str, at: &str) -> anyhow::Result<bool> {
@@ -391,6 +459,7 @@ impl AccountStore for SqliteAccounts {
         .bind(account_id)
         .execute(&self.pool)
         .await?;
+        self.hot.clear();
         Ok(done.rows_affected() == 1)
     }
 

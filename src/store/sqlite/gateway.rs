@@ -1,9 +1,13 @@
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::json;
-use crate::store::gateway::{BillingStore, Hold, Refusal, UsageFilter, UsageRow, UsageStore};
+use crate::store::gateway::{
+    BillingStore, BudgetScope, GatewayWrite, UsageFilter, UsageRow, UsageStore,
+};
 use crate::store::time::{new_id, now};
 
 #[derive(Clone)]
@@ -44,24 +48,6 @@ fn usage_row(r: &SqliteRow) -> sqlx::Result<UsageRow> {
 
 #[async_trait]
 impl UsageStore for SqliteUsage {
-    async fn add(&self, u: &UsageRow) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO gateway_usage (id, account_id, api_key_id, workspace_id, metadata, tier, model, provider, \
-             upstream_model, routing_method, execution_source, billing_mode, request_type, input_tokens, \
-             output_tokens, actual_cost_usd, charged_usd, baseline_usd, latency_ms, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&u.id).bind(&u.account_id).bind(&u.api_key_id).bind(&u.workspace_id)
-        .bind(u.metadata.to_string()).bind(&u.tier).bind(&u.model).bind(&u.provider)
-        .bind(&u.upstream_model).bind(&u.routing_method).bind(&u.execution_source)
-        .bind(&u.billing_mode).bind(&u.request_type).bind(u.input_tokens).bind(u.output_tokens)
-        .bind(u.actual_cost_usd).bind(u.charged_usd).bind(u.baseline_usd).bind(u.latency_ms)
-        .bind(&u.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     async fn list(&self, account_id: &str, f: &UsageFilter) -> anyhow::Result<Vec<UsageRow>> {
         let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM gateway_usage WHERE account_id = ");
         q.push_bind(account_id);
@@ -97,91 +83,120 @@ impl SqliteBilling {
     }
 }
 
+/// Rows per multi-row INSERT (SQLite allows 32,766 bound values; a usage row binds 20).
+const ROWS_PER_INSERT: usize = 500;
+
+async fn insert_usage(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    rows: &[&UsageRow],
+) -> sqlx::Result<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO gateway_usage (id, account_id, api_key_id, workspace_id, metadata, tier, model, provider, \
+             upstream_model, routing_method, execution_source, billing_mode, request_type, input_tokens, \
+             output_tokens, actual_cost_usd, charged_usd, baseline_usd, latency_ms, created_at) ",
+        );
+        q.push_values(chunk, |mut b, u| {
+            b.push_bind(&u.id)
+                .push_bind(&u.account_id)
+                .push_bind(&u.api_key_id)
+                .push_bind(&u.workspace_id)
+                .push_bind(u.metadata.to_string())
+                .push_bind(&u.tier)
+                .push_bind(&u.model)
+                .push_bind(&u.provider)
+                .push_bind(&u.upstream_model)
+                .push_bind(&u.routing_method)
+                .push_bind(&u.execution_source)
+                .push_bind(&u.billing_mode)
+                .push_bind(&u.request_type)
+                .push_bind(u.input_tokens)
+                .push_bind(u.output_tokens)
+                .push_bind(u.actual_cost_usd)
+                .push_bind(u.charged_usd)
+                .push_bind(u.baseline_usd)
+                .push_bind(u.latency_ms)
+                .push_bind(&u.created_at);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl BillingStore for SqliteBilling {
-    async fn reserve(&self, h: &Hold, budget: Option<f64>) -> anyhow::Result<Result<(), Refusal>> {
-        let mut tx = self.pool.begin().await?;
-        if h.balance {
-            // The condition and the update are one statement: concurrent requests can't both
-            // pass on the same remaining balance.
-            let done = sqlx::query(
-                "UPDATE balances SET reserved_usd = reserved_usd + ?, updated_at = ? \
-                 WHERE account_id = ? AND balance_usd - reserved_usd >= ?",
-            )
-            .bind(h.amount_usd)
-            .bind(now())
-            .bind(&h.account_id)
-            .bind(h.amount_usd)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() != 1 {
-                return Ok(Err(Refusal::Balance));
+    /// One transaction however many writes: usage rows and ledger charges in multi-row
+    /// INSERTs, one balance UPDATE per account and one upsert per budget month.
+    async fn apply(&self, writes: &[GatewayWrite]) -> anyhow::Result<()> {
+        let mut usage = Vec::new();
+        let mut charges = Vec::new();
+        let mut per_account: BTreeMap<&str, (f64, &str)> = BTreeMap::new();
+        let mut spends: BTreeMap<(&str, &str, &str), f64> = BTreeMap::new();
+        for w in writes {
+            match w {
+                GatewayWrite::Usage(u) => usage.push(u.as_ref()),
+                GatewayWrite::Charge {
+                    account_id,
+                    amount_usd,
+                    usage_id,
+                    at,
+                } => {
+                    charges.push((account_id, amount_usd, usage_id, at));
+                    let e = per_account
+                        .entry(account_id.as_str())
+                        .or_insert((0.0, at.as_str()));
+                    e.0 += amount_usd;
+                    e.1 = at.as_str();
+                }
+                GatewayWrite::Spend {
+                    scope,
+                    scope_id,
+                    month,
+                    amount_usd,
+                } => {
+                    *spends
+                        .entry((scope.as_str(), scope_id.as_str(), month.as_str()))
+                        .or_default() += amount_usd;
+                }
             }
         }
-        if let (Some(limit), Some(month)) = (budget, &h.budget_month) {
-            sqlx::query(
-                "INSERT OR IGNORE INTO budget_holds (workspace_id, month, spent_usd, reserved_usd) VALUES (?, ?, 0, 0)",
-            )
-            .bind(&h.workspace_id)
-            .bind(month)
-            .execute(&mut *tx)
-            .await?;
-            let done = sqlx::query(
-                "UPDATE budget_holds SET reserved_usd = reserved_usd + ? \
-                 WHERE workspace_id = ? AND month = ? AND spent_usd + reserved_usd + ? <= ?",
-            )
-            .bind(h.amount_usd)
-            .bind(&h.workspace_id)
-            .bind(month)
-            .bind(h.amount_usd)
-            .bind(limit)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() != 1 {
-                return Ok(Err(Refusal::Budget));
-            }
-        }
-        tx.commit().await?;
-        Ok(Ok(()))
-    }
-
-    async fn settle(&self, h: &Hold, actual: f64, usage_id: &str) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        let at = now();
-        if h.balance {
+        insert_usage(&mut tx, &usage).await?;
+        for chunk in charges.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO ledger (id, account_id, kind, amount_usd, usage_id, note, actor, created_at) ",
+            );
+            q.push_values(chunk, |mut b, (account, amount, usage_id, at)| {
+                b.push_bind(new_id())
+                    .push_bind(*account)
+                    .push_bind("charge")
+                    .push_bind(**amount)
+                    .push_bind(*usage_id)
+                    .push_bind(None::<String>)
+                    .push_bind("gateway")
+                    .push_bind(*at);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for (account, (amount, at)) in per_account {
             sqlx::query(
-                "UPDATE balances SET reserved_usd = MAX(reserved_usd - ?, 0), balance_usd = balance_usd - ?, \
-                 updated_at = ? WHERE account_id = ?",
+                "UPDATE balances SET balance_usd = balance_usd - ?, updated_at = ? WHERE account_id = ?",
             )
-            .bind(h.amount_usd)
-            .bind(actual)
-            .bind(&at)
-            .bind(&h.account_id)
+            .bind(amount)
+            .bind(at)
+            .bind(account)
             .execute(&mut *tx)
             .await?;
         }
-        if let Some(month) = &h.budget_month {
+        for ((scope, scope_id, month), amount) in spends {
             sqlx::query(
-                "UPDATE budget_holds SET reserved_usd = MAX(reserved_usd - ?, 0), spent_usd = spent_usd + ? \
-                 WHERE workspace_id = ? AND month = ?",
+                "INSERT INTO budget_spend (scope, scope_id, month, spent_usd) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT(scope, scope_id, month) DO UPDATE SET spent_usd = spent_usd + excluded.spent_usd",
             )
-            .bind(h.amount_usd)
-            .bind(actual)
-            .bind(&h.workspace_id)
+            .bind(scope)
+            .bind(scope_id)
             .bind(month)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if actual > 0.0 {
-            sqlx::query(
-                "INSERT INTO ledger (id, account_id, kind, amount_usd, usage_id, note, actor, created_at) \
-                 VALUES (?, ?, 'charge', ?, ?, NULL, 'gateway', ?)",
-            )
-            .bind(new_id())
-            .bind(&h.account_id)
-            .bind(actual)
-            .bind(usage_id)
-            .bind(&at)
+            .bind(amount)
             .execute(&mut *tx)
             .await?;
         }
@@ -229,12 +244,24 @@ impl BillingStore for SqliteBilling {
         Ok(balance)
     }
 
-    async fn balance(&self, account_id: &str) -> anyhow::Result<(f64, f64)> {
-        let row: Option<(f64, f64)> =
-            sqlx::query_as("SELECT balance_usd, reserved_usd FROM balances WHERE account_id = ?")
+    async fn balance(&self, account_id: &str) -> anyhow::Result<f64> {
+        let row: Option<f64> =
+            sqlx::query_scalar("SELECT balance_usd FROM balances WHERE account_id = ?")
                 .bind(account_id)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.unwrap_or((0.0, 0.0)))
+        Ok(row.unwrap_or(0.0))
+    }
+
+    async fn spent(&self, scope: BudgetScope, scope_id: &str, month: &str) -> anyhow::Result<f64> {
+        let row: Option<f64> = sqlx::query_scalar(
+            "SELECT spent_usd FROM budget_spend WHERE scope = ? AND scope_id = ? AND month = ?",
+        )
+        .bind(scope.as_str())
+        .bind(scope_id)
+        .bind(month)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.unwrap_or(0.0))
     }
 }

@@ -1,6 +1,7 @@
 //! SQLite through sqlx: WAL mode, foreign keys on, migrations applied at open.
 
 mod accounts;
+mod catalog;
 mod gateway;
 mod guard;
 mod harness;
@@ -16,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use accounts::SqliteAccounts;
+pub use catalog::SqliteCatalog;
 pub use gateway::{SqliteBilling, SqliteUsage};
 pub use guard::SqliteGuard;
 pub use harness::SqliteHarness;

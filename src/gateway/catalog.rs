@@ -1,0 +1,231 @@
+//! What the gateway routes over, read from SQL: providers and models (the config file seeds
+//! the rows marked `config`), plus every account's local endpoints. Rebuilt whole after each
+//! change and swapped in, so a request always sees one consistent catalog.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::route::{LocalOwner, ModelEntry};
+use super::sealed::SecretBox;
+use super::{ProviderEntry, ProviderKind};
+use crate::config::Config;
+use crate::store::gateway::{CatalogStore, LocalEndpoint, ModelRow, ProviderRow};
+
+/// Settings for the models of local endpoints, whose capability and window are unknown.
+#[derive(Debug, Clone)]
+pub struct LocalDefaults {
+    /// Share of the baseline (`max`) price charged for a request a local endpoint served.
+    pub price_share: f64,
+    pub weight: u8,
+    pub context_window: usize,
+    /// Per request to the endpoint.
+    pub timeout: Duration,
+    /// For the health check and model discovery.
+    pub discovery_timeout: Duration,
+}
+
+#[derive(Default)]
+pub struct Catalog {
+    pub providers: HashMap<String, ProviderEntry>,
+    pub models: Vec<ModelEntry>,
+    /// The strongest enabled managed model: what `max` would use, the baseline of every
+    /// usage row.
+    pub baseline: Option<ModelEntry>,
+    /// Price list entries (managed models), for `GET /v1/pricing`.
+    pub capabilities: HashMap<String, Vec<String>>,
+}
+
+/// The provider name a local endpoint's models are served by.
+pub fn local_provider(endpoint_id: &str) -> String {
+    format!("local:{endpoint_id}")
+}
+
+/// `http://host:11434` and `http://host:11434/v1` both mean the OpenAI API under `/v1`.
+pub fn api_base(url: &str) -> String {
+    let base = url.trim_end_matches('/');
+    if base.ends_with("/v1") {
+        base.to_string()
+    } else {
+        format!("{base}/v1")
+    }
+}
+
+/// Writes the config file's providers and models as the `config` rows (keys sealed).
+pub async fn seed(
+    store: &dyn CatalogStore,
+    sealed: &SecretBox,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let mut providers = Vec::new();
+    for p in &config.providers {
+        let secret = json!({"api_key": p.api_key, "headers": p.headers});
+        providers.push(ProviderRow {
+            name: p.name.clone(),
+            kind: p.kind.clone(),
+            base_url: match (p.base_url.is_empty(), p.kind.as_str()) {
+                (true, "openai") => "https://api.openai.com/v1".into(),
+                (true, "anthropic") => "https://api.anthropic.com/v1".into(),
+                _ => p.base_url.clone(),
+            },
+            secret_enc: Some(sealed.seal(&secret.to_string())?),
+            timeout_secs: i64::try_from(p.timeout_secs).unwrap_or(i64::MAX),
+            source: "config".into(),
+        });
+    }
+    let models: Vec<ModelRow> = config
+        .models
+        .iter()
+        .map(|m| ModelRow {
+            name: m.name.clone(),
+            provider: m.provider.clone(),
+            upstream: m.upstream.clone(),
+            weight: i64::from(m.weight),
+            context_window: i64::try_from(m.context_window).unwrap_or(i64::MAX),
+            input_per_1k: m.input_per_1k,
+            output_per_1k: m.output_per_1k,
+            aliases: m.aliases.clone(),
+            capabilities: m.capabilities.clone(),
+            enabled: m.enabled,
+            source: "config".into(),
+        })
+        .collect();
+    store.seed(&providers, &models).await
+}
+
+fn headers_of(v: &Value) -> Vec<(String, String)> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The headers a local endpoint is called with (unsealed).
+pub fn endpoint_headers(
+    sealed: &SecretBox,
+    e: &LocalEndpoint,
+) -> anyhow::Result<Vec<(String, String)>> {
+    match &e.headers_enc {
+        Some(s) => Ok(headers_of(&serde_json::from_str(&sealed.unseal(s)?)?)),
+        None => Ok(vec![]),
+    }
+}
+
+pub async fn load(
+    store: &dyn CatalogStore,
+    sealed: &SecretBox,
+    local: &LocalDefaults,
+) -> anyhow::Result<Catalog> {
+    let mut providers = HashMap::new();
+    for p in store.providers().await? {
+        let secret: Value = match &p.secret_enc {
+            Some(s) => serde_json::from_str(&sealed.unseal(s)?)?,
+            None => Value::Null,
+        };
+        providers.insert(
+            p.name.clone(),
+            ProviderEntry {
+                kind: if p.kind == "anthropic" {
+                    ProviderKind::Anthropic
+                } else {
+                    ProviderKind::OpenAi
+                },
+                name: p.name,
+                base_url: p.base_url,
+                api_key: secret["api_key"].as_str().unwrap_or_default().to_string(),
+                headers: headers_of(&secret["headers"]),
+                timeout: Duration::from_secs(u64::try_from(p.timeout_secs).unwrap_or(60)),
+            },
+        );
+    }
+    let mut capabilities = HashMap::new();
+    let mut models: Vec<ModelEntry> = store
+        .models()
+        .await?
+        .into_iter()
+        .map(|m| {
+            capabilities.insert(m.name.clone(), m.capabilities);
+            ModelEntry {
+                name: m.name,
+                provider: m.provider,
+                upstream: m.upstream,
+                weight: u8::try_from(m.weight).unwrap_or(1),
+                context_window: usize::try_from(m.context_window).unwrap_or(0),
+                input_per_1k: m.input_per_1k,
+                output_per_1k: m.output_per_1k,
+                aliases: m.aliases,
+                enabled: m.enabled,
+                local: None,
+            }
+        })
+        .collect();
+    let baseline = models
+        .iter()
+        .filter(|m| m.enabled)
+        .max_by_key(|m| m.weight)
+        .cloned();
+    let (base_in, base_out) = baseline
+        .as_ref()
+        .map_or((0.0, 0.0), |b| (b.input_per_1k, b.output_per_1k));
+    for e in store.all_endpoints().await? {
+        let headers = match endpoint_headers(sealed, &e) {
+            Ok(h) => h,
+            Err(err) => {
+                tracing::error!(endpoint = %e.id, error = %err, "a local endpoint's headers do not open; skipped");
+                continue;
+            }
+        };
+        let provider = local_provider(&e.id);
+        providers.insert(
+            provider.clone(),
+            ProviderEntry {
+                name: provider.clone(),
+                kind: ProviderKind::OpenAi,
+                base_url: api_base(&e.url),
+                api_key: String::new(),
+                headers,
+                timeout: local.timeout,
+            },
+        );
+        let default = e
+            .default_model
+            .clone()
+            .or_else(|| e.models.first().cloned());
+        let mut names: Vec<String> = e.models.clone();
+        if let Some(d) = &default {
+            if !names.contains(d) {
+                names.insert(0, d.clone());
+            }
+        }
+        for upstream in names {
+            models.push(ModelEntry {
+                // Unique across accounts (labels are not); callers use the aliases.
+                name: format!("{provider}/{upstream}"),
+                provider: provider.clone(),
+                aliases: vec![upstream.clone(), format!("{}/{upstream}", e.label)],
+                weight: local.weight,
+                context_window: local.context_window,
+                input_per_1k: base_in * local.price_share,
+                output_per_1k: base_out * local.price_share,
+                enabled: e.enabled && e.status == "healthy",
+                local: Some(LocalOwner {
+                    endpoint_id: e.id.clone(),
+                    account_id: e.account_id.clone(),
+                    workspace_id: e.workspace_id.clone(),
+                    default: default.as_ref() == Some(&upstream),
+                }),
+                upstream,
+            });
+        }
+    }
+    Ok(Catalog {
+        providers,
+        models,
+        baseline,
+        capabilities,
+    })
+}

@@ -1,0 +1,300 @@
+//! Local endpoints (seed "Local endpoints"): an account's own OpenAI-compatible servers
+//! (Ollama, vLLM, LocalAI). Registration and rechecks ask the server for `/v1/models`; one
+//! that does not answer is kept as `unreachable`, which routing skips until a recheck finds it
+//! again. Header values (tokens) are sealed at rest and never shown.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::catalog::{api_base, endpoint_headers};
+use super::Gateway;
+use crate::error::{ApiError, ApiResult};
+use crate::store::gateway::LocalEndpoint;
+use crate::store::time::{new_id, now};
+
+const MAX_HEADERS: usize = 20;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterEndpoint {
+    /// Base URL of the server, with or without `/v1`.
+    pub url: String,
+    pub label: String,
+    /// The model `auto` and `fast` use on this endpoint (default: the first discovered).
+    pub default_model: Option<String>,
+    /// Sent with every request (e.g. Authorization); stored encrypted, never shown.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Bind the endpoint to one workspace (its `workspace_id`).
+    pub workspace_id: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchEndpoint {
+    pub url: Option<String>,
+    pub label: Option<String>,
+    pub default_model: Option<String>,
+    /// Replaces every header.
+    pub headers: Option<BTreeMap<String, String>>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointView {
+    pub id: String,
+    pub url: String,
+    pub label: String,
+    pub default_model: Option<String>,
+    /// The names of the stored headers; their values are never returned.
+    pub header_names: Vec<String>,
+    pub workspace_id: Option<String>,
+    /// healthy or unreachable.
+    pub status: String,
+    pub models: Vec<String>,
+    pub last_error: Option<String>,
+    pub checked_at: Option<String>,
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl EndpointView {
+    /// `workspace_slug`: the slug of the endpoint's workspace, when bound.
+    pub fn new(e: LocalEndpoint, workspace_slug: Option<String>) -> Self {
+        Self {
+            id: e.id,
+            url: e.url,
+            label: e.label,
+            default_model: e.default_model,
+            header_names: e.header_names,
+            workspace_id: workspace_slug,
+            status: e.status,
+            models: e.models,
+            last_error: e.last_error,
+            checked_at: e.checked_at,
+            enabled: e.enabled,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+fn check_url(url: &str) -> ApiResult<String> {
+    let parsed = reqwest::Url::parse(url.trim())
+        .map_err(|e| ApiError::bad_request(format!("url: not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ApiError::bad_request(
+            "url: expected an http or https URL with a host",
+        ));
+    }
+    Ok(url.trim().trim_end_matches('/').to_string())
+}
+
+fn check_label(label: &str) -> ApiResult<String> {
+    let l = label.trim();
+    if l.is_empty()
+        || l.len() > 100
+        || !l
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(ApiError::bad_request(
+            "label: expected 1-100 letters, digits, '-', '_' or '.'",
+        ));
+    }
+    Ok(l.to_string())
+}
+
+fn check_model(m: &str) -> ApiResult<String> {
+    let m = m.trim();
+    if m.is_empty() || m.len() > 200 {
+        return Err(ApiError::bad_request(
+            "default_model: expected 1-200 characters",
+        ));
+    }
+    Ok(m.to_string())
+}
+
+fn check_headers(h: &BTreeMap<String, String>) -> ApiResult<()> {
+    if h.len() > MAX_HEADERS {
+        return Err(ApiError::bad_request(format!(
+            "headers: at most {MAX_HEADERS}"
+        )));
+    }
+    for (k, v) in h {
+        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+            return Err(ApiError::bad_request(format!(
+                "headers: {k:?} is not a valid header name"
+            )));
+        }
+        if reqwest::header::HeaderValue::from_str(v).is_err() {
+            return Err(ApiError::bad_request(format!(
+                "headers.{k}: not a valid header value"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Gateway {
+    fn seal_headers(
+        &self,
+        e: &mut LocalEndpoint,
+        headers: &BTreeMap<String, String>,
+    ) -> ApiResult<()> {
+        check_headers(headers)?;
+        e.header_names = headers.keys().cloned().collect();
+        e.headers_enc = if headers.is_empty() {
+            None
+        } else {
+            Some(
+                self.sealed
+                    .seal(&serde_json::to_string(headers).map_err(anyhow::Error::from)?)?,
+            )
+        };
+        Ok(())
+    }
+
+    /// Asks the endpoint for its models and records what it answered.
+    async fn check(&self, e: &mut LocalEndpoint) -> ApiResult<()> {
+        let mut req = self
+            .client
+            .get(format!("{}/models", api_base(&e.url)))
+            .timeout(self.local.discovery_timeout);
+        for (k, v) in endpoint_headers(&self.sealed, e)? {
+            req = req.header(k, v);
+        }
+        let outcome = async {
+            let res = req.send().await.map_err(|e| e.without_url().to_string())?;
+            if !res.status().is_success() {
+                return Err(format!("GET /v1/models answered {}", res.status()));
+            }
+            let body: Value = res
+                .json()
+                .await
+                .map_err(|e| format!("GET /v1/models: unreadable answer ({})", e.without_url()))?;
+            let models: Vec<String> = body["data"]
+                .as_array()
+                .ok_or("GET /v1/models: no data array")?
+                .iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_string))
+                .collect();
+            Ok::<_, String>(models)
+        }
+        .await;
+        e.checked_at = Some(now());
+        match outcome {
+            Ok(models) => {
+                e.status = "healthy".into();
+                e.models = models;
+                e.last_error = None;
+            }
+            Err(why) => {
+                tracing::warn!(endpoint = %e.id, %why, "local endpoint unreachable");
+                e.status = "unreachable".into();
+                e.last_error = Some(why);
+            }
+        }
+        Ok(())
+    }
+
+    /// `workspace_row_id`: the workspace the endpoint is bound to, already resolved.
+    pub async fn register_endpoint(
+        &self,
+        account_id: &str,
+        workspace_row_id: Option<String>,
+        req: RegisterEndpoint,
+    ) -> ApiResult<LocalEndpoint> {
+        let at = now();
+        let mut e = LocalEndpoint {
+            id: new_id(),
+            account_id: account_id.to_string(),
+            workspace_id: workspace_row_id,
+            url: check_url(&req.url)?,
+            label: check_label(&req.label)?,
+            default_model: req.default_model.as_deref().map(check_model).transpose()?,
+            headers_enc: None,
+            header_names: vec![],
+            status: "unreachable".into(),
+            models: vec![],
+            last_error: None,
+            checked_at: None,
+            enabled: req.enabled.unwrap_or(true),
+            created_at: at.clone(),
+            updated_at: at,
+        };
+        self.seal_headers(&mut e, &req.headers.unwrap_or_default())?;
+        self.check(&mut e).await?;
+        self.store.save_endpoint(&e).await?;
+        self.reload().await?;
+        Ok(e)
+    }
+
+    pub async fn endpoints(
+        &self,
+        account_id: &str,
+        workspace_row_id: Option<&str>,
+    ) -> ApiResult<Vec<LocalEndpoint>> {
+        Ok(self.store.endpoints(account_id, workspace_row_id).await?)
+    }
+
+    pub async fn endpoint(&self, account_id: &str, id: &str) -> ApiResult<LocalEndpoint> {
+        self.store
+            .endpoint(account_id, id)
+            .await?
+            .ok_or(ApiError::NotFound("Local endpoint"))
+    }
+
+    pub async fn patch_endpoint(
+        &self,
+        account_id: &str,
+        id: &str,
+        patch: PatchEndpoint,
+    ) -> ApiResult<LocalEndpoint> {
+        let mut e = self.endpoint(account_id, id).await?;
+        let recheck = patch.url.is_some() || patch.headers.is_some();
+        if let Some(url) = &patch.url {
+            e.url = check_url(url)?;
+        }
+        if let Some(label) = &patch.label {
+            e.label = check_label(label)?;
+        }
+        if let Some(m) = &patch.default_model {
+            e.default_model = Some(check_model(m)?);
+        }
+        if let Some(h) = &patch.headers {
+            self.seal_headers(&mut e, h)?;
+        }
+        if let Some(enabled) = patch.enabled {
+            e.enabled = enabled;
+        }
+        if recheck {
+            self.check(&mut e).await?;
+        }
+        e.updated_at = now();
+        self.store.save_endpoint(&e).await?;
+        self.reload().await?;
+        Ok(e)
+    }
+
+    pub async fn recheck_endpoint(&self, account_id: &str, id: &str) -> ApiResult<LocalEndpoint> {
+        let mut e = self.endpoint(account_id, id).await?;
+        self.check(&mut e).await?;
+        e.updated_at = now();
+        self.store.save_endpoint(&e).await?;
+        self.reload().await?;
+        Ok(e)
+    }
+
+    pub async fn delete_endpoint(&self, account_id: &str, id: &str) -> ApiResult<()> {
+        if !self.store.delete_endpoint(account_id, id).await? {
+            return Err(ApiError::NotFound("Local endpoint"));
+        }
+        self.reload().await?;
+        Ok(())
+    }
+}

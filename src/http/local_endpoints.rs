@@ -1,0 +1,218 @@
+//! `/v1/local-endpoints`: an account's self-hosted OpenAI-compatible servers. A dashboard
+//! session surface (the seed: not for `tok_...` keys).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::accounts::keys::Deleted;
+use crate::error::{ApiResult, ErrorBody};
+use crate::gateway::local::{EndpointView, PatchEndpoint, RegisterEndpoint};
+use crate::http::extract::{workspace, written, ApiJson, SessionUser};
+use crate::state::AppState;
+use crate::store::gateway::LocalEndpoint;
+
+#[derive(Serialize, ToSchema)]
+pub struct EndpointList {
+    pub object: String,
+    pub data: Vec<EndpointView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EndpointModels {
+    pub object: String,
+    pub endpoint_id: String,
+    pub status: String,
+    pub data: Vec<EndpointModel>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EndpointModel {
+    pub id: String,
+    /// The names a chat request routes to it by.
+    pub aliases: Vec<String>,
+    pub default: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only endpoints bound to this workspace.
+    pub workspace_id: Option<String>,
+}
+
+/// Views with workspace slugs instead of row ids.
+async fn views(
+    state: &AppState,
+    account_id: &str,
+    list: Vec<LocalEndpoint>,
+) -> ApiResult<Vec<EndpointView>> {
+    let slugs: HashMap<String, String> = if list.iter().any(|e| e.workspace_id.is_some()) {
+        state
+            .accounts
+            .list_workspaces(account_id)
+            .await?
+            .into_iter()
+            .map(|w| (w.id, w.workspace_id))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    Ok(list
+        .into_iter()
+        .map(|e| {
+            let slug = e
+                .workspace_id
+                .as_ref()
+                .and_then(|id| slugs.get(id).cloned());
+            EndpointView::new(e, slug)
+        })
+        .collect())
+}
+
+async fn view(state: &AppState, account_id: &str, e: LocalEndpoint) -> ApiResult<EndpointView> {
+    Ok(views(state, account_id, vec![e]).await?.remove(0))
+}
+
+#[utoipa::path(post, path = "/v1/local-endpoints", tag = "gateway", security(("bearer" = [])),
+    request_body = RegisterEndpoint,
+    responses((status = 201, body = EndpointView, description = "Saved; `status` says whether the health check and model discovery succeeded"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    session: SessionUser,
+    ApiJson(mut req): ApiJson<RegisterEndpoint>,
+) -> ApiResult<Response> {
+    let ws = match req.workspace_id.take() {
+        Some(slug) => Some(
+            workspace(&state, &session.principal(), Some(&slug))
+                .await?
+                .id,
+        ),
+        None => None,
+    };
+    let e = state
+        .gateway
+        .register_endpoint(&session.account_id, ws, req)
+        .await?;
+    Ok(written(view(&state, &session.account_id, e).await?, true))
+}
+
+#[utoipa::path(get, path = "/v1/local-endpoints", tag = "gateway", security(("bearer" = [])),
+    params(ListParams),
+    responses((status = 200, body = EndpointList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    session: SessionUser,
+    Query(q): Query<ListParams>,
+) -> ApiResult<Json<EndpointList>> {
+    let ws = match &q.workspace_id {
+        Some(slug) => Some(
+            workspace(&state, &session.principal(), Some(slug))
+                .await?
+                .id,
+        ),
+        None => None,
+    };
+    let list = state
+        .gateway
+        .endpoints(&session.account_id, ws.as_deref())
+        .await?;
+    Ok(Json(EndpointList {
+        object: "list".into(),
+        data: views(&state, &session.account_id, list).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/local-endpoints/{id}", tag = "gateway", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    session: SessionUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointView>> {
+    let e = state.gateway.endpoint(&session.account_id, &id).await?;
+    Ok(Json(view(&state, &session.account_id, e).await?))
+}
+
+#[utoipa::path(patch, path = "/v1/local-endpoints/{id}", tag = "gateway", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = PatchEndpoint,
+    responses((status = 200, body = EndpointView, description = "A new url or headers are checked again"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    session: SessionUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<PatchEndpoint>,
+) -> ApiResult<Json<EndpointView>> {
+    let e = state
+        .gateway
+        .patch_endpoint(&session.account_id, &id, req)
+        .await?;
+    Ok(Json(view(&state, &session.account_id, e).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/local-endpoints/{id}", tag = "gateway", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    session: SessionUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Deleted>> {
+    state
+        .gateway
+        .delete_endpoint(&session.account_id, &id)
+        .await?;
+    Ok(Json(Deleted { deleted: true, id }))
+}
+
+#[utoipa::path(post, path = "/v1/local-endpoints/{id}/recheck", tag = "gateway", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
+pub async fn recheck(
+    State(state): State<AppState>,
+    session: SessionUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointView>> {
+    let e = state
+        .gateway
+        .recheck_endpoint(&session.account_id, &id)
+        .await?;
+    Ok(Json(view(&state, &session.account_id, e).await?))
+}
+
+#[utoipa::path(get, path = "/v1/local-endpoints/{id}/models", tag = "gateway", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = EndpointModels), (status = 404, body = ErrorBody)))]
+pub async fn models(
+    State(state): State<AppState>,
+    session: SessionUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointModels>> {
+    let e = state.gateway.endpoint(&session.account_id, &id).await?;
+    let default = e
+        .default_model
+        .clone()
+        .or_else(|| e.models.first().cloned());
+    let data = e
+        .models
+        .iter()
+        .map(|m| EndpointModel {
+            id: m.clone(),
+            aliases: vec![m.clone(), format!("{}/{m}", e.label)],
+            default: default.as_ref() == Some(m),
+        })
+        .collect();
+    Ok(Json(EndpointModels {
+        object: "list".into(),
+        endpoint_id: e.id,
+        status: e.status,
+        data,
+    }))
+}

@@ -1,0 +1,295 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::response::IntoResponse;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::{json_of, TestApp};
+
+/// A self-hosted OpenAI-compatible server (Ollama-like): `/v1/models` and chat completions,
+/// both behind a bearer token; while `up` is false every route answers 503.
+async fn local_server(up: Arc<AtomicBool>) -> String {
+    let authorized = |h: &axum::http::HeaderMap| {
+        h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer internal-token")
+    };
+    let (up1, up2) = (up.clone(), up);
+    let app = axum::Router::new()
+        .route(
+            "/v1/models",
+            axum::routing::get(move |h: axum::http::HeaderMap| {
+                let up = up1.load(Ordering::SeqCst);
+                async move {
+                    if !up {
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    }
+                    if !authorized(&h) {
+                        return axum::http::StatusCode::UNAUTHORIZED.into_response();
+                    }
+                    axum::Json(json!({"object": "list", "data": [
+                        {"id": "llama3.2", "object": "model"}, {"id": "qwen2.5", "object": "model"}]}))
+                    .into_response()
+                }
+            }),
+        )
+        .route(
+            "/v1/chat/completions",
+            axum::routing::post(
+                move |h: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                    let up = up2.load(Ordering::SeqCst);
+                    async move {
+                        if !up || !authorized(&h) {
+                            return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+                        }
+                        let model = body["model"].as_str().unwrap_or_default().to_string();
+                        axum::Json(json!({
+                            "id": "local-1", "object": "chat.completion", "created": 1, "model": model,
+                            "choices": [{"index": 0, "finish_reason": "stop",
+                                         "message": {"role": "assistant", "content": format!("local {model}")}}],
+                            "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}
+                        }))
+                        .into_response()
+                    }
+                },
+            ),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+async fn answer_of(app: &TestApp, key: &str, model: &str) -> (u16, Value) {
+    let res = app
+        .post(
+            "/v1/chat/completions",
+            key,
+            json!({"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    (res.status().as_u16(), json_of(res).await)
+}
+
+#[tokio::test]
+async fn local_endpoints_are_discovered_preferred_rechecked_and_private() {
+    let (managed, _) = super::gateway::upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = super::gateway::config(dir.path(), &managed);
+    let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
+    let s = app.register("local@example.com").await;
+    super::gateway::fund(&app, &s, 10.0).await;
+    let (_, key) = app.create_key(&s, None, json!({})).await;
+
+    // Registration checks the server and discovers its models; the token stays secret.
+    let up = Arc::new(AtomicBool::new(true));
+    let url = local_server(up.clone()).await;
+    let res = app
+        .post(
+            "/v1/local-endpoints",
+            &s,
+            json!({"url": url, "label": "home-ollama", "default_model": "llama3.2",
+                   "headers": {"Authorization": "Bearer internal-token"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains("internal-token"), "{text}");
+    let ep: Value = serde_json::from_str(&text).unwrap();
+    let id = ep["id"].as_str().unwrap().to_string();
+    assert_eq!(ep["status"], "healthy");
+    assert_eq!(ep["models"], json!(["llama3.2", "qwen2.5"]));
+    assert_eq!(ep["header_names"], json!(["Authorization"]));
+    let models = json_of(
+        app.get(&format!("/v1/local-endpoints/{id}/models"), &s)
+            .await,
+    )
+    .await;
+    assert_eq!(models["data"].as_array().unwrap().len(), 2);
+    assert_eq!(models["data"][0]["default"], true);
+
+    // `auto` prefers the endpoint; a request it served is charged 5% of the baseline.
+    let (status, body) = answer_of(&app, &key, "auto").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["choices"][0]["message"]["content"], "local llama3.2");
+    assert_eq!(body["model"], "auto");
+    let (_, body) = answer_of(&app, &key, "qwen2.5").await;
+    assert_eq!(body["choices"][0]["message"]["content"], "local qwen2.5");
+    let (_, body) = answer_of(&app, &key, "home-ollama/qwen2.5").await;
+    assert_eq!(body["choices"][0]["message"]["content"], "local qwen2.5");
+    let usage = json_of(app.get("/v1/usage", &s).await).await;
+    let row = &usage["data"][2];
+    assert_eq!(row["execution_source"], "local_endpoint");
+    assert_eq!(row["actual_cost_usd"], 0.0);
+    let (charged, baseline) = (
+        row["charged_usd"].as_f64().unwrap(),
+        row["baseline_usd"].as_f64().unwrap(),
+    );
+    assert!(baseline > 0.0);
+    assert!(
+        (charged - 0.05 * baseline).abs() < 1e-12,
+        "{charged} vs {baseline}"
+    );
+    let listed = json_of(app.get("/v1/models", &key).await).await;
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"home-ollama/llama3.2") && ids.contains(&"qwen2.5"));
+
+    // Another account neither sees the endpoint nor routes to it.
+    let other = app.register("other-local@example.com").await;
+    super::gateway::fund_user(&app, &s, "other-local@example.com", 10.0).await;
+    let (_, other_key) = app.create_key(&other, None, json!({})).await;
+    assert_eq!(
+        app.get(&format!("/v1/local-endpoints/{id}"), &other)
+            .await
+            .status(),
+        404
+    );
+    let theirs = json_of(app.get("/v1/local-endpoints", &other).await).await;
+    assert_eq!(theirs["data"], json!([]));
+    let (_, body) = answer_of(&app, &other_key, "auto").await;
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "hello from ok-cheap"
+    );
+    assert_eq!(answer_of(&app, &other_key, "qwen2.5").await.0, 404);
+    let listed = json_of(app.get("/v1/models", &other_key).await).await;
+    assert!(!listed.to_string().contains("qwen2.5"));
+
+    // A server that is down is saved as unreachable and skipped; a recheck brings it back.
+    let down = Arc::new(AtomicBool::new(false));
+    let down_url = local_server(down.clone()).await;
+    let res = app
+        .post(
+            "/v1/local-endpoints",
+            &s,
+            json!({"url": format!("{down_url}/v1"), "label": "gpu-box", "default_model": "llama3.2",
+                   "headers": {"Authorization": "Bearer internal-token"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let second = json_of(res).await;
+    let second_id = second["id"].as_str().unwrap().to_string();
+    assert_eq!(second["status"], "unreachable");
+    assert!(second["last_error"].as_str().unwrap().contains("503"));
+    assert_eq!(answer_of(&app, &key, "gpu-box/llama3.2").await.0, 503);
+    down.store(true, Ordering::SeqCst);
+    let res = app
+        .post(
+            &format!("/v1/local-endpoints/{second_id}/recheck"),
+            &s,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(json_of(res).await["status"], "healthy");
+    let (status, body) = answer_of(&app, &key, "gpu-box/llama3.2").await;
+    assert_eq!(status, 200, "{body}");
+
+    // Disabled or deleted endpoints leave routing to the managed models.
+    let res = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/local-endpoints/{id}"),
+            Some(&s),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(json_of(res).await["enabled"], false);
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/local-endpoints/{second_id}"),
+            Some(&s),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, body) = answer_of(&app, &key, "auto").await;
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "hello from ok-cheap"
+    );
+    let left = json_of(app.get("/v1/local-endpoints", &s).await).await;
+    assert_eq!(left["data"].as_array().unwrap().len(), 1);
+
+    // Workspace binding and the list filter.
+    app.create_workspace(&s, "lab").await;
+    let res = app
+        .post(
+            "/v1/local-endpoints",
+            &s,
+            json!({"url": url, "label": "lab-box", "workspace_id": "lab",
+                   "headers": {"Authorization": "Bearer internal-token"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(json_of(res).await["workspace_id"], "lab");
+    let lab = json_of(app.get("/v1/local-endpoints?workspace_id=lab", &s).await).await;
+    assert_eq!(lab["data"].as_array().unwrap().len(), 1);
+    assert_eq!(answer_of(&app, &key, "lab-box/qwen2.5").await.0, 404);
+    let (_, lab_key) = app.create_key(&s, Some("lab"), json!({})).await;
+    let (_, body) = answer_of(&app, &lab_key, "auto").await;
+    assert_eq!(body["choices"][0]["message"]["content"], "local llama3.2");
+}
+
+#[tokio::test]
+async fn local_endpoint_input_is_checked() {
+    let app = TestApp::spawn().await;
+    let s = app.register("local-bad@example.com").await;
+    let (_, key) = app.create_key(&s, None, json!({})).await;
+    for (body, field) in [
+        (json!({"url": "ftp://host", "label": "a"}), "url"),
+        (json!({"url": "not a url", "label": "a"}), "url"),
+        (
+            json!({"url": "http://127.0.0.1:9", "label": "two words"}),
+            "label",
+        ),
+        (json!({"url": "http://127.0.0.1:9", "label": ""}), "label"),
+        (
+            json!({"url": "http://127.0.0.1:9", "label": "a", "headers": {"bad header": "x"}}),
+            "headers",
+        ),
+        (
+            json!({"url": "http://127.0.0.1:9", "label": "a", "surprise": 1}),
+            "surprise",
+        ),
+        (json!({"label": "a"}), "url"),
+        (
+            json!({"url": "http://127.0.0.1:9", "label": "a", "workspace_id": "nope"}),
+            "Workspace",
+        ),
+    ] {
+        let res = app.post("/v1/local-endpoints", &s, body.clone()).await;
+        assert!(
+            matches!(res.status().as_u16(), 400 | 404),
+            "{body}: {}",
+            res.status()
+        );
+        let error = json_of(res).await;
+        let message = format!("{} {}", error["error"], error["message"]);
+        assert!(message.contains(field), "{body}: {message}");
+    }
+    assert_eq!(
+        app.post(
+            "/v1/local-endpoints",
+            &key,
+            json!({"url": "http://127.0.0.1:9", "label": "a"})
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(
+        app.post("/v1/local-endpoints/nope/recheck", &s, json!({}))
+            .await
+            .status(),
+        404
+    );
+    let list = json_of(app.get("/v1/local-endpoints", &s).await).await;
+    assert_eq!(list["data"], json!([]), "nothing half-written");
+}
