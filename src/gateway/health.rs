@@ -46,6 +46,14 @@ impl Breakers {
         });
     }
 
+    /// Forgets a model's failures (a local endpoint that a recheck found healthy again).
+    pub fn reset(&self, model: &str) {
+        self.with(model, |s| {
+            s.failures = 0;
+            s.open_until = None;
+        });
+    }
+
     pub fn failure(&self, model: &str) {
         let (threshold, cooldown) = (self.threshold, self.cooldown);
         let opened = self.with(model, |s| {
@@ -70,5 +78,30 @@ impl Health for Breakers {
 
     fn latency_ms(&self, model: &str) -> f64 {
         self.with(model, |s| s.ewma_ms.unwrap_or(PRIOR_MS))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breakers_open_after_the_threshold_and_reset_closes_them() {
+        let b = Breakers::new(3, Duration::from_secs(30));
+        b.failure("m");
+        b.failure("m");
+        assert!(b.healthy("m"), "two failures keep it closed");
+        b.failure("m");
+        assert!(!b.healthy("m"), "the third opens it");
+        assert!(b.healthy("other"));
+        b.reset("m");
+        assert!(b.healthy("m"));
+        b.success("m", Duration::from_millis(40));
+        b.success("m", Duration::from_millis(140));
+        assert!(
+            (b.latency_ms("m") - 60.0).abs() < 1e-9,
+            "EWMA 0.2 * 140 + 0.8 * 40"
+        );
+        assert_eq!(b.latency_ms("never-seen"), PRIOR_MS);
     }
 }

@@ -89,6 +89,7 @@ pub struct Ledger {
 }
 
 const MAX_BATCH: usize = 512;
+const READ_FLUSH_WAIT: Duration = Duration::from_secs(5);
 
 impl Ledger {
     /// Starts the writer task; call from within a Tokio runtime.
@@ -262,6 +263,17 @@ impl Ledger {
         }
     }
 
+    /// `flush` for readers: while the database refuses writes they get what is stored after
+    /// a few seconds instead of waiting for it to recover.
+    pub async fn flush_for_read(&self) {
+        if tokio::time::timeout(READ_FLUSH_WAIT, self.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("gateway usage writes are behind; answering with what is stored");
+        }
+    }
+
     pub async fn credit(
         &self,
         account_id: &str,
@@ -284,7 +296,7 @@ impl Ledger {
         if let Some(f) = self.books().balances.get(account_id) {
             return Ok((f.amount, f.held));
         }
-        self.flush().await;
+        self.flush_for_read().await;
         Ok((self.store.balance(account_id).await?, 0.0))
     }
 }

@@ -192,6 +192,10 @@ impl Gateway {
                 e.status = "healthy".into();
                 e.models = models;
                 e.last_error = None;
+                for m in &e.models {
+                    self.breakers
+                        .reset(&format!("{}/{m}", super::catalog::local_provider(&e.id)));
+                }
             }
             Err(why) => {
                 tracing::warn!(endpoint = %e.id, %why, "local endpoint unreachable");

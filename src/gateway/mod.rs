@@ -205,7 +205,7 @@ impl Gateway {
         account_id: &str,
         filter: &UsageFilter,
     ) -> anyhow::Result<Vec<UsageRow>> {
-        self.ledger.flush().await;
+        self.ledger.flush_for_read().await;
         self.usage.list(account_id, filter).await
     }
 
