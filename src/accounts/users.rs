@@ -66,7 +66,7 @@ pub struct AuthSettings<'a> {
     pub allow_registration: bool,
 }
 
-fn normalise_email(email: &str) -> ApiResult<String> {
+pub(crate) fn normalise_email(email: &str) -> ApiResult<String> {
     let email = email.trim().to_ascii_lowercase();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {

@@ -42,6 +42,24 @@ pub fn local_provider(endpoint_id: &str) -> String {
     format!("local:{endpoint_id}")
 }
 
+/// The catalog (and breaker) name of a local endpoint's model: unique across accounts, which
+/// labels are not; callers use the aliases.
+pub fn local_model_name(endpoint_id: &str, upstream: &str) -> String {
+    format!("{}/{upstream}", local_provider(endpoint_id))
+}
+
+/// The names a chat request routes to a local endpoint's model by.
+pub fn local_aliases(e: &LocalEndpoint, upstream: &str) -> Vec<String> {
+    vec![upstream.to_string(), format!("{}/{upstream}", e.label)]
+}
+
+/// The model modes route to on an endpoint: its default, else the first discovered.
+pub fn default_model(e: &LocalEndpoint) -> Option<String> {
+    e.default_model
+        .clone()
+        .or_else(|| e.models.first().cloned())
+}
+
 /// `http://host:11434` and `http://host:11434/v1` both mean the OpenAI API under `/v1`.
 pub fn api_base(url: &str) -> String {
     let base = url.trim_end_matches('/');
@@ -191,10 +209,7 @@ pub async fn load(
                 timeout: local.timeout,
             },
         );
-        let default = e
-            .default_model
-            .clone()
-            .or_else(|| e.models.first().cloned());
+        let default = default_model(&e);
         let mut names: Vec<String> = e.models.clone();
         if let Some(d) = &default {
             if !names.contains(d) {
@@ -203,10 +218,9 @@ pub async fn load(
         }
         for upstream in names {
             models.push(ModelEntry {
-                // Unique across accounts (labels are not); callers use the aliases.
-                name: format!("{provider}/{upstream}"),
+                name: local_model_name(&e.id, &upstream),
                 provider: provider.clone(),
-                aliases: vec![upstream.clone(), format!("{}/{upstream}", e.label)],
+                aliases: local_aliases(&e, &upstream),
                 weight: local.weight,
                 context_window: local.context_window,
                 input_per_1k: base_in * local.price_share,

@@ -48,6 +48,35 @@ struct Books {
     budgets: HashMap<BudgetKey, Funds>,
 }
 
+impl Books {
+    /// What each of the hold's funds has left, and the refusal when that is too little: the
+    /// one rule behind both `headroom` and `reserve`.
+    fn left(&self, hold: &Hold) -> Vec<(f64, Refusal)> {
+        let mut out = Vec::with_capacity(hold.budgets.len() + 1);
+        if hold.balance {
+            let f = self
+                .balances
+                .get(&hold.account_id)
+                .copied()
+                .unwrap_or_default();
+            let refusal = Refusal::Balance {
+                balance: f.amount,
+                held: f.held,
+            };
+            out.push((f.amount - f.held, refusal));
+        }
+        for g in &hold.budgets {
+            let f = self.budgets.get(&key(g)).copied().unwrap_or_default();
+            let refusal = Refusal::Budget {
+                scope: g.scope,
+                limit: g.limit_usd,
+            };
+            out.push((g.limit_usd - f.amount - f.held, refusal));
+        }
+        out
+    }
+}
+
 /// A budget a request counts against: scope, id, month and the limit.
 #[derive(Debug, Clone)]
 pub struct Budget {
@@ -147,20 +176,10 @@ impl Ledger {
     pub async fn headroom(&self, hold: &Hold) -> anyhow::Result<f64> {
         self.load(hold).await?;
         let b = self.books();
-        let mut room = f64::INFINITY;
-        if hold.balance {
-            let f = b
-                .balances
-                .get(&hold.account_id)
-                .copied()
-                .unwrap_or_default();
-            room = room.min(f.amount - f.held);
-        }
-        for g in &hold.budgets {
-            let f = b.budgets.get(&key(g)).copied().unwrap_or_default();
-            room = room.min(g.limit_usd - f.amount - f.held);
-        }
-        Ok(room)
+        Ok(b.left(hold)
+            .iter()
+            .map(|(left, _)| *left)
+            .fold(f64::INFINITY, f64::min))
     }
 
     /// Holds `hold.amount_usd` against the balance and every budget, all or none.
@@ -168,27 +187,8 @@ impl Ledger {
         self.load(hold).await?;
         let mut b = self.books();
         let amount = hold.amount_usd;
-        if hold.balance {
-            let f = b
-                .balances
-                .get(&hold.account_id)
-                .copied()
-                .unwrap_or_default();
-            if f.amount - f.held < amount {
-                return Ok(Err(Refusal::Balance {
-                    balance: f.amount,
-                    held: f.held,
-                }));
-            }
-        }
-        for g in &hold.budgets {
-            let f = b.budgets.get(&key(g)).copied().unwrap_or_default();
-            if f.amount + f.held + amount > g.limit_usd {
-                return Ok(Err(Refusal::Budget {
-                    scope: g.scope,
-                    limit: g.limit_usd,
-                }));
-            }
+        if let Some((_, refusal)) = b.left(hold).into_iter().find(|(left, _)| *left < amount) {
+            return Ok(Err(refusal));
         }
         if hold.balance {
             b.balances
@@ -241,6 +241,14 @@ impl Ledger {
                     amount_usd: actual_usd,
                 });
             }
+        }
+    }
+
+    /// Queues an answered request's usage row, charging its hold if it has one.
+    pub fn finish(&self, hold: Option<&Hold>, row: UsageRow) {
+        match hold {
+            Some(h) => self.settle(h, row.charged_usd, Some(row)),
+            None => self.record(row),
         }
     }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::catalog::{api_base, endpoint_headers};
+use super::catalog::{api_base, endpoint_headers, local_model_name};
 use super::Gateway;
 use crate::error::{ApiError, ApiResult};
 use crate::store::gateway::LocalEndpoint;
@@ -193,8 +193,7 @@ impl Gateway {
                 e.models = models;
                 e.last_error = None;
                 for m in &e.models {
-                    self.breakers
-                        .reset(&format!("{}/{m}", super::catalog::local_provider(&e.id)));
+                    self.breakers.reset(&local_model_name(&e.id, m));
                 }
             }
             Err(why) => {
@@ -203,6 +202,13 @@ impl Gateway {
                 e.last_error = Some(why);
             }
         }
+        Ok(())
+    }
+
+    /// Stores the endpoint and swaps in a catalog that routes by it.
+    async fn save(&self, e: &LocalEndpoint) -> ApiResult<()> {
+        self.store.save_endpoint(e).await?;
+        self.reload().await?;
         Ok(())
     }
 
@@ -233,8 +239,7 @@ impl Gateway {
         };
         self.seal_headers(&mut e, &req.headers.unwrap_or_default())?;
         self.check(&mut e).await?;
-        self.store.save_endpoint(&e).await?;
-        self.reload().await?;
+        self.save(&e).await?;
         Ok(e)
     }
 
@@ -280,8 +285,7 @@ impl Gateway {
             self.check(&mut e).await?;
         }
         e.updated_at = now();
-        self.store.save_endpoint(&e).await?;
-        self.reload().await?;
+        self.save(&e).await?;
         Ok(e)
     }
 
@@ -289,8 +293,7 @@ impl Gateway {
         let mut e = self.endpoint(account_id, id).await?;
         self.check(&mut e).await?;
         e.updated_at = now();
-        self.store.save_endpoint(&e).await?;
-        self.reload().await?;
+        self.save(&e).await?;
         Ok(e)
     }
 

@@ -517,20 +517,12 @@ impl Gateway {
         out["model"] = json!(call.requested);
         let row = call.usage_row("chat", input, output, json!({}));
         let cost = row.charged_usd;
-        self.settle(hold, row);
+        self.ledger.finish(hold, row);
         Ok(Reply::Json {
             body: out,
             cost_usd: cost,
             cache: "miss",
         })
-    }
-
-    /// Queues the usage row, charging the request's hold if it has one.
-    fn settle(&self, hold: Option<&Hold>, row: UsageRow) {
-        match hold {
-            Some(h) => self.ledger.settle(h, row.charged_usd, Some(row)),
-            None => self.ledger.record(row),
-        }
     }
 
     /// A cached answer costs nothing but is still a request: it gets its usage row.
@@ -750,9 +742,6 @@ impl StreamJob {
         row.metadata = json!({"stream_completed": done});
         row.latency_ms = Some(self.started.elapsed().as_secs_f64() * 1000.0);
         price(&mut row, &self.model, self.baseline.as_ref(), input, output);
-        match &self.hold {
-            Some(h) => self.ledger.settle(h, row.charged_usd, Some(row)),
-            None => self.ledger.record(row),
-        }
+        self.ledger.finish(self.hold.as_ref(), row);
     }
 }

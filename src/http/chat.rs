@@ -204,7 +204,11 @@ pub struct ModelList {
 
 #[utoipa::path(get, path = "/v1/models", tag = "openai", security(("bearer" = [])),
     responses((status = 200, body = ModelList)))]
-pub async fn models(State(state): State<AppState>, Auth(p): Auth) -> Json<ModelList> {
+pub async fn models(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<ModelList>, OpenAiError> {
+    let ws = workspaces::resolve(state.accounts.as_ref(), &p, None).await?;
     let card = |id: &str| ModelCard {
         id: id.to_string(),
         object: "model".into(),
@@ -214,18 +218,20 @@ pub async fn models(State(state): State<AppState>, Auth(p): Auth) -> Json<ModelL
     let mut data: Vec<ModelCard> = ["auto", "fast", "max"].iter().map(|m| card(m)).collect();
     let catalog = state.gateway.catalog();
     for m in catalog.models.iter().filter(|m| m.enabled) {
-        match &m.local {
-            None => data.push(card(&m.name)),
-            // A local endpoint's models go by their own names, to their account only.
-            Some(l) if l.account_id == p.account_id() => {}
-            Some(_) => continue,
+        // What routing would let this caller use; a local endpoint's models go by their
+        // aliases only.
+        if !m.visible_to(p.account_id(), &ws.id) {
+            continue;
+        }
+        if m.local.is_none() {
+            data.push(card(&m.name));
         }
         data.extend(m.aliases.iter().map(|a| card(a)));
     }
-    Json(ModelList {
+    Ok(Json(ModelList {
         object: "list".into(),
         data,
-    })
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -366,7 +372,7 @@ pub async fn add_credit(
         Some(email) => {
             state
                 .accounts
-                .user_by_email(&email.trim().to_ascii_lowercase())
+                .user_by_email(&crate::accounts::users::normalise_email(email)?)
                 .await?
                 .ok_or(ApiError::NotFound("User"))?
                 .account_id

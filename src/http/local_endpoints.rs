@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::keys::Deleted;
 use crate::error::{ApiResult, ErrorBody};
+use crate::gateway::catalog;
 use crate::gateway::local::{EndpointView, PatchEndpoint, RegisterEndpoint};
 use crate::http::extract::{workspace, written, ApiJson, SessionUser};
 use crate::state::AppState;
@@ -196,16 +197,13 @@ pub async fn models(
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointModels>> {
     let e = state.gateway.endpoint(&session.account_id, &id).await?;
-    let default = e
-        .default_model
-        .clone()
-        .or_else(|| e.models.first().cloned());
+    let default = catalog::default_model(&e);
     let data = e
         .models
         .iter()
         .map(|m| EndpointModel {
             id: m.clone(),
-            aliases: vec![m.clone(), format!("{}/{m}", e.label)],
+            aliases: catalog::local_aliases(&e, m),
             default: default.as_ref() == Some(m),
         })
         .collect();

@@ -232,7 +232,11 @@ async fn local_endpoints_are_discovered_preferred_rechecked_and_private() {
     let lab = json_of(app.get("/v1/local-endpoints?workspace_id=lab", &s).await).await;
     assert_eq!(lab["data"].as_array().unwrap().len(), 1);
     assert_eq!(answer_of(&app, &key, "lab-box/qwen2.5").await.0, 404);
+    let listed = json_of(app.get("/v1/models", &key).await).await;
+    assert!(!listed.to_string().contains("lab-box/"), "{listed}");
     let (_, lab_key) = app.create_key(&s, Some("lab"), json!({})).await;
+    let listed = json_of(app.get("/v1/models", &lab_key).await).await;
+    assert!(listed.to_string().contains("lab-box/qwen2.5"), "{listed}");
     let (_, body) = answer_of(&app, &lab_key, "auto").await;
     assert_eq!(body["choices"][0]["message"]["content"], "local llama3.2");
 }
