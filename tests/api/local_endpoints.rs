@@ -200,6 +200,38 @@ async fn local_endpoints_are_discovered_preferred_rechecked_and_private() {
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(json_of(res).await["enabled"], false);
+    for (path, body, status) in [
+        (
+            format!("/v1/local-endpoints/{id}"),
+            json!({"url": "ftp://x"}),
+            400,
+        ),
+        (
+            format!("/v1/local-endpoints/{id}"),
+            json!({"label": "a b"}),
+            400,
+        ),
+        (
+            format!("/v1/local-endpoints/{id}"),
+            json!({"status": "healthy"}),
+            400,
+        ),
+        (
+            "/v1/local-endpoints/nope".to_string(),
+            json!({"enabled": true}),
+            404,
+        ),
+    ] {
+        let res = app
+            .request(Method::PATCH, &path, Some(&s), Some(body.clone()))
+            .await;
+        assert_eq!(res.status(), status, "{path} {body}");
+    }
+    let unchanged = json_of(app.get(&format!("/v1/local-endpoints/{id}"), &s).await).await;
+    assert_eq!(
+        (unchanged["label"].as_str(), unchanged["enabled"].as_bool()),
+        (Some("home-ollama"), Some(false))
+    );
     let res = app
         .request(
             Method::DELETE,
