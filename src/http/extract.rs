@@ -98,10 +98,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             Err(rejection) if rejection.status().is_server_error() => Err(ApiError::Internal(
                 anyhow::anyhow!("path parameters: {}", rejection.body_text()),
             )),
-            Err(rejection) => Err(ApiError::bad_request(format!(
-                "path: {}",
-                rejection.body_text()
-            ))),
+            Err(rejection) => {
+                // axum's text is "Invalid URL: <why>", where <why> names the parameter.
+                let text = rejection.body_text();
+                let why = text.strip_prefix("Invalid URL: ").unwrap_or(&text);
+                Err(ApiError::bad_request(format!("path: {why}")))
+            }
         }
     }
 }

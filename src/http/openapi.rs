@@ -16,7 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, OpenAiErrorBody};
 use crate::state::AppState;
 
 use crate::http::{
@@ -54,7 +54,7 @@ use crate::http::{
         harness::list_traces, harness::record_trace, harness::feedback,
         harness::list_reflections, harness::generate_reflection,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, OpenAiErrorBody)),
     modifiers(&BearerAuth),
     tags(
         (name = "system", description = "Health, metrics and this document"),
@@ -110,13 +110,14 @@ pub fn public_routes(_state: &AppState) -> Router<AppState> {
     Router::new().route("/openapi.json", get(openapi_json))
 }
 
-/// A refusal in the `ErrorBody` shape.
-fn refusal(description: &str) -> RefOr<Response> {
+/// A refusal whose body is the schema `body` (`ErrorBody`, or `OpenAiErrorBody` on the
+/// OpenAI-compatible routes).
+fn refusal(body: &str, description: &str) -> RefOr<Response> {
     ResponseBuilder::new()
         .description(description)
         .content(
             "application/json",
-            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            Content::new(Some(Ref::from_schema_name(body))),
         )
         .build()
         .into()
@@ -130,12 +131,15 @@ const OVER_LIMIT: &str =
 /// Declares a set of shared refusals as a type `responses(...)` can list.
 macro_rules! refusals {
     ($(#[$doc:meta])* $name:ident: $(($code:literal, $description:expr)),+ $(,)?) => {
+        refusals!($(#[$doc])* $name("ErrorBody"): $(($code, $description)),+);
+    };
+    ($(#[$doc:meta])* $name:ident($body:literal): $(($code:literal, $description:expr)),+ $(,)?) => {
         $(#[$doc])*
         pub struct $name;
 
         impl IntoResponses for $name {
             fn responses() -> BTreeMap<String, RefOr<Response>> {
-                BTreeMap::from([$(($code.to_string(), refusal($description))),+])
+                BTreeMap::from([$(($code.to_string(), refusal($body, $description))),+])
             }
         }
     };
@@ -179,4 +183,13 @@ refusals!(
     JsonBody:
         ("400", "Malformed JSON, an empty body, a wrong type or an unknown field; the message names it"),
         ("413", "The body is larger than `server.max_body_bytes`"),
+);
+
+refusals!(
+    /// `Authed` and `JsonBody` on the OpenAI-compatible routes, in OpenAI's error shape.
+    OpenAiRefusals("OpenAiErrorBody"):
+        ("400", "Malformed JSON, an empty body, a wrong type or an unknown field; the message names it"),
+        ("401", NO_CREDENTIAL),
+        ("413", "The body is larger than `server.max_body_bytes`"),
+        ("429", OVER_LIMIT),
 );
