@@ -1,5 +1,6 @@
 //! `/v1/actions/*`: policies, checks, approvals and the audit trail. Every route acts in one
-//! workspace: [`Scope`] for routes without a body, the body's `workspace_id` otherwise.
+//! workspace: [`Scope`] (named by the query)
+//! or [`ScopedJson`] (named by the body's `workspace_id`).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -11,7 +12,7 @@ use crate::guard::model::{
     ApprovalList, ApprovalParams, AuditInput, AuditList, AuditParams, CheckInput, CheckResult,
     DecideInput, PolicyInput, PolicyList,
 };
-use crate::http::extract::{workspace, written, ApiJson, ApiPath, Auth, Scope, WorkspaceParam};
+use crate::http::extract::{written, ApiPath, Scope, ScopedJson, WorkspaceParam};
 use crate::http::openapi::{JsonBody, Scoped};
 use crate::memory::validate::limit;
 use crate::state::AppState;
@@ -42,10 +43,12 @@ pub async fn list_policies(
     responses(Scoped, JsonBody, (status = 201, body = PolicyRow), (status = 200, description = "upserted by external id", body = PolicyRow)))]
 pub async fn create_policy(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<PolicyInput>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<PolicyInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, created) = state.guard.upsert_policy(&ws, input).await?;
     Ok(written(row, created))
 }
@@ -54,10 +57,12 @@ pub async fn create_policy(
     responses(Scoped, JsonBody, (status = 200, body = CheckResult)))]
 pub async fn check(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<CheckInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<CheckInput>,
 ) -> ApiResult<Json<CheckResult>> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     Ok(Json(state.guard.check(&ws, &p.actor(), input).await?))
 }
 
@@ -85,11 +90,13 @@ pub async fn list_approvals(
     responses(Scoped, JsonBody, (status = 200, body = ApprovalRow), (status = 409, body = ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
-    Auth(p): Auth,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<DecideInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<DecideInput>,
 ) -> ApiResult<Json<ApprovalRow>> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     Ok(Json(state.guard.decide(&ws, &p.actor(), &id, input).await?))
 }
 
@@ -119,10 +126,12 @@ pub async fn list_audit(
     responses(Scoped, JsonBody, (status = 201, body = AuditRow), (status = 200, description = "already recorded (same external id)", body = AuditRow)))]
 pub async fn record_audit(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<AuditInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<AuditInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, created) = state.guard.record(&ws, &p.actor(), input).await?;
     Ok(written(row, created))
 }

@@ -284,6 +284,30 @@ names_workspace!(
     crate::harness::model::TraceListParams,
     crate::http::memory::ForgetParams,
     crate::http::sources::ListParams,
+    crate::memory::model::NoteInput,
+    crate::memory::model::NotePatch,
+    crate::memory::model::EntityInput,
+    crate::memory::model::EntityPatch,
+    crate::memory::model::LinkInput,
+    crate::memory::model::EventInput,
+    crate::memory::model::FeedbackInput,
+    crate::memory::model::BatchInput,
+    crate::context::model::ContextPackRequest,
+    crate::context::model::ContextRequest,
+    crate::guard::model::PolicyInput,
+    crate::guard::model::CheckInput,
+    crate::guard::model::DecideInput,
+    crate::guard::model::AuditInput,
+    crate::harness::model::VersionInput,
+    crate::harness::model::MissionInput,
+    crate::harness::model::MissionPatch,
+    crate::harness::model::StepInput,
+    crate::harness::model::StepPatch,
+    crate::harness::model::ArtifactInput,
+    crate::harness::model::TraceInput,
+    crate::harness::model::FeedbackInput,
+    crate::harness::model::ReflectInput,
+    crate::sources::model::SearchRequest,
 );
 
 impl<Q> FromRequestParts<AppState> for Scope<Q>
@@ -304,8 +328,39 @@ where
     }
 }
 
-/// The workspace a request body names (its `workspace_id` field), scoped to the caller as
-/// [`Scope`] does for the query parameter. The one helper for body-named workspaces.
+/// The caller, the workspace the request acts in and the JSON body `T`, whose `workspace_id`
+/// field names the workspace (the body counterpart of [`Scope`]). The body is read as
+/// [`ApiJson`] first, so a malformed body is a 400 before an unknown workspace is a 404.
+pub struct ScopedJson<T> {
+    pub principal: Principal,
+    pub workspace: Workspace,
+    pub body: T,
+}
+
+impl<T> FromRequest<AppState> for ScopedJson<T>
+where
+    T: DeserializeOwned + NamesWorkspace + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let Auth(principal) = Auth::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let ApiJson(body) = ApiJson::<T>::from_request(req, state).await?;
+        let slug = body.workspace_slug().map(str::to_owned);
+        let workspace = workspace(state, &principal, slug.as_deref()).await?;
+        Ok(Self {
+            principal,
+            workspace,
+            body,
+        })
+    }
+}
+
+/// The workspace `slug` names, scoped to the caller: what [`Scope`] and [`ScopedJson`] use, and
+/// the requests whose workspace is neither a query parameter nor a JSON body field (an optional
+/// body, a multipart form) call.
 pub async fn workspace(
     state: &AppState,
     principal: &Principal,

@@ -1,6 +1,6 @@
 //! `/v1/harness/*`: versions, missions, steps, artifacts, traces, feedback and reflections.
-//! Every route acts in one workspace: [`Scope`] for routes without a body, the body's
-//! `workspace_id` otherwise.
+//! Every route acts in one workspace: [`Scope`] (named by the query)
+//! or [`ScopedJson`] (named by the body's `workspace_id`).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -13,7 +13,7 @@ use crate::harness::model::{
     MissionList, MissionListParams, MissionPatch, ReflectInput, ReflectionList, StepInput,
     StepPatch, TraceInput, TraceList, TraceListParams, VersionInput, VersionList,
 };
-use crate::http::extract::{workspace, written, ApiJson, ApiPath, Auth, Scope, WorkspaceParam};
+use crate::http::extract::{written, ApiPath, Scope, ScopedJson, WorkspaceParam};
 use crate::http::openapi::{JsonBody, Scoped};
 use crate::memory::validate::limit;
 use crate::state::AppState;
@@ -63,10 +63,12 @@ pub async fn list_versions(
     responses(Scoped, JsonBody, (status = 201, body = VersionRow)))]
 pub async fn create_version(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<VersionInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<VersionInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let row = state.harness.add_version(&ws, &p.actor(), input).await?;
     Ok(written(row, true))
 }
@@ -91,10 +93,12 @@ pub async fn list_missions(
     responses(Scoped, JsonBody, (status = 201, body = MissionRow), (status = 200, description = "upserted", body = MissionRow), (status = 409, body = ErrorBody)))]
 pub async fn upsert_mission(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<MissionInput>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<MissionInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, created) = state.harness.upsert_mission(&ws, input).await?;
     Ok(written(row, created))
 }
@@ -115,11 +119,13 @@ pub async fn get_mission(
     responses(Scoped, JsonBody, (status = 200, body = MissionRow)))]
 pub async fn update_mission(
     State(state): State<AppState>,
-    Auth(p): Auth,
     ApiPath(id): ApiPath<String>,
-    ApiJson(patch): ApiJson<MissionPatch>,
+    ScopedJson {
+        workspace: ws,
+        body: patch,
+        ..
+    }: ScopedJson<MissionPatch>,
 ) -> ApiResult<Json<MissionRow>> {
-    let ws = workspace(&state, &p, patch.workspace_id.as_deref()).await?;
     Ok(Json(state.harness.update_mission(&ws, &id, patch).await?))
 }
 
@@ -128,11 +134,13 @@ pub async fn update_mission(
     responses(Scoped, JsonBody, (status = 201, body = StepRow), (status = 200, description = "upserted by step_ref", body = StepRow)))]
 pub async fn upsert_step(
     State(state): State<AppState>,
-    Auth(p): Auth,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<StepInput>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<StepInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, created) = state.harness.upsert_step(&ws, &id, input).await?;
     Ok(written(row, created))
 }
@@ -142,11 +150,13 @@ pub async fn upsert_step(
     responses(Scoped, JsonBody, (status = 200, body = StepRow)))]
 pub async fn update_step(
     State(state): State<AppState>,
-    Auth(p): Auth,
     ApiPath((id, step_id)): ApiPath<(String, String)>,
-    ApiJson(patch): ApiJson<StepPatch>,
+    ScopedJson {
+        workspace: ws,
+        body: patch,
+        ..
+    }: ScopedJson<StepPatch>,
 ) -> ApiResult<Json<StepRow>> {
-    let ws = workspace(&state, &p, patch.workspace_id.as_deref()).await?;
     Ok(Json(
         state.harness.update_step(&ws, &id, &step_id, patch).await?,
     ))
@@ -157,11 +167,13 @@ pub async fn update_step(
     responses(Scoped, JsonBody, (status = 201, body = ArtifactRow)))]
 pub async fn add_artifact(
     State(state): State<AppState>,
-    Auth(p): Auth,
     ApiPath(id): ApiPath<String>,
-    ApiJson(input): ApiJson<ArtifactInput>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<ArtifactInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let row = state.harness.add_artifact(&ws, &id, input).await?;
     Ok(written(row, true))
 }
@@ -194,10 +206,12 @@ pub async fn list_traces(
     responses(Scoped, JsonBody, (status = 201, body = TraceRow), (status = 422, body = ErrorBody)))]
 pub async fn record_trace(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<TraceInput>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<TraceInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let row = state.harness.record_trace(&ws, input).await?;
     Ok(written(row, true))
 }
@@ -206,10 +220,12 @@ pub async fn record_trace(
     responses(Scoped, JsonBody, (status = 201, body = FeedbackResult), (status = 422, body = ErrorBody)))]
 pub async fn feedback(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<FeedbackInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<FeedbackInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let result = state.harness.feedback(&ws, &p.actor(), input).await?;
     Ok(written(result, true))
 }
@@ -233,10 +249,12 @@ pub async fn list_reflections(
         (status = 503, body = ErrorBody)))]
 pub async fn generate_reflection(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<ReflectInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<ReflectInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let row = state.harness.reflect(&ws, &p.actor(), input).await?;
     Ok(written(row, true))
 }

@@ -1,6 +1,6 @@
 //! `/v1/memory/*`: notes, review, entities, links, events, feedback, batch and context packs.
-//! Every route acts in one workspace: [`Scope`] for routes without a body, the body's
-//! `workspace_id` otherwise.
+//! Every route acts in one workspace: [`Scope`] (named by the query)
+//! or [`ScopedJson`] (named by the body's `workspace_id`).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -15,7 +15,7 @@ use crate::context::model::{
 };
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::extract::{
-    workspace, written, ApiJson, ApiPath, Auth, MaybeJson, Scope, WorkspaceParam,
+    workspace, written, ApiPath, Auth, MaybeJson, Scope, ScopedJson, WorkspaceParam,
 };
 use crate::http::openapi::{JsonBody, Scoped};
 use crate::memory::model::{
@@ -61,10 +61,12 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
         (status = 422, body = ErrorBody, description = "Refused by a guard policy")))]
 pub async fn create_note(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<NoteInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<NoteInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (note, outcome) = state.memory.create_note(&ws, &p.actor(), input).await?;
     Ok(written(note, outcome == Outcome::Created))
 }
@@ -111,11 +113,13 @@ pub async fn get_note(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_note(
     State(state): State<AppState>,
-    Auth(p): Auth,
     ApiPath(id): ApiPath<String>,
-    ApiJson(patch): ApiJson<NotePatch>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: patch,
+    }: ScopedJson<NotePatch>,
 ) -> ApiResult<Json<NoteRow>> {
-    let ws = workspace(&state, &p, patch.workspace_id.as_deref()).await?;
     Ok(Json(
         state
             .memory
@@ -211,10 +215,12 @@ pub async fn note_history(
     responses(Scoped, JsonBody, (status = 201, body = EntityRow), (status = 200, description = "upserted", body = EntityRow)))]
 pub async fn create_entity(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<EntityInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<EntityInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, outcome) = state.memory.upsert_entity(&ws, &p.actor(), input).await?;
     Ok(written(row, outcome == Outcome::Created))
 }
@@ -242,11 +248,13 @@ pub async fn list_entities(
     responses(Scoped, JsonBody, (status = 200, body = EntityRow), (status = 409, body = ErrorBody)))]
 pub async fn update_entity(
     State(state): State<AppState>,
-    Auth(p): Auth,
     ApiPath(id): ApiPath<String>,
-    ApiJson(patch): ApiJson<EntityPatch>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: patch,
+    }: ScopedJson<EntityPatch>,
 ) -> ApiResult<Json<EntityRow>> {
-    let ws = workspace(&state, &p, patch.workspace_id.as_deref()).await?;
     Ok(Json(
         state
             .memory
@@ -259,10 +267,12 @@ pub async fn update_entity(
     responses(Scoped, JsonBody, (status = 201, body = LinkRow), (status = 200, description = "upserted", body = LinkRow), (status = 422, body = ErrorBody)))]
 pub async fn create_link(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<LinkInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<LinkInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, outcome) = state.memory.upsert_link(&ws, &p.actor(), input).await?;
     Ok(written(row, outcome == Outcome::Created))
 }
@@ -305,10 +315,12 @@ pub async fn delete_link(
     responses(Scoped, JsonBody, (status = 201, body = EventRow), (status = 200, description = "upserted by external id", body = EventRow)))]
 pub async fn create_event(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<EventInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<EventInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, outcome) = state.memory.record_event(&ws, &p.actor(), input).await?;
     Ok(written(row, outcome == Outcome::Created))
 }
@@ -343,10 +355,12 @@ pub async fn list_events(
     responses(Scoped, JsonBody, (status = 201, body = FeedbackResult), (status = 200, description = "already recorded (same external id)", body = FeedbackResult), (status = 422, body = ErrorBody)))]
 pub async fn feedback(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<FeedbackInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<FeedbackInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (result, outcome) = state.memory.give_feedback(&ws, &p.actor(), input).await?;
     Ok(written(result, outcome == Outcome::Created))
 }
@@ -356,10 +370,12 @@ pub async fn feedback(
         (status = 422, body = ErrorBody)))]
 pub async fn batch(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<BatchInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<BatchInput>,
 ) -> ApiResult<Json<BatchResult>> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let max = state.config.memory.max_batch_items;
     Ok(Json(state.memory.batch(&ws, &p.actor(), input, max).await?))
 }
@@ -368,10 +384,12 @@ pub async fn batch(
     responses(Scoped, JsonBody, (status = 200, body = ContextPack), (status = 503, body = ErrorBody)))]
 pub async fn context_pack(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(req): ApiJson<ContextPackRequest>,
+    ScopedJson {
+        workspace: ws,
+        body: req,
+        ..
+    }: ScopedJson<ContextPackRequest>,
 ) -> ApiResult<Json<ContextPack>> {
-    let ws = workspace(&state, &p, req.workspace_id.as_deref()).await?;
     Ok(Json(state.context.build(&ws, req).await?))
 }
 
@@ -390,9 +408,11 @@ pub async fn get_pack(
     responses(Scoped, JsonBody, (status = 200, body = ContextResponse)))]
 pub async fn context(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(req): ApiJson<ContextRequest>,
+    ScopedJson {
+        workspace: ws,
+        body: req,
+        ..
+    }: ScopedJson<ContextRequest>,
 ) -> ApiResult<Json<ContextResponse>> {
-    let ws = workspace(&state, &p, req.workspace_id.as_deref()).await?;
     Ok(Json(state.context.context(&ws, req).await?))
 }

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::extract::{parse_json, workspace, ApiJson, ApiPath, Auth, Scope, WorkspaceParam};
+use crate::http::extract::{
+    parse_json, workspace, ApiPath, Auth, Scope, ScopedJson, WorkspaceParam,
+};
 use crate::http::openapi::{JsonBody, Scoped};
 use crate::sources::intake::{self, Items, Upload, UploadedFile};
 use crate::sources::model::{
@@ -233,9 +235,11 @@ pub async fn chunks(
         (status = 503, body = ErrorBody, description = "The embedding model is unavailable")))]
 pub async fn search(
     State(state): State<AppState>,
-    Auth(principal): Auth,
-    ApiJson(req): ApiJson<SearchRequest>,
+    ScopedJson {
+        workspace: ws,
+        body: req,
+        ..
+    }: ScopedJson<SearchRequest>,
 ) -> ApiResult<Json<SearchResponse>> {
-    let ws = workspace(&state, &principal, req.workspace_id.as_deref()).await?;
     Ok(Json(state.sources.search(&ws, req).await?))
 }
