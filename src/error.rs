@@ -160,6 +160,25 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// OpenAI's error shape, as the OpenAI-compatible routes answer it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OpenAiErrorBody {
+    pub error: OpenAiErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OpenAiErrorDetail {
+    pub message: String,
+    /// invalid_request_error, authentication_error, permission_error, not_found_error,
+    /// rate_limit_error or server_error.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The HTTP status, as a string.
+    pub code: String,
+    /// Always null.
+    pub param: Option<String>,
+}
+
 /// OpenAI's error object, for the routes that mimic OpenAI so its SDKs parse our failures.
 #[derive(Debug)]
 pub struct OpenAiError(pub ApiError);
@@ -187,21 +206,15 @@ impl IntoResponse for OpenAiError {
             Some(m) if !matches!(err, ApiError::NotFound(_)) => m,
             _ => err.label(),
         };
-        let body = serde_json::json!({
-            "error": { "message": message, "type": kind, "code": status.as_u16().to_string(), "param": null }
-        });
+        let body = OpenAiErrorBody {
+            error: OpenAiErrorDetail {
+                message,
+                kind: kind.to_string(),
+                code: status.as_u16().to_string(),
+                param: None,
+            },
+        };
         (status, axum::Json(body)).into_response()
-    }
-}
-
-/// Maps a unique-constraint violation to 409 with `what` as the message; anything else is a
-/// 500. One helper instead of matching on driver strings at every call site.
-pub fn on_unique_violation(what: &str) -> impl FnOnce(sqlx::Error) -> ApiError + '_ {
-    move |e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            ApiError::Conflict(what.to_string())
-        }
-        _ => ApiError::from(e),
     }
 }
 

@@ -1,64 +1,82 @@
-//! `/v1/actions/*`: policies, checks, approvals and the audit trail.
+//! `/v1/actions/*`: policies, checks, approvals and the audit trail. Every route acts in one
+//! workspace: [`Scope`] (named by the query)
+//! or [`ScopedJson`] (named by the body's `workspace_id`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::guard::model::{
     ApprovalList, ApprovalParams, AuditInput, AuditList, AuditParams, CheckInput, CheckResult,
     DecideInput, PolicyInput, PolicyList,
 };
-use crate::http::extract::{workspace, written, ApiJson, Auth};
-use crate::http::sources::WorkspaceParam;
+use crate::http::extract::{written, ApiPath, Scope, ScopedJson, WorkspaceParam};
+use crate::http::openapi::{JsonBody, Scoped};
 use crate::memory::validate::limit;
 use crate::state::AppState;
 use crate::store::guard::{ApprovalRow, AuditFilter, AuditRow, PolicyRow};
 
+pub fn routes(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/actions/policies",
+            get(list_policies).post(create_policy),
+        )
+        .route("/v1/actions/check", post(check))
+        .route("/v1/actions/approvals", get(list_approvals))
+        .route("/v1/actions/approvals/{id}/decide", post(decide))
+        .route("/v1/actions/audit", get(list_audit).post(record_audit))
+}
+
 #[utoipa::path(get, path = "/v1/actions/policies", tag = "actions", security(("bearer" = [])), params(WorkspaceParam),
-    responses((status = 200, body = PolicyList)))]
+    responses(Scoped, (status = 200, body = PolicyList)))]
 pub async fn list_policies(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<WorkspaceParam>,
+    Scope { workspace: ws, .. }: Scope,
 ) -> ApiResult<Json<PolicyList>> {
-    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
     Ok(Json(state.guard.list_policies(&ws).await?))
 }
 
 #[utoipa::path(post, path = "/v1/actions/policies", tag = "actions", security(("bearer" = [])), request_body = PolicyInput,
-    responses((status = 201, body = PolicyRow), (status = 200, description = "upserted by external id", body = PolicyRow),
-        (status = 400, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 201, body = PolicyRow), (status = 200, description = "upserted by external id", body = PolicyRow)))]
 pub async fn create_policy(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<PolicyInput>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<PolicyInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, created) = state.guard.upsert_policy(&ws, input).await?;
     Ok(written(row, created))
 }
 
 #[utoipa::path(post, path = "/v1/actions/check", tag = "actions", security(("bearer" = [])), request_body = CheckInput,
-    responses((status = 200, body = CheckResult), (status = 400, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 200, body = CheckResult)))]
 pub async fn check(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<CheckInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<CheckInput>,
 ) -> ApiResult<Json<CheckResult>> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     Ok(Json(state.guard.check(&ws, &p.actor(), input).await?))
 }
 
 #[utoipa::path(get, path = "/v1/actions/approvals", tag = "actions", security(("bearer" = [])), params(ApprovalParams),
-    responses((status = 200, body = ApprovalList), (status = 400, body = ErrorBody)))]
+    responses(Scoped, (status = 200, body = ApprovalList)))]
 pub async fn list_approvals(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<ApprovalParams>,
+    Scope {
+        workspace: ws,
+        query: q,
+        ..
+    }: Scope<ApprovalParams>,
 ) -> ApiResult<Json<ApprovalList>> {
     let n = limit(q.limit, 50, 200)?;
-    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
     Ok(Json(
         state
             .guard
@@ -69,23 +87,28 @@ pub async fn list_approvals(
 
 #[utoipa::path(post, path = "/v1/actions/approvals/{id}/decide", tag = "actions", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = DecideInput,
-    responses((status = 200, body = ApprovalRow), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 200, body = ApprovalRow), (status = 409, body = ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-    ApiJson(input): ApiJson<DecideInput>,
+    ApiPath(id): ApiPath<String>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<DecideInput>,
 ) -> ApiResult<Json<ApprovalRow>> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     Ok(Json(state.guard.decide(&ws, &p.actor(), &id, input).await?))
 }
 
 #[utoipa::path(get, path = "/v1/actions/audit", tag = "actions", security(("bearer" = [])), params(AuditParams),
-    responses((status = 200, body = AuditList), (status = 400, body = ErrorBody)))]
+    responses(Scoped, (status = 200, body = AuditList)))]
 pub async fn list_audit(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<AuditParams>,
+    Scope {
+        workspace: ws,
+        query: q,
+        ..
+    }: Scope<AuditParams>,
 ) -> ApiResult<Json<AuditList>> {
     let filter = AuditFilter {
         mission_id: q.mission_id,
@@ -94,21 +117,21 @@ pub async fn list_audit(
         before: None,
         limit: limit(q.limit, 50, 200)?,
     };
-    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
     Ok(Json(
         state.guard.audit(&ws, filter, q.cursor.as_deref()).await?,
     ))
 }
 
 #[utoipa::path(post, path = "/v1/actions/audit", tag = "actions", security(("bearer" = [])), request_body = AuditInput,
-    responses((status = 201, body = AuditRow), (status = 200, description = "already recorded (same external id)", body = AuditRow),
-        (status = 400, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 201, body = AuditRow), (status = 200, description = "already recorded (same external id)", body = AuditRow)))]
 pub async fn record_audit(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<AuditInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<AuditInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, created) = state.guard.record(&ws, &p.actor(), input).await?;
     Ok(written(row, created))
 }

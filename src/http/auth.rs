@@ -1,16 +1,31 @@
-//! `/api/auth/*`: register, login, refresh, logout, me.
+//! `/api/auth/*`: register, login, refresh and logout are public (counted against the IP);
+//! `me` needs a session.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::accounts::users::{self, AuthResponse, AuthSettings, Credentials, SignedIn, UserView};
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::extract::{ApiJson, ClientIp, SessionUser};
+use crate::http::openapi::{JsonBody, Public, SessionOnly};
 use crate::state::AppState;
+
+pub fn public_routes(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/register", post(register))
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/logout", post(logout))
+}
+
+pub fn routes(_state: &AppState) -> Router<AppState> {
+    Router::new().route("/api/auth/me", get(me))
+}
 
 const REFRESH_COOKIE: &str = "cairn_refresh";
 
@@ -51,8 +66,9 @@ fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials,
-    responses((status = 200, body = AuthResponse, description = "Signed in; sets the refresh cookie"),
-        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses(Public, JsonBody, (status = 200, body = AuthResponse, description = "Signed in; sets the refresh cookie"),
+        (status = 403, body = ErrorBody, description = "Registration is disabled"),
+        (status = 409, body = ErrorBody, description = "A user with this email exists")))]
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Credentials>,
@@ -62,8 +78,8 @@ pub async fn register(
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials,
-    responses((status = 200, body = AuthResponse), (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody, description = "Too many failed logins from this IP")))]
+    responses(Public, JsonBody, (status = 200, body = AuthResponse), (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "Too many requests or failed logins from this IP")))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -81,7 +97,7 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
-    responses((status = 200, body = AuthResponse, description = "New session token; the refresh cookie is rotated"),
+    responses(Public, (status = 200, body = AuthResponse, description = "New session token; the refresh cookie is rotated"),
         (status = 401, body = ErrorBody)))]
 pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     let token = refresh_cookie(&headers);
@@ -95,7 +111,7 @@ pub struct LoggedOut {
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
-    responses((status = 200, body = LoggedOut, description = "The refresh token is revoked and the cookie cleared")))]
+    responses(Public, (status = 200, body = LoggedOut, description = "The refresh token is revoked and the cookie cleared")))]
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     users::logout(state.accounts.as_ref(), refresh_cookie(&headers).as_deref()).await?;
     let clear = cookie(&state, "", 0);
@@ -107,7 +123,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses(SessionOnly, (status = 200, body = UserView)))]
 pub async fn me(State(state): State<AppState>, session: SessionUser) -> ApiResult<Json<UserView>> {
     Ok(Json(
         users::me(state.accounts.as_ref(), &session.user_id).await?,

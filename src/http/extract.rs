@@ -1,16 +1,25 @@
-//! Extractors: JSON bodies with precise errors, the authenticated principal, the client IP.
+//! Extractors: the request's parts (body, query, path), the authenticated principal, the
+//! workspace it acts in and the client IP.
+//!
+//! The rule: every extractor a handler uses rejects with [`ApiError`], so every refusal is the
+//! JSON error shape and a 400 names the field or parameter. Handlers use [`ApiJson`],
+//! [`ApiQuery`] and [`ApiPath`], never axum's `Json`, `Query` or `Path` (whose rejections are
+//! `text/plain`).
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::accounts::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::Workspace;
 
 /// A JSON body. Malformed JSON, a wrong type or an unknown enum value is a 400 whose message
 /// names the field; a body over `server.max_body_bytes` is a 413.
@@ -20,17 +29,82 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(state.config.server.max_body_bytes)
-            } else {
-                ApiError::bad_request(format!(
-                    "could not read the request body: {}",
-                    e.body_text()
-                ))
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// An optional JSON body: an empty body is `T::default()`, anything else is read as [`ApiJson`].
+pub struct MaybeJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for MaybeJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        parse_json(&bytes).map(MaybeJson)
+    }
+}
+
+/// The whole body, within `server.max_body_bytes` (413 beyond it).
+async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(state.config.server.max_body_bytes)
+        } else {
+            ApiError::bad_request(format!(
+                "could not read the request body: {}",
+                e.body_text()
+            ))
+        }
+    })
+}
+
+/// Query parameters. A wrong type or an unknown parameter is a 400 whose message names the
+/// parameter (`limit: invalid digit found in string`).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Query::try_from_uri(&parts.uri)
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| {
+                // axum's text is "Failed to deserialize query string: <param>: <why>"; the
+                // parameter and the reason are what a client can act on.
+                let text = rejection.body_text();
+                let why = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                ApiError::bad_request(why)
+            })
+    }
+}
+
+/// Path parameters. A segment that is not valid UTF-8 or not of the expected type is a 400
+/// naming the parameter.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status().is_server_error() => Err(ApiError::Internal(
+                anyhow::anyhow!("path parameters: {}", rejection.body_text()),
+            )),
+            Err(rejection) => {
+                // axum's text is "Invalid URL: <why>", where <why> names the parameter.
+                let text = rejection.body_text();
+                let why = text.strip_prefix("Invalid URL: ").unwrap_or(&text);
+                Err(ApiError::bad_request(format!("path: {why}")))
+            }
+        }
     }
 }
 
@@ -165,12 +239,133 @@ pub fn client_ip(
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
-/// The workspace a request names (or the caller's default or bound one), scoped to the caller.
+/// The caller, the workspace the request acts in and the route's query parameters `Q`, whose
+/// `workspace_id` names the workspace (for routes without a body; body routes use
+/// [`workspace`]). A bad query is a 400 naming the parameter; an unknown workspace, or one a
+/// bound key may not see, is a 404.
+pub struct Scope<Q = WorkspaceParam> {
+    pub principal: Principal,
+    pub workspace: Workspace,
+    pub query: Q,
+}
+
+/// Query parameters that may name the request's workspace.
+pub trait NamesWorkspace {
+    fn workspace_slug(&self) -> Option<&str>;
+}
+
+/// The query of routes whose only parameter is the workspace.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceParam {
+    pub workspace_id: Option<String>,
+}
+
+macro_rules! names_workspace {
+    ($($query:ty),* $(,)?) => {
+        $(impl NamesWorkspace for $query {
+            fn workspace_slug(&self) -> Option<&str> {
+                self.workspace_id.as_deref()
+            }
+        })*
+    };
+}
+
+names_workspace!(
+    WorkspaceParam,
+    crate::memory::model::NoteListParams,
+    crate::memory::model::EntityListParams,
+    crate::memory::model::LinkListParams,
+    crate::memory::model::EventListParams,
+    crate::guard::model::ApprovalParams,
+    crate::guard::model::AuditParams,
+    crate::harness::model::ListParams,
+    crate::harness::model::MissionListParams,
+    crate::harness::model::TraceListParams,
+    crate::http::memory::ForgetParams,
+    crate::http::sources::ListParams,
+    crate::memory::model::NoteInput,
+    crate::memory::model::NotePatch,
+    crate::memory::model::EntityInput,
+    crate::memory::model::EntityPatch,
+    crate::memory::model::LinkInput,
+    crate::memory::model::EventInput,
+    crate::memory::model::FeedbackInput,
+    crate::memory::model::BatchInput,
+    crate::context::model::ContextPackRequest,
+    crate::context::model::ContextRequest,
+    crate::guard::model::PolicyInput,
+    crate::guard::model::CheckInput,
+    crate::guard::model::DecideInput,
+    crate::guard::model::AuditInput,
+    crate::harness::model::VersionInput,
+    crate::harness::model::MissionInput,
+    crate::harness::model::MissionPatch,
+    crate::harness::model::StepInput,
+    crate::harness::model::StepPatch,
+    crate::harness::model::ArtifactInput,
+    crate::harness::model::TraceInput,
+    crate::harness::model::FeedbackInput,
+    crate::harness::model::ReflectInput,
+    crate::sources::model::SearchRequest,
+);
+
+impl<Q> FromRequestParts<AppState> for Scope<Q>
+where
+    Q: DeserializeOwned + NamesWorkspace + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Auth(principal) = Auth::from_request_parts(parts, state).await?;
+        let ApiQuery(query) = ApiQuery::<Q>::from_request_parts(parts, state).await?;
+        let workspace = workspace(state, &principal, query.workspace_slug()).await?;
+        Ok(Self {
+            principal,
+            workspace,
+            query,
+        })
+    }
+}
+
+/// The caller, the workspace the request acts in and the JSON body `T`, whose `workspace_id`
+/// field names the workspace (the body counterpart of [`Scope`]). The body is read as
+/// [`ApiJson`] first, so a malformed body is a 400 before an unknown workspace is a 404.
+pub struct ScopedJson<T> {
+    pub principal: Principal,
+    pub workspace: Workspace,
+    pub body: T,
+}
+
+impl<T> FromRequest<AppState> for ScopedJson<T>
+where
+    T: DeserializeOwned + NamesWorkspace + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let Auth(principal) = Auth::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let ApiJson(body) = ApiJson::<T>::from_request(req, state).await?;
+        let slug = body.workspace_slug().map(str::to_owned);
+        let workspace = workspace(state, &principal, slug.as_deref()).await?;
+        Ok(Self {
+            principal,
+            workspace,
+            body,
+        })
+    }
+}
+
+/// The workspace `slug` names, scoped to the caller: what [`Scope`] and [`ScopedJson`] use, and
+/// the requests whose workspace is neither a query parameter nor a JSON body field (an optional
+/// body, a multipart form) call.
 pub async fn workspace(
     state: &AppState,
     principal: &Principal,
     slug: Option<&str>,
-) -> Result<crate::store::Workspace, ApiError> {
+) -> Result<Workspace, ApiError> {
     crate::accounts::workspaces::resolve(state.accounts.as_ref(), principal, slug).await
 }
 

@@ -1,8 +1,11 @@
 //! `/v1/harness/*`: versions, missions, steps, artifacts, traces, feedback and reflections.
+//! Every route acts in one workspace: [`Scope`] (named by the query)
+//! or [`ScopedJson`] (named by the body's `workspace_id`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
-use axum::Json;
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::harness::model::{
@@ -10,115 +13,150 @@ use crate::harness::model::{
     MissionList, MissionListParams, MissionPatch, ReflectInput, ReflectionList, StepInput,
     StepPatch, TraceInput, TraceList, TraceListParams, VersionInput, VersionList,
 };
-use crate::http::extract::{workspace, written, ApiJson, Auth};
-use crate::http::sources::WorkspaceParam;
+use crate::http::extract::{written, ApiPath, Scope, ScopedJson, WorkspaceParam};
+use crate::http::openapi::{JsonBody, Scoped};
 use crate::memory::validate::limit;
 use crate::state::AppState;
 use crate::store::harness::{
     ArtifactRow, MissionRow, ReflectionRow, StepRow, TraceFilter, TraceRow, VersionRow,
 };
 
+pub fn routes(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/harness/versions",
+            get(list_versions).post(create_version),
+        )
+        .route(
+            "/v1/harness/missions",
+            get(list_missions).post(upsert_mission),
+        )
+        .route(
+            "/v1/harness/missions/{id}",
+            get(get_mission).patch(update_mission),
+        )
+        .route("/v1/harness/missions/{id}/steps", post(upsert_step))
+        .route(
+            "/v1/harness/missions/{id}/steps/{step_id}",
+            patch(update_step),
+        )
+        .route("/v1/harness/missions/{id}/artifacts", post(add_artifact))
+        .route("/v1/harness/traces", get(list_traces).post(record_trace))
+        .route("/v1/harness/feedback", post(feedback))
+        .route("/v1/harness/reflections", get(list_reflections))
+        .route(
+            "/v1/harness/reflections/generate",
+            post(generate_reflection),
+        )
+}
+
 #[utoipa::path(get, path = "/v1/harness/versions", tag = "harness", security(("bearer" = [])), params(WorkspaceParam),
-    responses((status = 200, body = VersionList)))]
+    responses(Scoped, (status = 200, body = VersionList)))]
 pub async fn list_versions(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<WorkspaceParam>,
+    Scope { workspace: ws, .. }: Scope,
 ) -> ApiResult<Json<VersionList>> {
-    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
     Ok(Json(state.harness.versions(&ws).await?))
 }
 
 #[utoipa::path(post, path = "/v1/harness/versions", tag = "harness", security(("bearer" = [])), request_body = VersionInput,
-    responses((status = 201, body = VersionRow), (status = 400, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 201, body = VersionRow)))]
 pub async fn create_version(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<VersionInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<VersionInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let row = state.harness.add_version(&ws, &p.actor(), input).await?;
     Ok(written(row, true))
 }
 
 #[utoipa::path(get, path = "/v1/harness/missions", tag = "harness", security(("bearer" = [])), params(MissionListParams),
-    responses((status = 200, body = MissionList), (status = 400, body = ErrorBody)))]
+    responses(Scoped, (status = 200, body = MissionList)))]
 pub async fn list_missions(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<MissionListParams>,
+    Scope {
+        workspace: ws,
+        query: q,
+        ..
+    }: Scope<MissionListParams>,
 ) -> ApiResult<Json<MissionList>> {
     let n = limit(q.limit, 50, 200)?;
-    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
     Ok(Json(
         state.harness.missions(&ws, q.status.as_deref(), n).await?,
     ))
 }
 
 #[utoipa::path(post, path = "/v1/harness/missions", tag = "harness", security(("bearer" = [])), request_body = MissionInput,
-    responses((status = 201, body = MissionRow), (status = 200, description = "upserted", body = MissionRow),
-        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 201, body = MissionRow), (status = 200, description = "upserted", body = MissionRow), (status = 409, body = ErrorBody)))]
 pub async fn upsert_mission(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<MissionInput>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<MissionInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, created) = state.harness.upsert_mission(&ws, input).await?;
     Ok(written(row, created))
 }
 
 #[utoipa::path(get, path = "/v1/harness/missions/{id}", tag = "harness", security(("bearer" = [])),
     params(("id" = String, Path), WorkspaceParam),
-    responses((status = 200, body = MissionDetail), (status = 404, body = ErrorBody)))]
+    responses(Scoped, (status = 200, body = MissionDetail)))]
 pub async fn get_mission(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-    Query(q): Query<WorkspaceParam>,
+    ApiPath(id): ApiPath<String>,
+    Scope { workspace: ws, .. }: Scope,
 ) -> ApiResult<Json<MissionDetail>> {
-    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
     Ok(Json(state.harness.mission_detail(&ws, &id).await?))
 }
 
 #[utoipa::path(patch, path = "/v1/harness/missions/{id}", tag = "harness", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = MissionPatch,
-    responses((status = 200, body = MissionRow), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 200, body = MissionRow)))]
 pub async fn update_mission(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-    ApiJson(patch): ApiJson<MissionPatch>,
+    ApiPath(id): ApiPath<String>,
+    ScopedJson {
+        workspace: ws,
+        body: patch,
+        ..
+    }: ScopedJson<MissionPatch>,
 ) -> ApiResult<Json<MissionRow>> {
-    let ws = workspace(&state, &p, patch.workspace_id.as_deref()).await?;
     Ok(Json(state.harness.update_mission(&ws, &id, patch).await?))
 }
 
 #[utoipa::path(post, path = "/v1/harness/missions/{id}/steps", tag = "harness", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = StepInput,
-    responses((status = 201, body = StepRow), (status = 200, description = "upserted by step_ref", body = StepRow),
-        (status = 404, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 201, body = StepRow), (status = 200, description = "upserted by step_ref", body = StepRow)))]
 pub async fn upsert_step(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-    ApiJson(input): ApiJson<StepInput>,
+    ApiPath(id): ApiPath<String>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<StepInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let (row, created) = state.harness.upsert_step(&ws, &id, input).await?;
     Ok(written(row, created))
 }
 
 #[utoipa::path(patch, path = "/v1/harness/missions/{id}/steps/{step_id}", tag = "harness", security(("bearer" = [])),
     params(("id" = String, Path), ("step_id" = String, Path)), request_body = StepPatch,
-    responses((status = 200, body = StepRow), (status = 404, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 200, body = StepRow)))]
 pub async fn update_step(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Path((id, step_id)): Path<(String, String)>,
-    ApiJson(patch): ApiJson<StepPatch>,
+    ApiPath((id, step_id)): ApiPath<(String, String)>,
+    ScopedJson {
+        workspace: ws,
+        body: patch,
+        ..
+    }: ScopedJson<StepPatch>,
 ) -> ApiResult<Json<StepRow>> {
-    let ws = workspace(&state, &p, patch.workspace_id.as_deref()).await?;
     Ok(Json(
         state.harness.update_step(&ws, &id, &step_id, patch).await?,
     ))
@@ -126,24 +164,29 @@ pub async fn update_step(
 
 #[utoipa::path(post, path = "/v1/harness/missions/{id}/artifacts", tag = "harness", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = ArtifactInput,
-    responses((status = 201, body = ArtifactRow), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 201, body = ArtifactRow)))]
 pub async fn add_artifact(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-    ApiJson(input): ApiJson<ArtifactInput>,
+    ApiPath(id): ApiPath<String>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<ArtifactInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let row = state.harness.add_artifact(&ws, &id, input).await?;
     Ok(written(row, true))
 }
 
 #[utoipa::path(get, path = "/v1/harness/traces", tag = "harness", security(("bearer" = [])), params(TraceListParams),
-    responses((status = 200, body = TraceList), (status = 400, body = ErrorBody)))]
+    responses(Scoped, (status = 200, body = TraceList)))]
 pub async fn list_traces(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<TraceListParams>,
+    Scope {
+        workspace: ws,
+        query: q,
+        ..
+    }: Scope<TraceListParams>,
 ) -> ApiResult<Json<TraceList>> {
     let filter = TraceFilter {
         mission_id: q.mission_id,
@@ -151,7 +194,6 @@ pub async fn list_traces(
         before: None,
         limit: limit(q.limit, 50, 200)?,
     };
-    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
     Ok(Json(
         state
             .harness
@@ -161,49 +203,58 @@ pub async fn list_traces(
 }
 
 #[utoipa::path(post, path = "/v1/harness/traces", tag = "harness", security(("bearer" = [])), request_body = TraceInput,
-    responses((status = 201, body = TraceRow), (status = 400, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 201, body = TraceRow), (status = 422, body = ErrorBody)))]
 pub async fn record_trace(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<TraceInput>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<TraceInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let row = state.harness.record_trace(&ws, input).await?;
     Ok(written(row, true))
 }
 
 #[utoipa::path(post, path = "/v1/harness/feedback", tag = "harness", security(("bearer" = [])), request_body = FeedbackInput,
-    responses((status = 201, body = FeedbackResult), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 201, body = FeedbackResult), (status = 422, body = ErrorBody)))]
 pub async fn feedback(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<FeedbackInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<FeedbackInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let result = state.harness.feedback(&ws, &p.actor(), input).await?;
     Ok(written(result, true))
 }
 
 #[utoipa::path(get, path = "/v1/harness/reflections", tag = "harness", security(("bearer" = [])), params(ListParams),
-    responses((status = 200, body = ReflectionList)))]
+    responses(Scoped, (status = 200, body = ReflectionList)))]
 pub async fn list_reflections(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<ListParams>,
+    Scope {
+        workspace: ws,
+        query: q,
+        ..
+    }: Scope<ListParams>,
 ) -> ApiResult<Json<ReflectionList>> {
     let n = limit(q.limit, 50, 200)?;
-    let ws = workspace(&state, &p, q.workspace_id.as_deref()).await?;
     Ok(Json(state.harness.reflections(&ws, n).await?))
 }
 
 #[utoipa::path(post, path = "/v1/harness/reflections/generate", tag = "harness", security(("bearer" = [])), request_body = ReflectInput,
-    responses((status = 201, body = ReflectionRow), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 201, body = ReflectionRow), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn generate_reflection(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    ApiJson(input): ApiJson<ReflectInput>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<ReflectInput>,
 ) -> ApiResult<Response> {
-    let ws = workspace(&state, &p, input.workspace_id.as_deref()).await?;
     let row = state.harness.reflect(&ws, &p.actor(), input).await?;
     Ok(written(row, true))
 }

@@ -1,4 +1,4 @@
-//! `GET /healthz` and `GET /metrics`.
+//! `GET /healthz` and `GET /metrics`: public, counted against the caller's IP.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -6,11 +6,19 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::http::openapi::Public;
 use crate::state::AppState;
+
+pub fn public_routes(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -48,7 +56,7 @@ async fn timed<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> Che
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "system",
-    responses((status = 200, body = Health), (status = 503, body = Health)))]
+    responses(Public, (status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let mut checks = BTreeMap::new();
     checks.insert("sqlite".to_string(), timed(state.accounts.ping()).await);
@@ -92,7 +100,7 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+    responses(Public, (status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

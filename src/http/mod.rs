@@ -1,5 +1,11 @@
 //! Route tables and thin handlers. Handlers extract inputs, call one area function and wrap the
 //! result; no SQL and no business logic lives here.
+//!
+//! Each area module exports `routes()` (authenticated) and, where it has public routes,
+//! `public_routes()`; [`router`] merges them and adds the layers. To add a route: write the
+//! handler with its `#[utoipa::path]` in the area's module, add it to that module's `routes()`
+//! and to `openapi.rs`'s `paths(...)`. Handlers take [`extract`]'s extractors, never axum's
+//! `Json`, `Query` or `Path`, so every refusal is the JSON error shape.
 
 pub mod actions;
 pub mod auth;
@@ -21,7 +27,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -32,151 +38,29 @@ use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The whole API: each area's public routes (counted against the caller's IP) and
+/// authenticated routes (behind the credential check and its rate limit), then the layers every
+/// request passes.
 pub fn router(state: AppState) -> Router {
     let public = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(openapi::openapi_json))
-        .route("/api/auth/register", post(auth::register))
-        .route("/api/auth/login", post(auth::login))
-        .route("/api/auth/refresh", post(auth::refresh))
-        .route("/api/auth/logout", post(auth::logout))
-        .route("/v1/pricing", get(chat::pricing))
+        .merge(health::public_routes(&state))
+        .merge(openapi::public_routes(&state))
+        .merge(auth::public_routes(&state))
+        .merge(gateway_public_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::limit_anonymous,
         ));
 
     let authenticated = Router::new()
-        .route("/api/auth/me", get(auth::me))
-        .route("/v1/keys", post(keys::create).get(keys::list))
-        .route("/v1/keys/{id}", delete(keys::revoke))
-        .route(
-            "/v1/workspaces",
-            post(workspaces::create).get(workspaces::list),
-        )
-        .route(
-            "/v1/workspaces/{workspace_id}",
-            get(workspaces::get).patch(workspaces::update),
-        )
-        .route(
-            "/v1/sources",
-            post(sources::create)
-                .get(sources::list)
-                .layer(DefaultBodyLimit::max(state.config.sources.max_upload_bytes)),
-        )
-        .route(
-            "/v1/sources/{id}",
-            get(sources::get).delete(sources::delete),
-        )
-        .route("/v1/sources/{id}/reindex", post(sources::reindex))
-        .route("/v1/documents/{id}", get(sources::document))
-        .route("/v1/documents/{id}/chunks", get(sources::chunks))
-        .route("/v1/search", post(sources::search))
-        .route("/v1/embeddings", post(embeddings::embeddings))
-        .route("/v1/chat/completions", post(chat::completions))
-        .route("/v1/models", get(chat::models))
-        .route("/v1/usage", get(chat::usage))
-        .route("/v1/usage/breakdown", get(chat::breakdown))
-        .route("/v1/stats", get(chat::stats))
-        .route("/v1/balance", get(chat::balance))
-        .route("/v1/billing/add", post(chat::add_credit))
-        .route("/v1/billing/checkout", post(chat::checkout))
-        .route(
-            "/v1/local-endpoints",
-            post(local_endpoints::register).get(local_endpoints::list),
-        )
-        .route(
-            "/v1/local-endpoints/{id}",
-            get(local_endpoints::get)
-                .patch(local_endpoints::update)
-                .delete(local_endpoints::delete),
-        )
-        .route(
-            "/v1/local-endpoints/{id}/recheck",
-            post(local_endpoints::recheck),
-        )
-        .route(
-            "/v1/local-endpoints/{id}/models",
-            get(local_endpoints::models),
-        )
-        .route(
-            "/v1/memory/notes",
-            post(memory::create_note).get(memory::list_notes),
-        )
-        .route(
-            "/v1/memory/notes/{id}",
-            get(memory::get_note)
-                .patch(memory::update_note)
-                .delete(memory::forget_note),
-        )
-        .route("/v1/memory/notes/{id}/approve", post(memory::approve_note))
-        .route("/v1/memory/notes/{id}/reject", post(memory::reject_note))
-        .route("/v1/memory/notes/{id}/history", get(memory::note_history))
-        .route(
-            "/v1/memory/entities",
-            post(memory::create_entity).get(memory::list_entities),
-        )
-        .route("/v1/memory/entities/{id}", patch(memory::update_entity))
-        .route(
-            "/v1/memory/links",
-            post(memory::create_link).get(memory::list_links),
-        )
-        .route("/v1/memory/links/{id}", delete(memory::delete_link))
-        .route(
-            "/v1/memory/events",
-            post(memory::create_event).get(memory::list_events),
-        )
-        .route("/v1/memory/feedback", post(memory::feedback))
-        .route("/v1/memory/batch", post(memory::batch))
-        .route("/v1/memory/context-pack", post(memory::context_pack))
-        .route("/v1/memory/context-packs/{pack_id}", get(memory::get_pack))
-        .route("/v1/memory/context", post(memory::context))
-        .route(
-            "/v1/actions/policies",
-            get(actions::list_policies).post(actions::create_policy),
-        )
-        .route("/v1/actions/check", post(actions::check))
-        .route("/v1/actions/approvals", get(actions::list_approvals))
-        .route("/v1/actions/approvals/{id}/decide", post(actions::decide))
-        .route(
-            "/v1/actions/audit",
-            get(actions::list_audit).post(actions::record_audit),
-        )
-        .route(
-            "/v1/harness/versions",
-            get(harness::list_versions).post(harness::create_version),
-        )
-        .route(
-            "/v1/harness/missions",
-            get(harness::list_missions).post(harness::upsert_mission),
-        )
-        .route(
-            "/v1/harness/missions/{id}",
-            get(harness::get_mission).patch(harness::update_mission),
-        )
-        .route(
-            "/v1/harness/missions/{id}/steps",
-            post(harness::upsert_step),
-        )
-        .route(
-            "/v1/harness/missions/{id}/steps/{step_id}",
-            patch(harness::update_step),
-        )
-        .route(
-            "/v1/harness/missions/{id}/artifacts",
-            post(harness::add_artifact),
-        )
-        .route(
-            "/v1/harness/traces",
-            get(harness::list_traces).post(harness::record_trace),
-        )
-        .route("/v1/harness/feedback", post(harness::feedback))
-        .route("/v1/harness/reflections", get(harness::list_reflections))
-        .route(
-            "/v1/harness/reflections/generate",
-            post(harness::generate_reflection),
-        )
+        .merge(auth::routes(&state))
+        .merge(keys::routes(&state))
+        .merge(workspaces::routes(&state))
+        .merge(sources::routes(&state))
+        .merge(memory::routes(&state))
+        .merge(actions::routes(&state))
+        .merge(harness::routes(&state))
+        .merge(gateway_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::authenticate,
@@ -208,6 +92,46 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
+
+// MERGE: the gateway helper's modules get their own `routes()` / `public_routes()`; at merge
+// this block becomes `.merge(chat::public_routes(&state))` above and
+// `.merge(chat::routes(&state))`, `usage::routes`, `billing::routes`, `embeddings::routes` and
+// `local_endpoints::routes` in `authenticated`, and these two functions go.
+fn gateway_public_routes() -> Router<AppState> {
+    Router::new().route("/v1/pricing", get(chat::pricing))
+}
+
+fn gateway_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/models", get(chat::models))
+        .route("/v1/usage", get(chat::usage))
+        .route("/v1/usage/breakdown", get(chat::breakdown))
+        .route("/v1/stats", get(chat::stats))
+        .route("/v1/balance", get(chat::balance))
+        .route("/v1/billing/add", post(chat::add_credit))
+        .route("/v1/billing/checkout", post(chat::checkout))
+        .route(
+            "/v1/local-endpoints",
+            post(local_endpoints::register).get(local_endpoints::list),
+        )
+        .route(
+            "/v1/local-endpoints/{id}",
+            get(local_endpoints::get)
+                .patch(local_endpoints::update)
+                .delete(local_endpoints::delete),
+        )
+        .route(
+            "/v1/local-endpoints/{id}/recheck",
+            post(local_endpoints::recheck),
+        )
+        .route(
+            "/v1/local-endpoints/{id}/models",
+            get(local_endpoints::models),
+        )
+}
+// END MERGE
 
 async fn not_found(State(state): State<AppState>, req: Request) -> Response {
     refuse(&state, &req, ApiError::NotFound("Route"))

@@ -1,9 +1,23 @@
 //! The OpenAPI document, generated from the handlers' annotations. A test writes it to
 //! `schemas/openapi.json` and fails when the committed copy is stale.
+//!
+//! The rule: a route documents every status it can answer. The refusals most routes share
+//! (credential, rate limit, session, workspace, malformed input) are the response sets below,
+//! listed first in a route's `responses(...)`; the route then adds its own statuses.
+//! `tests/api/contract.rs` checks the document against the server's real answers.
 
-use axum::Json;
+use std::collections::BTreeMap;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::content::Content;
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoResponses, Modify, OpenApi};
+
+use crate::error::{ErrorBody, OpenAiErrorBody};
+use crate::state::AppState;
 
 use crate::http::{
     actions, auth, chat, embeddings, harness, health, keys, local_endpoints, memory, sources,
@@ -40,6 +54,7 @@ use crate::http::{
         harness::list_traces, harness::record_trace, harness::feedback,
         harness::list_reflections, harness::generate_reflection,
     ),
+    components(schemas(ErrorBody, OpenAiErrorBody)),
     modifiers(&BearerAuth),
     tags(
         (name = "system", description = "Health, metrics and this document"),
@@ -85,7 +100,96 @@ pub fn spec_json() -> String {
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "system",
-    responses((status = 200, description = "This OpenAPI document")))]
+    responses(Public, (status = 200, description = "This OpenAPI document")))]
 pub async fn openapi_json() -> Json<serde_json::Value> {
     Json(serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
 }
+
+/// `/openapi.json`, public.
+pub fn public_routes(_state: &AppState) -> Router<AppState> {
+    Router::new().route("/openapi.json", get(openapi_json))
+}
+
+/// A refusal whose body is the schema `body` (`ErrorBody`, or `OpenAiErrorBody` on the
+/// OpenAI-compatible routes).
+fn refusal(body: &str, description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name(body))),
+        )
+        .build()
+        .into()
+}
+
+const MALFORMED: &str = "A malformed query or path parameter or body field; the message names it";
+const NO_CREDENTIAL: &str = "Missing, invalid or expired credential";
+const OVER_LIMIT: &str =
+    "Over the requests-per-minute limit (of the credential, or of the IP without one); see Retry-After";
+
+/// Declares a set of shared refusals as a type `responses(...)` can list.
+macro_rules! refusals {
+    ($(#[$doc:meta])* $name:ident: $(($code:literal, $description:expr)),+ $(,)?) => {
+        refusals!($(#[$doc])* $name("ErrorBody"): $(($code, $description)),+);
+    };
+    ($(#[$doc:meta])* $name:ident($body:literal): $(($code:literal, $description:expr)),+ $(,)?) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([$(($code.to_string(), refusal($body, $description))),+])
+            }
+        }
+    };
+}
+
+refusals!(
+    /// Public routes: the per-IP budget of anonymous requests.
+    Public: ("429", "Too many requests from this IP; see Retry-After"),
+);
+
+refusals!(
+    /// Any authenticated route.
+    Authed: ("401", NO_CREDENTIAL), ("429", OVER_LIMIT),
+);
+
+refusals!(
+    /// Management routes that need a dashboard session.
+    SessionOnly:
+        ("401", NO_CREDENTIAL),
+        ("403", "Needs a dashboard session; runtime API keys (tok_...) are refused"),
+        ("429", OVER_LIMIT),
+);
+
+refusals!(
+    /// Routes acting in a workspace (named by `workspace_id`, or the key's binding, or
+    /// `default`).
+    Scoped:
+        ("400", MALFORMED),
+        ("401", NO_CREDENTIAL),
+        ("404", "The workspace or the resource does not exist in this account, or the key may not see it"),
+        ("429", OVER_LIMIT),
+);
+
+refusals!(
+    /// Routes with path or query parameters.
+    BadParams: ("400", MALFORMED),
+);
+
+refusals!(
+    /// Routes with a JSON body.
+    JsonBody:
+        ("400", "Malformed JSON, an empty body, a wrong type or an unknown field; the message names it"),
+        ("413", "The body is larger than `server.max_body_bytes`"),
+);
+
+refusals!(
+    /// `Authed` and `JsonBody` on the OpenAI-compatible routes, in OpenAI's error shape.
+    OpenAiRefusals("OpenAiErrorBody"):
+        ("400", "Malformed JSON, an empty body, a wrong type or an unknown field; the message names it"),
+        ("401", NO_CREDENTIAL),
+        ("413", "The body is larger than `server.max_body_bytes`"),
+        ("429", OVER_LIMIT),
+);

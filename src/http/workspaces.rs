@@ -1,20 +1,30 @@
 //! `/v1/workspaces`: management with a session; reading one workspace also works with a key
 //! scoped to it.
 
-use axum::extract::{Path, State};
-use axum::Json;
+use axum::extract::State;
+use axum::routing::{self, post};
+use axum::{Json, Router};
 
 use crate::accounts::workspaces::{
     self, CreateWorkspace, UpdateWorkspace, WorkspaceList, WorkspaceView,
 };
 use crate::error::{ApiResult, ErrorBody};
-use crate::http::extract::{ApiJson, Auth, SessionUser};
+use crate::http::extract::{ApiJson, ApiPath, Auth, SessionUser};
+use crate::http::openapi::{Authed, BadParams, JsonBody, SessionOnly};
 use crate::state::AppState;
+
+pub fn routes(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/workspaces", post(create).get(list))
+        .route(
+            "/v1/workspaces/{workspace_id}",
+            routing::get(get).patch(update),
+        )
+}
 
 #[utoipa::path(post, path = "/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
     request_body = CreateWorkspace,
-    responses((status = 200, body = WorkspaceView), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses(SessionOnly, JsonBody, (status = 200, body = WorkspaceView), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     session: SessionUser,
@@ -26,7 +36,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
-    responses((status = 200, body = WorkspaceList), (status = 403, body = ErrorBody)))]
+    responses(SessionOnly, (status = 200, body = WorkspaceList)))]
 pub async fn list(
     State(state): State<AppState>,
     session: SessionUser,
@@ -38,11 +48,11 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/v1/workspaces/{workspace_id}", tag = "workspaces", security(("bearer" = [])),
     params(("workspace_id" = String, Path)),
-    responses((status = 200, body = WorkspaceView), (status = 404, body = ErrorBody)))]
+    responses(Authed, BadParams, (status = 200, body = WorkspaceView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(workspace_id): Path<String>,
+    ApiPath(workspace_id): ApiPath<String>,
 ) -> ApiResult<Json<WorkspaceView>> {
     Ok(Json(
         workspaces::get(state.accounts.as_ref(), &principal, &workspace_id).await?,
@@ -51,11 +61,11 @@ pub async fn get(
 
 #[utoipa::path(patch, path = "/v1/workspaces/{workspace_id}", tag = "workspaces", security(("bearer" = [])),
     params(("workspace_id" = String, Path)), request_body = UpdateWorkspace,
-    responses((status = 200, body = WorkspaceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(SessionOnly, BadParams, JsonBody, (status = 200, body = WorkspaceView), (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     session: SessionUser,
-    Path(workspace_id): Path<String>,
+    ApiPath(workspace_id): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateWorkspace>,
 ) -> ApiResult<Json<WorkspaceView>> {
     Ok(Json(

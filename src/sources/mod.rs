@@ -2,6 +2,7 @@
 //! background jobs, deletion, reindexing and search with citations.
 
 pub mod fetch;
+pub mod intake;
 pub mod model;
 mod pipeline;
 mod search;
@@ -9,4 +10,4 @@ mod service;
 pub mod worker;
 
 pub use pipeline::Pending;
-pub use service::{Sources, SourcesSettings, CHUNK_ITEM};
+pub use service::{Ingested, Sources, SourcesSettings, CHUNK_ITEM};

@@ -1,8 +1,8 @@
-//! The sources service: what the HTTP handlers and the CLI call.
+//! The sources service: what the HTTP handlers and the CLI call. It answers in its own terms
+//! ([`Ingested`]); `http/sources.rs` maps them to status codes.
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use cairn_ingest::Chunker;
 use tokio::sync::Notify;
 
@@ -33,6 +33,15 @@ enum Planned {
     },
 }
 
+/// What creating a source did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// Searchable now (also: the same content was already there).
+    Ready,
+    /// Queued for the background worker (`wait=false`).
+    Queued,
+}
+
 /// The `item_type` of source chunks in the shared vector and text indexes.
 pub const CHUNK_ITEM: &str = "chunk";
 
@@ -57,15 +66,15 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// Ingests one source. `wait`: answer once searchable (200), else queue it (202).
+    /// Ingests one source. `wait`: answer once searchable, else queue it.
     pub async fn create(
         &self,
         ws: &Workspace,
         p: Pending,
         wait: bool,
-    ) -> ApiResult<(StatusCode, SourceView)> {
+    ) -> ApiResult<(Ingested, SourceView)> {
         let (mut row, insert, bytes) = match self.plan(ws, p).await? {
-            Planned::Duplicate(view) => return Ok((StatusCode::OK, view)),
+            Planned::Duplicate(view) => return Ok((Ingested::Ready, view)),
             Planned::Ingest { row, insert, bytes } => (row, insert, bytes),
         };
         let p_bytes = bytes;
@@ -84,13 +93,16 @@ impl Sources {
             self.wake.notify_one();
             let mut view = SourceView::from_row(row, &ws.workspace_id);
             view.job_id = Some(view.id.clone());
-            return Ok((StatusCode::ACCEPTED, view));
+            return Ok((Ingested::Queued, view));
         }
         let extracted = self.extract_payload(&mut row, p_bytes).await?;
         let done = self
             .index_document(row, extracted, insert, OnFailure::DeleteNewSources)
             .await?;
-        Ok((StatusCode::OK, SourceView::from_row(done, &ws.workspace_id)))
+        Ok((
+            Ingested::Ready,
+            SourceView::from_row(done, &ws.workspace_id),
+        ))
     }
 
     /// Ingests several sources (records) as one unit: with `wait`, all become searchable
@@ -100,13 +112,13 @@ impl Sources {
         ws: &Workspace,
         items: Vec<Pending>,
         wait: bool,
-    ) -> ApiResult<(StatusCode, Vec<SourceView>)> {
+    ) -> ApiResult<(Ingested, Vec<SourceView>)> {
         if !wait {
             let mut out = Vec::with_capacity(items.len());
             for p in items {
                 out.push(self.create(ws, p, false).await?.1);
             }
-            return Ok((StatusCode::ACCEPTED, out));
+            return Ok((Ingested::Queued, out));
         }
         let mut views: Vec<Option<SourceView>> = Vec::with_capacity(items.len());
         let mut work = Vec::new();
@@ -146,7 +158,7 @@ impl Sources {
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("batch result count mismatch")))?;
-        Ok((StatusCode::OK, out))
+        Ok((Ingested::Ready, out))
     }
 
     /// Decides what a new source is: a duplicate of what the workspace holds, or a row to

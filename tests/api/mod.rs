@@ -3,6 +3,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod cli_sources;
+mod contract;
 mod gateway;
 mod gateway_catalog;
 mod harness;
