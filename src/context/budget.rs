@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use tiktoken_rs::CoreBPE;
 
-use crate::context::model::{DroppedItem, PackItem};
+use crate::context::model::{DropReason, DroppedItem, PackItem};
 use crate::context::rank::{jaccard, words, Candidate};
 
 /// A real tokenizer, chosen by name in config.
@@ -53,10 +53,10 @@ pub struct Packed {
 
 fn over_budget(c: &Candidate) -> DroppedItem {
     DroppedItem {
-        item_type: c.item_type.into(),
+        item_type: c.item_type,
         id: c.id.clone(),
         score: c.score,
-        reason: "budget".into(),
+        reason: DropReason::Budget,
         duplicate_of: None,
     }
 }
@@ -95,10 +95,10 @@ pub fn pack(
             .find(|(_, _, _, other)| jaccard(&w, other) >= duplicate_threshold)
         {
             dropped.push(DroppedItem {
-                item_type: c.item_type.into(),
+                item_type: c.item_type,
                 id: c.id.clone(),
                 score: c.score,
-                reason: "duplicate".into(),
+                reason: DropReason::Duplicate,
                 duplicate_of: Some(twin.id.clone()),
             });
             continue;
@@ -141,7 +141,7 @@ pub fn pack(
             citation.marker = format!("[{}]", i + 1);
             PackItem {
                 rank: i + 1,
-                item_type: c.item_type.into(),
+                item_type: c.item_type,
                 id: c.id,
                 text: c.text,
                 kind: c.kind,
@@ -163,10 +163,11 @@ pub fn pack(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::memory::ItemType;
     use proptest::prelude::*;
 
     fn candidate(i: usize, text: String, score: f64) -> Candidate {
-        let mut c = Candidate::new("note", format!("n{i}"), text);
+        let mut c = Candidate::new(ItemType::Note, format!("n{i}"), text);
         c.label = if i.is_multiple_of(2) {
             "fact".into()
         } else {
@@ -230,6 +231,6 @@ mod tests {
         let packed = pack(c, 50, 0.85, &counter);
         assert_eq!(packed.items.len(), 1);
         assert_eq!(packed.items[0].id, "n3");
-        assert_eq!(packed.dropped[0].reason, "budget");
+        assert_eq!(packed.dropped[0].reason, DropReason::Budget);
     }
 }

@@ -85,7 +85,7 @@ pub enum DefaultEffect {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub struct PolicyVerdict {
     pub effect: Effect,
     pub policy_id: Option<String>,
     pub reasons: Vec<String>,
@@ -133,7 +133,7 @@ impl Criteria {
     }
 }
 
-pub fn decide(rules: &[Rule], action: &Action, default: DefaultEffect) -> Outcome {
+pub fn decide(rules: &[Rule], action: &Action, default: DefaultEffect) -> PolicyVerdict {
     let mut matches: Vec<(usize, &Rule)> = rules
         .iter()
         .filter_map(|r| r.criteria.specificity(action).map(|s| (s, r)))
@@ -158,7 +158,7 @@ pub fn decide(rules: &[Rule], action: &Action, default: DefaultEffect) -> Outcom
                 matches.len() - 1
             ));
         }
-        return Outcome {
+        return PolicyVerdict {
             effect: rule.effect,
             policy_id: Some(rule.id.clone()),
             reasons,
@@ -185,7 +185,7 @@ pub fn decide(rules: &[Rule], action: &Action, default: DefaultEffect) -> Outcom
         ),
         DefaultEffect::Deny => (Effect::Deny, "no policy matched; the default is deny"),
     };
-    Outcome {
+    PolicyVerdict {
         effect,
         policy_id: None,
         reasons: vec![why.to_string()],

@@ -17,12 +17,14 @@ use crate::context::model::{ContextPack, PackMetadata};
 use crate::context::PackHooks;
 use crate::error::{ApiError, ApiResult};
 use crate::memory::model::{ItemType, NoteInput, NoteStatus, Signal};
-use crate::memory::validate as v;
 use crate::memory::Memory;
 use crate::store::guard::GuardStore;
-use crate::store::harness::{HarnessStore, TraceFeedbackRow, TraceFilter, TraceRow, VersionRow};
+use crate::store::harness::{
+    HarnessStore, TraceFeedbackRow, TraceFilter, TraceRow, VersionRow, VersionStatus,
+};
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
+use crate::validate as v;
 
 use model::{FeedbackInput, FeedbackResult, TraceInput, TraceList, VersionInput, VersionList};
 
@@ -97,7 +99,11 @@ impl Harness {
             workspace_id: ws.id.clone(),
             name,
             description: v::optional_text("description", input.description.as_deref(), 2_000)?,
-            status: if active { "active" } else { "draft" }.into(),
+            status: if active {
+                VersionStatus::Active
+            } else {
+                VersionStatus::Draft
+            },
             config: input.config,
             created_by: actor.to_string(),
             created_at: at.clone(),
@@ -219,23 +225,9 @@ impl Harness {
                 ApiError::Unprocessable(format!("forget_note_ids: no note {id} in this workspace"))
             })?;
         }
-        let mut items: Vec<(ItemType, String)> = Vec::new();
-        for (key, kind) in [("memories", ItemType::Note), ("documents", ItemType::Chunk)] {
-            if let Some(list) = trace.context.get(key).and_then(Value::as_array) {
-                for item in list {
-                    if let Some(id) = item.get("id").and_then(Value::as_str) {
-                        items.push((kind, id.to_string()));
-                    }
-                }
-            }
-        }
-        let signal = match input.rating {
-            Some(r) if r > 0.0 => Some(Signal::Helpful),
-            Some(r) if r < 0.0 => Some(Signal::Unhelpful),
-            _ => None,
-        };
         let mut rated = 0;
-        if let Some(signal) = signal {
+        if let Some(signal) = rating_signal(input.rating) {
+            let items = traced_items(&trace);
             rated = self
                 .memory
                 .rate_items(
@@ -324,7 +316,7 @@ impl PackHooks for Harness {
         pack: &ContextPack,
         metadata: Option<&PackMetadata>,
     ) -> anyhow::Result<String> {
-        let pick = |t: &str| -> Vec<Value> {
+        let pick = |t: ItemType| -> Vec<Value> {
             pack.items
                 .iter()
                 .filter(|i| i.item_type == t)
@@ -350,8 +342,8 @@ impl PackHooks for Harness {
             input_summary: Some(pack.query.clone()),
             output_summary: None,
             context_strategy: "context_pack".into(),
-            context: json!({"memories": pick("note"), "documents": pick("chunk"),
-                            "entities": pick("entity"), "events": pick("event")}),
+            context: json!({"memories": pick(ItemType::Note), "documents": pick(ItemType::Chunk),
+                            "entities": pick(ItemType::Entity), "events": pick(ItemType::Event)}),
             pack_id: Some(pack.pack_id.clone()),
             charged_usd: 0.0,
             outcome: "unknown".into(),
@@ -362,5 +354,29 @@ impl PackHooks for Harness {
         };
         self.store.add_trace(&row).await?;
         Ok(row.id)
+    }
+}
+
+/// The memories (notes) and documents (chunks) a trace's context lists.
+fn traced_items(trace: &TraceRow) -> Vec<(ItemType, String)> {
+    let mut items = Vec::new();
+    for (key, kind) in [("memories", ItemType::Note), ("documents", ItemType::Chunk)] {
+        if let Some(list) = trace.context.get(key).and_then(Value::as_array) {
+            for item in list {
+                if let Some(id) = item.get("id").and_then(Value::as_str) {
+                    items.push((kind, id.to_string()));
+                }
+            }
+        }
+    }
+    items
+}
+
+/// A rating above 0 is helpful, below 0 unhelpful; 0 or none rates nothing.
+fn rating_signal(rating: Option<f64>) -> Option<Signal> {
+    match rating {
+        Some(r) if r > 0.0 => Some(Signal::Helpful),
+        Some(r) if r < 0.0 => Some(Signal::Unhelpful),
+        _ => None,
     }
 }

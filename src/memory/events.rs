@@ -6,12 +6,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::memory::model::{
     EventInput, EventList, FeedbackInput, FeedbackResult, ItemType, NoteStatus, Signal,
 };
-use crate::memory::plan::Outcome;
-use crate::memory::validate as v;
-use crate::memory::{Memory, Plan};
-use crate::store::memory::{EventFilter, EventRow, FeedbackRow, NoteRow};
+use crate::memory::plan::Upsert;
+use crate::memory::{Memory, WritePlan};
+use crate::store::memory::{EventFilter, EventRow, FeedbackRow, HistoryAction, NoteRow};
 use crate::store::time::new_id;
 use crate::store::Workspace;
+use crate::validate as v;
 
 impl Memory {
     pub async fn record_event(
@@ -19,9 +19,9 @@ impl Memory {
         ws: &Workspace,
         actor: &str,
         input: EventInput,
-    ) -> ApiResult<(EventRow, Outcome)> {
+    ) -> ApiResult<(EventRow, Upsert)> {
         let _guard = self.lock(&ws.id).await;
-        let mut plan = Plan::new(ws, actor);
+        let mut plan = WritePlan::new(ws, actor);
         let done = self.plan_event(&mut plan, input).await?;
         self.commit(plan).await?;
         Ok(done)
@@ -30,9 +30,9 @@ impl Memory {
     /// A known external pair updates that event.
     pub(crate) async fn plan_event(
         &self,
-        plan: &mut Plan,
+        plan: &mut WritePlan,
         input: EventInput,
-    ) -> ApiResult<(EventRow, Outcome)> {
+    ) -> ApiResult<(EventRow, Upsert)> {
         let event_type = v::text("type", &input.event_type, v::MAX_LABEL_CHARS)?;
         let summary = v::text("summary", &input.summary, v::MAX_CONTENT_CHARS)?;
         let actor = v::optional_text("actor", input.actor.as_deref(), 300)?;
@@ -66,9 +66,9 @@ impl Memory {
                 e.occurred_at = occurred_at.unwrap_or(e.occurred_at);
                 e.metadata = metadata.unwrap_or(e.metadata);
                 if e == old {
-                    return Ok((old, Outcome::Unchanged));
+                    return Ok((old, Upsert::Unchanged));
                 }
-                (e, Outcome::Updated)
+                (e, Upsert::Updated)
             }
             None => (
                 EventRow {
@@ -85,7 +85,7 @@ impl Memory {
                     external_id: external.as_ref().map(|x| x.1.clone()),
                     created_at: plan.now.clone(),
                 },
-                Outcome::Created,
+                Upsert::Created,
             ),
         };
         let id = event.id.clone();
@@ -123,9 +123,9 @@ impl Memory {
         ws: &Workspace,
         actor: &str,
         input: FeedbackInput,
-    ) -> ApiResult<(FeedbackResult, Outcome)> {
+    ) -> ApiResult<(FeedbackResult, Upsert)> {
         let _guard = self.lock(&ws.id).await;
-        let mut plan = Plan::new(ws, actor);
+        let mut plan = WritePlan::new(ws, actor);
         let done = self.plan_feedback(&mut plan, input).await?;
         self.commit(plan).await?;
         Ok(done)
@@ -134,9 +134,9 @@ impl Memory {
     /// Records the signal; `remember` also approves a pending note and `forget` forgets it.
     pub(crate) async fn plan_feedback(
         &self,
-        plan: &mut Plan,
+        plan: &mut WritePlan,
         input: FeedbackInput,
-    ) -> ApiResult<(FeedbackResult, Outcome)> {
+    ) -> ApiResult<(FeedbackResult, Upsert)> {
         let item_id = v::text("item_id", &input.item_id, 200)?;
         let item_type = input.item_type.unwrap_or(ItemType::Note);
         let comment = v::optional_text("comment", input.comment.as_deref(), 2_000)?;
@@ -160,7 +160,7 @@ impl Memory {
                         feedback: f,
                         note: None,
                     },
-                    Outcome::Unchanged,
+                    Upsert::Unchanged,
                 ));
             }
         }
@@ -186,7 +186,7 @@ impl Memory {
             id: new_id(),
             workspace_id: ws,
             pack_id: input.pack_id,
-            item_type: item_type.as_str().into(),
+            item_type,
             item_id,
             signal: input.signal.as_str().into(),
             actor: plan.actor.clone(),
@@ -201,25 +201,21 @@ impl Memory {
                 feedback: row,
                 note,
             },
-            Outcome::Created,
+            Upsert::Created,
         ))
     }
 
-    fn apply_signal(&self, plan: &mut Plan, old: NoteRow, signal: Signal) -> Option<NoteRow> {
+    fn apply_signal(&self, plan: &mut WritePlan, old: NoteRow, signal: Signal) -> Option<NoteRow> {
         let status = match signal {
-            Signal::Remember if old.status == "pending" => NoteStatus::Approved,
-            Signal::Forget if old.status != "forgotten" => NoteStatus::Forgotten,
+            Signal::Remember if old.status == NoteStatus::Pending => NoteStatus::Approved,
+            Signal::Forget if old.status != NoteStatus::Forgotten => NoteStatus::Forgotten,
             _ => return None,
         };
         let mut n = old.clone();
-        n.status = status.as_str().into();
+        n.status = status;
         n.revision += 1;
         n.updated_at = plan.now.clone();
-        let action = if status == NoteStatus::Approved {
-            "approved"
-        } else {
-            "forgotten"
-        };
+        let action = HistoryAction::for_status(status);
         Some(plan.put_note(
             n,
             Some(&old),
@@ -245,13 +241,13 @@ impl Memory {
             return Ok(0);
         }
         let _guard = self.lock(&ws.id).await;
-        let mut plan = Plan::new(ws, actor);
+        let mut plan = WritePlan::new(ws, actor);
         for (item_type, item_id) in items {
             plan.writes.feedback.push(FeedbackRow {
                 id: new_id(),
                 workspace_id: ws.id.clone(),
                 pack_id: pack_id.clone(),
-                item_type: item_type.as_str().into(),
+                item_type: *item_type,
                 item_id: item_id.clone(),
                 signal: signal.as_str().into(),
                 actor: actor.to_string(),

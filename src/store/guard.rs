@@ -31,14 +31,41 @@ pub struct PolicyRow {
     pub updated_at: String,
 }
 
+/// Where an approval stands: the same lowercase word in JSON and in the `status` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl ApprovalStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Approved, Self::Rejected, Self::Expired]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApprovalRow {
     pub id: String,
     #[serde(skip)]
     pub workspace_id: String,
     pub policy_id: Option<String>,
-    /// pending, approved, rejected or expired.
-    pub status: String,
+    pub status: ApprovalStatus,
     pub app: Option<String>,
     pub mission_id: Option<String>,
     pub task_id: Option<String>,
@@ -83,7 +110,7 @@ pub struct AuditRow {
 #[derive(Debug, Clone, Default)]
 pub struct ApprovalFilter {
     pub mission_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<ApprovalStatus>,
     pub limit: i64,
 }
 

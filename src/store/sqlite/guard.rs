@@ -1,3 +1,6 @@
+//! `GuardStore` on SQLite: policies, approvals and the audit trail; a decision and its audit
+//! row are written in one transaction.
+
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
@@ -223,7 +226,7 @@ impl GuardStore for SqliteGuard {
                  tool_ref, request, reasons, decided_by, decision_note, expires_at, decided_at, created_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
-            .bind(&a.id).bind(&a.workspace_id).bind(&a.policy_id).bind(&a.status).bind(&a.app)
+            .bind(&a.id).bind(&a.workspace_id).bind(&a.policy_id).bind(a.status).bind(&a.app)
             .bind(&a.mission_id).bind(&a.task_id).bind(&a.tool_ref).bind(a.request.to_string())
             .bind(serde_json::to_string(&a.reasons)?).bind(&a.decided_by).bind(&a.decision_note)
             .bind(&a.expires_at).bind(&a.decided_at).bind(&a.created_at)
@@ -241,7 +244,7 @@ impl GuardStore for SqliteGuard {
             "UPDATE action_approvals SET status = ?, decided_by = ?, decision_note = ?, decided_at = ? \
              WHERE id = ? AND status = 'pending'",
         )
-        .bind(&a.status)
+        .bind(a.status)
         .bind(&a.decided_by)
         .bind(&a.decision_note)
         .bind(&a.decided_at)
