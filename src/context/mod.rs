@@ -679,3 +679,138 @@ fn event_candidate(e: EventRow) -> Candidate {
     c.citation.event_id = Some(e.id);
     c
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Weights;
+    use crate::store::sources::ChunkRow;
+
+    fn spec(include_pending: bool, kinds: Option<Vec<String>>) -> PackSpec {
+        PackSpec {
+            query: "deploy window".into(),
+            max_tokens: 500,
+            include_sources: false,
+            include_events: true,
+            include_graph: true,
+            include_pending,
+            kinds,
+            as_of: None,
+            mission_id: None,
+            weights: Weights {
+                relevance: 1.0,
+                recency: 0.0,
+                importance: 0.0,
+                confidence: 0.0,
+                feedback: 0.0,
+            },
+        }
+    }
+
+    fn note(status: NoteStatus, valid_from: &str, valid_to: Option<&str>) -> NoteRow {
+        NoteRow {
+            id: "n1".into(),
+            account_id: "acct".into(),
+            workspace_id: "ws".into(),
+            title: None,
+            content: "Deploys happen on Tuesdays".into(),
+            kind: "fact".into(),
+            tags: vec![],
+            importance: 0.5,
+            confidence: 1.0,
+            metadata: serde_json::json!({}),
+            status,
+            external_source: None,
+            external_id: None,
+            valid_from: valid_from.into(),
+            valid_to: valid_to.map(str::to_string),
+            supersedes: None,
+            superseded_by: None,
+            revision: 1,
+            index_key: Some("k1".into()),
+            created_by: "key:k1".into(),
+            created_at: valid_from.into(),
+            updated_at: valid_from.into(),
+        }
+    }
+
+    const AT: &str = "2026-11-23T09:30:00.000Z";
+
+    #[test]
+    fn only_approved_notes_unless_pending_is_asked_for() {
+        let approved = note(NoteStatus::Approved, "2026-01-01T00:00:00.000Z", None);
+        let pending = note(NoteStatus::Pending, "2026-01-01T00:00:00.000Z", None);
+        let rejected = note(NoteStatus::Rejected, "2026-01-01T00:00:00.000Z", None);
+        assert!(visible(&approved, AT, &spec(false, None)));
+        assert!(!visible(&pending, AT, &spec(false, None)));
+        assert!(visible(&pending, AT, &spec(true, None)));
+        assert!(!visible(&rejected, AT, &spec(true, None)));
+    }
+
+    #[test]
+    fn notes_are_visible_within_their_validity_and_kinds() {
+        let later = note(NoteStatus::Approved, "2026-12-01T00:00:00.000Z", None);
+        let closed = note(
+            NoteStatus::Approved,
+            "2026-01-01T00:00:00.000Z",
+            Some("2026-06-01T00:00:00.000Z"),
+        );
+        let open = note(NoteStatus::Approved, "2026-01-01T00:00:00.000Z", None);
+        assert!(!visible(&later, AT, &spec(false, None)));
+        assert!(!visible(&closed, AT, &spec(false, None)));
+        assert!(!visible(
+            &open,
+            AT,
+            &spec(false, Some(vec!["decision".into()]))
+        ));
+        assert!(visible(&open, AT, &spec(false, Some(vec!["fact".into()]))));
+    }
+
+    #[test]
+    fn chunks_and_events_are_labelled_and_cited() {
+        let hit = ChunkHit {
+            chunk: ChunkRow {
+                id: "c1".into(),
+                source_id: "s1".into(),
+                document_id: "d1".into(),
+                text: "Runbook text".into(),
+                page: Some(3),
+                char_start: 10,
+                char_end: 22,
+                account_id: "acct".into(),
+                workspace_id: "ws".into(),
+                idx: 0,
+                tokens: 3,
+            },
+            document_title: Some("Runbook".into()),
+            source_title: Some("Ops".into()),
+            url: None,
+            filename: Some("runbook.pdf".into()),
+            tags: vec![],
+            metadata: serde_json::json!({}),
+        };
+        let c = chunk_candidate(hit);
+        assert_eq!(c.item_type, ItemType::Chunk);
+        assert_eq!(c.label, "source: Runbook, p. 3");
+        assert_eq!(c.citation.chunk_id.as_deref(), Some("c1"));
+        assert_eq!(c.citation.page, Some(3));
+
+        let e = event_candidate(EventRow {
+            id: "e1".into(),
+            workspace_id: "ws".into(),
+            event_type: "deploy".into(),
+            summary: "Deployed v2".into(),
+            actor: None,
+            mission_id: None,
+            task_id: None,
+            occurred_at: AT.into(),
+            metadata: serde_json::json!({}),
+            external_source: None,
+            external_id: None,
+            created_at: AT.into(),
+        });
+        assert_eq!(e.item_type, ItemType::Event);
+        assert_eq!(e.label, "event deploy, 2026-11-23");
+        assert_eq!(e.kind.as_deref(), Some("deploy"));
+    }
+}
