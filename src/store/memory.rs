@@ -201,6 +201,30 @@ pub struct EventRow {
     pub created_at: String,
 }
 
+/// A feedback signal on one item: the same lowercase word in JSON and in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum Signal {
+    Helpful,
+    Unhelpful,
+    /// Helpful, and a pending note is approved.
+    Remember,
+    /// Unhelpful, and a note is forgotten.
+    Forget,
+}
+
+impl Signal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Helpful => "helpful",
+            Self::Unhelpful => "unhelpful",
+            Self::Remember => "remember",
+            Self::Forget => "forget",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FeedbackRow {
     pub id: String,
@@ -209,8 +233,7 @@ pub struct FeedbackRow {
     pub pack_id: Option<String>,
     pub item_type: ItemType,
     pub item_id: String,
-    /// helpful, unhelpful, remember or forget.
-    pub signal: String,
+    pub signal: Signal,
     pub actor: String,
     pub comment: Option<String>,
     pub external_source: Option<String>,

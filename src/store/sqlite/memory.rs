@@ -730,7 +730,7 @@ async fn add_feedback(tx: &mut Tx<'_>, feedback: &[FeedbackRow]) -> sqlx::Result
         .bind(&f.pack_id)
         .bind(f.item_type)
         .bind(&f.item_id)
-        .bind(&f.signal)
+        .bind(f.signal)
         .bind(&f.actor)
         .bind(&f.comment)
         .bind(&f.external_source)
