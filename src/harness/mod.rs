@@ -22,6 +22,7 @@ use crate::store::guard::GuardStore;
 use crate::store::harness::{
     HarnessStore, TraceFeedbackRow, TraceFilter, TraceRow, VersionRow, VersionStatus,
 };
+use crate::store::memory::NoteRow;
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
 use crate::validate as v;
@@ -207,11 +208,7 @@ impl Harness {
             .await?
             .ok_or(ApiError::NotFound("Trace"))?;
         if let Some(r) = input.rating {
-            if !(-5.0..=5.0).contains(&r) {
-                return Err(ApiError::bad_request(
-                    "rating: expected a number from -5 to 5",
-                ));
-            }
+            rating(r)?;
         }
         let comment = v::optional_text("comment", input.comment.as_deref(), 2_000)?;
         let outcome = v::optional_text("outcome", input.outcome.as_deref(), 100)?;
@@ -241,16 +238,7 @@ impl Harness {
                 .await?;
         }
         let remembered = match remember {
-            Some(text) => {
-                let input = NoteInput {
-                    content: text,
-                    kind: Some("lesson".into()),
-                    status: Some(self.settings.remember_status),
-                    metadata: Some(json!({"source": "harness_feedback", "trace_id": trace.id})),
-                    ..Default::default()
-                };
-                Some(self.memory.create_note(ws, actor, input).await?.0)
-            }
+            Some(text) => Some(self.remember(ws, actor, text, &trace.id).await?),
             None => None,
         };
         for id in &input.forget_note_ids {
@@ -282,6 +270,24 @@ impl Harness {
             remembered,
             items_rated: rated,
         })
+    }
+
+    /// Feedback's `remember_text` as a lesson note (pending or approved, as configured).
+    async fn remember(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        text: String,
+        trace_id: &str,
+    ) -> ApiResult<NoteRow> {
+        let input = NoteInput {
+            content: text,
+            kind: Some("lesson".into()),
+            status: Some(self.settings.remember_status),
+            metadata: Some(json!({"source": "harness_feedback", "trace_id": trace_id})),
+            ..Default::default()
+        };
+        Ok(self.memory.create_note(ws, actor, input).await?.0)
     }
 }
 
@@ -379,4 +385,14 @@ fn rating_signal(rating: Option<f64>) -> Option<Signal> {
         Some(r) if r < 0.0 => Some(Signal::Unhelpful),
         _ => None,
     }
+}
+
+/// A trace rating, from -5 to 5: above 0 marks the trace's items helpful, below 0 unhelpful.
+fn rating(r: f64) -> ApiResult<f64> {
+    if !(-5.0..=5.0).contains(&r) {
+        return Err(ApiError::bad_request(
+            "rating: expected a number from -5 to 5",
+        ));
+    }
+    Ok(r)
 }
