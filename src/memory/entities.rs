@@ -229,31 +229,7 @@ impl Memory {
             return Err(ApiError::bad_request("to: a link needs two different ends"));
         }
         let ws = plan.workspace_id.clone();
-        let planned = plan
-            .writes
-            .links
-            .iter()
-            .find(|l| {
-                l.from_type == from.kind.as_str()
-                    && l.from_id == from.id
-                    && l.to_type == to.kind.as_str()
-                    && l.to_id == to.id
-                    && l.relation == relation
-            })
-            .cloned();
-        let existing = match planned {
-            Some(l) => Some(l),
-            None => {
-                self.store
-                    .link_by_key(
-                        &ws,
-                        (from.kind.as_str(), &from.id),
-                        (to.kind.as_str(), &to.id),
-                        &relation,
-                    )
-                    .await?
-            }
-        };
+        let existing = self.find_link(plan, &from, &to, &relation).await?;
         let (link, outcome) = match existing {
             Some(old) => {
                 let mut l = old.clone();
@@ -284,6 +260,35 @@ impl Memory {
         plan.writes.links.retain(|l| l.id != id);
         plan.writes.links.push(link.clone());
         Ok((link, outcome))
+    }
+
+    /// The link with this (from, to, relation), planned in this write or stored.
+    async fn find_link(
+        &self,
+        plan: &WritePlan,
+        from: &NodeKey,
+        to: &NodeKey,
+        relation: &str,
+    ) -> ApiResult<Option<LinkRow>> {
+        let planned = plan.writes.links.iter().find(|l| {
+            l.from_type == from.kind.as_str()
+                && l.from_id == from.id
+                && l.to_type == to.kind.as_str()
+                && l.to_id == to.id
+                && l.relation == relation
+        });
+        if let Some(l) = planned {
+            return Ok(Some(l.clone()));
+        }
+        Ok(self
+            .store
+            .link_by_key(
+                &plan.workspace_id,
+                (from.kind.as_str(), &from.id),
+                (to.kind.as_str(), &to.id),
+                relation,
+            )
+            .await?)
     }
 
     pub async fn delete_link(&self, ws: &Workspace, actor: &str, id: &str) -> ApiResult<()> {
