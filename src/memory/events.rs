@@ -145,24 +145,12 @@ impl Memory {
             input.external_id.as_deref(),
         )?;
         let ws = plan.workspace_id.clone();
-        if let Some((s, i)) = &external {
-            let planned = plan.writes.feedback.iter().find(|f| {
-                f.external_source.as_deref() == Some(s.as_str())
-                    && f.external_id.as_deref() == Some(i.as_str())
-            });
-            let known = match planned {
-                Some(f) => Some(f.clone()),
-                None => self.store.feedback_by_external(&ws, s, i).await?,
+        if let Some(known) = self.known_feedback(plan, external.as_ref()).await? {
+            let result = FeedbackResult {
+                feedback: known,
+                note: None,
             };
-            if let Some(f) = known {
-                return Ok((
-                    FeedbackResult {
-                        feedback: f,
-                        note: None,
-                    },
-                    Upsert::Unchanged,
-                ));
-            }
+            return Ok((result, Upsert::Unchanged));
         }
         if let Some(pack) = &input.pack_id {
             if self.store.pack(&ws, pack).await?.is_none() {
@@ -203,6 +191,29 @@ impl Memory {
             },
             Upsert::Created,
         ))
+    }
+
+    /// Feedback already recorded (in this write or before) under the external pair: sending
+    /// it again changes nothing.
+    async fn known_feedback(
+        &self,
+        plan: &WritePlan,
+        external: Option<&(String, String)>,
+    ) -> ApiResult<Option<FeedbackRow>> {
+        let Some((s, i)) = external else {
+            return Ok(None);
+        };
+        let planned = plan.writes.feedback.iter().find(|f| {
+            f.external_source.as_deref() == Some(s.as_str())
+                && f.external_id.as_deref() == Some(i.as_str())
+        });
+        match planned {
+            Some(f) => Ok(Some(f.clone())),
+            None => Ok(self
+                .store
+                .feedback_by_external(&plan.workspace_id, s, i)
+                .await?),
+        }
     }
 
     fn apply_signal(&self, plan: &mut WritePlan, old: NoteRow, signal: Signal) -> Option<NoteRow> {
