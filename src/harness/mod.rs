@@ -217,41 +217,29 @@ impl Harness {
             input.remember_text.as_deref(),
             v::MAX_CONTENT_CHARS,
         )?;
+        // Every note to forget must exist before anything is written.
         for id in &input.forget_note_ids {
             self.memory.get_note(ws, id).await.map_err(|_| {
                 ApiError::Unprocessable(format!("forget_note_ids: no note {id} in this workspace"))
             })?;
         }
-        let mut rated = 0;
-        if let Some(signal) = rating_signal(input.rating) {
-            let items = traced_items(&trace);
-            rated = self
-                .memory
-                .rate_items(
-                    ws,
-                    actor,
-                    trace.pack_id.clone(),
-                    &items,
-                    signal,
-                    comment.clone(),
-                )
-                .await?;
-        }
+        let rated = match rating_signal(input.rating) {
+            Some(signal) => {
+                let items = traced_items(&trace);
+                let pack_id = trace.pack_id.clone();
+                let memory = &self.memory;
+                memory
+                    .rate_items(ws, actor, pack_id, &items, signal, comment.clone())
+                    .await?
+            }
+            None => 0,
+        };
         let remembered = match remember {
             Some(text) => Some(self.remember(ws, actor, text, &trace.id).await?),
             None => None,
         };
-        for id in &input.forget_note_ids {
-            self.memory
-                .set_status(
-                    ws,
-                    actor,
-                    id,
-                    NoteStatus::Forgotten,
-                    Some(format!("harness feedback on trace {}", trace.id)),
-                )
-                .await?;
-        }
+        self.forget(ws, actor, &input.forget_note_ids, &trace.id)
+            .await?;
         let row = TraceFeedbackRow {
             id: new_id(),
             workspace_id: ws.id.clone(),
@@ -270,6 +258,23 @@ impl Harness {
             remembered,
             items_rated: rated,
         })
+    }
+
+    /// Forgets the notes feedback named, each with the trace as the reason.
+    async fn forget(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        note_ids: &[String],
+        trace_id: &str,
+    ) -> ApiResult<()> {
+        for id in note_ids {
+            let reason = format!("harness feedback on trace {trace_id}");
+            self.memory
+                .set_status(ws, actor, id, NoteStatus::Forgotten, Some(reason))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Feedback's `remember_text` as a lesson note (pending or approved, as configured).
