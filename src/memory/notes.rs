@@ -413,3 +413,94 @@ fn patched(old: &NoteRow, patch: &NotePatch) -> ApiResult<(NoteRow, HistoryActio
     };
     Ok((n, action))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note() -> NoteRow {
+        NoteRow {
+            id: "n1".into(),
+            account_id: "acct".into(),
+            workspace_id: "ws".into(),
+            title: None,
+            content: "Deploys happen on Tuesdays".into(),
+            kind: "fact".into(),
+            tags: vec![],
+            importance: 0.5,
+            confidence: 1.0,
+            metadata: json!({}),
+            status: NoteStatus::Pending,
+            external_source: None,
+            external_id: None,
+            valid_from: "2026-01-01T00:00:00.000Z".into(),
+            valid_to: None,
+            supersedes: None,
+            superseded_by: None,
+            revision: 1,
+            index_key: Some("k1".into()),
+            created_by: "key:k1".into(),
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_status_patch_records_the_new_status() {
+        let patch = NotePatch {
+            status: Some(NoteStatus::Approved),
+            ..Default::default()
+        };
+        let (n, action) = patched(&note(), &patch).unwrap();
+        assert_eq!(n.status, NoteStatus::Approved);
+        assert_eq!(action, HistoryAction::Approved);
+
+        let same = NotePatch {
+            status: Some(NoteStatus::Pending),
+            importance: Some(0.9),
+            ..Default::default()
+        };
+        let (n, action) = patched(&note(), &same).unwrap();
+        assert_eq!(n.importance, 0.9);
+        assert_eq!(action, HistoryAction::Updated);
+    }
+
+    #[test]
+    fn a_patch_cannot_forget_or_end_validity_before_it_begins() {
+        let forget = NotePatch {
+            status: Some(NoteStatus::Forgotten),
+            ..Default::default()
+        };
+        let err = patched(&note(), &forget).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "status: forget a note with DELETE /v1/memory/notes/{id}"
+        );
+        let backwards = NotePatch {
+            valid_to: Some("2025-01-01T00:00:00Z".into()),
+            ..Default::default()
+        };
+        let err = patched(&note(), &backwards).unwrap_err();
+        assert_eq!(err.to_string(), "valid_to: must be after valid_from");
+    }
+
+    #[test]
+    fn note_fields_are_checked_in_field_order() {
+        let input = NoteInput {
+            content: " ".into(),
+            status: Some(NoteStatus::Rejected),
+            ..Default::default()
+        };
+        let err = NoteFields::check(&input).err().unwrap();
+        assert_eq!(err.to_string(), "content: must not be empty");
+        let input = NoteInput {
+            content: "x".into(),
+            status: Some(NoteStatus::Rejected),
+            ..Default::default()
+        };
+        let err = NoteFields::check(&input).err().unwrap();
+        assert!(err
+            .to_string()
+            .starts_with("status: a note is written as approved or pending"));
+    }
+}
