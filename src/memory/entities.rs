@@ -44,19 +44,9 @@ impl Memory {
             input.external_id.as_deref(),
         )?;
         let ws = plan.workspace_id.clone();
-        let mut existing = None;
-        if let Some((s, i)) = &external {
-            existing = match plan.entity_by_external(s, i) {
-                Some(e) => Some(e.clone()),
-                None => self.store.entity_by_external(&ws, s, i).await?,
-            };
-        }
-        if existing.is_none() {
-            existing = match plan.entity_by_name(&entity_type, &name) {
-                Some(e) => Some(e.clone()),
-                None => self.store.entity_by_name(&ws, &entity_type, &name).await?,
-            };
-        }
+        let existing = self
+            .find_entity(plan, external.as_ref(), &entity_type, &name)
+            .await?;
         match existing {
             Some(old) => {
                 let mut e = old.clone();
@@ -97,6 +87,31 @@ impl Memory {
                 Ok((e, Upsert::Created))
             }
         }
+    }
+
+    /// The entity with this external pair, else with this (type, name): planned in this
+    /// write or stored.
+    async fn find_entity(
+        &self,
+        plan: &WritePlan,
+        external: Option<&(String, String)>,
+        entity_type: &str,
+        name: &str,
+    ) -> ApiResult<Option<EntityRow>> {
+        let ws = &plan.workspace_id;
+        if let Some((s, i)) = external {
+            let found = match plan.entity_by_external(s, i) {
+                Some(e) => Some(e.clone()),
+                None => self.store.entity_by_external(ws, s, i).await?,
+            };
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(match plan.entity_by_name(entity_type, name) {
+            Some(e) => Some(e.clone()),
+            None => self.store.entity_by_name(ws, entity_type, name).await?,
+        })
     }
 
     pub async fn update_entity(

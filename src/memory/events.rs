@@ -45,16 +45,7 @@ impl Memory {
             input.external_id.as_deref(),
         )?;
         let ws = plan.workspace_id.clone();
-        let existing = match &external {
-            Some((s, i)) => match plan.writes.events.iter().find(|e| {
-                e.external_source.as_deref() == Some(s.as_str())
-                    && e.external_id.as_deref() == Some(i.as_str())
-            }) {
-                Some(e) => Some(e.clone()),
-                None => self.store.event_by_external(&ws, s, i).await?,
-            },
-            None => None,
-        };
+        let existing = self.find_event(plan, external.as_ref()).await?;
         let (event, outcome) = match existing {
             Some(old) => {
                 let mut e = old.clone();
@@ -92,6 +83,28 @@ impl Memory {
         plan.writes.events.retain(|e| e.id != id);
         plan.writes.events.push(event.clone());
         Ok((event, outcome))
+    }
+
+    /// The event with this external pair, planned in this write or stored.
+    async fn find_event(
+        &self,
+        plan: &WritePlan,
+        external: Option<&(String, String)>,
+    ) -> ApiResult<Option<EventRow>> {
+        let Some((s, i)) = external else {
+            return Ok(None);
+        };
+        let planned = plan.writes.events.iter().find(|e| {
+            e.external_source.as_deref() == Some(s.as_str())
+                && e.external_id.as_deref() == Some(i.as_str())
+        });
+        match planned {
+            Some(e) => Ok(Some(e.clone())),
+            None => Ok(self
+                .store
+                .event_by_external(&plan.workspace_id, s, i)
+                .await?),
+        }
     }
 
     pub async fn list_events(
