@@ -11,6 +11,7 @@ use crate::guard::model::{CheckInput, DecideInput, Decision};
 use crate::store::guard::{
     ApprovalFilter, ApprovalRow, ApprovalStatus, AuditFilter, AuditRow, GuardStore, PolicyRow,
 };
+use crate::store::StoreResult;
 
 /// Rows kept in vectors; filters do what the SQL does for the fields these tests use.
 #[derive(Default)]
@@ -26,7 +27,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[async_trait]
 impl GuardStore for MemGuard {
-    async fn policies(&self, ws: &str) -> anyhow::Result<Vec<PolicyRow>> {
+    async fn policies(&self, ws: &str) -> StoreResult<Vec<PolicyRow>> {
         let rows = lock(&self.policies);
         Ok(rows
             .iter()
@@ -39,7 +40,7 @@ impl GuardStore for MemGuard {
         ws: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<PolicyRow>> {
+    ) -> StoreResult<Option<PolicyRow>> {
         let rows = lock(&self.policies);
         Ok(rows
             .iter()
@@ -50,20 +51,20 @@ impl GuardStore for MemGuard {
             })
             .cloned())
     }
-    async fn put_policy(&self, p: &PolicyRow) -> anyhow::Result<()> {
+    async fn put_policy(&self, p: &PolicyRow) -> StoreResult<()> {
         let mut rows = lock(&self.policies);
         rows.retain(|r| r.id != p.id);
         rows.push(p.clone());
         Ok(())
     }
-    async fn approval(&self, ws: &str, id: &str) -> anyhow::Result<Option<ApprovalRow>> {
+    async fn approval(&self, ws: &str, id: &str) -> StoreResult<Option<ApprovalRow>> {
         let rows = lock(&self.approvals);
         Ok(rows
             .iter()
             .find(|a| a.workspace_id == ws && a.id == id)
             .cloned())
     }
-    async fn approvals(&self, ws: &str, f: &ApprovalFilter) -> anyhow::Result<Vec<ApprovalRow>> {
+    async fn approvals(&self, ws: &str, f: &ApprovalFilter) -> StoreResult<Vec<ApprovalRow>> {
         let rows = lock(&self.approvals);
         Ok(rows
             .iter()
@@ -71,19 +72,19 @@ impl GuardStore for MemGuard {
             .cloned()
             .collect())
     }
-    async fn expire_approvals(&self, _ws: &str, _now: &str) -> anyhow::Result<()> {
+    async fn expire_approvals(&self, _ws: &str, _now: &str) -> StoreResult<()> {
         Ok(())
     }
     async fn record_check(
         &self,
         audit: &AuditRow,
         approval: Option<&ApprovalRow>,
-    ) -> anyhow::Result<()> {
+    ) -> StoreResult<()> {
         lock(&self.audit).push(audit.clone());
         lock(&self.approvals).extend(approval.cloned());
         Ok(())
     }
-    async fn decide(&self, approval: &ApprovalRow, audit: &AuditRow) -> anyhow::Result<bool> {
+    async fn decide(&self, approval: &ApprovalRow, audit: &AuditRow) -> StoreResult<bool> {
         let mut rows = lock(&self.approvals);
         let Some(slot) = rows
             .iter_mut()
@@ -100,14 +101,14 @@ impl GuardStore for MemGuard {
         _ws: &str,
         _source: &str,
         _external_id: &str,
-    ) -> anyhow::Result<Option<AuditRow>> {
+    ) -> StoreResult<Option<AuditRow>> {
         Ok(None)
     }
-    async fn add_audit(&self, row: &AuditRow) -> anyhow::Result<()> {
+    async fn add_audit(&self, row: &AuditRow) -> StoreResult<()> {
         lock(&self.audit).push(row.clone());
         Ok(())
     }
-    async fn audit(&self, ws: &str, _f: &AuditFilter) -> anyhow::Result<Vec<AuditRow>> {
+    async fn audit(&self, ws: &str, _f: &AuditFilter) -> StoreResult<Vec<AuditRow>> {
         let rows = lock(&self.audit);
         Ok(rows
             .iter()
@@ -115,7 +116,7 @@ impl GuardStore for MemGuard {
             .cloned()
             .collect())
     }
-    async fn spent_since(&self, ws: &str, _since: &str) -> anyhow::Result<f64> {
+    async fn spent_since(&self, ws: &str, _since: &str) -> StoreResult<f64> {
         let rows = lock(&self.audit);
         Ok(rows
             .iter()

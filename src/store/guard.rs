@@ -5,6 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::store::StoreResult;
+
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PolicyRow {
     pub id: String,
@@ -126,40 +128,40 @@ pub struct AuditFilter {
 
 #[async_trait]
 pub trait GuardStore: Send + Sync {
-    async fn policies(&self, workspace_id: &str) -> anyhow::Result<Vec<PolicyRow>>;
+    async fn policies(&self, workspace_id: &str) -> StoreResult<Vec<PolicyRow>>;
     async fn policy_by_external(
         &self,
         workspace_id: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<PolicyRow>>;
-    async fn put_policy(&self, p: &PolicyRow) -> anyhow::Result<()>;
+    ) -> StoreResult<Option<PolicyRow>>;
+    async fn put_policy(&self, p: &PolicyRow) -> StoreResult<()>;
 
-    async fn approval(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<ApprovalRow>>;
+    async fn approval(&self, workspace_id: &str, id: &str) -> StoreResult<Option<ApprovalRow>>;
     async fn approvals(
         &self,
         workspace_id: &str,
         f: &ApprovalFilter,
-    ) -> anyhow::Result<Vec<ApprovalRow>>;
+    ) -> StoreResult<Vec<ApprovalRow>>;
     /// Marks pending approvals whose time is up as expired, with an audit row each.
-    async fn expire_approvals(&self, workspace_id: &str, now: &str) -> anyhow::Result<()>;
+    async fn expire_approvals(&self, workspace_id: &str, now: &str) -> StoreResult<()>;
     /// Records a check: its audit row and, when approval is needed, the approval.
     async fn record_check(
         &self,
         audit: &AuditRow,
         approval: Option<&ApprovalRow>,
-    ) -> anyhow::Result<()>;
+    ) -> StoreResult<()>;
     /// Decides a pending approval; false when it was no longer pending.
-    async fn decide(&self, approval: &ApprovalRow, audit: &AuditRow) -> anyhow::Result<bool>;
+    async fn decide(&self, approval: &ApprovalRow, audit: &AuditRow) -> StoreResult<bool>;
 
     async fn audit_by_external(
         &self,
         workspace_id: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<AuditRow>>;
-    async fn add_audit(&self, row: &AuditRow) -> anyhow::Result<()>;
-    async fn audit(&self, workspace_id: &str, f: &AuditFilter) -> anyhow::Result<Vec<AuditRow>>;
+    ) -> StoreResult<Option<AuditRow>>;
+    async fn add_audit(&self, row: &AuditRow) -> StoreResult<()>;
+    async fn audit(&self, workspace_id: &str, f: &AuditFilter) -> StoreResult<Vec<AuditRow>>;
     /// Amounts of executed spend actions since `since`.
-    async fn spent_since(&self, workspace_id: &str, since: &str) -> anyhow::Result<f64>;
+    async fn spent_since(&self, workspace_id: &str, since: &str) -> StoreResult<f64>;
 }
