@@ -16,7 +16,8 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::guard::{
-    ApprovalFilter, ApprovalRow, ApprovalStatus, AuditFilter, AuditRow, GuardStore, PolicyRow,
+    ApprovalFilter, ApprovalRow, ApprovalStatus, AuditEvent, AuditFilter, AuditRow, GuardStore,
+    PolicyRow,
 };
 use crate::store::memory::{NoteRow, NoteStatus};
 use crate::store::time::{new_id, now, rfc3339};
@@ -50,7 +51,6 @@ pub struct Guard {
     pub settings: GuardSettings,
 }
 
-const AUDIT_EVENTS: [&str; 5] = ["executed", "failed", "blocked", "approved", "rejected"];
 const MEMORY_WRITE: &str = "memory_write";
 
 /// The action a check asks about, its fields checked in request order.
@@ -212,11 +212,10 @@ impl Guard {
             id: new_id(),
             workspace_id: ws.id.clone(),
             event: if verdict.effect == Effect::Deny {
-                "blocked"
+                AuditEvent::Blocked
             } else {
-                "checked"
-            }
-            .into(),
+                AuditEvent::Checked
+            },
             decision: Some(verdict.effect.as_str().into()),
             app: action.app.clone(),
             mission_id: input.mission_id.clone(),
@@ -348,7 +347,10 @@ impl Guard {
         let audit = AuditRow {
             id: new_id(),
             workspace_id: ws.id.clone(),
-            event: a.status.as_str().into(),
+            event: match input.decision {
+                Decision::Approve => AuditEvent::Approved,
+                Decision::Reject => AuditEvent::Rejected,
+            },
             decision: Some("require_approval".into()),
             app: a.app.clone(),
             mission_id: a.mission_id.clone(),
@@ -379,12 +381,9 @@ impl Guard {
         actor: &str,
         input: AuditInput,
     ) -> ApiResult<(AuditRow, bool)> {
-        let event = input.event.trim().to_string();
-        if !AUDIT_EVENTS.contains(&event.as_str()) {
-            return Err(ApiError::bad_request(
-                "event: expected executed, failed, blocked, approved or rejected",
-            ));
-        }
+        let event = AuditEvent::reported(input.event.trim()).ok_or_else(|| {
+            ApiError::bad_request("event: expected executed, failed, blocked, approved or rejected")
+        })?;
         let amount_usd = amount("amount_usd", input.amount_usd)?;
         let detail = v::metadata("detail", input.detail.as_ref())?.unwrap_or_else(|| json!({}));
         let external = v::external(

@@ -9,7 +9,8 @@ use serde_json::json;
 use super::*;
 use crate::guard::model::{CheckInput, DecideInput, Decision};
 use crate::store::guard::{
-    ApprovalFilter, ApprovalRow, ApprovalStatus, AuditFilter, AuditRow, GuardStore, PolicyRow,
+    ApprovalFilter, ApprovalRow, ApprovalStatus, AuditEvent, AuditFilter, AuditRow, GuardStore,
+    PolicyRow,
 };
 use crate::store::StoreResult;
 
@@ -120,7 +121,7 @@ impl GuardStore for MemGuard {
         let rows = lock(&self.audit);
         Ok(rows
             .iter()
-            .filter(|a| a.workspace_id == ws && a.event == "executed")
+            .filter(|a| a.workspace_id == ws && a.event == AuditEvent::Executed)
             .filter_map(|a| a.amount_usd)
             .sum())
     }
@@ -175,7 +176,7 @@ async fn high_risk_waits_for_approval_and_is_decided_once() {
         .unwrap();
     assert_eq!(checked.decision, Effect::RequireApproval);
     let id = checked.approval_id.expect("an approval is opened");
-    assert_eq!(lock(&store.audit)[0].event, "checked");
+    assert_eq!(lock(&store.audit)[0].event, AuditEvent::Checked);
 
     let decide = |decision| DecideInput {
         workspace_id: None,
@@ -213,7 +214,7 @@ async fn spend_over_the_monthly_budget_is_denied() {
     lock(&store.audit).push(AuditRow {
         id: "a0".into(),
         workspace_id: ws.id.clone(),
-        event: "executed".into(),
+        event: AuditEvent::Executed,
         decision: None,
         app: None,
         mission_id: None,
@@ -235,7 +236,10 @@ async fn spend_over_the_monthly_budget_is_denied() {
     let over = guard.check(&ws, "key:k1", spend(2.5, None)).await.unwrap();
     assert_eq!(over.decision, Effect::Deny);
     assert!(over.reasons.iter().any(|r| r.contains("monthly budget")));
-    assert_eq!(lock(&store.audit).last().unwrap().event, "blocked");
+    assert_eq!(
+        lock(&store.audit).last().unwrap().event,
+        AuditEvent::Blocked
+    );
 }
 
 #[tokio::test]

@@ -83,13 +83,55 @@ pub struct ApprovalRow {
     pub created_at: String,
 }
 
+/// What an audit row records: the same lowercase word in JSON and in the `event` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum AuditEvent {
+    /// A check that was allowed or sent for approval.
+    Checked,
+    Executed,
+    Failed,
+    /// A check that was denied, or an action reported as blocked.
+    Blocked,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl AuditEvent {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Checked => "checked",
+            Self::Executed => "executed",
+            Self::Failed => "failed",
+            Self::Blocked => "blocked",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// The events an agent may report with `POST /v1/actions/audit`.
+    pub fn reported(s: &str) -> Option<Self> {
+        [
+            Self::Executed,
+            Self::Failed,
+            Self::Blocked,
+            Self::Approved,
+            Self::Rejected,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditRow {
     pub id: String,
     #[serde(skip)]
     pub workspace_id: String,
-    /// checked, executed, failed, blocked, approved, rejected or expired.
-    pub event: String,
+    pub event: AuditEvent,
     pub decision: Option<String>,
     pub app: Option<String>,
     pub mission_id: Option<String>,

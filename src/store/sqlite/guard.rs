@@ -7,7 +7,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::{json, strings};
 use crate::store::guard::{
-    ApprovalFilter, ApprovalRow, AuditFilter, AuditRow, GuardStore, PolicyRow,
+    ApprovalFilter, ApprovalRow, AuditEvent, AuditFilter, AuditRow, GuardStore, PolicyRow,
 };
 use crate::store::time::new_id;
 use crate::store::StoreResult;
@@ -97,7 +97,7 @@ async fn insert_audit(tx: &mut Transaction<'_, Sqlite>, a: &AuditRow) -> sqlx::R
          tool_ref, action_type, policy_id, approval_id, amount_usd, detail, recorded_by, external_source, \
          external_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(&a.id).bind(&a.workspace_id).bind(&a.event).bind(&a.decision).bind(&a.app)
+    .bind(&a.id).bind(&a.workspace_id).bind(a.event).bind(&a.decision).bind(&a.app)
     .bind(&a.mission_id).bind(&a.task_id).bind(&a.actor_ref).bind(&a.tool_ref).bind(&a.action_type)
     .bind(&a.policy_id).bind(&a.approval_id).bind(a.amount_usd).bind(a.detail.to_string())
     .bind(&a.recorded_by).bind(&a.external_source).bind(&a.external_id).bind(&a.created_at)
@@ -192,7 +192,7 @@ impl GuardStore for SqliteGuard {
             let audit = AuditRow {
                 id: new_id(),
                 workspace_id: ws.to_string(),
-                event: "expired".into(),
+                event: AuditEvent::Expired,
                 decision: Some("require_approval".into()),
                 app: a.app,
                 mission_id: a.mission_id,
