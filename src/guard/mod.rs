@@ -87,7 +87,7 @@ fn rule(p: &PolicyRow) -> Option<Rule> {
             min_amount_usd: p.min_amount_usd,
             max_amount_usd: p.max_amount_usd,
         },
-        effect: Effect::parse(&p.effect)?,
+        effect: p.effect,
         priority: p.priority,
         created_at: p.created_at.clone(),
     })
@@ -162,7 +162,7 @@ impl Guard {
             risk_level: input.risk_level,
             min_amount_usd: min,
             max_amount_usd: max,
-            effect: input.effect.as_str().into(),
+            effect: input.effect,
             priority: input.priority.unwrap_or(0),
             enabled: input.enabled.unwrap_or(true),
             description: v::optional_text("description", input.description.as_deref(), 2_000)?,

@@ -7,35 +7,9 @@
 //! applies: by default `require_approval` for destructive access or high / critical risk,
 //! `allow` otherwise.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Effect {
-    Allow,
-    RequireApproval,
-    Deny,
-}
-
-impl Effect {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::RequireApproval => "require_approval",
-            Self::Deny => "deny",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "allow" => Some(Self::Allow),
-            "require_approval" => Some(Self::RequireApproval),
-            "deny" => Some(Self::Deny),
-            _ => None,
-        }
-    }
-}
+pub use crate::store::guard::Effect;
 
 /// What a policy looks at.
 #[derive(Debug, Clone, Default)]

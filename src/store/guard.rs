@@ -1,11 +1,34 @@
 //! Guardrail storage: policies, approvals and the action audit trail.
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::store::StoreResult;
+
+/// What a policy does with an action it matches, strictest last (the order ranks ties): the
+/// same snake_case word in JSON and in the `effect` column.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema, sqlx::Type,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(rename_all = "snake_case")]
+pub enum Effect {
+    Allow,
+    RequireApproval,
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::RequireApproval => "require_approval",
+            Self::Deny => "deny",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PolicyRow {
@@ -22,8 +45,7 @@ pub struct PolicyRow {
     pub risk_level: Option<String>,
     pub min_amount_usd: Option<f64>,
     pub max_amount_usd: Option<f64>,
-    /// allow, require_approval or deny.
-    pub effect: String,
+    pub effect: Effect,
     pub priority: i64,
     pub enabled: bool,
     pub description: Option<String>,

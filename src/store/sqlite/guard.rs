@@ -142,7 +142,7 @@ impl GuardStore for SqliteGuard {
         )
         .bind(&p.id).bind(&p.workspace_id).bind(&p.name).bind(&p.app).bind(&p.mission_id)
         .bind(&p.tool_ref).bind(&p.action_type).bind(&p.operation).bind(&p.access_level)
-        .bind(&p.risk_level).bind(p.min_amount_usd).bind(p.max_amount_usd).bind(&p.effect)
+        .bind(&p.risk_level).bind(p.min_amount_usd).bind(p.max_amount_usd).bind(p.effect)
         .bind(p.priority).bind(i64::from(p.enabled)).bind(&p.description).bind(&p.external_source)
         .bind(&p.external_id).bind(&p.created_at).bind(&p.updated_at)
         .execute(&self.pool)
