@@ -18,5 +18,6 @@ pub mod sources;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod validate;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -14,6 +14,7 @@ use crate::accounts::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::store::time::now;
 use crate::store::{AccountStore, ApiKey, NewApiKey};
+use crate::validate;
 
 pub const KEY_PREFIX: &str = "tok_";
 const SHOWN_PREFIX_LEN: usize = 12;
@@ -106,15 +107,9 @@ pub async fn create(
         .unwrap_or_else(|| "default".into())
         .trim()
         .to_string();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::bad_request("name: expected 1-200 characters"));
-    }
+    validate::count("name", name.chars().count(), 1, 200, "characters")?;
     if let Some(limit) = req.rate_limit_per_minute {
-        if limit == 0 || limit > MAX_RATE_LIMIT {
-            return Err(ApiError::bad_request(format!(
-                "rate_limit_per_minute: expected 1-{MAX_RATE_LIMIT}"
-            )));
-        }
+        validate::range("rate_limit_per_minute", limit, 1, MAX_RATE_LIMIT)?;
     }
     if let Some(b) = req.monthly_budget_usd {
         if !b.is_finite() || b < 0.0 {

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use tiktoken_rs::CoreBPE;
 
-use crate::context::model::{DroppedItem, PackItem};
+use crate::context::model::{DropReason, DroppedItem, PackItem};
 use crate::context::rank::{jaccard, words, Candidate};
 
 /// A real tokenizer, chosen by name in config.
@@ -53,10 +53,10 @@ pub struct Packed {
 
 fn over_budget(c: &Candidate) -> DroppedItem {
     DroppedItem {
-        item_type: c.item_type.into(),
+        item_type: c.item_type,
         id: c.id.clone(),
         score: c.score,
-        reason: "budget".into(),
+        reason: DropReason::Budget,
         duplicate_of: None,
     }
 }
@@ -69,16 +69,47 @@ fn render(marker: usize, c: &Candidate) -> String {
     }
 }
 
+/// An included item: its rendered line, that line's tokens and its words (for duplicates).
+struct Chosen {
+    candidate: Candidate,
+    line: String,
+    tokens: usize,
+    words: HashSet<String>,
+}
+
 /// Greedy by score (candidates come sorted): near-duplicates of an included item are
-/// dropped, then each item goes in if its line still fits (until eight in a row did not). The joined text is counted again
-/// at the end and trimmed from the bottom, so `tokens_used <= max_tokens` holds exactly.
+/// dropped, then each item goes in if its line still fits (until eight in a row did not). The
+/// joined text is counted again at the end and trimmed from the bottom, so
+/// `tokens_used <= max_tokens` holds exactly.
 pub fn pack(
     candidates: Vec<Candidate>,
     max_tokens: usize,
     duplicate_threshold: f64,
     counter: &TokenCounter,
 ) -> Packed {
-    let mut chosen: Vec<(Candidate, String, usize, HashSet<String>)> = Vec::new();
+    let (mut chosen, mut dropped) = choose(candidates, max_tokens, duplicate_threshold, counter);
+    let (context, tokens_used) = trim(&mut chosen, &mut dropped, max_tokens, counter);
+    let items = chosen
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| pack_item(i + 1, c))
+        .collect();
+    Packed {
+        items,
+        context,
+        tokens_used,
+        dropped,
+    }
+}
+
+/// The greedy pass: what goes in, and what is dropped as a duplicate or over the budget.
+fn choose(
+    candidates: Vec<Candidate>,
+    max_tokens: usize,
+    duplicate_threshold: f64,
+    counter: &TokenCounter,
+) -> (Vec<Chosen>, Vec<DroppedItem>) {
+    let mut chosen: Vec<Chosen> = Vec::new();
     let mut dropped = Vec::new();
     let mut used = 0usize;
     let mut misses = 0usize;
@@ -89,17 +120,17 @@ pub fn pack(
             dropped.push(over_budget(&c));
             continue;
         }
-        let w = words(&c.text);
-        if let Some((twin, ..)) = chosen
+        let words = words(&c.text);
+        if let Some(twin) = chosen
             .iter()
-            .find(|(_, _, _, other)| jaccard(&w, other) >= duplicate_threshold)
+            .find(|other| jaccard(&words, &other.words) >= duplicate_threshold)
         {
             dropped.push(DroppedItem {
-                item_type: c.item_type.into(),
+                item_type: c.item_type,
                 id: c.id.clone(),
                 score: c.score,
-                reason: "duplicate".into(),
-                duplicate_of: Some(twin.id.clone()),
+                reason: DropReason::Duplicate,
+                duplicate_of: Some(twin.candidate.id.clone()),
             });
             continue;
         }
@@ -113,60 +144,69 @@ pub fn pack(
         }
         misses = 0;
         used += separator + tokens;
-        chosen.push((c, line, tokens, w));
+        chosen.push(Chosen {
+            candidate: c,
+            line,
+            tokens,
+            words,
+        });
     }
-    let mut context = chosen
-        .iter()
-        .map(|(_, l, ..)| l.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    (chosen, dropped)
+}
+
+/// The chosen lines joined and counted as one text (tokens at the joins can differ from the
+/// lines' sum), dropping the last items while the whole is over the budget.
+fn trim(
+    chosen: &mut Vec<Chosen>,
+    dropped: &mut Vec<DroppedItem>,
+    max_tokens: usize,
+    counter: &TokenCounter,
+) -> (String, usize) {
+    let join = |chosen: &[Chosen]| {
+        chosen
+            .iter()
+            .map(|c| c.line.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut context = join(chosen);
     let mut tokens_used = counter.count(&context);
     while tokens_used > max_tokens {
-        if let Some((c, ..)) = chosen.pop() {
-            dropped.push(over_budget(&c));
+        if let Some(c) = chosen.pop() {
+            dropped.push(over_budget(&c.candidate));
         }
-        context = chosen
-            .iter()
-            .map(|(_, l, ..)| l.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
+        context = join(chosen);
         tokens_used = counter.count(&context);
     }
-    let items = chosen
-        .into_iter()
-        .enumerate()
-        .map(|(i, (c, _, tokens, _))| {
-            let scores = c.scores();
-            let mut citation = c.citation;
-            citation.marker = format!("[{}]", i + 1);
-            PackItem {
-                rank: i + 1,
-                item_type: c.item_type.into(),
-                id: c.id,
-                text: c.text,
-                kind: c.kind,
-                tokens,
-                reason: c.reason,
-                scores,
-                citation,
-            }
-        })
-        .collect();
-    Packed {
-        items,
-        context,
-        tokens_used,
-        dropped,
+    (context, tokens_used)
+}
+
+fn pack_item(rank: usize, chosen: Chosen) -> PackItem {
+    let c = chosen.candidate;
+    let scores = c.scores();
+    let mut citation = c.citation;
+    citation.marker = format!("[{rank}]");
+    PackItem {
+        rank,
+        item_type: c.item_type,
+        id: c.id,
+        text: c.text,
+        kind: c.kind,
+        tokens: chosen.tokens,
+        reason: c.reason,
+        scores,
+        citation,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::memory::ItemType;
     use proptest::prelude::*;
 
     fn candidate(i: usize, text: String, score: f64) -> Candidate {
-        let mut c = Candidate::new("note", format!("n{i}"), text);
+        let mut c = Candidate::new(ItemType::Note, format!("n{i}"), text);
         c.label = if i.is_multiple_of(2) {
             "fact".into()
         } else {
@@ -230,6 +270,6 @@ mod tests {
         let packed = pack(c, 50, 0.85, &counter);
         assert_eq!(packed.items.len(), 1);
         assert_eq!(packed.items[0].id, "n3");
-        assert_eq!(packed.dropped[0].reason, "budget");
+        assert_eq!(packed.dropped[0].reason, DropReason::Budget);
     }
 }

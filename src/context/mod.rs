@@ -16,23 +16,43 @@ use chrono::{DateTime, Utc};
 
 use crate::config::ContextConfig;
 use crate::error::{ApiError, ApiResult};
-use crate::memory::graph::NodeKey;
+use crate::memory::graph::{EntityName, NodeKey};
 use crate::memory::{Memory, NOTE_ITEM};
-use crate::retrieval::{SearchMode, SearchQuery};
+use crate::retrieval::{Fused, SearchMode, SearchQuery};
 use crate::sources::CHUNK_ITEM;
-use crate::store::memory::{EventFilter, NoteRow, PackRow};
-use crate::store::sources::SourceStore;
+use crate::store::memory::{EventFilter, EventRow, ItemType, NoteRow, NoteStatus, PackRow};
+use crate::store::sources::{ChunkHit, SourceStore};
 use crate::store::time::{new_id, now, rfc3339};
 use crate::store::Workspace;
+use crate::validate;
 
 use budget::{pack, TokenCounter};
 use model::{
-    ContextPack, ContextPackRequest, ContextRequest, ContextResponse, PackTelemetry, PackUsage,
-    RankedMemory, StoredPack,
+    ContextPack, ContextPackRequest, ContextRequest, ContextResponse, DropReason, PackTelemetry,
+    PackUsage, RankedMemory, StoredPack,
 };
 use rank::Candidate;
 
 const MAX_QUERY_CHARS: usize = 4_000;
+
+// The relevance the graph and events give, on the same 0-1 scale as a retrieval hit's
+// (`rank::relevance`), so all candidates compare in one weighted sum.
+
+/// Relevance of an entity named in the query: near the top, as the query asked for it.
+const NAMED_ENTITY_RELEVANCE: f64 = 0.9;
+/// A note reached through the graph: this share of the path's link weight per hop.
+const GRAPH_RELEVANCE_SHARE: f64 = 0.6;
+/// An entity reached through the graph counts this share of what a note on the same path
+/// would: the notes carry the facts.
+const GRAPH_ENTITY_SHARE: f64 = 0.8;
+/// A retrieved note the graph also reaches gains this share of the path's weight per hop.
+const GRAPH_BOOST_SHARE: f64 = 0.1;
+/// How many of the best retrieved notes seed the graph walk, with the named entities.
+const GRAPH_SEED_NOTES: usize = 3;
+/// An event relevant by query-term overlap counts this share of the overlap.
+const EVENT_OVERLAP_SHARE: f64 = 0.8;
+/// An event of the request's mission is at least this relevant, whatever its words.
+const MISSION_EVENT_MIN_RELEVANCE: f64 = 0.5;
 
 /// What the harness adds to every pack: the active version's ranking weights, and a trace.
 #[async_trait::async_trait]
@@ -60,8 +80,8 @@ pub struct ContextPacks {
     pub hooks: std::sync::OnceLock<Arc<dyn PackHooks>>,
 }
 
-/// The request, checked.
-struct Ask {
+/// A context-pack request, checked: what `candidates` and packing work from.
+struct PackSpec {
     query: String,
     max_tokens: usize,
     include_sources: bool,
@@ -74,14 +94,27 @@ struct Ask {
     weights: crate::config::Weights,
 }
 
+/// The candidates gathered so far for one pack, and what they are gathered against.
+struct Gathering<'a> {
+    ws: &'a Workspace,
+    spec: &'a PackSpec,
+    as_of: DateTime<Utc>,
+    /// `as_of` in the stored timestamp form, compared with notes' validity.
+    at: String,
+    out: Vec<Candidate>,
+    /// Ids of the notes in `out`.
+    seen: HashSet<String>,
+}
+
 fn ms(since: Instant) -> f64 {
     (since.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0
 }
 
 /// Whether a note may enter a pack answered as of `at`.
-fn visible(n: &NoteRow, at: &str, ask: &Ask) -> bool {
-    let status_ok = n.status == "approved" || (ask.include_pending && n.status == "pending");
-    let kind_ok = ask.kinds.as_ref().is_none_or(|k| k.contains(&n.kind));
+fn visible(n: &NoteRow, at: &str, spec: &PackSpec) -> bool {
+    let status_ok = n.status == NoteStatus::Approved
+        || (spec.include_pending && n.status == NoteStatus::Pending);
+    let kind_ok = spec.kinds.as_ref().is_none_or(|k| k.contains(&n.kind));
     status_ok
         && kind_ok
         && n.valid_from.as_str() <= at
@@ -89,7 +122,7 @@ fn visible(n: &NoteRow, at: &str, ask: &Ask) -> bool {
 }
 
 impl ContextPacks {
-    fn check(&self, req: &ContextPackRequest) -> ApiResult<Ask> {
+    fn check(&self, req: &ContextPackRequest) -> ApiResult<PackSpec> {
         let query = req.query.trim();
         if query.is_empty() {
             return Err(ApiError::bad_request("query: must not be empty"));
@@ -101,15 +134,11 @@ impl ContextPacks {
         }
         let limit = self.settings.max_tokens_limit;
         let max_tokens = req.max_tokens.unwrap_or(self.settings.default_max_tokens);
-        if !(1..=limit).contains(&max_tokens) {
-            return Err(ApiError::bad_request(format!(
-                "max_tokens: expected 1-{limit}"
-            )));
-        }
+        let max_tokens = validate::range("max_tokens", max_tokens, 1, limit)?;
         let kinds = req
             .kinds
             .as_deref()
-            .map(|k| crate::memory::validate::labels("kinds", k, 50))
+            .map(|k| validate::labels("kinds", k, 50))
             .transpose()?;
         let as_of = req
             .as_of
@@ -124,7 +153,7 @@ impl ContextPacks {
                     })
             })
             .transpose()?;
-        Ok(Ask {
+        Ok(PackSpec {
             query: query.to_string(),
             max_tokens,
             include_sources: req.include_sources.unwrap_or(false),
@@ -139,34 +168,34 @@ impl ContextPacks {
     }
 
     pub async fn build(&self, ws: &Workspace, req: ContextPackRequest) -> ApiResult<ContextPack> {
-        let mut ask = self.check(&req)?;
+        let mut spec = self.check(&req)?;
         let started = Instant::now();
         let version = match self.hooks.get() {
             Some(h) => h.active_version(&ws.id).await?,
             None => None,
         };
         if let Some(w) = version.as_ref().and_then(|v| v.1) {
-            ask.weights = w;
+            spec.weights = w;
         }
-        let (candidates, mut telemetry) = self.candidates(ws, &ask).await?;
+        let (candidates, mut telemetry) = self.candidates(ws, &spec).await?;
         let ranked_at = Instant::now();
         let considered = candidates.len();
         let packed = pack(
             candidates,
-            ask.max_tokens,
+            spec.max_tokens,
             self.settings.duplicate_threshold,
             &self.counter,
         );
         telemetry.rank_ms += ms(ranked_at);
-        let by = |reason: &str| packed.dropped.iter().filter(|d| d.reason == reason).count();
+        let by = |reason: DropReason| packed.dropped.iter().filter(|d| d.reason == reason).count();
         let usage = PackUsage {
-            max_tokens: ask.max_tokens,
+            max_tokens: spec.max_tokens,
             tokens_used: packed.tokens_used,
             tokenizer: self.counter.name().to_string(),
             items_considered: considered,
             items_included: packed.items.len(),
-            dropped_by_budget: by("budget"),
-            dropped_as_duplicate: by("duplicate"),
+            dropped_by_budget: by(DropReason::Budget),
+            dropped_as_duplicate: by(DropReason::Duplicate),
         };
         let pack_id = new_id();
         let created_at = now();
@@ -175,8 +204,8 @@ impl ContextPacks {
             pack_id,
             object: "context_pack".into(),
             workspace_id: ws.workspace_id.clone(),
-            query: ask.query,
-            as_of: ask.as_of.map(rfc3339),
+            query: spec.query,
+            as_of: spec.as_of.map(rfc3339),
             items: packed.items,
             context: packed.context,
             usage,
@@ -204,256 +233,299 @@ impl ContextPacks {
         Ok(pack)
     }
 
-    /// Every candidate, scored and sorted best first.
+    /// Every candidate, scored and sorted best first: retrieved notes and chunks, the graph
+    /// around entities named in the query and the best notes, and recent events.
     async fn candidates(
         &self,
         ws: &Workspace,
-        ask: &Ask,
+        spec: &PackSpec,
     ) -> ApiResult<(Vec<Candidate>, PackTelemetry)> {
-        let s = &self.settings;
-        let retriever = &self.memory.retriever;
         let mut telemetry = PackTelemetry::default();
-        let as_of = ask.as_of.unwrap_or_else(Utc::now);
-        let at = rfc3339(as_of);
+        let as_of = spec.as_of.unwrap_or_else(Utc::now);
+        let t = Instant::now();
+        let (note_hits, chunk_hits, events) = self.search(ws, spec, as_of).await?;
+        telemetry.search_ms = ms(t);
 
         let t = Instant::now();
+        let mut g = Gathering {
+            ws,
+            spec,
+            as_of,
+            at: rfc3339(as_of),
+            out: Vec::new(),
+            seen: HashSet::new(),
+        };
+        let top_notes = self.retrieved_notes(&mut g, &note_hits).await?;
+        telemetry.candidates_notes = g.out.len();
+        telemetry.candidates_chunks = self.retrieved_chunks(&mut g, &chunk_hits).await?;
+        if spec.include_graph {
+            telemetry.candidates_graph = self.graph_candidates(&mut g, top_notes).await?;
+        }
+        if spec.include_events {
+            telemetry.candidates_events = self.event_candidates(&mut g, events);
+        }
+        telemetry.expand_ms = ms(t);
+
+        let t = Instant::now();
+        let mut out = g.out;
+        self.score(ws, spec, &mut out).await?;
+        telemetry.rank_ms = ms(t);
+        Ok((out, telemetry))
+    }
+
+    /// Hybrid search over notes (and chunks when asked), while recent events are read.
+    async fn search(
+        &self,
+        ws: &Workspace,
+        spec: &PackSpec,
+        as_of: DateTime<Utc>,
+    ) -> ApiResult<(Vec<Fused>, Vec<Fused>, Vec<EventRow>)> {
+        let s = &self.settings;
         let notes_q = SearchQuery {
             workspace_id: &ws.id,
             item_type: NOTE_ITEM,
-            text: &ask.query,
+            text: &spec.query,
             mode: SearchMode::Hybrid,
             depth: s.note_candidates,
-            source_ids: ask.kinds.as_deref(),
+            source_ids: spec.kinds.as_deref(),
         };
         let chunks_q = SearchQuery {
             workspace_id: &ws.id,
             item_type: CHUNK_ITEM,
-            text: &ask.query,
+            text: &spec.query,
             mode: SearchMode::Hybrid,
             depth: s.chunk_candidates,
             source_ids: None,
         };
-        let queries = if ask.include_sources {
+        let queries = if spec.include_sources {
             vec![notes_q, chunks_q]
         } else {
             vec![notes_q]
         };
         // Recent events are read while the query is embedded and searched.
         let (hits, events) = tokio::join!(
-            retriever.search_many(&queries),
-            self.recent_events(ws, ask, as_of)
+            self.memory.retriever.search_many(&queries),
+            self.recent_events(ws, spec, as_of)
         );
         let mut hits = hits.map_err(crate::retrieval::api_error)?.into_iter();
-        let (note_hits, chunk_hits) = (
-            hits.next().unwrap_or_default(),
-            hits.next().unwrap_or_default(),
-        );
-        let events = events?;
-        telemetry.search_ms = ms(t);
-        let t = Instant::now();
+        let note_hits = hits.next().unwrap_or_default();
+        let chunk_hits = hits.next().unwrap_or_default();
+        Ok((note_hits, chunk_hits, events?))
+    }
 
-        let mut out: Vec<Candidate> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        // Notes by retrieval.
-        let keys: Vec<String> = note_hits.iter().map(|h| h.id.clone()).collect();
-        let store = &self.memory.store;
-        let mut rows: HashMap<String, NoteRow> = store
-            .notes_by_index_keys(&ws.id, &keys)
+    /// Notes found by retrieval that are related enough and visible; returns the best few as
+    /// seeds for the graph.
+    async fn retrieved_notes(
+        &self,
+        g: &mut Gathering<'_>,
+        hits: &[Fused],
+    ) -> ApiResult<Vec<NodeKey>> {
+        let keys: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
+        let mut rows: HashMap<String, NoteRow> = self
+            .memory
+            .store
+            .notes_by_index_keys(&g.ws.id, &keys)
             .await?
             .into_iter()
             .filter_map(|n| n.index_key.clone().map(|k| (k, n)))
             .collect();
         let mut top_notes = Vec::new();
-        for h in &note_hits {
+        for h in hits {
             let Some(n) = rows.remove(&h.id) else {
                 continue;
             };
-            if !rank::related(h.bm25, h.vector, s.min_similarity) {
+            if !rank::related(h.bm25, h.vector, self.settings.min_similarity) {
                 continue;
             }
-            if !visible(&n, &at, ask) || !seen.insert(n.id.clone()) {
+            if !visible(&n, &g.at, g.spec) || !g.seen.insert(n.id.clone()) {
                 continue;
             }
-            if top_notes.len() < 3 {
-                top_notes.push(NodeKey::new("note", &n.id));
+            if top_notes.len() < GRAPH_SEED_NOTES {
+                top_notes.push(NodeKey::note(&n.id));
             }
-            let mut c = self.note_candidate(n, as_of);
+            let mut c = self.note_candidate(n, g.as_of);
             c.relevance = rank::relevance(h.bm25, h.vector);
             c.reason = "retrieved".into();
-            out.push(c);
+            g.out.push(c);
         }
-        telemetry.candidates_notes = out.len();
+        Ok(top_notes)
+    }
 
-        // Source chunks.
-        if !chunk_hits.is_empty() {
-            let ids: Vec<String> = chunk_hits.iter().map(|h| h.id.clone()).collect();
-            let mut hits: HashMap<String, _> = self
-                .chunks
-                .active_chunks(&ws.id, &ids)
-                .await?
-                .into_iter()
-                .map(|h| (h.chunk.id.clone(), h))
-                .collect();
-            for h in &chunk_hits {
-                let Some(hit) = hits.remove(&h.id) else {
-                    continue;
-                };
-                if !rank::related(h.bm25, h.vector, s.min_similarity) {
-                    continue;
-                }
-                let ch = hit.chunk;
-                let title = hit.document_title.or(hit.source_title);
-                let mut c = Candidate::new("chunk", ch.id.clone(), ch.text);
-                c.label = match (&title, ch.page) {
-                    (Some(t), Some(p)) => format!("source: {t}, p. {p}"),
-                    (Some(t), None) => format!("source: {t}"),
-                    (None, _) => "source".into(),
-                };
-                c.relevance = rank::relevance(h.bm25, h.vector);
-                c.reason = "retrieved from sources".into();
-                c.citation.source_id = Some(ch.source_id);
-                c.citation.document_id = Some(ch.document_id);
-                c.citation.chunk_id = Some(ch.id);
-                c.citation.title = title;
-                c.citation.url = hit.url;
-                c.citation.filename = hit.filename;
-                c.citation.page = ch.page;
-                c.citation.char_start = Some(ch.char_start);
-                c.citation.char_end = Some(ch.char_end);
-                out.push(c);
-                telemetry.candidates_chunks += 1;
+    /// Source chunks found by retrieval, with their citations; returns how many.
+    async fn retrieved_chunks(&self, g: &mut Gathering<'_>, hits: &[Fused]) -> ApiResult<usize> {
+        if hits.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
+        let mut rows: HashMap<String, _> = self
+            .chunks
+            .active_chunks(&g.ws.id, &ids)
+            .await?
+            .into_iter()
+            .map(|h| (h.chunk.id.clone(), h))
+            .collect();
+        let mut added = 0;
+        for h in hits {
+            let Some(hit) = rows.remove(&h.id) else {
+                continue;
+            };
+            if !rank::related(h.bm25, h.vector, self.settings.min_similarity) {
+                continue;
+            }
+            let mut c = chunk_candidate(hit);
+            c.relevance = rank::relevance(h.bm25, h.vector);
+            g.out.push(c);
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// Entities named in the query, and the graph around them and the best notes: a note
+    /// already retrieved gets a boost, others join at a relevance set by the path. Returns how
+    /// many candidates the graph added.
+    async fn graph_candidates(
+        &self,
+        g: &mut Gathering<'_>,
+        top_notes: Vec<NodeKey>,
+    ) -> ApiResult<usize> {
+        let graph = &self.memory.graph;
+        let ws_id = &g.ws.id;
+        let matched = graph.match_entities(ws_id, &g.spec.query);
+        let mut seeds: Vec<NodeKey> = matched.iter().map(|id| NodeKey::entity(id)).collect();
+        seeds.extend(top_notes);
+        let mut added = 0;
+        for id in &matched {
+            if let Some(e) = graph.entity(ws_id, id) {
+                let mut c = entity_candidate(id, &e);
+                c.relevance = NAMED_ENTITY_RELEVANCE;
+                c.reason = "named in the query".into();
+                g.out.push(c);
+                added += 1;
             }
         }
-
-        // Entities named in the query, and the graph around them and the best notes.
-        if ask.include_graph {
-            let graph = &self.memory.graph;
-            let matched = graph.match_entities(&ws.id, &ask.query);
-            let mut seeds: Vec<NodeKey> = matched
-                .iter()
-                .map(|id| NodeKey::new("entity", id))
-                .collect();
-            seeds.extend(top_notes);
-            for id in &matched {
-                if let Some(e) = graph.entity(&ws.id, id) {
-                    let mut c = self.entity_candidate(id, &e);
-                    c.relevance = 0.9;
-                    c.reason = "named in the query".into();
-                    out.push(c);
-                    telemetry.candidates_graph += 1;
+        let s = &self.settings;
+        let near = graph.neighbours(ws_id, &seeds, s.graph_hops, s.graph_neighbours);
+        let mut wanted_notes: HashMap<String, (f64, String)> = HashMap::new();
+        for n in &near {
+            let why = format!(
+                "graph: {} hop(s) via {} from {} {}",
+                n.hops,
+                n.relation,
+                n.from.kind.as_str(),
+                n.from.id
+            );
+            let hops = n.hops as f64;
+            let graph_relevance = GRAPH_RELEVANCE_SHARE * n.weight / hops;
+            if n.node.kind == ItemType::Note {
+                if let Some(c) = g
+                    .out
+                    .iter_mut()
+                    .find(|c| c.item_type == ItemType::Note && c.id == n.node.id)
+                {
+                    c.relevance = (c.relevance + GRAPH_BOOST_SHARE * n.weight / hops).min(1.0);
+                    c.reason = format!("retrieved; {why}");
+                    continue;
                 }
-            }
-            let near = graph.neighbours(&ws.id, &seeds, s.graph_hops, s.graph_neighbours);
-            let graph_relevance = |weight: f64, hops: usize| 0.6 * weight / hops as f64;
-            let mut wanted_notes: HashMap<String, (f64, String)> = HashMap::new();
-            for n in &near {
-                let why = format!(
-                    "graph: {} hop(s) via {} from {} {}",
-                    n.hops, n.relation, n.from.kind, n.from.id
-                );
-                let rel = graph_relevance(n.weight, n.hops);
-                if n.node.kind == "note" {
-                    if let Some(c) = out
-                        .iter_mut()
-                        .find(|c| c.item_type == "note" && c.id == n.node.id)
-                    {
-                        c.relevance = (c.relevance + 0.1 * n.weight / n.hops as f64).min(1.0);
-                        c.reason = format!("retrieved; {why}");
-                        continue;
-                    }
-                    wanted_notes.insert(n.node.id.clone(), (rel, why));
-                } else if !matched.contains(&n.node.id) {
-                    if let Some(e) = graph.entity(&ws.id, &n.node.id) {
-                        let mut c = self.entity_candidate(&n.node.id, &e);
-                        c.relevance = rel * 0.8;
-                        c.reason = why;
-                        out.push(c);
-                        telemetry.candidates_graph += 1;
-                    }
-                }
-            }
-            if !wanted_notes.is_empty() {
-                let ids: Vec<String> = wanted_notes.keys().cloned().collect();
-                for n in store.notes_by_ids(&ws.id, &ids).await? {
-                    if !visible(&n, &at, ask) || !seen.insert(n.id.clone()) {
-                        continue;
-                    }
-                    let (rel, why) = wanted_notes.remove(&n.id).unwrap_or_default();
-                    let mut c = self.note_candidate(n, as_of);
-                    c.relevance = rel;
+                wanted_notes.insert(n.node.id.clone(), (graph_relevance, why));
+            } else if !matched.contains(&n.node.id) {
+                if let Some(e) = graph.entity(ws_id, &n.node.id) {
+                    let mut c = entity_candidate(&n.node.id, &e);
+                    c.relevance = graph_relevance * GRAPH_ENTITY_SHARE;
                     c.reason = why;
-                    out.push(c);
-                    telemetry.candidates_graph += 1;
+                    g.out.push(c);
+                    added += 1;
                 }
             }
         }
+        Ok(added + self.graph_notes(g, wanted_notes).await?)
+    }
 
-        // Recent events, and those of the mission in hand.
-        if ask.include_events {
-            let query_terms: HashSet<String> =
-                retriever.text.terms(&ask.query).into_iter().collect();
-            let mut seen_events = HashSet::new();
-            for e in events {
-                if !seen_events.insert(e.id.clone()) {
-                    continue;
-                }
-                let terms: HashSet<String> = retriever.text.terms(&e.summary).into_iter().collect();
-                let overlap = if query_terms.is_empty() {
-                    0.0
-                } else {
-                    query_terms.intersection(&terms).count() as f64 / query_terms.len() as f64
-                };
-                let same_mission = ask.mission_id.is_some() && ask.mission_id == e.mission_id;
-                let mut c = Candidate::new("event", e.id.clone(), e.summary);
-                c.label = format!(
-                    "event {}, {}",
-                    e.event_type,
-                    e.occurred_at.get(..10).unwrap_or_default()
-                );
-                c.kind = Some(e.event_type);
-                c.relevance = if same_mission {
-                    overlap.max(0.5)
-                } else {
-                    overlap * 0.8
-                };
-                c.recency = rank::recency(&e.occurred_at, as_of, s.recency_half_life_days);
-                c.reason = if same_mission {
-                    "event of this mission".into()
-                } else {
-                    "recent event".into()
-                };
-                c.citation.event_id = Some(e.id);
-                out.push(c);
-                telemetry.candidates_events += 1;
-            }
+    /// The visible notes the graph reached that retrieval did not, each with the relevance
+    /// and reason of its path; returns how many.
+    async fn graph_notes(
+        &self,
+        g: &mut Gathering<'_>,
+        mut wanted: HashMap<String, (f64, String)>,
+    ) -> ApiResult<usize> {
+        if wanted.is_empty() {
+            return Ok(0);
         }
-        telemetry.expand_ms = ms(t);
+        let ids: Vec<String> = wanted.keys().cloned().collect();
+        let mut added = 0;
+        for n in self.memory.store.notes_by_ids(&g.ws.id, &ids).await? {
+            if !visible(&n, &g.at, g.spec) || !g.seen.insert(n.id.clone()) {
+                continue;
+            }
+            let (relevance, why) = wanted.remove(&n.id).unwrap_or_default();
+            let mut c = self.note_candidate(n, g.as_of);
+            c.relevance = relevance;
+            c.reason = why;
+            g.out.push(c);
+            added += 1;
+        }
+        Ok(added)
+    }
 
-        let t = Instant::now();
+    /// Recent events and those of the mission in hand, relevant by the share of query terms
+    /// their summary holds; returns how many.
+    fn event_candidates(&self, g: &mut Gathering<'_>, events: Vec<EventRow>) -> usize {
+        let text = &self.memory.retriever.text;
+        let query_terms: HashSet<String> = text.terms(&g.spec.query).into_iter().collect();
+        let mut seen_events = HashSet::new();
+        let mut added = 0;
+        for e in events {
+            if !seen_events.insert(e.id.clone()) {
+                continue;
+            }
+            let terms: HashSet<String> = text.terms(&e.summary).into_iter().collect();
+            let overlap = if query_terms.is_empty() {
+                0.0
+            } else {
+                query_terms.intersection(&terms).count() as f64 / query_terms.len() as f64
+            };
+            let same_mission = g.spec.mission_id.is_some() && g.spec.mission_id == e.mission_id;
+            let half_life = self.settings.recency_half_life_days;
+            let recency = rank::recency(&e.occurred_at, g.as_of, half_life);
+            let mut c = event_candidate(e);
+            c.recency = recency;
+            if same_mission {
+                c.relevance = overlap.max(MISSION_EVENT_MIN_RELEVANCE);
+                c.reason = "event of this mission".into();
+            } else {
+                c.relevance = overlap * EVENT_OVERLAP_SHARE;
+                c.reason = "recent event".into();
+            }
+            g.out.push(c);
+            added += 1;
+        }
+        added
+    }
+
+    /// Feedback scores from the store, then the weighted sum; best first, ties by id.
+    async fn score(&self, ws: &Workspace, spec: &PackSpec, out: &mut [Candidate]) -> ApiResult<()> {
         let ids: Vec<String> = out.iter().map(|c| c.id.clone()).collect();
-        let totals = store.feedback_totals(&ws.id, &ids).await?;
-        for c in &mut out {
+        let totals = self.memory.store.feedback_totals(&ws.id, &ids).await?;
+        for c in out.iter_mut() {
             c.feedback = rank::feedback(totals.get(&c.id).copied().unwrap_or_default());
-            rank::score(c, &ask.weights);
+            rank::score(c, &spec.weights);
         }
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-        telemetry.rank_ms = ms(t);
-        Ok((out, telemetry))
+        Ok(())
     }
 
     /// The latest events up to `as_of`, plus as many of the request's mission.
     async fn recent_events(
         &self,
         ws: &Workspace,
-        ask: &Ask,
+        spec: &PackSpec,
         as_of: DateTime<Utc>,
-    ) -> ApiResult<Vec<crate::store::memory::EventRow>> {
-        if !ask.include_events {
+    ) -> ApiResult<Vec<EventRow>> {
+        if !spec.include_events {
             return Ok(vec![]);
         }
         let store = &self.memory.store;
         let limit = self.settings.recent_events as i64;
-        let to = ask
+        let to = spec
             .as_of
             .map(|_| rfc3339(as_of + chrono::Duration::milliseconds(1)));
         let mut events = store
@@ -466,7 +538,7 @@ impl ContextPacks {
                 },
             )
             .await?;
-        if let Some(m) = &ask.mission_id {
+        if let Some(m) = &spec.mission_id {
             let filter = EventFilter {
                 mission_id: Some(m.clone()),
                 to,
@@ -483,7 +555,7 @@ impl ContextPacks {
             Some(t) => format!("{}: {t}", n.kind),
             None => n.kind.clone(),
         };
-        let mut c = Candidate::new("note", n.id.clone(), n.content);
+        let mut c = Candidate::new(ItemType::Note, n.id.clone(), n.content);
         c.label = label;
         c.recency = rank::recency(&n.valid_from, as_of, self.settings.recency_half_life_days);
         c.importance = n.importance;
@@ -491,15 +563,6 @@ impl ContextPacks {
         c.kind = Some(n.kind);
         c.citation.note_id = Some(n.id);
         c.citation.title = n.title;
-        c
-    }
-
-    fn entity_candidate(&self, id: &str, e: &crate::memory::graph::EntityName) -> Candidate {
-        let mut c = Candidate::new("entity", id.to_string(), e.name.clone());
-        c.label = format!("entity: {}", e.entity_type);
-        c.kind = Some(e.entity_type.clone());
-        c.citation.entity_id = Some(id.to_string());
-        c.citation.title = Some(e.name.clone());
         c
     }
 
@@ -526,11 +589,8 @@ impl ContextPacks {
 
     /// The compatibility form: ranked notes for a query, no budget, nothing stored.
     pub async fn context(&self, ws: &Workspace, req: ContextRequest) -> ApiResult<ContextResponse> {
-        let limit = req.limit.unwrap_or(10);
-        if !(1..=50).contains(&limit) {
-            return Err(ApiError::bad_request("limit: expected 1-50"));
-        }
-        let ask = self.check(&ContextPackRequest {
+        let limit = validate::range("limit", req.limit.unwrap_or(10), 1, 50)?;
+        let spec = self.check(&ContextPackRequest {
             query: req.query,
             kinds: req.kinds,
             include_pending: req.include_pending,
@@ -538,10 +598,10 @@ impl ContextPacks {
             include_events: Some(false),
             ..Default::default()
         })?;
-        let (candidates, _) = self.candidates(ws, &ask).await?;
+        let (candidates, _) = self.candidates(ws, &spec).await?;
         let ids: Vec<String> = candidates
             .iter()
-            .filter(|c| c.item_type == "note")
+            .filter(|c| c.item_type == ItemType::Note)
             .take(limit)
             .map(|c| c.id.clone())
             .collect();
@@ -555,7 +615,7 @@ impl ContextPacks {
             .collect();
         let data = candidates
             .iter()
-            .filter(|c| c.item_type == "note")
+            .filter(|c| c.item_type == ItemType::Note)
             .take(limit)
             .filter_map(|c| {
                 notes.remove(&c.id).map(|n| RankedMemory {
@@ -569,8 +629,188 @@ impl ContextPacks {
             .collect();
         Ok(ContextResponse {
             object: "list".into(),
-            query: ask.query,
+            query: spec.query,
             data,
         })
+    }
+}
+
+fn entity_candidate(id: &str, e: &EntityName) -> Candidate {
+    let mut c = Candidate::new(ItemType::Entity, id.to_string(), e.name.clone());
+    c.label = format!("entity: {}", e.entity_type);
+    c.kind = Some(e.entity_type.clone());
+    c.citation.entity_id = Some(id.to_string());
+    c.citation.title = Some(e.name.clone());
+    c
+}
+
+/// A source chunk, labelled and cited by its document (or source) title and page.
+fn chunk_candidate(hit: ChunkHit) -> Candidate {
+    let ch = hit.chunk;
+    let title = hit.document_title.or(hit.source_title);
+    let mut c = Candidate::new(ItemType::Chunk, ch.id.clone(), ch.text);
+    c.label = match (&title, ch.page) {
+        (Some(t), Some(p)) => format!("source: {t}, p. {p}"),
+        (Some(t), None) => format!("source: {t}"),
+        (None, _) => "source".into(),
+    };
+    c.reason = "retrieved from sources".into();
+    c.citation.source_id = Some(ch.source_id);
+    c.citation.document_id = Some(ch.document_id);
+    c.citation.chunk_id = Some(ch.id);
+    c.citation.title = title;
+    c.citation.url = hit.url;
+    c.citation.filename = hit.filename;
+    c.citation.page = ch.page;
+    c.citation.char_start = Some(ch.char_start);
+    c.citation.char_end = Some(ch.char_end);
+    c
+}
+
+/// An event, labelled by its type and day; relevance and recency are set by the caller.
+fn event_candidate(e: EventRow) -> Candidate {
+    let mut c = Candidate::new(ItemType::Event, e.id.clone(), e.summary);
+    c.label = format!(
+        "event {}, {}",
+        e.event_type,
+        e.occurred_at.get(..10).unwrap_or_default()
+    );
+    c.kind = Some(e.event_type);
+    c.citation.event_id = Some(e.id);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Weights;
+    use crate::store::sources::ChunkRow;
+
+    fn spec(include_pending: bool, kinds: Option<Vec<String>>) -> PackSpec {
+        PackSpec {
+            query: "deploy window".into(),
+            max_tokens: 500,
+            include_sources: false,
+            include_events: true,
+            include_graph: true,
+            include_pending,
+            kinds,
+            as_of: None,
+            mission_id: None,
+            weights: Weights {
+                relevance: 1.0,
+                recency: 0.0,
+                importance: 0.0,
+                confidence: 0.0,
+                feedback: 0.0,
+            },
+        }
+    }
+
+    fn note(status: NoteStatus, valid_from: &str, valid_to: Option<&str>) -> NoteRow {
+        NoteRow {
+            id: "n1".into(),
+            account_id: "acct".into(),
+            workspace_id: "ws".into(),
+            title: None,
+            content: "Deploys happen on Tuesdays".into(),
+            kind: "fact".into(),
+            tags: vec![],
+            importance: 0.5,
+            confidence: 1.0,
+            metadata: serde_json::json!({}),
+            status,
+            external_source: None,
+            external_id: None,
+            valid_from: valid_from.into(),
+            valid_to: valid_to.map(str::to_string),
+            supersedes: None,
+            superseded_by: None,
+            revision: 1,
+            index_key: Some("k1".into()),
+            created_by: "key:k1".into(),
+            created_at: valid_from.into(),
+            updated_at: valid_from.into(),
+        }
+    }
+
+    const AT: &str = "2026-11-23T09:30:00.000Z";
+
+    #[test]
+    fn only_approved_notes_unless_pending_is_asked_for() {
+        let approved = note(NoteStatus::Approved, "2026-01-01T00:00:00.000Z", None);
+        let pending = note(NoteStatus::Pending, "2026-01-01T00:00:00.000Z", None);
+        let rejected = note(NoteStatus::Rejected, "2026-01-01T00:00:00.000Z", None);
+        assert!(visible(&approved, AT, &spec(false, None)));
+        assert!(!visible(&pending, AT, &spec(false, None)));
+        assert!(visible(&pending, AT, &spec(true, None)));
+        assert!(!visible(&rejected, AT, &spec(true, None)));
+    }
+
+    #[test]
+    fn notes_are_visible_within_their_validity_and_kinds() {
+        let later = note(NoteStatus::Approved, "2026-12-01T00:00:00.000Z", None);
+        let closed = note(
+            NoteStatus::Approved,
+            "2026-01-01T00:00:00.000Z",
+            Some("2026-06-01T00:00:00.000Z"),
+        );
+        let open = note(NoteStatus::Approved, "2026-01-01T00:00:00.000Z", None);
+        assert!(!visible(&later, AT, &spec(false, None)));
+        assert!(!visible(&closed, AT, &spec(false, None)));
+        assert!(!visible(
+            &open,
+            AT,
+            &spec(false, Some(vec!["decision".into()]))
+        ));
+        assert!(visible(&open, AT, &spec(false, Some(vec!["fact".into()]))));
+    }
+
+    #[test]
+    fn chunks_and_events_are_labelled_and_cited() {
+        let hit = ChunkHit {
+            chunk: ChunkRow {
+                id: "c1".into(),
+                source_id: "s1".into(),
+                document_id: "d1".into(),
+                text: "Runbook text".into(),
+                page: Some(3),
+                char_start: 10,
+                char_end: 22,
+                account_id: "acct".into(),
+                workspace_id: "ws".into(),
+                idx: 0,
+                tokens: 3,
+            },
+            document_title: Some("Runbook".into()),
+            source_title: Some("Ops".into()),
+            url: None,
+            filename: Some("runbook.pdf".into()),
+            tags: vec![],
+            metadata: serde_json::json!({}),
+        };
+        let c = chunk_candidate(hit);
+        assert_eq!(c.item_type, ItemType::Chunk);
+        assert_eq!(c.label, "source: Runbook, p. 3");
+        assert_eq!(c.citation.chunk_id.as_deref(), Some("c1"));
+        assert_eq!(c.citation.page, Some(3));
+
+        let e = event_candidate(EventRow {
+            id: "e1".into(),
+            workspace_id: "ws".into(),
+            event_type: "deploy".into(),
+            summary: "Deployed v2".into(),
+            actor: None,
+            mission_id: None,
+            task_id: None,
+            occurred_at: AT.into(),
+            metadata: serde_json::json!({}),
+            external_source: None,
+            external_id: None,
+            created_at: AT.into(),
+        });
+        assert_eq!(e.item_type, ItemType::Event);
+        assert_eq!(e.label, "event deploy, 2026-11-23");
+        assert_eq!(e.kind.as_deref(), Some("deploy"));
     }
 }

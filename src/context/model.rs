@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::store::memory::ItemType;
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackMetadata {
@@ -83,9 +85,8 @@ pub struct ItemCitation {
 pub struct PackItem {
     /// 1-based position, as in the citation marker.
     pub rank: usize,
-    /// note, chunk, entity or event.
     #[serde(rename = "type")]
-    pub item_type: String,
+    pub item_type: ItemType,
     pub id: String,
     pub text: String,
     /// The note's kind, or the event's type.
@@ -99,14 +100,23 @@ pub struct PackItem {
     pub citation: ItemCitation,
 }
 
+/// Why a candidate is not in the pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DropReason {
+    /// Its line did not fit in what was left of `max_tokens`.
+    Budget,
+    /// It repeats an item already included (`duplicate_of`).
+    Duplicate,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DroppedItem {
     #[serde(rename = "type")]
-    pub item_type: String,
+    pub item_type: ItemType,
     pub id: String,
     pub score: f64,
-    /// `budget` or `duplicate`.
-    pub reason: String,
+    pub reason: DropReason,
     /// For duplicates: the included item it repeats.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<String>,

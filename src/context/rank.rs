@@ -5,14 +5,14 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use crate::context::model::{ItemCitation, ItemScores};
-use crate::store::memory::FeedbackTotals;
+use crate::store::memory::{FeedbackTotals, ItemType};
 
 pub use crate::config::Weights;
 
 /// An item that may enter a pack.
 #[derive(Debug, Clone)]
 pub struct Candidate {
-    pub item_type: &'static str,
+    pub item_type: ItemType,
     pub id: String,
     pub text: String,
     /// The first line of the rendered item: kind, title, source.
@@ -29,7 +29,7 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    pub fn new(item_type: &'static str, id: String, text: String) -> Self {
+    pub fn new(item_type: ItemType, id: String, text: String) -> Self {
         Self {
             item_type,
             id,

@@ -5,6 +5,8 @@
 pub mod model;
 pub mod policy;
 pub mod secrets;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -13,19 +15,20 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
-use crate::memory::validate as v;
 use crate::store::guard::{
-    ApprovalFilter, ApprovalRow, AuditFilter, AuditRow, GuardStore, PolicyRow,
+    ApprovalFilter, ApprovalRow, ApprovalStatus, AuditEvent, AuditFilter, AuditRow, GuardStore,
+    PolicyRow,
 };
-use crate::store::memory::NoteRow;
+use crate::store::memory::{NoteRow, NoteStatus};
 use crate::store::time::{new_id, now, rfc3339};
 use crate::store::Workspace;
+use crate::validate as v;
 
 use model::{
     ApprovalList, AuditInput, AuditList, CheckInput, CheckResult, DecideInput, Decision,
     PolicyInput, PolicyList,
 };
-use policy::{Action, Criteria, DefaultEffect, Effect, Rule};
+use policy::{Action, Criteria, DefaultEffect, Effect, PolicyVerdict, Rule};
 
 /// What happens to a note whose content looks like a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -48,8 +51,27 @@ pub struct Guard {
     pub settings: GuardSettings,
 }
 
-const AUDIT_EVENTS: [&str; 5] = ["executed", "failed", "blocked", "approved", "rejected"];
 const MEMORY_WRITE: &str = "memory_write";
+
+/// The action a check asks about, its fields checked in request order.
+fn checked_action(input: &CheckInput) -> ApiResult<Action> {
+    let app = v::text("app", &input.app, 200)?;
+    let tool_ref = v::text("tool_ref", &input.tool_ref, 200)?;
+    let action_type = v::text("action_type", &input.action_type, 200)?;
+    risk_level(input.risk_level.as_deref())?;
+    let requested = amount("requested_amount_usd", input.requested_amount_usd)?;
+    v::metadata("metadata", input.metadata.as_ref())?;
+    Ok(Action {
+        app: Some(app),
+        mission_id: input.mission_id.clone(),
+        tool_ref: Some(tool_ref),
+        action_type: Some(action_type),
+        operation: input.operation.clone(),
+        access_level: input.access_level.clone(),
+        risk_level: input.risk_level.clone(),
+        amount_usd: requested,
+    })
+}
 
 fn rule(p: &PolicyRow) -> Option<Rule> {
     Some(Rule {
@@ -65,7 +87,7 @@ fn rule(p: &PolicyRow) -> Option<Rule> {
             min_amount_usd: p.min_amount_usd,
             max_amount_usd: p.max_amount_usd,
         },
-        effect: Effect::parse(&p.effect)?,
+        effect: p.effect,
         priority: p.priority,
         created_at: p.created_at.clone(),
     })
@@ -140,7 +162,7 @@ impl Guard {
             risk_level: input.risk_level,
             min_amount_usd: min,
             max_amount_usd: max,
-            effect: input.effect.as_str().into(),
+            effect: input.effect,
             priority: input.priority.unwrap_or(0),
             enabled: input.enabled.unwrap_or(true),
             description: v::optional_text("description", input.description.as_deref(), 2_000)?,
@@ -181,71 +203,30 @@ impl Guard {
         actor: &str,
         input: CheckInput,
     ) -> ApiResult<CheckResult> {
-        let app = v::text("app", &input.app, 200)?;
-        let tool_ref = v::text("tool_ref", &input.tool_ref, 200)?;
-        let action_type = v::text("action_type", &input.action_type, 200)?;
-        risk_level(input.risk_level.as_deref())?;
-        let requested = amount("requested_amount_usd", input.requested_amount_usd)?;
-        v::metadata("metadata", input.metadata.as_ref())?;
-        let action = Action {
-            app: Some(app.clone()),
-            mission_id: input.mission_id.clone(),
-            tool_ref: Some(tool_ref.clone()),
-            action_type: Some(action_type.clone()),
-            operation: input.operation.clone(),
-            access_level: input.access_level.clone(),
-            risk_level: input.risk_level.clone(),
-            amount_usd: requested,
-        };
-        let rules = self.rules(&ws.id, false).await?;
-        let mut outcome = policy::decide(&rules, &action, self.settings.default_effect);
-        if let (Some(budget), Some(amount)) = (ws.monthly_budget_usd, requested) {
-            let spent = self.store.spent_since(&ws.id, &month_start()).await?;
-            if spent + amount > budget && outcome.effect != Effect::Deny {
-                outcome.effect = Effect::Deny;
-                outcome.reasons.push(format!(
-                    "the workspace has spent {spent:.2} of its {budget:.2} USD monthly budget; {amount:.2} more would exceed it"
-                ));
-            }
-        }
+        let action = checked_action(&input)?;
+        let verdict = self.verdict(ws, &action).await?;
         let at = now();
-        let approval = (outcome.effect == Effect::RequireApproval).then(|| ApprovalRow {
-            id: new_id(),
-            workspace_id: ws.id.clone(),
-            policy_id: outcome.policy_id.clone(),
-            status: "pending".into(),
-            app: Some(app.clone()),
-            mission_id: input.mission_id.clone(),
-            task_id: input.task_id.clone(),
-            tool_ref: tool_ref.clone(),
-            request: serde_json::to_value(&input).unwrap_or_default(),
-            reasons: outcome.reasons.clone(),
-            decided_by: None,
-            decision_note: None,
-            expires_at: rfc3339(Utc::now() + Duration::seconds(self.settings.approval_ttl_secs)),
-            decided_at: None,
-            created_at: at.clone(),
-        });
+        let approval = (verdict.effect == Effect::RequireApproval)
+            .then(|| self.approval_row(ws, &action, &input, &verdict, &at));
         let audit = AuditRow {
             id: new_id(),
             workspace_id: ws.id.clone(),
-            event: if outcome.effect == Effect::Deny {
-                "blocked"
+            event: if verdict.effect == Effect::Deny {
+                AuditEvent::Blocked
             } else {
-                "checked"
-            }
-            .into(),
-            decision: Some(outcome.effect.as_str().into()),
-            app: Some(app),
+                AuditEvent::Checked
+            },
+            decision: Some(verdict.effect.as_str().into()),
+            app: action.app.clone(),
             mission_id: input.mission_id.clone(),
             task_id: input.task_id.clone(),
             actor_ref: input.actor_ref.clone(),
-            tool_ref: Some(tool_ref),
-            action_type: Some(action_type),
-            policy_id: outcome.policy_id.clone(),
+            tool_ref: action.tool_ref.clone(),
+            action_type: action.action_type.clone(),
+            policy_id: verdict.policy_id.clone(),
             approval_id: approval.as_ref().map(|a| a.id.clone()),
-            amount_usd: requested,
-            detail: json!({"reasons": outcome.reasons, "operation": input.operation,
+            amount_usd: action.amount_usd,
+            detail: json!({"reasons": verdict.reasons, "operation": input.operation,
                            "access_level": input.access_level, "risk_level": input.risk_level,
                            "metadata": input.metadata}),
             recorded_by: actor.to_string(),
@@ -255,12 +236,57 @@ impl Guard {
         };
         self.store.record_check(&audit, approval.as_ref()).await?;
         Ok(CheckResult {
-            decision: outcome.effect,
-            policy_id: outcome.policy_id,
-            reasons: outcome.reasons,
+            decision: verdict.effect,
+            policy_id: verdict.policy_id,
+            reasons: verdict.reasons,
             approval_id: approval.map(|a| a.id),
             audit_id: audit.id,
         })
+    }
+
+    /// The policies' verdict on an action, turned to deny when its amount would take the
+    /// workspace over its monthly budget.
+    async fn verdict(&self, ws: &Workspace, action: &Action) -> ApiResult<PolicyVerdict> {
+        let rules = self.rules(&ws.id, false).await?;
+        let mut verdict = policy::decide(&rules, action, self.settings.default_effect);
+        if let (Some(budget), Some(amount)) = (ws.monthly_budget_usd, action.amount_usd) {
+            let spent = self.store.spent_since(&ws.id, &month_start()).await?;
+            if spent + amount > budget && verdict.effect != Effect::Deny {
+                verdict.effect = Effect::Deny;
+                verdict.reasons.push(format!(
+                    "the workspace has spent {spent:.2} of its {budget:.2} USD monthly budget; {amount:.2} more would exceed it"
+                ));
+            }
+        }
+        Ok(verdict)
+    }
+
+    /// A pending approval for a checked action, expiring after `approval_ttl_secs`.
+    fn approval_row(
+        &self,
+        ws: &Workspace,
+        action: &Action,
+        input: &CheckInput,
+        verdict: &PolicyVerdict,
+        at: &str,
+    ) -> ApprovalRow {
+        ApprovalRow {
+            id: new_id(),
+            workspace_id: ws.id.clone(),
+            policy_id: verdict.policy_id.clone(),
+            status: ApprovalStatus::Pending,
+            app: action.app.clone(),
+            mission_id: input.mission_id.clone(),
+            task_id: input.task_id.clone(),
+            tool_ref: action.tool_ref.clone().unwrap_or_default(),
+            request: serde_json::to_value(input).unwrap_or_default(),
+            reasons: verdict.reasons.clone(),
+            decided_by: None,
+            decision_note: None,
+            expires_at: rfc3339(Utc::now() + Duration::seconds(self.settings.approval_ttl_secs)),
+            decided_at: None,
+            created_at: at.to_string(),
+        }
     }
 
     pub async fn approvals(
@@ -270,13 +296,13 @@ impl Guard {
         status: Option<String>,
         limit: i64,
     ) -> ApiResult<ApprovalList> {
-        if let Some(s) = status.as_deref() {
-            if !matches!(s, "pending" | "approved" | "rejected" | "expired") {
-                return Err(ApiError::bad_request(
-                    "status: expected pending, approved, rejected or expired",
-                ));
-            }
-        }
+        let status = status
+            .map(|s| {
+                ApprovalStatus::parse(&s).ok_or_else(|| {
+                    ApiError::bad_request("status: expected pending, approved, rejected or expired")
+                })
+            })
+            .transpose()?;
         self.store.expire_approvals(&ws.id, &now()).await?;
         let filter = ApprovalFilter {
             mission_id,
@@ -305,24 +331,26 @@ impl Guard {
             .approval(&ws.id, id)
             .await?
             .ok_or(ApiError::NotFound("Approval"))?;
-        if a.status != "pending" {
+        if a.status != ApprovalStatus::Pending {
             return Err(ApiError::Conflict(format!(
                 "approval {id} is already {}; an approval is decided once",
-                a.status
+                a.status.as_str()
             )));
         }
         a.status = match input.decision {
-            Decision::Approve => "approved",
-            Decision::Reject => "rejected",
-        }
-        .into();
+            Decision::Approve => ApprovalStatus::Approved,
+            Decision::Reject => ApprovalStatus::Rejected,
+        };
         a.decided_by = Some(actor.to_string());
         a.decision_note = note.clone();
         a.decided_at = Some(at.clone());
         let audit = AuditRow {
             id: new_id(),
             workspace_id: ws.id.clone(),
-            event: a.status.clone(),
+            event: match input.decision {
+                Decision::Approve => AuditEvent::Approved,
+                Decision::Reject => AuditEvent::Rejected,
+            },
             decision: Some("require_approval".into()),
             app: a.app.clone(),
             mission_id: a.mission_id.clone(),
@@ -353,12 +381,9 @@ impl Guard {
         actor: &str,
         input: AuditInput,
     ) -> ApiResult<(AuditRow, bool)> {
-        let event = input.event.trim().to_string();
-        if !AUDIT_EVENTS.contains(&event.as_str()) {
-            return Err(ApiError::bad_request(
-                "event: expected executed, failed, blocked, approved or rejected",
-            ));
-        }
+        let event = AuditEvent::reported(input.event.trim()).ok_or_else(|| {
+            ApiError::bad_request("event: expected executed, failed, blocked, approved or rejected")
+        })?;
         let amount_usd = amount("amount_usd", input.amount_usd)?;
         let detail = v::metadata("detail", input.detail.as_ref())?.unwrap_or_else(|| json!({}));
         let external = v::external(
@@ -447,7 +472,7 @@ impl Guard {
                 }
             }
         }
-        if note.status != "approved" {
+        if note.status != NoteStatus::Approved {
             return Ok(());
         }
         let mut review = None;
@@ -479,7 +504,7 @@ impl Guard {
             }
         }
         if let Some(reason) = review {
-            note.status = "pending".into();
+            note.status = NoteStatus::Pending;
             note.metadata["review_reason"] = json!(reason);
         }
         Ok(())

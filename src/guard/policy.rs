@@ -7,35 +7,9 @@
 //! applies: by default `require_approval` for destructive access or high / critical risk,
 //! `allow` otherwise.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Effect {
-    Allow,
-    RequireApproval,
-    Deny,
-}
-
-impl Effect {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::RequireApproval => "require_approval",
-            Self::Deny => "deny",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "allow" => Some(Self::Allow),
-            "require_approval" => Some(Self::RequireApproval),
-            "deny" => Some(Self::Deny),
-            _ => None,
-        }
-    }
-}
+pub use crate::store::guard::Effect;
 
 /// What a policy looks at.
 #[derive(Debug, Clone, Default)]
@@ -85,7 +59,7 @@ pub enum DefaultEffect {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub struct PolicyVerdict {
     pub effect: Effect,
     pub policy_id: Option<String>,
     pub reasons: Vec<String>,
@@ -133,7 +107,7 @@ impl Criteria {
     }
 }
 
-pub fn decide(rules: &[Rule], action: &Action, default: DefaultEffect) -> Outcome {
+pub fn decide(rules: &[Rule], action: &Action, default: DefaultEffect) -> PolicyVerdict {
     let mut matches: Vec<(usize, &Rule)> = rules
         .iter()
         .filter_map(|r| r.criteria.specificity(action).map(|s| (s, r)))
@@ -158,7 +132,7 @@ pub fn decide(rules: &[Rule], action: &Action, default: DefaultEffect) -> Outcom
                 matches.len() - 1
             ));
         }
-        return Outcome {
+        return PolicyVerdict {
             effect: rule.effect,
             policy_id: Some(rule.id.clone()),
             reasons,
@@ -185,7 +159,7 @@ pub fn decide(rules: &[Rule], action: &Action, default: DefaultEffect) -> Outcom
         ),
         DefaultEffect::Deny => (Effect::Deny, "no policy matched; the default is deny"),
     };
-    Outcome {
+    PolicyVerdict {
         effect,
         policy_id: None,
         reasons: vec![why.to_string()],

@@ -10,11 +10,11 @@ use crate::harness::model::{
     StepPatch,
 };
 use crate::harness::Harness;
-use crate::memory::validate as v;
 use crate::store::guard::{ApprovalFilter, AuditFilter};
 use crate::store::harness::{ArtifactRow, MissionRow, StepRow, TraceFilter};
 use crate::store::time::{new_id, now};
-use crate::store::Workspace;
+use crate::store::{StoreError, Workspace};
+use crate::validate as v;
 
 fn progress(p: Option<f64>) -> ApiResult<Option<f64>> {
     p.map(|x| v::unit("progress", x)).transpose()
@@ -288,11 +288,11 @@ impl Harness {
 }
 
 /// A clash on a unique key (the same mission_id under another external pair) is a 409.
-fn conflict(e: anyhow::Error, what: &str) -> ApiError {
-    match e.downcast_ref::<sqlx::Error>() {
-        Some(sqlx::Error::Database(db)) if db.is_unique_violation() => ApiError::Conflict(format!(
+fn conflict(e: StoreError, what: &str) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => ApiError::Conflict(format!(
             "another {what} of this workspace already has that mission_id or external id"
         )),
-        _ => ApiError::Internal(e),
+        other => other.into(),
     }
 }

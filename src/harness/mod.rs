@@ -17,12 +17,15 @@ use crate::context::model::{ContextPack, PackMetadata};
 use crate::context::PackHooks;
 use crate::error::{ApiError, ApiResult};
 use crate::memory::model::{ItemType, NoteInput, NoteStatus, Signal};
-use crate::memory::validate as v;
 use crate::memory::Memory;
 use crate::store::guard::GuardStore;
-use crate::store::harness::{HarnessStore, TraceFeedbackRow, TraceFilter, TraceRow, VersionRow};
+use crate::store::harness::{
+    HarnessStore, TraceFeedbackRow, TraceFilter, TraceRow, VersionRow, VersionStatus,
+};
+use crate::store::memory::NoteRow;
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
+use crate::validate as v;
 
 use model::{FeedbackInput, FeedbackResult, TraceInput, TraceList, VersionInput, VersionList};
 
@@ -97,7 +100,11 @@ impl Harness {
             workspace_id: ws.id.clone(),
             name,
             description: v::optional_text("description", input.description.as_deref(), 2_000)?,
-            status: if active { "active" } else { "draft" }.into(),
+            status: if active {
+                VersionStatus::Active
+            } else {
+                VersionStatus::Draft
+            },
             config: input.config,
             created_by: actor.to_string(),
             created_at: at.clone(),
@@ -201,11 +208,7 @@ impl Harness {
             .await?
             .ok_or(ApiError::NotFound("Trace"))?;
         if let Some(r) = input.rating {
-            if !(-5.0..=5.0).contains(&r) {
-                return Err(ApiError::bad_request(
-                    "rating: expected a number from -5 to 5",
-                ));
-            }
+            rating(r)?;
         }
         let comment = v::optional_text("comment", input.comment.as_deref(), 2_000)?;
         let outcome = v::optional_text("outcome", input.outcome.as_deref(), 100)?;
@@ -214,64 +217,29 @@ impl Harness {
             input.remember_text.as_deref(),
             v::MAX_CONTENT_CHARS,
         )?;
+        // Every note to forget must exist before anything is written.
         for id in &input.forget_note_ids {
             self.memory.get_note(ws, id).await.map_err(|_| {
                 ApiError::Unprocessable(format!("forget_note_ids: no note {id} in this workspace"))
             })?;
         }
-        let mut items: Vec<(ItemType, String)> = Vec::new();
-        for (key, kind) in [("memories", ItemType::Note), ("documents", ItemType::Chunk)] {
-            if let Some(list) = trace.context.get(key).and_then(Value::as_array) {
-                for item in list {
-                    if let Some(id) = item.get("id").and_then(Value::as_str) {
-                        items.push((kind, id.to_string()));
-                    }
-                }
+        let rated = match rating_signal(input.rating) {
+            Some(signal) => {
+                let items = traced_items(&trace);
+                let pack_id = trace.pack_id.clone();
+                let memory = &self.memory;
+                memory
+                    .rate_items(ws, actor, pack_id, &items, signal, comment.clone())
+                    .await?
             }
-        }
-        let signal = match input.rating {
-            Some(r) if r > 0.0 => Some(Signal::Helpful),
-            Some(r) if r < 0.0 => Some(Signal::Unhelpful),
-            _ => None,
+            None => 0,
         };
-        let mut rated = 0;
-        if let Some(signal) = signal {
-            rated = self
-                .memory
-                .rate_items(
-                    ws,
-                    actor,
-                    trace.pack_id.clone(),
-                    &items,
-                    signal,
-                    comment.clone(),
-                )
-                .await?;
-        }
         let remembered = match remember {
-            Some(text) => {
-                let input = NoteInput {
-                    content: text,
-                    kind: Some("lesson".into()),
-                    status: Some(self.settings.remember_status),
-                    metadata: Some(json!({"source": "harness_feedback", "trace_id": trace.id})),
-                    ..Default::default()
-                };
-                Some(self.memory.create_note(ws, actor, input).await?.0)
-            }
+            Some(text) => Some(self.remember(ws, actor, text, &trace.id).await?),
             None => None,
         };
-        for id in &input.forget_note_ids {
-            self.memory
-                .set_status(
-                    ws,
-                    actor,
-                    id,
-                    NoteStatus::Forgotten,
-                    Some(format!("harness feedback on trace {}", trace.id)),
-                )
-                .await?;
-        }
+        self.forget(ws, actor, &input.forget_note_ids, &trace.id)
+            .await?;
         let row = TraceFeedbackRow {
             id: new_id(),
             workspace_id: ws.id.clone(),
@@ -290,6 +258,41 @@ impl Harness {
             remembered,
             items_rated: rated,
         })
+    }
+
+    /// Forgets the notes feedback named, each with the trace as the reason.
+    async fn forget(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        note_ids: &[String],
+        trace_id: &str,
+    ) -> ApiResult<()> {
+        for id in note_ids {
+            let reason = format!("harness feedback on trace {trace_id}");
+            self.memory
+                .set_status(ws, actor, id, NoteStatus::Forgotten, Some(reason))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Feedback's `remember_text` as a lesson note (pending or approved, as configured).
+    async fn remember(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        text: String,
+        trace_id: &str,
+    ) -> ApiResult<NoteRow> {
+        let input = NoteInput {
+            content: text,
+            kind: Some("lesson".into()),
+            status: Some(self.settings.remember_status),
+            metadata: Some(json!({"source": "harness_feedback", "trace_id": trace_id})),
+            ..Default::default()
+        };
+        Ok(self.memory.create_note(ws, actor, input).await?.0)
     }
 }
 
@@ -324,7 +327,7 @@ impl PackHooks for Harness {
         pack: &ContextPack,
         metadata: Option<&PackMetadata>,
     ) -> anyhow::Result<String> {
-        let pick = |t: &str| -> Vec<Value> {
+        let pick = |t: ItemType| -> Vec<Value> {
             pack.items
                 .iter()
                 .filter(|i| i.item_type == t)
@@ -350,8 +353,8 @@ impl PackHooks for Harness {
             input_summary: Some(pack.query.clone()),
             output_summary: None,
             context_strategy: "context_pack".into(),
-            context: json!({"memories": pick("note"), "documents": pick("chunk"),
-                            "entities": pick("entity"), "events": pick("event")}),
+            context: json!({"memories": pick(ItemType::Note), "documents": pick(ItemType::Chunk),
+                            "entities": pick(ItemType::Entity), "events": pick(ItemType::Event)}),
             pack_id: Some(pack.pack_id.clone()),
             charged_usd: 0.0,
             outcome: "unknown".into(),
@@ -363,4 +366,38 @@ impl PackHooks for Harness {
         self.store.add_trace(&row).await?;
         Ok(row.id)
     }
+}
+
+/// The memories (notes) and documents (chunks) a trace's context lists.
+fn traced_items(trace: &TraceRow) -> Vec<(ItemType, String)> {
+    let mut items = Vec::new();
+    for (key, kind) in [("memories", ItemType::Note), ("documents", ItemType::Chunk)] {
+        if let Some(list) = trace.context.get(key).and_then(Value::as_array) {
+            for item in list {
+                if let Some(id) = item.get("id").and_then(Value::as_str) {
+                    items.push((kind, id.to_string()));
+                }
+            }
+        }
+    }
+    items
+}
+
+/// A rating above 0 is helpful, below 0 unhelpful; 0 or none rates nothing.
+fn rating_signal(rating: Option<f64>) -> Option<Signal> {
+    match rating {
+        Some(r) if r > 0.0 => Some(Signal::Helpful),
+        Some(r) if r < 0.0 => Some(Signal::Unhelpful),
+        _ => None,
+    }
+}
+
+/// A trace rating, from -5 to 5: above 0 marks the trace's items helpful, below 0 unhelpful.
+fn rating(r: f64) -> ApiResult<f64> {
+    if !(-5.0..=5.0).contains(&r) {
+        return Err(ApiError::bad_request(
+            "rating: expected a number from -5 to 5",
+        ));
+    }
+    Ok(r)
 }

@@ -25,7 +25,7 @@ use crate::memory::model::{
     NotePatch, NoteStatus, ReviewInput,
 };
 use crate::memory::validate::limit;
-use crate::memory::Outcome;
+use crate::memory::Upsert as Outcome;
 use crate::state::AppState;
 use crate::store::memory::{
     EntityFilter, EntityRow, EventFilter, EventRow, LinkFilter, LinkRow, NoteFilter, NoteRow,
@@ -82,7 +82,7 @@ pub async fn list_notes(
     }: Scope<NoteListParams>,
 ) -> ApiResult<Json<NoteList>> {
     let filter = NoteFilter {
-        status: q.status.map(|s| s.as_str().to_string()),
+        status: q.status,
         kind: q.kind,
         tag: q.tag,
         before: None,

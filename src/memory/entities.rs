@@ -3,13 +3,14 @@
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
+use crate::memory::graph::NodeKey;
 use crate::memory::model::{EntityInput, EntityList, EntityPatch, LinkInput, LinkList, NodeRef};
-use crate::memory::plan::Outcome;
-use crate::memory::validate as v;
-use crate::memory::{Memory, Plan};
-use crate::store::memory::{EntityFilter, EntityRow, LinkFilter, LinkRow};
+use crate::memory::plan::Upsert;
+use crate::memory::{Memory, WritePlan};
+use crate::store::memory::{EntityFilter, EntityRow, ItemType, LinkFilter, LinkRow};
 use crate::store::time::new_id;
 use crate::store::Workspace;
+use crate::validate as v;
 
 const MAX_NAME_CHARS: usize = 300;
 
@@ -19,9 +20,9 @@ impl Memory {
         ws: &Workspace,
         actor: &str,
         input: EntityInput,
-    ) -> ApiResult<(EntityRow, Outcome)> {
+    ) -> ApiResult<(EntityRow, Upsert)> {
         let _guard = self.lock(&ws.id).await;
-        let mut plan = Plan::new(ws, actor);
+        let mut plan = WritePlan::new(ws, actor);
         let done = self.plan_entity(&mut plan, input).await?;
         self.commit(plan).await?;
         Ok(done)
@@ -31,9 +32,9 @@ impl Memory {
     /// merged, metadata replaced when given.
     pub(crate) async fn plan_entity(
         &self,
-        plan: &mut Plan,
+        plan: &mut WritePlan,
         input: EntityInput,
-    ) -> ApiResult<(EntityRow, Outcome)> {
+    ) -> ApiResult<(EntityRow, Upsert)> {
         let entity_type = v::text("type", &input.entity_type, v::MAX_LABEL_CHARS)?;
         let name = v::text("name", &input.name, MAX_NAME_CHARS)?;
         let aliases = v::labels("aliases", input.aliases.as_deref().unwrap_or_default(), 50)?;
@@ -43,19 +44,9 @@ impl Memory {
             input.external_id.as_deref(),
         )?;
         let ws = plan.workspace_id.clone();
-        let mut existing = None;
-        if let Some((s, i)) = &external {
-            existing = match plan.entity_by_external(s, i) {
-                Some(e) => Some(e.clone()),
-                None => self.store.entity_by_external(&ws, s, i).await?,
-            };
-        }
-        if existing.is_none() {
-            existing = match plan.entity_by_name(&entity_type, &name) {
-                Some(e) => Some(e.clone()),
-                None => self.store.entity_by_name(&ws, &entity_type, &name).await?,
-            };
-        }
+        let existing = self
+            .find_entity(plan, external.as_ref(), &entity_type, &name)
+            .await?;
         match existing {
             Some(old) => {
                 let mut e = old.clone();
@@ -72,11 +63,11 @@ impl Memory {
                     e.external_id = Some(i);
                 }
                 if e == old {
-                    return Ok((old, Outcome::Unchanged));
+                    return Ok((old, Upsert::Unchanged));
                 }
                 e.updated_at = plan.now.clone();
                 plan.put_entity(e.clone());
-                Ok((e, Outcome::Updated))
+                Ok((e, Upsert::Updated))
             }
             None => {
                 let e = EntityRow {
@@ -93,9 +84,34 @@ impl Memory {
                     updated_at: plan.now.clone(),
                 };
                 plan.put_entity(e.clone());
-                Ok((e, Outcome::Created))
+                Ok((e, Upsert::Created))
             }
         }
+    }
+
+    /// The entity with this external pair, else with this (type, name): planned in this
+    /// write or stored.
+    async fn find_entity(
+        &self,
+        plan: &WritePlan,
+        external: Option<&(String, String)>,
+        entity_type: &str,
+        name: &str,
+    ) -> ApiResult<Option<EntityRow>> {
+        let ws = &plan.workspace_id;
+        if let Some((s, i)) = external {
+            let found = match plan.entity_by_external(s, i) {
+                Some(e) => Some(e.clone()),
+                None => self.store.entity_by_external(ws, s, i).await?,
+            };
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(match plan.entity_by_name(entity_type, name) {
+            Some(e) => Some(e.clone()),
+            None => self.store.entity_by_name(ws, entity_type, name).await?,
+        })
     }
 
     pub async fn update_entity(
@@ -127,7 +143,7 @@ impl Memory {
         if e == old {
             return Ok(old);
         }
-        let mut plan = Plan::new(ws, actor);
+        let mut plan = WritePlan::new(ws, actor);
         e.updated_at = plan.now.clone();
         plan.put_entity(e.clone());
         self.commit(plan).await?;
@@ -146,12 +162,7 @@ impl Memory {
     }
 
     /// The id of a link end, which must exist in the workspace (or earlier in the batch).
-    async fn resolve_node(
-        &self,
-        plan: &Plan,
-        field: &str,
-        r: &NodeRef,
-    ) -> ApiResult<(&'static str, String)> {
+    async fn resolve_node(&self, plan: &WritePlan, field: &str, r: &NodeRef) -> ApiResult<NodeKey> {
         let ws = &plan.workspace_id;
         let external = v::external(r.external_source.as_deref(), r.external_id.as_deref())?;
         let missing = || {
@@ -161,7 +172,7 @@ impl Memory {
             ))
         };
         match r.node_type.as_str() {
-            "note" => {
+            t if t == ItemType::Note.as_str() => {
                 let note = match (&r.id, &external) {
                     (Some(id), _) => match plan.note(id) {
                         Some(n) => Some(n.clone()),
@@ -173,9 +184,9 @@ impl Memory {
                     },
                     (None, None) => None,
                 };
-                note.map(|n| ("note", n.id)).ok_or_else(missing)
+                note.map(|n| NodeKey::note(&n.id)).ok_or_else(missing)
             }
-            "entity" => {
+            t if t == ItemType::Entity.as_str() => {
                 let entity = match (&r.id, &external) {
                     (Some(id), _) => match plan.entity(id) {
                         Some(e) => Some(e.clone()),
@@ -187,7 +198,7 @@ impl Memory {
                     },
                     (None, None) => None,
                 };
-                entity.map(|e| ("entity", e.id)).ok_or_else(missing)
+                entity.map(|e| NodeKey::entity(&e.id)).ok_or_else(missing)
             }
             _ => Err(ApiError::bad_request(format!(
                 "{field}.type: expected note or entity"
@@ -200,9 +211,9 @@ impl Memory {
         ws: &Workspace,
         actor: &str,
         input: LinkInput,
-    ) -> ApiResult<(LinkRow, Outcome)> {
+    ) -> ApiResult<(LinkRow, Upsert)> {
         let _guard = self.lock(&ws.id).await;
-        let mut plan = Plan::new(ws, actor);
+        let mut plan = WritePlan::new(ws, actor);
         let done = self.plan_link(&mut plan, input).await?;
         self.commit(plan).await?;
         Ok(done)
@@ -211,9 +222,9 @@ impl Memory {
     /// The same (from, to, relation) updates weight and metadata.
     pub(crate) async fn plan_link(
         &self,
-        plan: &mut Plan,
+        plan: &mut WritePlan,
         input: LinkInput,
-    ) -> ApiResult<(LinkRow, Outcome)> {
+    ) -> ApiResult<(LinkRow, Upsert)> {
         if input.from.id.is_none() && input.from.external_id.is_none() {
             return Err(ApiError::bad_request(
                 "from: give id or external_source + external_id",
@@ -233,50 +244,31 @@ impl Memory {
             return Err(ApiError::bad_request("to: a link needs two different ends"));
         }
         let ws = plan.workspace_id.clone();
-        let planned = plan
-            .writes
-            .links
-            .iter()
-            .find(|l| {
-                l.from_type == from.0
-                    && l.from_id == from.1
-                    && l.to_type == to.0
-                    && l.to_id == to.1
-                    && l.relation == relation
-            })
-            .cloned();
-        let existing = match planned {
-            Some(l) => Some(l),
-            None => {
-                self.store
-                    .link_by_key(&ws, (from.0, &from.1), (to.0, &to.1), &relation)
-                    .await?
-            }
-        };
+        let existing = self.find_link(plan, &from, &to, &relation).await?;
         let (link, outcome) = match existing {
             Some(old) => {
                 let mut l = old.clone();
                 l.weight = weight;
                 l.metadata = metadata.unwrap_or(l.metadata);
                 if l == old {
-                    return Ok((old, Outcome::Unchanged));
+                    return Ok((old, Upsert::Unchanged));
                 }
-                (l, Outcome::Updated)
+                (l, Upsert::Updated)
             }
             None => (
                 LinkRow {
                     id: new_id(),
                     workspace_id: ws,
-                    from_type: from.0.into(),
-                    from_id: from.1,
-                    to_type: to.0.into(),
-                    to_id: to.1,
+                    from_type: from.kind.as_str().into(),
+                    from_id: from.id,
+                    to_type: to.kind.as_str().into(),
+                    to_id: to.id,
                     relation,
                     weight,
                     metadata: metadata.unwrap_or_else(|| json!({})),
                     created_at: plan.now.clone(),
                 },
-                Outcome::Created,
+                Upsert::Created,
             ),
         };
         let id = link.id.clone();
@@ -285,13 +277,42 @@ impl Memory {
         Ok((link, outcome))
     }
 
+    /// The link with this (from, to, relation), planned in this write or stored.
+    async fn find_link(
+        &self,
+        plan: &WritePlan,
+        from: &NodeKey,
+        to: &NodeKey,
+        relation: &str,
+    ) -> ApiResult<Option<LinkRow>> {
+        let planned = plan.writes.links.iter().find(|l| {
+            l.from_type == from.kind.as_str()
+                && l.from_id == from.id
+                && l.to_type == to.kind.as_str()
+                && l.to_id == to.id
+                && l.relation == relation
+        });
+        if let Some(l) = planned {
+            return Ok(Some(l.clone()));
+        }
+        Ok(self
+            .store
+            .link_by_key(
+                &plan.workspace_id,
+                (from.kind.as_str(), &from.id),
+                (to.kind.as_str(), &to.id),
+                relation,
+            )
+            .await?)
+    }
+
     pub async fn delete_link(&self, ws: &Workspace, actor: &str, id: &str) -> ApiResult<()> {
         let _guard = self.lock(&ws.id).await;
         self.store
             .link(&ws.id, id)
             .await?
             .ok_or(ApiError::NotFound("Link"))?;
-        let mut plan = Plan::new(ws, actor);
+        let mut plan = WritePlan::new(ws, actor);
         plan.writes.delete_links.push(id.to_string());
         self.commit(plan).await
     }

@@ -6,12 +6,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::memory::model::{
     EventInput, EventList, FeedbackInput, FeedbackResult, ItemType, NoteStatus, Signal,
 };
-use crate::memory::plan::Outcome;
-use crate::memory::validate as v;
-use crate::memory::{Memory, Plan};
-use crate::store::memory::{EventFilter, EventRow, FeedbackRow, NoteRow};
+use crate::memory::plan::Upsert;
+use crate::memory::{Memory, WritePlan};
+use crate::store::memory::{EventFilter, EventRow, FeedbackRow, HistoryAction, NoteRow};
 use crate::store::time::new_id;
 use crate::store::Workspace;
+use crate::validate as v;
 
 impl Memory {
     pub async fn record_event(
@@ -19,9 +19,9 @@ impl Memory {
         ws: &Workspace,
         actor: &str,
         input: EventInput,
-    ) -> ApiResult<(EventRow, Outcome)> {
+    ) -> ApiResult<(EventRow, Upsert)> {
         let _guard = self.lock(&ws.id).await;
-        let mut plan = Plan::new(ws, actor);
+        let mut plan = WritePlan::new(ws, actor);
         let done = self.plan_event(&mut plan, input).await?;
         self.commit(plan).await?;
         Ok(done)
@@ -30,9 +30,9 @@ impl Memory {
     /// A known external pair updates that event.
     pub(crate) async fn plan_event(
         &self,
-        plan: &mut Plan,
+        plan: &mut WritePlan,
         input: EventInput,
-    ) -> ApiResult<(EventRow, Outcome)> {
+    ) -> ApiResult<(EventRow, Upsert)> {
         let event_type = v::text("type", &input.event_type, v::MAX_LABEL_CHARS)?;
         let summary = v::text("summary", &input.summary, v::MAX_CONTENT_CHARS)?;
         let actor = v::optional_text("actor", input.actor.as_deref(), 300)?;
@@ -45,16 +45,7 @@ impl Memory {
             input.external_id.as_deref(),
         )?;
         let ws = plan.workspace_id.clone();
-        let existing = match &external {
-            Some((s, i)) => match plan.writes.events.iter().find(|e| {
-                e.external_source.as_deref() == Some(s.as_str())
-                    && e.external_id.as_deref() == Some(i.as_str())
-            }) {
-                Some(e) => Some(e.clone()),
-                None => self.store.event_by_external(&ws, s, i).await?,
-            },
-            None => None,
-        };
+        let existing = self.find_event(plan, external.as_ref()).await?;
         let (event, outcome) = match existing {
             Some(old) => {
                 let mut e = old.clone();
@@ -66,9 +57,9 @@ impl Memory {
                 e.occurred_at = occurred_at.unwrap_or(e.occurred_at);
                 e.metadata = metadata.unwrap_or(e.metadata);
                 if e == old {
-                    return Ok((old, Outcome::Unchanged));
+                    return Ok((old, Upsert::Unchanged));
                 }
-                (e, Outcome::Updated)
+                (e, Upsert::Updated)
             }
             None => (
                 EventRow {
@@ -85,13 +76,35 @@ impl Memory {
                     external_id: external.as_ref().map(|x| x.1.clone()),
                     created_at: plan.now.clone(),
                 },
-                Outcome::Created,
+                Upsert::Created,
             ),
         };
         let id = event.id.clone();
         plan.writes.events.retain(|e| e.id != id);
         plan.writes.events.push(event.clone());
         Ok((event, outcome))
+    }
+
+    /// The event with this external pair, planned in this write or stored.
+    async fn find_event(
+        &self,
+        plan: &WritePlan,
+        external: Option<&(String, String)>,
+    ) -> ApiResult<Option<EventRow>> {
+        let Some((s, i)) = external else {
+            return Ok(None);
+        };
+        let planned = plan.writes.events.iter().find(|e| {
+            e.external_source.as_deref() == Some(s.as_str())
+                && e.external_id.as_deref() == Some(i.as_str())
+        });
+        match planned {
+            Some(e) => Ok(Some(e.clone())),
+            None => Ok(self
+                .store
+                .event_by_external(&plan.workspace_id, s, i)
+                .await?),
+        }
     }
 
     pub async fn list_events(
@@ -123,9 +136,9 @@ impl Memory {
         ws: &Workspace,
         actor: &str,
         input: FeedbackInput,
-    ) -> ApiResult<(FeedbackResult, Outcome)> {
+    ) -> ApiResult<(FeedbackResult, Upsert)> {
         let _guard = self.lock(&ws.id).await;
-        let mut plan = Plan::new(ws, actor);
+        let mut plan = WritePlan::new(ws, actor);
         let done = self.plan_feedback(&mut plan, input).await?;
         self.commit(plan).await?;
         Ok(done)
@@ -134,9 +147,9 @@ impl Memory {
     /// Records the signal; `remember` also approves a pending note and `forget` forgets it.
     pub(crate) async fn plan_feedback(
         &self,
-        plan: &mut Plan,
+        plan: &mut WritePlan,
         input: FeedbackInput,
-    ) -> ApiResult<(FeedbackResult, Outcome)> {
+    ) -> ApiResult<(FeedbackResult, Upsert)> {
         let item_id = v::text("item_id", &input.item_id, 200)?;
         let item_type = input.item_type.unwrap_or(ItemType::Note);
         let comment = v::optional_text("comment", input.comment.as_deref(), 2_000)?;
@@ -145,24 +158,12 @@ impl Memory {
             input.external_id.as_deref(),
         )?;
         let ws = plan.workspace_id.clone();
-        if let Some((s, i)) = &external {
-            let planned = plan.writes.feedback.iter().find(|f| {
-                f.external_source.as_deref() == Some(s.as_str())
-                    && f.external_id.as_deref() == Some(i.as_str())
-            });
-            let known = match planned {
-                Some(f) => Some(f.clone()),
-                None => self.store.feedback_by_external(&ws, s, i).await?,
+        if let Some(known) = self.known_feedback(plan, external.as_ref()).await? {
+            let result = FeedbackResult {
+                feedback: known,
+                note: None,
             };
-            if let Some(f) = known {
-                return Ok((
-                    FeedbackResult {
-                        feedback: f,
-                        note: None,
-                    },
-                    Outcome::Unchanged,
-                ));
-            }
+            return Ok((result, Upsert::Unchanged));
         }
         if let Some(pack) = &input.pack_id {
             if self.store.pack(&ws, pack).await?.is_none() {
@@ -186,9 +187,9 @@ impl Memory {
             id: new_id(),
             workspace_id: ws,
             pack_id: input.pack_id,
-            item_type: item_type.as_str().into(),
+            item_type,
             item_id,
-            signal: input.signal.as_str().into(),
+            signal: input.signal,
             actor: plan.actor.clone(),
             comment,
             external_source: external.as_ref().map(|x| x.0.clone()),
@@ -201,25 +202,44 @@ impl Memory {
                 feedback: row,
                 note,
             },
-            Outcome::Created,
+            Upsert::Created,
         ))
     }
 
-    fn apply_signal(&self, plan: &mut Plan, old: NoteRow, signal: Signal) -> Option<NoteRow> {
+    /// Feedback already recorded (in this write or before) under the external pair: sending
+    /// it again changes nothing.
+    async fn known_feedback(
+        &self,
+        plan: &WritePlan,
+        external: Option<&(String, String)>,
+    ) -> ApiResult<Option<FeedbackRow>> {
+        let Some((s, i)) = external else {
+            return Ok(None);
+        };
+        let planned = plan.writes.feedback.iter().find(|f| {
+            f.external_source.as_deref() == Some(s.as_str())
+                && f.external_id.as_deref() == Some(i.as_str())
+        });
+        match planned {
+            Some(f) => Ok(Some(f.clone())),
+            None => Ok(self
+                .store
+                .feedback_by_external(&plan.workspace_id, s, i)
+                .await?),
+        }
+    }
+
+    fn apply_signal(&self, plan: &mut WritePlan, old: NoteRow, signal: Signal) -> Option<NoteRow> {
         let status = match signal {
-            Signal::Remember if old.status == "pending" => NoteStatus::Approved,
-            Signal::Forget if old.status != "forgotten" => NoteStatus::Forgotten,
+            Signal::Remember if old.status == NoteStatus::Pending => NoteStatus::Approved,
+            Signal::Forget if old.status != NoteStatus::Forgotten => NoteStatus::Forgotten,
             _ => return None,
         };
         let mut n = old.clone();
-        n.status = status.as_str().into();
+        n.status = status;
         n.revision += 1;
         n.updated_at = plan.now.clone();
-        let action = if status == NoteStatus::Approved {
-            "approved"
-        } else {
-            "forgotten"
-        };
+        let action = HistoryAction::for_status(status);
         Some(plan.put_note(
             n,
             Some(&old),
@@ -245,15 +265,15 @@ impl Memory {
             return Ok(0);
         }
         let _guard = self.lock(&ws.id).await;
-        let mut plan = Plan::new(ws, actor);
+        let mut plan = WritePlan::new(ws, actor);
         for (item_type, item_id) in items {
             plan.writes.feedback.push(FeedbackRow {
                 id: new_id(),
                 workspace_id: ws.id.clone(),
                 pack_id: pack_id.clone(),
-                item_type: item_type.as_str().into(),
+                item_type: *item_type,
                 item_id: item_id.clone(),
-                signal: signal.as_str().into(),
+                signal,
                 actor: actor.to_string(),
                 comment: comment.clone(),
                 external_source: None,

@@ -8,20 +8,35 @@ use std::sync::RwLock;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableUnGraph};
 use petgraph::visit::EdgeRef;
 
-use crate::store::memory::{EntityRow, LinkRow};
+use crate::store::memory::{EntityRow, ItemType, LinkRow};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NodeKey {
-    /// note or entity.
-    pub kind: &'static str,
+    /// `Note` or `Entity`: links join only those.
+    pub kind: ItemType,
     pub id: String,
 }
 
 impl NodeKey {
+    /// A node from a link end's stored type: `note`, else an entity.
     pub fn new(kind: &str, id: &str) -> Self {
-        let kind = if kind == "note" { "note" } else { "entity" };
+        if kind == ItemType::Note.as_str() {
+            Self::note(id)
+        } else {
+            Self::entity(id)
+        }
+    }
+
+    pub fn note(id: &str) -> Self {
         Self {
-            kind,
+            kind: ItemType::Note,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn entity(id: &str) -> Self {
+        Self {
+            kind: ItemType::Entity,
             id: id.to_string(),
         }
     }
@@ -113,7 +128,7 @@ impl Graphs {
         terms.dedup();
         let mut all = self.write();
         let g = all.entry(e.workspace_id.clone()).or_default();
-        g.node(NodeKey::new("entity", &e.id));
+        g.node(NodeKey::entity(&e.id));
         g.entities.insert(
             e.id.clone(),
             EntityName {
@@ -311,7 +326,7 @@ mod tests {
                 link("l3", ("note", "n2"), ("entity", "e2"), 1.0),
             ],
         );
-        let seeds = [NodeKey::new("entity", "e1")];
+        let seeds = [NodeKey::entity("e1")];
         let near = g.neighbours("w", &seeds, 2, 10);
         let ids: Vec<(&str, usize)> = near.iter().map(|n| (n.node.id.as_str(), n.hops)).collect();
         assert_eq!(ids, vec![("n1", 1), ("e2", 1), ("n2", 2)]);

@@ -13,23 +13,24 @@ pub mod graph;
 pub mod model;
 pub mod notes;
 mod plan;
-pub mod validate;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{ApiError, ApiResult};
 use crate::retrieval::Retriever;
-use crate::store::memory::{MemoryStore, NoteRow};
+use crate::store::memory::{ItemType, MemoryStore, NoteRow};
 use crate::store::text_index::TextEntry;
 use crate::store::vectors::VectorEntry;
 
+/// The checks moved to `crate::validate`; this path stays for callers not yet moved.
+pub use crate::validate;
 pub use graph::Graphs;
-pub use plan::Outcome;
-pub(crate) use plan::Plan;
+pub use plan::Upsert;
+pub(crate) use plan::WritePlan;
 
 /// The `item_type` of notes in the shared text and vector indexes.
-pub const NOTE_ITEM: &str = "note";
+pub const NOTE_ITEM: &str = ItemType::Note.as_str();
 
 pub struct Memory {
     pub store: Arc<dyn MemoryStore>,
@@ -47,10 +48,6 @@ fn note_text(n: &NoteRow) -> String {
         Some(t) if !t.trim().is_empty() => format!("{t}\n{}", n.content),
         _ => n.content.clone(),
     }
-}
-
-fn is_unique_violation(e: &anyhow::Error) -> bool {
-    matches!(e.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::Database(db)) if db.is_unique_violation())
 }
 
 impl Memory {
@@ -84,8 +81,8 @@ impl Memory {
 
     /// Embeds and indexes the plan's new note versions, applies its rows in one transaction,
     /// then removes the index entries it replaced and updates the graph.
-    pub(crate) async fn commit(&self, plan: Plan) -> ApiResult<()> {
-        let Plan {
+    pub(crate) async fn commit(&self, plan: WritePlan) -> ApiResult<()> {
+        let WritePlan {
             workspace_id,
             writes,
             fresh,
@@ -99,7 +96,7 @@ impl Memory {
         self.index(&fresh).await?;
         if let Err(e) = self.store.apply(&writes).await {
             self.drop_entries(keys).await;
-            if is_unique_violation(&e) {
+            if e.is_conflict() {
                 return Err(ApiError::Conflict(
                     "another note, entity or event of this workspace already has that external id or name"
                         .into(),

@@ -5,26 +5,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::store::memory::{EntityRow, EventRow, FeedbackRow, HistoryRow, LinkRow, NoteRow};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum NoteStatus {
-    Approved,
-    Pending,
-    Rejected,
-    Forgotten,
-}
-
-impl NoteStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "approved",
-            Self::Pending => "pending",
-            Self::Rejected => "rejected",
-            Self::Forgotten => "forgotten",
-        }
-    }
-}
+pub use crate::store::memory::{ItemType, NoteStatus, Signal};
 
 /// `POST /v1/memory/notes`, and a note of a batch (without `workspace_id`). A known
 /// (`external_source`, `external_id`) pair updates that note instead of creating one.
@@ -117,7 +98,7 @@ pub struct NoteHistory {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ForgottenNote {
     pub id: String,
-    pub status: String,
+    pub status: NoteStatus,
     pub forgotten: bool,
 }
 
@@ -256,48 +237,6 @@ pub struct EventList {
     pub object: String,
     pub data: Vec<EventRow>,
     pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Signal {
-    Helpful,
-    Unhelpful,
-    /// Helpful, and a pending note is approved.
-    Remember,
-    /// Unhelpful, and a note is forgotten.
-    Forget,
-}
-
-impl Signal {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Helpful => "helpful",
-            Self::Unhelpful => "unhelpful",
-            Self::Remember => "remember",
-            Self::Forget => "forget",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ItemType {
-    Note,
-    Chunk,
-    Entity,
-    Event,
-}
-
-impl ItemType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Note => "note",
-            Self::Chunk => "chunk",
-            Self::Entity => "entity",
-            Self::Event => "event",
-        }
-    }
 }
 
 /// `POST /v1/memory/feedback`: one item of a pack marked helpful, unhelpful, remember or

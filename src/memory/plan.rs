@@ -1,10 +1,10 @@
 //! A memory write before it is committed: the rows it changes and the note versions to index.
 
-use crate::store::memory::{EntityRow, HistoryRow, MemoryWrites, NoteRow};
+use crate::store::memory::{EntityRow, HistoryAction, HistoryRow, MemoryWrites, NoteRow};
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
 
-pub(crate) struct Plan {
+pub(crate) struct WritePlan {
     pub workspace_id: String,
     pub account_id: String,
     pub actor: String,
@@ -25,7 +25,7 @@ fn replace_or_push<T>(rows: &mut Vec<T>, row: T, same: impl Fn(&T) -> bool) {
     }
 }
 
-impl Plan {
+impl WritePlan {
     pub fn new(ws: &Workspace, actor: &str) -> Self {
         Self {
             workspace_id: ws.id.clone(),
@@ -45,10 +45,10 @@ impl Plan {
         &mut self,
         mut note: NoteRow,
         old: Option<&NoteRow>,
-        action: &str,
+        action: HistoryAction,
         reason: Option<String>,
     ) -> NoteRow {
-        let indexable = matches!(note.status.as_str(), "approved" | "pending");
+        let indexable = note.status.is_indexed();
         let text_changed = old.is_none_or(|o| {
             o.content != note.content
                 || o.title != note.title
@@ -72,7 +72,7 @@ impl Plan {
             note_id: note.id.clone(),
             workspace_id: note.workspace_id.clone(),
             revision: note.revision,
-            action: action.to_string(),
+            action,
             actor: self.actor.clone(),
             reason,
             snapshot: serde_json::to_value(&note).unwrap_or_default(),
@@ -120,7 +120,7 @@ impl Plan {
 
 /// What an upsert did, counted in batch results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Upsert {
     Created,
     Updated,
     Unchanged,

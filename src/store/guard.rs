@@ -1,9 +1,34 @@
 //! Guardrail storage: policies, approvals and the action audit trail.
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+
+use crate::store::StoreResult;
+
+/// What a policy does with an action it matches, strictest last (the order ranks ties): the
+/// same snake_case word in JSON and in the `effect` column.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema, sqlx::Type,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(rename_all = "snake_case")]
+pub enum Effect {
+    Allow,
+    RequireApproval,
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::RequireApproval => "require_approval",
+            Self::Deny => "deny",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PolicyRow {
@@ -20,8 +45,7 @@ pub struct PolicyRow {
     pub risk_level: Option<String>,
     pub min_amount_usd: Option<f64>,
     pub max_amount_usd: Option<f64>,
-    /// allow, require_approval or deny.
-    pub effect: String,
+    pub effect: Effect,
     pub priority: i64,
     pub enabled: bool,
     pub description: Option<String>,
@@ -31,14 +55,41 @@ pub struct PolicyRow {
     pub updated_at: String,
 }
 
+/// Where an approval stands: the same lowercase word in JSON and in the `status` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl ApprovalStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Approved, Self::Rejected, Self::Expired]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApprovalRow {
     pub id: String,
     #[serde(skip)]
     pub workspace_id: String,
     pub policy_id: Option<String>,
-    /// pending, approved, rejected or expired.
-    pub status: String,
+    pub status: ApprovalStatus,
     pub app: Option<String>,
     pub mission_id: Option<String>,
     pub task_id: Option<String>,
@@ -54,13 +105,55 @@ pub struct ApprovalRow {
     pub created_at: String,
 }
 
+/// What an audit row records: the same lowercase word in JSON and in the `event` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum AuditEvent {
+    /// A check that was allowed or sent for approval.
+    Checked,
+    Executed,
+    Failed,
+    /// A check that was denied, or an action reported as blocked.
+    Blocked,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl AuditEvent {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Checked => "checked",
+            Self::Executed => "executed",
+            Self::Failed => "failed",
+            Self::Blocked => "blocked",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// The events an agent may report with `POST /v1/actions/audit`.
+    pub fn reported(s: &str) -> Option<Self> {
+        [
+            Self::Executed,
+            Self::Failed,
+            Self::Blocked,
+            Self::Approved,
+            Self::Rejected,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditRow {
     pub id: String,
     #[serde(skip)]
     pub workspace_id: String,
-    /// checked, executed, failed, blocked, approved, rejected or expired.
-    pub event: String,
+    pub event: AuditEvent,
     pub decision: Option<String>,
     pub app: Option<String>,
     pub mission_id: Option<String>,
@@ -83,7 +176,7 @@ pub struct AuditRow {
 #[derive(Debug, Clone, Default)]
 pub struct ApprovalFilter {
     pub mission_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<ApprovalStatus>,
     pub limit: i64,
 }
 
@@ -99,40 +192,40 @@ pub struct AuditFilter {
 
 #[async_trait]
 pub trait GuardStore: Send + Sync {
-    async fn policies(&self, workspace_id: &str) -> anyhow::Result<Vec<PolicyRow>>;
+    async fn policies(&self, workspace_id: &str) -> StoreResult<Vec<PolicyRow>>;
     async fn policy_by_external(
         &self,
         workspace_id: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<PolicyRow>>;
-    async fn put_policy(&self, p: &PolicyRow) -> anyhow::Result<()>;
+    ) -> StoreResult<Option<PolicyRow>>;
+    async fn put_policy(&self, p: &PolicyRow) -> StoreResult<()>;
 
-    async fn approval(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<ApprovalRow>>;
+    async fn approval(&self, workspace_id: &str, id: &str) -> StoreResult<Option<ApprovalRow>>;
     async fn approvals(
         &self,
         workspace_id: &str,
         f: &ApprovalFilter,
-    ) -> anyhow::Result<Vec<ApprovalRow>>;
+    ) -> StoreResult<Vec<ApprovalRow>>;
     /// Marks pending approvals whose time is up as expired, with an audit row each.
-    async fn expire_approvals(&self, workspace_id: &str, now: &str) -> anyhow::Result<()>;
+    async fn expire_approvals(&self, workspace_id: &str, now: &str) -> StoreResult<()>;
     /// Records a check: its audit row and, when approval is needed, the approval.
     async fn record_check(
         &self,
         audit: &AuditRow,
         approval: Option<&ApprovalRow>,
-    ) -> anyhow::Result<()>;
+    ) -> StoreResult<()>;
     /// Decides a pending approval; false when it was no longer pending.
-    async fn decide(&self, approval: &ApprovalRow, audit: &AuditRow) -> anyhow::Result<bool>;
+    async fn decide(&self, approval: &ApprovalRow, audit: &AuditRow) -> StoreResult<bool>;
 
     async fn audit_by_external(
         &self,
         workspace_id: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<AuditRow>>;
-    async fn add_audit(&self, row: &AuditRow) -> anyhow::Result<()>;
-    async fn audit(&self, workspace_id: &str, f: &AuditFilter) -> anyhow::Result<Vec<AuditRow>>;
+    ) -> StoreResult<Option<AuditRow>>;
+    async fn add_audit(&self, row: &AuditRow) -> StoreResult<()>;
+    async fn audit(&self, workspace_id: &str, f: &AuditFilter) -> StoreResult<Vec<AuditRow>>;
     /// Amounts of executed spend actions since `since`.
-    async fn spent_since(&self, workspace_id: &str, since: &str) -> anyhow::Result<f64>;
+    async fn spent_since(&self, workspace_id: &str, since: &str) -> StoreResult<f64>;
 }

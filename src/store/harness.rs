@@ -6,6 +6,19 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::store::StoreResult;
+
+/// A harness version's state (one active per workspace): the same lowercase word in JSON and
+/// in the `status` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum VersionStatus {
+    Draft,
+    Active,
+    Archived,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VersionRow {
     pub id: String,
@@ -13,8 +26,7 @@ pub struct VersionRow {
     pub workspace_id: String,
     pub name: String,
     pub description: Option<String>,
-    /// draft, active or archived; one active per workspace.
-    pub status: String,
+    pub status: VersionStatus,
     #[schema(value_type = Object)]
     pub config: Value,
     pub created_by: String,
@@ -153,48 +165,41 @@ pub struct TraceFilter {
 
 #[async_trait]
 pub trait HarnessStore: Send + Sync {
-    async fn versions(&self, workspace_id: &str) -> anyhow::Result<Vec<VersionRow>>;
-    async fn version(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<VersionRow>>;
-    async fn active_version(&self, workspace_id: &str) -> anyhow::Result<Option<VersionRow>>;
+    async fn versions(&self, workspace_id: &str) -> StoreResult<Vec<VersionRow>>;
+    async fn version(&self, workspace_id: &str, id: &str) -> StoreResult<Option<VersionRow>>;
+    async fn active_version(&self, workspace_id: &str) -> StoreResult<Option<VersionRow>>;
     /// Inserts a version; an active one archives the previous active one in the same
     /// transaction.
-    async fn add_version(&self, v: &VersionRow) -> anyhow::Result<()>;
+    async fn add_version(&self, v: &VersionRow) -> StoreResult<()>;
 
-    async fn mission(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<MissionRow>>;
+    async fn mission(&self, workspace_id: &str, id: &str) -> StoreResult<Option<MissionRow>>;
     async fn mission_by_ref(
         &self,
         workspace_id: &str,
         mission_id: Option<&str>,
         external: Option<(&str, &str)>,
-    ) -> anyhow::Result<Option<MissionRow>>;
+    ) -> StoreResult<Option<MissionRow>>;
     async fn missions(
         &self,
         workspace_id: &str,
         status: Option<&str>,
         limit: i64,
-    ) -> anyhow::Result<Vec<MissionRow>>;
-    async fn put_mission(&self, m: &MissionRow) -> anyhow::Result<()>;
+    ) -> StoreResult<Vec<MissionRow>>;
+    async fn put_mission(&self, m: &MissionRow) -> StoreResult<()>;
 
-    async fn steps(&self, mission_uuid: &str) -> anyhow::Result<Vec<StepRow>>;
-    async fn put_step(&self, s: &StepRow) -> anyhow::Result<()>;
-    async fn artifacts(&self, mission_uuid: &str) -> anyhow::Result<Vec<ArtifactRow>>;
-    async fn add_artifact(&self, a: &ArtifactRow) -> anyhow::Result<()>;
+    async fn steps(&self, mission_uuid: &str) -> StoreResult<Vec<StepRow>>;
+    async fn put_step(&self, s: &StepRow) -> StoreResult<()>;
+    async fn artifacts(&self, mission_uuid: &str) -> StoreResult<Vec<ArtifactRow>>;
+    async fn add_artifact(&self, a: &ArtifactRow) -> StoreResult<()>;
 
-    async fn trace(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<TraceRow>>;
-    async fn traces(&self, workspace_id: &str, f: &TraceFilter) -> anyhow::Result<Vec<TraceRow>>;
-    async fn traces_by_ids(
-        &self,
-        workspace_id: &str,
-        ids: &[String],
-    ) -> anyhow::Result<Vec<TraceRow>>;
-    async fn add_trace(&self, t: &TraceRow) -> anyhow::Result<()>;
+    async fn trace(&self, workspace_id: &str, id: &str) -> StoreResult<Option<TraceRow>>;
+    async fn traces(&self, workspace_id: &str, f: &TraceFilter) -> StoreResult<Vec<TraceRow>>;
+    async fn traces_by_ids(&self, workspace_id: &str, ids: &[String])
+        -> StoreResult<Vec<TraceRow>>;
+    async fn add_trace(&self, t: &TraceRow) -> StoreResult<()>;
     /// Records feedback and sets the trace's feedback score (mean rating) and outcome.
-    async fn add_feedback(&self, f: &TraceFeedbackRow) -> anyhow::Result<()>;
+    async fn add_feedback(&self, f: &TraceFeedbackRow) -> StoreResult<()>;
 
-    async fn reflections(
-        &self,
-        workspace_id: &str,
-        limit: i64,
-    ) -> anyhow::Result<Vec<ReflectionRow>>;
-    async fn add_reflection(&self, r: &ReflectionRow) -> anyhow::Result<()>;
+    async fn reflections(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<ReflectionRow>>;
+    async fn add_reflection(&self, r: &ReflectionRow) -> StoreResult<()>;
 }

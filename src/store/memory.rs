@@ -8,6 +8,67 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::store::StoreResult;
+
+/// A note's review state: the same lowercase word in JSON and in the `status` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum NoteStatus {
+    Approved,
+    Pending,
+    Rejected,
+    Forgotten,
+}
+
+impl NoteStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Pending => "pending",
+            Self::Rejected => "rejected",
+            Self::Forgotten => "forgotten",
+        }
+    }
+
+    /// Approved and pending notes are in the indexes (and may enter a pack); rejected and
+    /// forgotten ones are not.
+    pub fn is_indexed(self) -> bool {
+        matches!(self, Self::Approved | Self::Pending)
+    }
+}
+
+/// What a pack item, a feedback row or an index entry is: the same lowercase word in JSON,
+/// in SQL and as the indexes' `item_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum ItemType {
+    Note,
+    Chunk,
+    Entity,
+    Event,
+}
+
+impl ItemType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Note => "note",
+            Self::Chunk => "chunk",
+            Self::Entity => "entity",
+            Self::Event => "event",
+        }
+    }
+}
+
+/// Against the wire word, for clients of the pack types that hold `"note"` and the like
+/// (the eval harness).
+impl PartialEq<&str> for ItemType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct NoteRow {
     pub id: String,
@@ -24,8 +85,7 @@ pub struct NoteRow {
     pub confidence: f64,
     #[schema(value_type = Object)]
     pub metadata: Value,
-    /// approved, pending, rejected or forgotten.
-    pub status: String,
+    pub status: NoteStatus,
     pub external_source: Option<String>,
     pub external_id: Option<String>,
     pub valid_from: String,
@@ -43,6 +103,32 @@ pub struct NoteRow {
     pub updated_at: String,
 }
 
+/// What a note's history row records: the same lowercase word in JSON and in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum HistoryAction {
+    Created,
+    Updated,
+    Approved,
+    Rejected,
+    Superseded,
+    Forgotten,
+}
+
+impl HistoryAction {
+    /// A change to `status`: approving, rejecting and forgetting are named; back to pending
+    /// is an update.
+    pub fn for_status(status: NoteStatus) -> Self {
+        match status {
+            NoteStatus::Approved => Self::Approved,
+            NoteStatus::Rejected => Self::Rejected,
+            NoteStatus::Forgotten => Self::Forgotten,
+            NoteStatus::Pending => Self::Updated,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HistoryRow {
     pub id: String,
@@ -50,8 +136,7 @@ pub struct HistoryRow {
     #[serde(skip)]
     pub workspace_id: String,
     pub revision: i64,
-    /// created, updated, approved, rejected, superseded, forgotten.
-    pub action: String,
+    pub action: HistoryAction,
     /// `user:<id>` or `key:<id>`.
     pub actor: String,
     pub reason: Option<String>,
@@ -116,16 +201,39 @@ pub struct EventRow {
     pub created_at: String,
 }
 
+/// A feedback signal on one item: the same lowercase word in JSON and in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum Signal {
+    Helpful,
+    Unhelpful,
+    /// Helpful, and a pending note is approved.
+    Remember,
+    /// Unhelpful, and a note is forgotten.
+    Forget,
+}
+
+impl Signal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Helpful => "helpful",
+            Self::Unhelpful => "unhelpful",
+            Self::Remember => "remember",
+            Self::Forget => "forget",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FeedbackRow {
     pub id: String,
     #[serde(skip)]
     pub workspace_id: String,
     pub pack_id: Option<String>,
-    pub item_type: String,
+    pub item_type: ItemType,
     pub item_id: String,
-    /// helpful, unhelpful, remember or forget.
-    pub signal: String,
+    pub signal: Signal,
     pub actor: String,
     pub comment: Option<String>,
     pub external_source: Option<String>,
@@ -149,7 +257,7 @@ pub struct PackRow {
 
 #[derive(Debug, Clone, Default)]
 pub struct NoteFilter {
-    pub status: Option<String>,
+    pub status: Option<NoteStatus>,
     pub kind: Option<String>,
     pub tag: Option<String>,
     /// Notes created before this (created_at, id) cursor.
@@ -223,97 +331,86 @@ pub struct FeedbackTotals {
 
 #[async_trait]
 pub trait MemoryStore: Send + Sync {
-    async fn note(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<NoteRow>>;
-    async fn notes_by_ids(
-        &self,
-        workspace_id: &str,
-        ids: &[String],
-    ) -> anyhow::Result<Vec<NoteRow>>;
+    async fn note(&self, workspace_id: &str, id: &str) -> StoreResult<Option<NoteRow>>;
+    async fn notes_by_ids(&self, workspace_id: &str, ids: &[String]) -> StoreResult<Vec<NoteRow>>;
     async fn notes_by_index_keys(
         &self,
         workspace_id: &str,
         keys: &[String],
-    ) -> anyhow::Result<Vec<NoteRow>>;
+    ) -> StoreResult<Vec<NoteRow>>;
     async fn note_by_external(
         &self,
         workspace_id: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<NoteRow>>;
-    async fn list_notes(&self, workspace_id: &str, f: &NoteFilter) -> anyhow::Result<Vec<NoteRow>>;
-    async fn note_history(
-        &self,
-        workspace_id: &str,
-        note_id: &str,
-    ) -> anyhow::Result<Vec<HistoryRow>>;
+    ) -> StoreResult<Option<NoteRow>>;
+    async fn list_notes(&self, workspace_id: &str, f: &NoteFilter) -> StoreResult<Vec<NoteRow>>;
+    async fn note_history(&self, workspace_id: &str, note_id: &str)
+        -> StoreResult<Vec<HistoryRow>>;
 
-    async fn entity(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<EntityRow>>;
+    async fn entity(&self, workspace_id: &str, id: &str) -> StoreResult<Option<EntityRow>>;
     async fn entity_by_external(
         &self,
         workspace_id: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<EntityRow>>;
+    ) -> StoreResult<Option<EntityRow>>;
     async fn entity_by_name(
         &self,
         workspace_id: &str,
         entity_type: &str,
         name: &str,
-    ) -> anyhow::Result<Option<EntityRow>>;
+    ) -> StoreResult<Option<EntityRow>>;
     async fn entities_by_ids(
         &self,
         workspace_id: &str,
         ids: &[String],
-    ) -> anyhow::Result<Vec<EntityRow>>;
+    ) -> StoreResult<Vec<EntityRow>>;
     async fn list_entities(
         &self,
         workspace_id: &str,
         f: &EntityFilter,
-    ) -> anyhow::Result<Vec<EntityRow>>;
+    ) -> StoreResult<Vec<EntityRow>>;
 
-    async fn link(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<LinkRow>>;
+    async fn link(&self, workspace_id: &str, id: &str) -> StoreResult<Option<LinkRow>>;
     async fn link_by_key(
         &self,
         workspace_id: &str,
         from: (&str, &str),
         to: (&str, &str),
         relation: &str,
-    ) -> anyhow::Result<Option<LinkRow>>;
-    async fn list_links(&self, workspace_id: &str, f: &LinkFilter) -> anyhow::Result<Vec<LinkRow>>;
+    ) -> StoreResult<Option<LinkRow>>;
+    async fn list_links(&self, workspace_id: &str, f: &LinkFilter) -> StoreResult<Vec<LinkRow>>;
 
     async fn event_by_external(
         &self,
         workspace_id: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<EventRow>>;
-    async fn list_events(
-        &self,
-        workspace_id: &str,
-        f: &EventFilter,
-    ) -> anyhow::Result<Vec<EventRow>>;
+    ) -> StoreResult<Option<EventRow>>;
+    async fn list_events(&self, workspace_id: &str, f: &EventFilter) -> StoreResult<Vec<EventRow>>;
 
     async fn feedback_by_external(
         &self,
         workspace_id: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<FeedbackRow>>;
+    ) -> StoreResult<Option<FeedbackRow>>;
     async fn feedback_totals(
         &self,
         workspace_id: &str,
         item_ids: &[String],
-    ) -> anyhow::Result<HashMap<String, FeedbackTotals>>;
+    ) -> StoreResult<HashMap<String, FeedbackTotals>>;
 
     /// Every approved or pending note of every workspace, to rebuild the indexes.
-    async fn indexed_notes(&self) -> anyhow::Result<Vec<NoteRow>>;
+    async fn indexed_notes(&self) -> StoreResult<Vec<NoteRow>>;
 
     /// Applies every change in one transaction.
-    async fn apply(&self, writes: &MemoryWrites) -> anyhow::Result<()>;
+    async fn apply(&self, writes: &MemoryWrites) -> StoreResult<()>;
 
     /// Every entity and link of every workspace, to build the graph at start.
-    async fn graph_rows(&self) -> anyhow::Result<(Vec<EntityRow>, Vec<LinkRow>)>;
+    async fn graph_rows(&self) -> StoreResult<(Vec<EntityRow>, Vec<LinkRow>)>;
 
-    async fn save_pack(&self, pack: &PackRow) -> anyhow::Result<()>;
-    async fn pack(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<PackRow>>;
+    async fn save_pack(&self, pack: &PackRow) -> StoreResult<()>;
+    async fn pack(&self, workspace_id: &str, id: &str) -> StoreResult<Option<PackRow>>;
 }

@@ -2,6 +2,7 @@
 //! implementation (SQLite today; the traits keep a Postgres implementation possible).
 
 pub mod accounts;
+pub mod error;
 pub mod gateway;
 pub mod guard;
 pub mod harness;
@@ -13,3 +14,4 @@ pub mod time;
 pub mod vectors;
 
 pub use accounts::*;
+pub use error::{StoreError, StoreResult};

@@ -1,3 +1,6 @@
+//! `AccountStore` on SQLite: accounts, users, API keys, refresh tokens and workspaces, with
+//! the hot rows (keys, workspaces) kept for a few seconds.
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,7 +12,7 @@ use sqlx::{Row, SqlitePool};
 use crate::store::time::{new_id, now};
 use crate::store::{
     AccountStore, ApiKey, DuplicateEmail, DuplicateWorkspace, NewAccount, NewApiKey, NewWorkspace,
-    RefreshToken, User, Workspace, WorkspacePatch,
+    RefreshToken, StoreError, User, Workspace, WorkspacePatch,
 };
 
 #[derive(Clone)]
@@ -122,10 +125,6 @@ fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<ApiKey> {
     })
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 #[async_trait]
 impl AccountStore for SqliteAccounts {
     async fn create_account(
@@ -170,8 +169,8 @@ impl AccountStore for SqliteAccounts {
         .bind(&user.created_at)
         .execute(&mut *tx)
         .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => return Ok(Err(DuplicateEmail)),
+        match inserted.map_err(StoreError::from) {
+            Err(e) if e.is_conflict() => return Ok(Err(DuplicateEmail)),
             other => other?,
         };
         sqlx::query(
@@ -293,8 +292,8 @@ impl AccountStore for SqliteAccounts {
         .bind(&ws.updated_at)
         .execute(&self.pool)
         .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => Ok(Err(DuplicateWorkspace)),
+        match inserted.map_err(StoreError::from) {
+            Err(e) if e.is_conflict() => Ok(Err(DuplicateWorkspace)),
             Err(e) => Err(e.into()),
             Ok(_) => Ok(Ok(ws)),
         }

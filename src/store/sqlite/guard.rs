@@ -1,12 +1,16 @@
+//! `GuardStore` on SQLite: policies, approvals and the audit trail; a decision and its audit
+//! row are written in one transaction.
+
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::{json, strings};
 use crate::store::guard::{
-    ApprovalFilter, ApprovalRow, AuditFilter, AuditRow, GuardStore, PolicyRow,
+    ApprovalFilter, ApprovalRow, AuditEvent, AuditFilter, AuditRow, GuardStore, PolicyRow,
 };
 use crate::store::time::new_id;
+use crate::store::StoreResult;
 
 #[derive(Clone)]
 pub struct SqliteGuard {
@@ -93,7 +97,7 @@ async fn insert_audit(tx: &mut Transaction<'_, Sqlite>, a: &AuditRow) -> sqlx::R
          tool_ref, action_type, policy_id, approval_id, amount_usd, detail, recorded_by, external_source, \
          external_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(&a.id).bind(&a.workspace_id).bind(&a.event).bind(&a.decision).bind(&a.app)
+    .bind(&a.id).bind(&a.workspace_id).bind(a.event).bind(&a.decision).bind(&a.app)
     .bind(&a.mission_id).bind(&a.task_id).bind(&a.actor_ref).bind(&a.tool_ref).bind(&a.action_type)
     .bind(&a.policy_id).bind(&a.approval_id).bind(a.amount_usd).bind(a.detail.to_string())
     .bind(&a.recorded_by).bind(&a.external_source).bind(&a.external_id).bind(&a.created_at)
@@ -104,7 +108,7 @@ async fn insert_audit(tx: &mut Transaction<'_, Sqlite>, a: &AuditRow) -> sqlx::R
 
 #[async_trait]
 impl GuardStore for SqliteGuard {
-    async fn policies(&self, ws: &str) -> anyhow::Result<Vec<PolicyRow>> {
+    async fn policies(&self, ws: &str) -> StoreResult<Vec<PolicyRow>> {
         let rows = sqlx::query(
             "SELECT * FROM action_policies WHERE workspace_id = ? ORDER BY priority DESC, created_at, id",
         )
@@ -119,11 +123,11 @@ impl GuardStore for SqliteGuard {
         ws: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<PolicyRow>> {
-        super::fetch_optional(&self.pool, "SELECT * FROM action_policies WHERE workspace_id = ? AND external_source = ? AND external_id = ?", &[ws, source, external_id], policy_row).await
+    ) -> StoreResult<Option<PolicyRow>> {
+        Ok(super::fetch_optional(&self.pool, "SELECT * FROM action_policies WHERE workspace_id = ? AND external_source = ? AND external_id = ?", &[ws, source, external_id], policy_row).await?)
     }
 
-    async fn put_policy(&self, p: &PolicyRow) -> anyhow::Result<()> {
+    async fn put_policy(&self, p: &PolicyRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO action_policies (id, workspace_id, name, app, mission_id, tool_ref, action_type, operation, \
              access_level, risk_level, min_amount_usd, max_amount_usd, effect, priority, enabled, description, \
@@ -138,7 +142,7 @@ impl GuardStore for SqliteGuard {
         )
         .bind(&p.id).bind(&p.workspace_id).bind(&p.name).bind(&p.app).bind(&p.mission_id)
         .bind(&p.tool_ref).bind(&p.action_type).bind(&p.operation).bind(&p.access_level)
-        .bind(&p.risk_level).bind(p.min_amount_usd).bind(p.max_amount_usd).bind(&p.effect)
+        .bind(&p.risk_level).bind(p.min_amount_usd).bind(p.max_amount_usd).bind(p.effect)
         .bind(p.priority).bind(i64::from(p.enabled)).bind(&p.description).bind(&p.external_source)
         .bind(&p.external_id).bind(&p.created_at).bind(&p.updated_at)
         .execute(&self.pool)
@@ -146,17 +150,17 @@ impl GuardStore for SqliteGuard {
         Ok(())
     }
 
-    async fn approval(&self, ws: &str, id: &str) -> anyhow::Result<Option<ApprovalRow>> {
-        super::fetch_optional(
+    async fn approval(&self, ws: &str, id: &str) -> StoreResult<Option<ApprovalRow>> {
+        Ok(super::fetch_optional(
             &self.pool,
             "SELECT * FROM action_approvals WHERE workspace_id = ? AND id = ?",
             &[ws, id],
             approval_row,
         )
-        .await
+        .await?)
     }
 
-    async fn approvals(&self, ws: &str, f: &ApprovalFilter) -> anyhow::Result<Vec<ApprovalRow>> {
+    async fn approvals(&self, ws: &str, f: &ApprovalFilter) -> StoreResult<Vec<ApprovalRow>> {
         let mut q =
             QueryBuilder::<Sqlite>::new("SELECT * FROM action_approvals WHERE workspace_id = ");
         q.push_bind(ws);
@@ -172,7 +176,7 @@ impl GuardStore for SqliteGuard {
         Ok(rows.iter().map(approval_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn expire_approvals(&self, ws: &str, now: &str) -> anyhow::Result<()> {
+    async fn expire_approvals(&self, ws: &str, now: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         let expired = sqlx::query(
             "UPDATE action_approvals SET status = 'expired', decided_at = ? \
@@ -188,7 +192,7 @@ impl GuardStore for SqliteGuard {
             let audit = AuditRow {
                 id: new_id(),
                 workspace_id: ws.to_string(),
-                event: "expired".into(),
+                event: AuditEvent::Expired,
                 decision: Some("require_approval".into()),
                 app: a.app,
                 mission_id: a.mission_id,
@@ -215,7 +219,7 @@ impl GuardStore for SqliteGuard {
         &self,
         audit: &AuditRow,
         approval: Option<&ApprovalRow>,
-    ) -> anyhow::Result<()> {
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         if let Some(a) = approval {
             sqlx::query(
@@ -223,9 +227,9 @@ impl GuardStore for SqliteGuard {
                  tool_ref, request, reasons, decided_by, decision_note, expires_at, decided_at, created_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
-            .bind(&a.id).bind(&a.workspace_id).bind(&a.policy_id).bind(&a.status).bind(&a.app)
+            .bind(&a.id).bind(&a.workspace_id).bind(&a.policy_id).bind(a.status).bind(&a.app)
             .bind(&a.mission_id).bind(&a.task_id).bind(&a.tool_ref).bind(a.request.to_string())
-            .bind(serde_json::to_string(&a.reasons)?).bind(&a.decided_by).bind(&a.decision_note)
+            .bind(serde_json::to_string(&a.reasons).map_err(anyhow::Error::from)?).bind(&a.decided_by).bind(&a.decision_note)
             .bind(&a.expires_at).bind(&a.decided_at).bind(&a.created_at)
             .execute(&mut *tx)
             .await?;
@@ -235,13 +239,13 @@ impl GuardStore for SqliteGuard {
         Ok(())
     }
 
-    async fn decide(&self, a: &ApprovalRow, audit: &AuditRow) -> anyhow::Result<bool> {
+    async fn decide(&self, a: &ApprovalRow, audit: &AuditRow) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE action_approvals SET status = ?, decided_by = ?, decision_note = ?, decided_at = ? \
              WHERE id = ? AND status = 'pending'",
         )
-        .bind(&a.status)
+        .bind(a.status)
         .bind(&a.decided_by)
         .bind(&a.decision_note)
         .bind(&a.decided_at)
@@ -261,18 +265,18 @@ impl GuardStore for SqliteGuard {
         ws: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<AuditRow>> {
-        super::fetch_optional(&self.pool, "SELECT * FROM action_audit WHERE workspace_id = ? AND external_source = ? AND external_id = ?", &[ws, source, external_id], audit_row).await
+    ) -> StoreResult<Option<AuditRow>> {
+        Ok(super::fetch_optional(&self.pool, "SELECT * FROM action_audit WHERE workspace_id = ? AND external_source = ? AND external_id = ?", &[ws, source, external_id], audit_row).await?)
     }
 
-    async fn add_audit(&self, row: &AuditRow) -> anyhow::Result<()> {
+    async fn add_audit(&self, row: &AuditRow) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         insert_audit(&mut tx, row).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn audit(&self, ws: &str, f: &AuditFilter) -> anyhow::Result<Vec<AuditRow>> {
+    async fn audit(&self, ws: &str, f: &AuditFilter) -> StoreResult<Vec<AuditRow>> {
         let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM action_audit WHERE workspace_id = ");
         q.push_bind(ws);
         if let Some(m) = &f.mission_id {
@@ -291,7 +295,7 @@ impl GuardStore for SqliteGuard {
         Ok(rows.iter().map(audit_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn spent_since(&self, ws: &str, since: &str) -> anyhow::Result<f64> {
+    async fn spent_since(&self, ws: &str, since: &str) -> StoreResult<f64> {
         let total: Option<f64> = sqlx::query_scalar(
             "SELECT SUM(amount_usd) FROM action_audit WHERE workspace_id = ? AND event = 'executed' \
              AND amount_usd IS NOT NULL AND created_at >= ?",

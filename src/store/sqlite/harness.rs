@@ -1,3 +1,6 @@
+//! `HarnessStore` on SQLite: versions (one active per workspace), missions with steps and
+//! artifacts, traces, trace feedback and reflections.
+
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
@@ -5,8 +8,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use super::{json, strings};
 use crate::store::harness::{
     ArtifactRow, HarnessStore, MissionRow, ReflectionRow, StepRow, TraceFeedbackRow, TraceFilter,
-    TraceRow, VersionRow,
+    TraceRow, VersionRow, VersionStatus,
 };
+use crate::store::StoreResult;
 
 #[derive(Clone)]
 pub struct SqliteHarness {
@@ -127,14 +131,14 @@ impl SqliteHarness {
         sql: &str,
         binds: &[&str],
         map: fn(&SqliteRow) -> sqlx::Result<T>,
-    ) -> anyhow::Result<Option<T>> {
-        super::fetch_optional(&self.pool, sql, binds, map).await
+    ) -> StoreResult<Option<T>> {
+        Ok(super::fetch_optional(&self.pool, sql, binds, map).await?)
     }
 }
 
 #[async_trait]
 impl HarnessStore for SqliteHarness {
-    async fn versions(&self, ws: &str) -> anyhow::Result<Vec<VersionRow>> {
+    async fn versions(&self, ws: &str) -> StoreResult<Vec<VersionRow>> {
         let rows = sqlx::query("SELECT * FROM harness_versions WHERE workspace_id = ? ORDER BY created_at DESC, id DESC")
             .bind(ws)
             .fetch_all(&self.pool)
@@ -142,7 +146,7 @@ impl HarnessStore for SqliteHarness {
         Ok(rows.iter().map(version_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn version(&self, ws: &str, id: &str) -> anyhow::Result<Option<VersionRow>> {
+    async fn version(&self, ws: &str, id: &str) -> StoreResult<Option<VersionRow>> {
         self.optional(
             "SELECT * FROM harness_versions WHERE workspace_id = ? AND id = ?",
             &[ws, id],
@@ -151,7 +155,7 @@ impl HarnessStore for SqliteHarness {
         .await
     }
 
-    async fn active_version(&self, ws: &str) -> anyhow::Result<Option<VersionRow>> {
+    async fn active_version(&self, ws: &str) -> StoreResult<Option<VersionRow>> {
         self.optional(
             "SELECT * FROM harness_versions WHERE workspace_id = ? AND status = 'active'",
             &[ws],
@@ -160,9 +164,9 @@ impl HarnessStore for SqliteHarness {
         .await
     }
 
-    async fn add_version(&self, v: &VersionRow) -> anyhow::Result<()> {
+    async fn add_version(&self, v: &VersionRow) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        if v.status == "active" {
+        if v.status == VersionStatus::Active {
             sqlx::query("UPDATE harness_versions SET status = 'archived' WHERE workspace_id = ? AND status = 'active'")
                 .bind(&v.workspace_id)
                 .execute(&mut *tx)
@@ -172,7 +176,7 @@ impl HarnessStore for SqliteHarness {
             "INSERT INTO harness_versions (id, workspace_id, name, description, status, config, created_by, \
              created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&v.id).bind(&v.workspace_id).bind(&v.name).bind(&v.description).bind(&v.status)
+        .bind(&v.id).bind(&v.workspace_id).bind(&v.name).bind(&v.description).bind(v.status)
         .bind(v.config.to_string()).bind(&v.created_by).bind(&v.created_at).bind(&v.activated_at)
         .execute(&mut *tx)
         .await?;
@@ -180,7 +184,7 @@ impl HarnessStore for SqliteHarness {
         Ok(())
     }
 
-    async fn mission(&self, ws: &str, id: &str) -> anyhow::Result<Option<MissionRow>> {
+    async fn mission(&self, ws: &str, id: &str) -> StoreResult<Option<MissionRow>> {
         self.optional(
             "SELECT * FROM missions WHERE workspace_id = ? AND id = ?",
             &[ws, id],
@@ -194,7 +198,7 @@ impl HarnessStore for SqliteHarness {
         ws: &str,
         mission_id: Option<&str>,
         external: Option<(&str, &str)>,
-    ) -> anyhow::Result<Option<MissionRow>> {
+    ) -> StoreResult<Option<MissionRow>> {
         if let Some(m) = mission_id {
             let found = self
                 .optional(
@@ -225,7 +229,7 @@ impl HarnessStore for SqliteHarness {
         ws: &str,
         status: Option<&str>,
         limit: i64,
-    ) -> anyhow::Result<Vec<MissionRow>> {
+    ) -> StoreResult<Vec<MissionRow>> {
         let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM missions WHERE workspace_id = ");
         q.push_bind(ws);
         if let Some(s) = status {
@@ -237,7 +241,7 @@ impl HarnessStore for SqliteHarness {
         Ok(rows.iter().map(mission_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn put_mission(&self, m: &MissionRow) -> anyhow::Result<()> {
+    async fn put_mission(&self, m: &MissionRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO missions (id, workspace_id, mission_id, external_source, external_id, app, title, goal, \
              status, progress, outcome, success, risk_level, metadata, created_at, updated_at) \
@@ -257,7 +261,7 @@ impl HarnessStore for SqliteHarness {
         Ok(())
     }
 
-    async fn steps(&self, mission_uuid: &str) -> anyhow::Result<Vec<StepRow>> {
+    async fn steps(&self, mission_uuid: &str) -> StoreResult<Vec<StepRow>> {
         let rows = sqlx::query(
             "SELECT * FROM mission_steps WHERE mission_uuid = ? ORDER BY position, created_at, id",
         )
@@ -267,7 +271,7 @@ impl HarnessStore for SqliteHarness {
         Ok(rows.iter().map(step_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn put_step(&self, s: &StepRow) -> anyhow::Result<()> {
+    async fn put_step(&self, s: &StepRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO mission_steps (id, mission_uuid, workspace_id, step_ref, task_id, title, status, position, \
              detail, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -283,7 +287,7 @@ impl HarnessStore for SqliteHarness {
         Ok(())
     }
 
-    async fn artifacts(&self, mission_uuid: &str) -> anyhow::Result<Vec<ArtifactRow>> {
+    async fn artifacts(&self, mission_uuid: &str) -> StoreResult<Vec<ArtifactRow>> {
         let rows = sqlx::query(
             "SELECT * FROM mission_artifacts WHERE mission_uuid = ? ORDER BY created_at, id",
         )
@@ -293,7 +297,7 @@ impl HarnessStore for SqliteHarness {
         Ok(rows.iter().map(artifact_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn add_artifact(&self, a: &ArtifactRow) -> anyhow::Result<()> {
+    async fn add_artifact(&self, a: &ArtifactRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO mission_artifacts (id, mission_uuid, workspace_id, kind, title, uri, content, metadata, \
              created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -305,7 +309,7 @@ impl HarnessStore for SqliteHarness {
         Ok(())
     }
 
-    async fn trace(&self, ws: &str, id: &str) -> anyhow::Result<Option<TraceRow>> {
+    async fn trace(&self, ws: &str, id: &str) -> StoreResult<Option<TraceRow>> {
         self.optional(
             "SELECT * FROM harness_traces WHERE workspace_id = ? AND id = ?",
             &[ws, id],
@@ -314,7 +318,7 @@ impl HarnessStore for SqliteHarness {
         .await
     }
 
-    async fn traces(&self, ws: &str, f: &TraceFilter) -> anyhow::Result<Vec<TraceRow>> {
+    async fn traces(&self, ws: &str, f: &TraceFilter) -> StoreResult<Vec<TraceRow>> {
         let mut q =
             QueryBuilder::<Sqlite>::new("SELECT * FROM harness_traces WHERE workspace_id = ");
         q.push_bind(ws);
@@ -331,7 +335,7 @@ impl HarnessStore for SqliteHarness {
         Ok(rows.iter().map(trace_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn traces_by_ids(&self, ws: &str, ids: &[String]) -> anyhow::Result<Vec<TraceRow>> {
+    async fn traces_by_ids(&self, ws: &str, ids: &[String]) -> StoreResult<Vec<TraceRow>> {
         let mut out = Vec::new();
         for id in ids {
             if let Some(t) = self.trace(ws, id).await? {
@@ -341,7 +345,7 @@ impl HarnessStore for SqliteHarness {
         Ok(out)
     }
 
-    async fn add_trace(&self, t: &TraceRow) -> anyhow::Result<()> {
+    async fn add_trace(&self, t: &TraceRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO harness_traces (id, workspace_id, trace_type, harness_version_id, assistant_id, thread_id, \
              mission_id, task_id, input_summary, output_summary, context_strategy, context, pack_id, charged_usd, \
@@ -357,14 +361,14 @@ impl HarnessStore for SqliteHarness {
         Ok(())
     }
 
-    async fn add_feedback(&self, f: &TraceFeedbackRow) -> anyhow::Result<()> {
+    async fn add_feedback(&self, f: &TraceFeedbackRow) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO harness_feedback (id, workspace_id, trace_id, rating, outcome, comment, remember_note_id, \
              forgotten, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&f.id).bind(&f.workspace_id).bind(&f.trace_id).bind(f.rating).bind(&f.outcome)
-        .bind(&f.comment).bind(&f.remember_note_id).bind(serde_json::to_string(&f.forgotten)?)
+        .bind(&f.comment).bind(&f.remember_note_id).bind(serde_json::to_string(&f.forgotten).map_err(anyhow::Error::from)?)
         .bind(&f.actor).bind(&f.created_at)
         .execute(&mut *tx)
         .await?;
@@ -382,7 +386,7 @@ impl HarnessStore for SqliteHarness {
         Ok(())
     }
 
-    async fn reflections(&self, ws: &str, limit: i64) -> anyhow::Result<Vec<ReflectionRow>> {
+    async fn reflections(&self, ws: &str, limit: i64) -> StoreResult<Vec<ReflectionRow>> {
         let rows = sqlx::query("SELECT * FROM reflections WHERE workspace_id = ? ORDER BY created_at DESC, id DESC LIMIT ?")
             .bind(ws)
             .bind(limit)
@@ -394,12 +398,12 @@ impl HarnessStore for SqliteHarness {
             .collect::<sqlx::Result<_>>()?)
     }
 
-    async fn add_reflection(&self, r: &ReflectionRow) -> anyhow::Result<()> {
+    async fn add_reflection(&self, r: &ReflectionRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO reflections (id, workspace_id, trace_ids, insight, model, note_id, created_by, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&r.id).bind(&r.workspace_id).bind(serde_json::to_string(&r.trace_ids)?).bind(&r.insight)
+        .bind(&r.id).bind(&r.workspace_id).bind(serde_json::to_string(&r.trace_ids).map_err(anyhow::Error::from)?).bind(&r.insight)
         .bind(&r.model).bind(&r.note_id).bind(&r.created_by).bind(&r.created_at)
         .execute(&self.pool)
         .await?;

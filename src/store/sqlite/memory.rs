@@ -1,14 +1,18 @@
+//! `MemoryStore` on SQLite: one table per row type; `apply` writes a whole plan in one
+//! transaction, replacing rows by id so a clash on any other unique key stays an error.
+
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::{json, strings};
 use crate::store::memory::{
     EntityFilter, EntityRow, EventFilter, EventRow, FeedbackRow, FeedbackTotals, HistoryRow,
     LinkFilter, LinkRow, MemoryStore, MemoryWrites, NoteFilter, NoteRow, PackRow,
 };
+use crate::store::StoreResult;
 
 #[derive(Clone)]
 pub struct SqliteMemory {
@@ -231,8 +235,8 @@ impl SqliteMemory {
         sql: &str,
         binds: &[&str],
         map: fn(&SqliteRow) -> sqlx::Result<T>,
-    ) -> anyhow::Result<Option<T>> {
-        super::fetch_optional(&self.pool, sql, binds, map).await
+    ) -> StoreResult<Option<T>> {
+        Ok(super::fetch_optional(&self.pool, sql, binds, map).await?)
     }
 
     /// `SELECT * FROM table WHERE workspace_id = ? AND column IN (...)`, in parts small
@@ -246,7 +250,7 @@ impl SqliteMemory {
         workspace_id: &str,
         values: &[String],
         map: fn(&SqliteRow) -> sqlx::Result<T>,
-    ) -> anyhow::Result<Vec<T>> {
+    ) -> StoreResult<Vec<T>> {
         let mut out = Vec::with_capacity(values.len());
         for part in values.chunks(500) {
             let mut q = QueryBuilder::<Sqlite>::new(format!(
@@ -269,7 +273,7 @@ impl SqliteMemory {
 
 #[async_trait]
 impl MemoryStore for SqliteMemory {
-    async fn note(&self, ws: &str, id: &str) -> anyhow::Result<Option<NoteRow>> {
+    async fn note(&self, ws: &str, id: &str) -> StoreResult<Option<NoteRow>> {
         self.one(
             "SELECT * FROM memory_notes WHERE workspace_id = ? AND id = ?",
             &[ws, id],
@@ -278,11 +282,11 @@ impl MemoryStore for SqliteMemory {
         .await
     }
 
-    async fn notes_by_ids(&self, ws: &str, ids: &[String]) -> anyhow::Result<Vec<NoteRow>> {
+    async fn notes_by_ids(&self, ws: &str, ids: &[String]) -> StoreResult<Vec<NoteRow>> {
         self.many_in("memory_notes", "id", ws, ids, note_row).await
     }
 
-    async fn notes_by_index_keys(&self, ws: &str, keys: &[String]) -> anyhow::Result<Vec<NoteRow>> {
+    async fn notes_by_index_keys(&self, ws: &str, keys: &[String]) -> StoreResult<Vec<NoteRow>> {
         self.many_in("memory_notes", "index_key", ws, keys, note_row)
             .await
     }
@@ -292,7 +296,7 @@ impl MemoryStore for SqliteMemory {
         ws: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<NoteRow>> {
+    ) -> StoreResult<Option<NoteRow>> {
         self.one(
             "SELECT * FROM memory_notes WHERE workspace_id = ? AND external_source = ? AND external_id = ?",
             &[ws, source, external_id],
@@ -301,7 +305,7 @@ impl MemoryStore for SqliteMemory {
         .await
     }
 
-    async fn list_notes(&self, ws: &str, f: &NoteFilter) -> anyhow::Result<Vec<NoteRow>> {
+    async fn list_notes(&self, ws: &str, f: &NoteFilter) -> StoreResult<Vec<NoteRow>> {
         let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM memory_notes WHERE workspace_id = ");
         q.push_bind(ws);
         if let Some(status) = &f.status {
@@ -324,7 +328,7 @@ impl MemoryStore for SqliteMemory {
         Ok(rows.iter().map(note_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn note_history(&self, ws: &str, note_id: &str) -> anyhow::Result<Vec<HistoryRow>> {
+    async fn note_history(&self, ws: &str, note_id: &str) -> StoreResult<Vec<HistoryRow>> {
         let rows = sqlx::query(
             "SELECT * FROM memory_note_history WHERE workspace_id = ? AND note_id = ? \
              ORDER BY created_at, revision, id",
@@ -336,7 +340,7 @@ impl MemoryStore for SqliteMemory {
         Ok(rows.iter().map(history_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn entity(&self, ws: &str, id: &str) -> anyhow::Result<Option<EntityRow>> {
+    async fn entity(&self, ws: &str, id: &str) -> StoreResult<Option<EntityRow>> {
         self.one(
             "SELECT * FROM memory_entities WHERE workspace_id = ? AND id = ?",
             &[ws, id],
@@ -350,7 +354,7 @@ impl MemoryStore for SqliteMemory {
         ws: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<EntityRow>> {
+    ) -> StoreResult<Option<EntityRow>> {
         self.one(
             "SELECT * FROM memory_entities WHERE workspace_id = ? AND external_source = ? AND external_id = ?",
             &[ws, source, external_id],
@@ -364,7 +368,7 @@ impl MemoryStore for SqliteMemory {
         ws: &str,
         entity_type: &str,
         name: &str,
-    ) -> anyhow::Result<Option<EntityRow>> {
+    ) -> StoreResult<Option<EntityRow>> {
         self.one(
             "SELECT * FROM memory_entities WHERE workspace_id = ? AND entity_type = ? \
              AND name = ? COLLATE NOCASE",
@@ -374,12 +378,12 @@ impl MemoryStore for SqliteMemory {
         .await
     }
 
-    async fn entities_by_ids(&self, ws: &str, ids: &[String]) -> anyhow::Result<Vec<EntityRow>> {
+    async fn entities_by_ids(&self, ws: &str, ids: &[String]) -> StoreResult<Vec<EntityRow>> {
         self.many_in("memory_entities", "id", ws, ids, entity_row)
             .await
     }
 
-    async fn list_entities(&self, ws: &str, f: &EntityFilter) -> anyhow::Result<Vec<EntityRow>> {
+    async fn list_entities(&self, ws: &str, f: &EntityFilter) -> StoreResult<Vec<EntityRow>> {
         let mut q =
             QueryBuilder::<Sqlite>::new("SELECT * FROM memory_entities WHERE workspace_id = ");
         q.push_bind(ws);
@@ -397,7 +401,7 @@ impl MemoryStore for SqliteMemory {
         Ok(rows.iter().map(entity_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn link(&self, ws: &str, id: &str) -> anyhow::Result<Option<LinkRow>> {
+    async fn link(&self, ws: &str, id: &str) -> StoreResult<Option<LinkRow>> {
         self.one(
             "SELECT * FROM memory_links WHERE workspace_id = ? AND id = ?",
             &[ws, id],
@@ -412,7 +416,7 @@ impl MemoryStore for SqliteMemory {
         from: (&str, &str),
         to: (&str, &str),
         relation: &str,
-    ) -> anyhow::Result<Option<LinkRow>> {
+    ) -> StoreResult<Option<LinkRow>> {
         self.one(
             "SELECT * FROM memory_links WHERE workspace_id = ? AND from_type = ? AND from_id = ? \
              AND to_type = ? AND to_id = ? AND relation = ?",
@@ -422,7 +426,7 @@ impl MemoryStore for SqliteMemory {
         .await
     }
 
-    async fn list_links(&self, ws: &str, f: &LinkFilter) -> anyhow::Result<Vec<LinkRow>> {
+    async fn list_links(&self, ws: &str, f: &LinkFilter) -> StoreResult<Vec<LinkRow>> {
         let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM memory_links WHERE workspace_id = ");
         q.push_bind(ws);
         if let Some(node) = &f.node_id {
@@ -445,7 +449,7 @@ impl MemoryStore for SqliteMemory {
         ws: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<EventRow>> {
+    ) -> StoreResult<Option<EventRow>> {
         self.one(
             "SELECT * FROM memory_events WHERE workspace_id = ? AND external_source = ? AND external_id = ?",
             &[ws, source, external_id],
@@ -454,7 +458,7 @@ impl MemoryStore for SqliteMemory {
         .await
     }
 
-    async fn list_events(&self, ws: &str, f: &EventFilter) -> anyhow::Result<Vec<EventRow>> {
+    async fn list_events(&self, ws: &str, f: &EventFilter) -> StoreResult<Vec<EventRow>> {
         let mut q =
             QueryBuilder::<Sqlite>::new("SELECT * FROM memory_events WHERE workspace_id = ");
         q.push_bind(ws);
@@ -482,7 +486,7 @@ impl MemoryStore for SqliteMemory {
         ws: &str,
         source: &str,
         external_id: &str,
-    ) -> anyhow::Result<Option<FeedbackRow>> {
+    ) -> StoreResult<Option<FeedbackRow>> {
         self.one(
             "SELECT * FROM memory_feedback WHERE workspace_id = ? AND external_source = ? AND external_id = ?",
             &[ws, source, external_id],
@@ -495,7 +499,7 @@ impl MemoryStore for SqliteMemory {
         &self,
         ws: &str,
         item_ids: &[String],
-    ) -> anyhow::Result<HashMap<String, FeedbackTotals>> {
+    ) -> StoreResult<HashMap<String, FeedbackTotals>> {
         let mut out = HashMap::new();
         for part in item_ids.chunks(500) {
             let mut q = QueryBuilder::<Sqlite>::new(
@@ -523,7 +527,7 @@ impl MemoryStore for SqliteMemory {
         Ok(out)
     }
 
-    async fn indexed_notes(&self) -> anyhow::Result<Vec<NoteRow>> {
+    async fn indexed_notes(&self) -> StoreResult<Vec<NoteRow>> {
         let rows = sqlx::query(
             "SELECT * FROM memory_notes WHERE index_key IS NOT NULL ORDER BY workspace_id, id",
         )
@@ -532,118 +536,28 @@ impl MemoryStore for SqliteMemory {
         Ok(rows.iter().map(note_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn apply(&self, w: &MemoryWrites) -> anyhow::Result<()> {
+    async fn apply(&self, w: &MemoryWrites) -> StoreResult<()> {
         if w.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        for n in &w.notes {
-            sqlx::query(&upsert("memory_notes", NOTE_COLUMNS))
-                .bind(&n.id)
-                .bind(&n.account_id)
-                .bind(&n.workspace_id)
-                .bind(&n.title)
-                .bind(&n.content)
-                .bind(&n.kind)
-                .bind(to_json(&n.tags))
-                .bind(n.importance)
-                .bind(n.confidence)
-                .bind(n.metadata.to_string())
-                .bind(&n.status)
-                .bind(&n.external_source)
-                .bind(&n.external_id)
-                .bind(&n.valid_from)
-                .bind(&n.valid_to)
-                .bind(&n.supersedes)
-                .bind(&n.superseded_by)
-                .bind(n.revision)
-                .bind(&n.index_key)
-                .bind(&n.created_by)
-                .bind(&n.created_at)
-                .bind(&n.updated_at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for h in &w.history {
-            sqlx::query(
-                "INSERT INTO memory_note_history (id, note_id, workspace_id, revision, action, actor, reason, \
-                 snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&h.id).bind(&h.note_id).bind(&h.workspace_id).bind(h.revision).bind(&h.action)
-            .bind(&h.actor).bind(&h.reason).bind(h.snapshot.to_string()).bind(&h.created_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for e in &w.entities {
-            sqlx::query(&upsert("memory_entities", ENTITY_COLUMNS))
-                .bind(&e.id)
-                .bind(&e.account_id)
-                .bind(&e.workspace_id)
-                .bind(&e.entity_type)
-                .bind(&e.name)
-                .bind(to_json(&e.aliases))
-                .bind(e.metadata.to_string())
-                .bind(&e.external_source)
-                .bind(&e.external_id)
-                .bind(&e.created_at)
-                .bind(&e.updated_at)
-                .execute(&mut *tx)
-                .await?;
-        }
+        put_notes(&mut tx, &w.notes).await?;
+        add_history(&mut tx, &w.history).await?;
+        put_entities(&mut tx, &w.entities).await?;
         for id in &w.delete_links {
             sqlx::query("DELETE FROM memory_links WHERE id = ?")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }
-        for l in &w.links {
-            sqlx::query(&upsert("memory_links", LINK_COLUMNS))
-                .bind(&l.id)
-                .bind(&l.workspace_id)
-                .bind(&l.from_type)
-                .bind(&l.from_id)
-                .bind(&l.to_type)
-                .bind(&l.to_id)
-                .bind(&l.relation)
-                .bind(l.weight)
-                .bind(l.metadata.to_string())
-                .bind(&l.created_at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for e in &w.events {
-            sqlx::query(&upsert("memory_events", EVENT_COLUMNS))
-                .bind(&e.id)
-                .bind(&e.workspace_id)
-                .bind(&e.event_type)
-                .bind(&e.summary)
-                .bind(&e.actor)
-                .bind(&e.mission_id)
-                .bind(&e.task_id)
-                .bind(&e.occurred_at)
-                .bind(e.metadata.to_string())
-                .bind(&e.external_source)
-                .bind(&e.external_id)
-                .bind(&e.created_at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for f in &w.feedback {
-            sqlx::query(
-                "INSERT INTO memory_feedback (id, workspace_id, pack_id, item_type, item_id, signal, actor, \
-                 comment, external_source, external_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&f.id).bind(&f.workspace_id).bind(&f.pack_id).bind(&f.item_type).bind(&f.item_id)
-            .bind(&f.signal).bind(&f.actor).bind(&f.comment).bind(&f.external_source)
-            .bind(&f.external_id).bind(&f.created_at)
-            .execute(&mut *tx)
-            .await?;
-        }
+        put_links(&mut tx, &w.links).await?;
+        put_events(&mut tx, &w.events).await?;
+        add_feedback(&mut tx, &w.feedback).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn graph_rows(&self) -> anyhow::Result<(Vec<EntityRow>, Vec<LinkRow>)> {
+    async fn graph_rows(&self) -> StoreResult<(Vec<EntityRow>, Vec<LinkRow>)> {
         let entities = sqlx::query("SELECT * FROM memory_entities")
             .fetch_all(&self.pool)
             .await?
@@ -659,7 +573,7 @@ impl MemoryStore for SqliteMemory {
         Ok((entities, links))
     }
 
-    async fn save_pack(&self, p: &PackRow) -> anyhow::Result<()> {
+    async fn save_pack(&self, p: &PackRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO context_packs (id, workspace_id, query, request, items, dropped, usage, \
              harness_version_id, trace_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -679,7 +593,7 @@ impl MemoryStore for SqliteMemory {
         Ok(())
     }
 
-    async fn pack(&self, ws: &str, id: &str) -> anyhow::Result<Option<PackRow>> {
+    async fn pack(&self, ws: &str, id: &str) -> StoreResult<Option<PackRow>> {
         self.one(
             "SELECT * FROM context_packs WHERE workspace_id = ? AND id = ?",
             &[ws, id],
@@ -687,4 +601,143 @@ impl MemoryStore for SqliteMemory {
         )
         .await
     }
+}
+
+// The parts of `apply`, one table each, all in the caller's transaction.
+
+type Tx<'a> = Transaction<'a, Sqlite>;
+
+async fn put_notes(tx: &mut Tx<'_>, notes: &[NoteRow]) -> sqlx::Result<()> {
+    for n in notes {
+        sqlx::query(&upsert("memory_notes", NOTE_COLUMNS))
+            .bind(&n.id)
+            .bind(&n.account_id)
+            .bind(&n.workspace_id)
+            .bind(&n.title)
+            .bind(&n.content)
+            .bind(&n.kind)
+            .bind(to_json(&n.tags))
+            .bind(n.importance)
+            .bind(n.confidence)
+            .bind(n.metadata.to_string())
+            .bind(n.status)
+            .bind(&n.external_source)
+            .bind(&n.external_id)
+            .bind(&n.valid_from)
+            .bind(&n.valid_to)
+            .bind(&n.supersedes)
+            .bind(&n.superseded_by)
+            .bind(n.revision)
+            .bind(&n.index_key)
+            .bind(&n.created_by)
+            .bind(&n.created_at)
+            .bind(&n.updated_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn add_history(tx: &mut Tx<'_>, history: &[HistoryRow]) -> sqlx::Result<()> {
+    for h in history {
+        sqlx::query(
+            "INSERT INTO memory_note_history (id, note_id, workspace_id, revision, action, actor, reason, \
+             snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&h.id)
+        .bind(&h.note_id)
+        .bind(&h.workspace_id)
+        .bind(h.revision)
+        .bind(h.action)
+        .bind(&h.actor)
+        .bind(&h.reason)
+        .bind(h.snapshot.to_string())
+        .bind(&h.created_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn put_entities(tx: &mut Tx<'_>, entities: &[EntityRow]) -> sqlx::Result<()> {
+    for e in entities {
+        sqlx::query(&upsert("memory_entities", ENTITY_COLUMNS))
+            .bind(&e.id)
+            .bind(&e.account_id)
+            .bind(&e.workspace_id)
+            .bind(&e.entity_type)
+            .bind(&e.name)
+            .bind(to_json(&e.aliases))
+            .bind(e.metadata.to_string())
+            .bind(&e.external_source)
+            .bind(&e.external_id)
+            .bind(&e.created_at)
+            .bind(&e.updated_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn put_links(tx: &mut Tx<'_>, links: &[LinkRow]) -> sqlx::Result<()> {
+    for l in links {
+        sqlx::query(&upsert("memory_links", LINK_COLUMNS))
+            .bind(&l.id)
+            .bind(&l.workspace_id)
+            .bind(&l.from_type)
+            .bind(&l.from_id)
+            .bind(&l.to_type)
+            .bind(&l.to_id)
+            .bind(&l.relation)
+            .bind(l.weight)
+            .bind(l.metadata.to_string())
+            .bind(&l.created_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn put_events(tx: &mut Tx<'_>, events: &[EventRow]) -> sqlx::Result<()> {
+    for e in events {
+        sqlx::query(&upsert("memory_events", EVENT_COLUMNS))
+            .bind(&e.id)
+            .bind(&e.workspace_id)
+            .bind(&e.event_type)
+            .bind(&e.summary)
+            .bind(&e.actor)
+            .bind(&e.mission_id)
+            .bind(&e.task_id)
+            .bind(&e.occurred_at)
+            .bind(e.metadata.to_string())
+            .bind(&e.external_source)
+            .bind(&e.external_id)
+            .bind(&e.created_at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn add_feedback(tx: &mut Tx<'_>, feedback: &[FeedbackRow]) -> sqlx::Result<()> {
+    for f in feedback {
+        sqlx::query(
+            "INSERT INTO memory_feedback (id, workspace_id, pack_id, item_type, item_id, signal, actor, \
+             comment, external_source, external_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&f.id)
+        .bind(&f.workspace_id)
+        .bind(&f.pack_id)
+        .bind(f.item_type)
+        .bind(&f.item_id)
+        .bind(f.signal)
+        .bind(&f.actor)
+        .bind(&f.comment)
+        .bind(&f.external_source)
+        .bind(&f.external_id)
+        .bind(&f.created_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

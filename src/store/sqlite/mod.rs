@@ -24,6 +24,25 @@ pub use harness::SqliteHarness;
 pub use memory::SqliteMemory;
 pub use sources::SqliteSources;
 
+use crate::store::StoreError;
+
+/// The one place a driver error is classified: a unique-key violation is
+/// `StoreError::Conflict` (carrying the driver's text for logs), anything else `Other`.
+fn store_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        _ => StoreError::Other(e.into()),
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        store_error(e)
+    }
+}
+
 /// ` AND (at < cursor_at OR (at = cursor_at AND id < cursor_id))`: the rows after a
 /// (timestamp, id) cursor in newest-first order.
 fn push_before(

@@ -1,3 +1,6 @@
+//! `SourceStore` on SQLite: sources, documents, chunks and the ingest queue; a clash on an
+//! external id is `ExternalConflict`, through the one unique-violation check in `sqlite/`.
+
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
@@ -8,6 +11,7 @@ use crate::store::sources::{
     SourceRow, SourceStore,
 };
 use crate::store::time::now;
+use crate::store::StoreError;
 
 #[derive(Clone)]
 pub struct SqliteSources {
@@ -77,10 +81,6 @@ fn chunk_row(r: &SqliteRow) -> sqlx::Result<ChunkRow> {
         page: r.try_get("page")?,
         tokens: r.try_get("tokens")?,
     })
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 async fn write_source(
@@ -277,8 +277,11 @@ impl SourceStore for SqliteSources {
         payload: Vec<u8>,
     ) -> anyhow::Result<Result<(), ExternalConflict>> {
         let mut tx = self.pool.begin().await?;
-        match write_source(&mut tx, &source, insert).await {
-            Err(e) if is_unique_violation(&e) => return Ok(Err(ExternalConflict)),
+        match write_source(&mut tx, &source, insert)
+            .await
+            .map_err(StoreError::from)
+        {
+            Err(e) if e.is_conflict() => return Ok(Err(ExternalConflict)),
             Ok(false) => return Ok(Err(ExternalConflict)),
             other => other?,
         };
@@ -348,8 +351,11 @@ impl SourceStore for SqliteSources {
     ) -> anyhow::Result<Result<(), ExternalConflict>> {
         let mut tx = self.pool.begin().await?;
         for b in items {
-            match write_source(&mut tx, &b.source, b.insert_source).await {
-                Err(e) if is_unique_violation(&e) => return Ok(Err(ExternalConflict)),
+            match write_source(&mut tx, &b.source, b.insert_source)
+                .await
+                .map_err(StoreError::from)
+            {
+                Err(e) if e.is_conflict() => return Ok(Err(ExternalConflict)),
                 Ok(false) => return Ok(Err(ExternalConflict)),
                 other => other?,
             };

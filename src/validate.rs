@@ -1,4 +1,7 @@
-//! Input checks shared by the memory routes and the batch: each failure names its field.
+//! Input checks shared by every area: each failure is a 400 whose message starts with the
+//! field it names (`limit: expected 1-200`), so a client can tell which part to fix.
+
+use std::fmt::Display;
 
 use chrono::DateTime;
 use serde_json::Value;
@@ -93,12 +96,35 @@ pub fn external(source: Option<&str>, id: Option<&str>) -> ApiResult<Option<(Str
     }
 }
 
-pub fn limit(value: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
-    let v = value.unwrap_or(default);
-    if !(1..=max).contains(&v) {
-        return Err(ApiError::bad_request(format!("limit: expected 1-{max}")));
+/// `value` within `min..=max`, or the 400 `{field}: expected {min}-{max}`.
+pub fn range<T: PartialOrd + Display>(field: &str, value: T, min: T, max: T) -> ApiResult<T> {
+    if value < min || value > max {
+        return Err(range_error(field, &min, &max, ""));
     }
-    Ok(v)
+    Ok(value)
+}
+
+/// How many of something (`unit`: characters, strings, ...) `field` holds, within
+/// `min..=max`, or the 400 `{field}: expected {min}-{max} {unit}`.
+pub fn count(field: &str, count: usize, min: usize, max: usize, unit: &str) -> ApiResult<usize> {
+    if count < min || count > max {
+        return Err(range_error(field, &min, &max, unit));
+    }
+    Ok(count)
+}
+
+fn range_error(field: &str, min: &dyn Display, max: &dyn Display, unit: &str) -> ApiError {
+    let unit = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
+    };
+    ApiError::bad_request(format!("{field}: expected {min}-{max}{unit}"))
+}
+
+/// A page size: `default` when absent, else 1 to `max`.
+pub fn limit(value: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
+    range("limit", value.unwrap_or(default), 1, max)
 }
 
 /// Cursors are `<timestamp>|<id>` of the last row returned, as for sources.
@@ -112,4 +138,35 @@ pub fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<(String, String)>
         .split_once('|')
         .ok_or_else(|| ApiError::bad_request("cursor: not a cursor returned by this API"))?;
     Ok(Some((at.to_string(), id.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(e: ApiError) -> String {
+        e.to_string()
+    }
+
+    #[test]
+    fn ranges_name_the_field_and_bounds() {
+        assert_eq!(range("limit", 5, 1, 200).ok(), Some(5));
+        assert_eq!(
+            range("limit", 0, 1, 200).map_err(message),
+            Err("limit: expected 1-200".to_string())
+        );
+        assert_eq!(
+            count("name", 201, 1, 200, "characters").map_err(message),
+            Err("name: expected 1-200 characters".to_string())
+        );
+        assert_eq!(
+            limit(None, 50, 200).ok(),
+            Some(50),
+            "absent limit takes the default"
+        );
+        assert_eq!(
+            limit(Some(201), 50, 200).map_err(message),
+            Err("limit: expected 1-200".to_string())
+        );
+    }
 }
