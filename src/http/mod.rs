@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod billing;
 pub mod chat;
 pub mod embeddings;
 pub mod extract;
@@ -14,6 +15,7 @@ pub mod memory;
 pub mod middleware;
 pub mod openapi;
 pub mod sources;
+pub mod usage;
 pub mod workspaces;
 
 use std::time::Duration;
@@ -41,7 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/refresh", post(auth::refresh))
         .route("/api/auth/logout", post(auth::logout))
-        .route("/v1/pricing", get(chat::pricing))
+        .merge(chat::public_routes(&state))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::limit_anonymous,
@@ -73,33 +75,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/documents/{id}", get(sources::document))
         .route("/v1/documents/{id}/chunks", get(sources::chunks))
         .route("/v1/search", post(sources::search))
-        .route("/v1/embeddings", post(embeddings::embeddings))
-        .route("/v1/chat/completions", post(chat::completions))
-        .route("/v1/models", get(chat::models))
-        .route("/v1/usage", get(chat::usage))
-        .route("/v1/usage/breakdown", get(chat::breakdown))
-        .route("/v1/stats", get(chat::stats))
-        .route("/v1/balance", get(chat::balance))
-        .route("/v1/billing/add", post(chat::add_credit))
-        .route("/v1/billing/checkout", post(chat::checkout))
-        .route(
-            "/v1/local-endpoints",
-            post(local_endpoints::register).get(local_endpoints::list),
-        )
-        .route(
-            "/v1/local-endpoints/{id}",
-            get(local_endpoints::get)
-                .patch(local_endpoints::update)
-                .delete(local_endpoints::delete),
-        )
-        .route(
-            "/v1/local-endpoints/{id}/recheck",
-            post(local_endpoints::recheck),
-        )
-        .route(
-            "/v1/local-endpoints/{id}/models",
-            get(local_endpoints::models),
-        )
+        .merge(embeddings::routes(&state))
+        .merge(chat::routes(&state))
+        .merge(usage::routes(&state))
+        .merge(billing::routes(&state))
+        .merge(local_endpoints::routes(&state))
         .route(
             "/v1/memory/notes",
             post(memory::create_note).get(memory::list_notes),
