@@ -307,7 +307,8 @@ impl Gateway {
         let (candidates, hold) = self
             .reserve(&caller, plan.candidates, input_tokens, max_tokens)
             .await?;
-        tracing::info!(model = %req.model, method = %plan.method, first = %candidates[0].name, "gateway.route");
+        let first = candidates.first().map_or("-", |m| m.name.as_str());
+        tracing::info!(model = %req.model, method = %plan.method, %first, "gateway.route");
         let tries = Tries {
             caller: &caller,
             request: &req,

@@ -55,6 +55,7 @@ pub struct AddCredit {
         (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
         (status = 403, body = ErrorBody, description = "Not an admin's dashboard session"),
         (status = 404, body = ErrorBody, description = "No user with that email"),
+        (status = 413, body = ErrorBody, description = "Body over the size limit"),
         (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
 pub async fn add_credit(
     State(state): State<AppState>,

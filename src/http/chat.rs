@@ -62,9 +62,16 @@ pub struct ChatRequest {
     #[schema(value_type = Vec<Object>)]
     pub messages: Vec<Value>,
     pub stream: Option<bool>,
+    /// `{"include_usage": true}` adds the usage chunk to a stream.
+    #[schema(value_type = Option<Object>)]
+    pub stream_options: Option<Value>,
     pub max_tokens: Option<u64>,
+    /// Wins over `max_tokens` when both are given.
+    pub max_completion_tokens: Option<u64>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub tools: Option<Vec<Value>>,
+    /// Cairn's own: ground the answer in a context pack (never sent upstream).
+    pub cairn: Option<Grounding>,
 }
 
 /// The optional `cairn` object of a chat request: ground the answer in a context pack.

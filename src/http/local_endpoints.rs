@@ -97,6 +97,7 @@ async fn view(state: &AppState, account_id: &str, e: LocalEndpoint) -> ApiResult
     responses((status = 201, body = EndpointView, description = "Saved; `status` says whether the health check and model discovery succeeded"),
         (status = 400, body = ErrorBody, description = "A field is wrong (the message names it)"),
         (status = 404, body = ErrorBody, description = "Unknown workspace"),
+        (status = 413, body = ErrorBody, description = "Body over the size limit"),
         (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
         (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
         (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
@@ -172,6 +173,7 @@ pub async fn get(
     responses((status = 200, body = EndpointView, description = "A new url or headers are checked again"),
         (status = 400, body = ErrorBody, description = "A field is wrong (the message names it)"),
         (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
+        (status = 413, body = ErrorBody, description = "Body over the size limit"),
         (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
         (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
         (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
