@@ -158,3 +158,141 @@ impl StreamJob {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::gateway::providers::openai;
+    use crate::store::gateway::{BillingStore, UsageFilter, UsageStore};
+    use crate::store::sqlite::{self, SqliteBilling, SqliteUsage};
+
+    /// An upstream answering one request with `body` as SSE, then closing.
+    async fn upstream(body: &'static str) -> reqwest::Response {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await.unwrap();
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            socket.write_all(body.as_bytes()).await.unwrap();
+        });
+        reqwest::get(format!("http://{addr}/")).await.unwrap()
+    }
+
+    fn model() -> ModelEntry {
+        ModelEntry {
+            name: "cheap".into(),
+            provider: "mock".into(),
+            upstream: "ok-cheap".into(),
+            weight: 2,
+            context_window: 8000,
+            input_per_1k: 0.001,
+            output_per_1k: 0.002,
+            aliases: vec![],
+            enabled: true,
+            local: None,
+        }
+    }
+
+    fn row() -> UsageRow {
+        UsageRow {
+            id: crate::store::time::new_id(),
+            account_id: "a".into(),
+            api_key_id: None,
+            workspace_id: None,
+            metadata: json!({}),
+            tier: "auto".into(),
+            model: "auto".into(),
+            provider: "mock".into(),
+            upstream_model: "ok-cheap".into(),
+            served_model: "cheap".into(),
+            routing_method: "auto:value".into(),
+            execution_source: "provider".into(),
+            billing_mode: "usage".into(),
+            request_type: "chat_stream".into(),
+            input_tokens: 3,
+            output_tokens: 0,
+            actual_cost_usd: 0.0,
+            charged_usd: 0.0,
+            baseline_usd: 0.0,
+            latency_ms: None,
+            created_at: crate::store::time::now(),
+        }
+    }
+
+    /// Relays `body` and answers what the client received and the usage row written.
+    async fn relay(body: &'static str, wants_usage: bool) -> (String, UsageRow) {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = sqlite::open(&dir.path().join("cairn.db")).await.unwrap();
+        let billing: Arc<dyn BillingStore> = Arc::new(SqliteBilling::new(pool.clone()));
+        let ledger = Arc::new(Ledger::new(billing));
+        let job = StreamJob {
+            ledger: ledger.clone(),
+            breakers: Arc::new(Breakers::new(3, Duration::from_secs(30))),
+            row: row(),
+            model: model(),
+            baseline: None,
+            started: Instant::now(),
+            wants_usage,
+            hold: None,
+            events: Box::new(openai::Chunks),
+        };
+        let events = job.start(upstream(body).await);
+        let sent: Vec<Bytes> = events.map(|b| b.unwrap()).collect().await;
+        let text = sent.iter().map(|b| String::from_utf8_lossy(b)).collect();
+        // The row is written once the relay has ended, behind the stream.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ledger.flush().await;
+        let rows = SqliteUsage::new(pool)
+            .list(
+                "a",
+                &UsageFilter {
+                    limit: 10,
+                    ..UsageFilter::default()
+                },
+            )
+            .await
+            .unwrap();
+        (text, rows.into_iter().next().unwrap())
+    }
+
+    const COMPLETE: &str =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"hel\"}}],\"model\":\"ok-cheap\"}\n\n\
+        data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5}}\n\n\
+        data: [DONE]\n\n";
+
+    #[tokio::test]
+    async fn chunks_get_the_requested_model_and_usage_only_when_asked() {
+        let (text, row) = relay(COMPLETE, false).await;
+        let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.len(), 2, "{text}");
+        assert!(events[0].contains("\"model\":\"auto\""), "{text}");
+        assert_eq!(events[1], "data: [DONE]");
+        assert_eq!((row.input_tokens, row.output_tokens), (12, 5));
+        assert_eq!(row.metadata["stream_completed"], true);
+        assert!((row.charged_usd - (0.012 * 0.001 + 0.005 * 0.002)).abs() < 1e-12);
+
+        let (text, _) = relay(COMPLETE, true).await;
+        assert!(text.contains("\"completion_tokens\":5"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_short_ends_with_an_error_event() {
+        let cut = "data: {\"choices\":[{\"delta\":{\"content\":\"hel\"}}]}\n\n";
+        let (text, row) = relay(cut, false).await;
+        let last = text.split("\n\n").filter(|e| !e.is_empty()).last().unwrap();
+        assert!(last.contains("upstream_stream_interrupted"), "{text}");
+        assert_eq!(row.metadata["stream_completed"], false);
+        assert_eq!(
+            row.input_tokens, 3,
+            "the estimate stands when no usage came"
+        );
+    }
+}
