@@ -212,6 +212,17 @@ pub struct EmbeddingConfig {
     pub remote_timeout_secs: u64,
     pub remote_max_retries: u32,
     pub remote_batch_size: usize,
+    /// Model names `/v1/embeddings` answers to besides the model's own (OpenAI clients send
+    /// theirs by default); the vectors are still the configured model's.
+    #[serde(default = "default_embedding_aliases")]
+    pub aliases: Vec<String>,
+}
+
+fn default_embedding_aliases() -> Vec<String> {
+    vec![
+        "text-embedding-3-small".into(),
+        "text-embedding-ada-002".into(),
+    ]
 }
 
 // Hand-written so the remote key never reaches a log line.

@@ -6,43 +6,54 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub struct ResponseCache {
+use super::ChatRequest;
+
+/// A stored answer: the body and the catalog model that served it.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    pub body: Value,
+    pub served_by: String,
+}
+
+pub struct ResponseCache<V = Value> {
     ttl: Duration,
     max_entries: usize,
-    entries: Mutex<HashMap<(String, String), (Instant, Value)>>,
+    entries: Mutex<HashMap<(String, String), (Instant, V)>>,
 }
 
 /// The value with every object's keys in sorted order (serde_json keeps insertion order when
 /// a dependency enables `preserve_order`).
-fn canonical(v: &Value) -> Value {
+fn canonical(v: Value) -> Value {
     match v {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
             Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), canonical(&map[k])))
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical(v)))
                     .collect(),
             )
         }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
+        other => other,
     }
 }
 
 /// Whether this request may be answered from (and stored in) the cache.
-pub fn cacheable(body: &Value, asked: Option<bool>) -> bool {
-    if body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
+pub fn cacheable(req: &ChatRequest, asked: Option<bool>) -> bool {
+    if req.streams() {
         return false;
     }
     // OpenAI's temperature defaults to 1: only an explicit 0 is deterministic enough.
-    asked.unwrap_or_else(|| body.get("temperature").and_then(Value::as_f64) == Some(0.0))
+    asked.unwrap_or_else(|| req.temperature() == Some(0.0))
 }
 
-impl ResponseCache {
+impl<V: Clone> ResponseCache<V> {
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
         Self {
             ttl,
@@ -52,12 +63,15 @@ impl ResponseCache {
     }
 
     /// Equal bodies give equal keys whatever the order of their object keys.
-    pub fn key(workspace_id: &str, body: &Value) -> (String, String) {
-        let digest = Sha256::digest(canonical(body).to_string().as_bytes());
+    pub fn key(workspace_id: &str, body: &impl Serialize) -> (String, String) {
+        // A request always serialises (its keys are strings); Null would only share a key
+        // with other unserialisable bodies.
+        let value = serde_json::to_value(body).unwrap_or(Value::Null);
+        let digest = Sha256::digest(canonical(value).to_string().as_bytes());
         (workspace_id.to_string(), hex::encode(digest))
     }
 
-    pub fn get(&self, key: &(String, String)) -> Option<Value> {
+    pub fn get(&self, key: &(String, String)) -> Option<V> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -72,7 +86,7 @@ impl ResponseCache {
         }
     }
 
-    pub fn put(&self, key: (String, String), value: Value) {
+    pub fn put(&self, key: (String, String), value: V) {
         if self.ttl.is_zero() || self.max_entries == 0 {
             return;
         }
@@ -100,29 +114,46 @@ mod tests {
 
     use super::*;
 
+    fn req(mut fields: Value) -> ChatRequest {
+        fields["model"] = json!("auto");
+        fields["messages"] = json!([{"role": "user", "content": "hi"}]);
+        ChatRequest::from_value(fields).unwrap()
+    }
+
     #[test]
     fn only_deterministic_requests_unless_asked() {
-        assert!(cacheable(&json!({"temperature": 0}), None));
-        assert!(!cacheable(&json!({}), None));
-        assert!(!cacheable(&json!({"temperature": 0.7}), None));
-        assert!(cacheable(&json!({"temperature": 0.7}), Some(true)));
-        assert!(!cacheable(&json!({"temperature": 0}), Some(false)));
+        assert!(cacheable(&req(json!({"temperature": 0})), None));
+        assert!(!cacheable(&req(json!({})), None));
+        assert!(!cacheable(&req(json!({"temperature": 0.7})), None));
+        assert!(cacheable(&req(json!({"temperature": 0.7})), Some(true)));
+        assert!(!cacheable(&req(json!({"temperature": 0})), Some(false)));
         assert!(!cacheable(
-            &json!({"temperature": 0, "stream": true}),
+            &req(json!({"temperature": 0, "stream": true})),
             Some(true)
         ));
     }
 
     #[test]
     fn keys_ignore_key_order_and_entries_expire() {
-        let a = ResponseCache::key("w", &json!({"a": 1, "b": 2}));
-        let b = ResponseCache::key("w", &json!({"b": 2, "a": 1}));
-        assert_eq!(a, b);
-        assert_ne!(a, ResponseCache::key("other", &json!({"a": 1, "b": 2})));
+        let a = ResponseCache::<Value>::key("w", &json!({"a": 1, "b": 2}));
+        let b = ResponseCache::<Value>::key("w", &json!({"b": 2, "a": {"d": 1, "c": 2}}));
+        assert_ne!(a, b);
+        assert_eq!(
+            b,
+            ResponseCache::<Value>::key("w", &json!({"a": {"c": 2, "d": 1}, "b": 2}))
+        );
+        assert_eq!(
+            a,
+            ResponseCache::<Value>::key("w", &json!({"b": 2, "a": 1}))
+        );
+        assert_ne!(
+            a,
+            ResponseCache::<Value>::key("other", &json!({"a": 1, "b": 2}))
+        );
         let c = ResponseCache::new(Duration::from_millis(50), 1);
         c.put(a.clone(), json!(1));
         assert_eq!(c.get(&a), Some(json!(1)));
-        let other = ResponseCache::key("w", &json!({}));
+        let other = ResponseCache::<Value>::key("w", &json!({}));
         c.put(other.clone(), json!(2));
         assert_eq!(c.get(&a), None, "the oldest makes room");
         std::thread::sleep(Duration::from_millis(60));

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::providers::{self, ProviderEntry};
 use super::route::{LocalOwner, ModelEntry};
 use super::sealed::SecretBox;
-use super::{ProviderEntry, ProviderKind};
 use crate::config::Config;
 use crate::store::gateway::{CatalogStore, LocalEndpoint, ModelRow, ProviderRow};
 
@@ -82,9 +82,10 @@ pub async fn seed(
         providers.push(ProviderRow {
             name: p.name.clone(),
             kind: p.kind.clone(),
-            base_url: match (p.base_url.is_empty(), p.kind.as_str()) {
-                (true, "openai") => "https://api.openai.com/v1".into(),
-                (true, "anthropic") => "https://api.anthropic.com/v1".into(),
+            base_url: match providers::for_kind(p.kind.as_str()) {
+                Some(api) if p.base_url.is_empty() => {
+                    api.default_base_url().unwrap_or_default().to_string()
+                }
                 _ => p.base_url.clone(),
             },
             secret_enc: Some(sealed.seal(&secret.to_string())?),
@@ -133,52 +134,22 @@ pub fn endpoint_headers(
     }
 }
 
+/// Everything routing reads, built whole: the configured providers and models, the baseline,
+/// and every account's local endpoints with their models.
 pub async fn load(
     store: &dyn CatalogStore,
     sealed: &SecretBox,
     local: &LocalDefaults,
 ) -> anyhow::Result<Catalog> {
-    let mut providers = HashMap::new();
-    for p in store.providers().await? {
-        let secret: Value = match &p.secret_enc {
-            Some(s) => serde_json::from_str(&sealed.unseal(s)?)?,
-            None => Value::Null,
-        };
-        providers.insert(
-            p.name.clone(),
-            ProviderEntry {
-                kind: if p.kind == "anthropic" {
-                    ProviderKind::Anthropic
-                } else {
-                    ProviderKind::OpenAi
-                },
-                name: p.name,
-                base_url: p.base_url,
-                api_key: secret["api_key"].as_str().unwrap_or_default().to_string(),
-                headers: headers_of(&secret["headers"]),
-                timeout: Duration::from_secs(u64::try_from(p.timeout_secs).unwrap_or(60)),
-            },
-        );
-    }
+    let mut providers = load_providers(store, sealed).await?;
     let mut capabilities = HashMap::new();
     let mut models: Vec<ModelEntry> = store
         .models()
         .await?
         .into_iter()
-        .map(|m| {
-            capabilities.insert(m.name.clone(), m.capabilities);
-            ModelEntry {
-                name: m.name,
-                provider: m.provider,
-                upstream: m.upstream,
-                weight: u8::try_from(m.weight).unwrap_or(1),
-                context_window: usize::try_from(m.context_window).unwrap_or(0),
-                input_per_1k: m.input_per_1k,
-                output_per_1k: m.output_per_1k,
-                aliases: m.aliases,
-                enabled: m.enabled,
-                local: None,
-            }
+        .map(|mut m| {
+            capabilities.insert(m.name.clone(), std::mem::take(&mut m.capabilities));
+            managed_model(m)
         })
         .collect();
     let baseline = models
@@ -186,9 +157,6 @@ pub async fn load(
         .filter(|m| m.enabled)
         .max_by_key(|m| m.weight)
         .cloned();
-    let (base_in, base_out) = baseline
-        .as_ref()
-        .map_or((0.0, 0.0), |b| (b.input_per_1k, b.output_per_1k));
     for e in store.all_endpoints().await? {
         let headers = match endpoint_headers(sealed, &e) {
             Ok(h) => h,
@@ -197,44 +165,14 @@ pub async fn load(
                 continue;
             }
         };
-        let provider = local_provider(&e.id);
-        providers.insert(
-            provider.clone(),
-            ProviderEntry {
-                name: provider.clone(),
-                kind: ProviderKind::OpenAi,
-                base_url: api_base(&e.url),
-                api_key: String::new(),
-                headers,
-                timeout: local.timeout,
-            },
-        );
-        let default = default_model(&e);
-        let mut names: Vec<String> = e.models.clone();
-        if let Some(d) = &default {
-            if !names.contains(d) {
-                names.insert(0, d.clone());
-            }
-        }
-        for upstream in names {
-            models.push(ModelEntry {
-                name: local_model_name(&e.id, &upstream),
-                provider: provider.clone(),
-                aliases: local_aliases(&e, &upstream),
-                weight: local.weight,
-                context_window: local.context_window,
-                input_per_1k: base_in * local.price_share,
-                output_per_1k: base_out * local.price_share,
-                enabled: e.enabled && e.status == "healthy",
-                local: Some(LocalOwner {
-                    endpoint_id: e.id.clone(),
-                    account_id: e.account_id.clone(),
-                    workspace_id: e.workspace_id.clone(),
-                    default: default.as_ref() == Some(&upstream),
-                }),
-                upstream,
-            });
-        }
+        let provider = endpoint_provider(&e, headers, local.timeout);
+        models.extend(endpoint_models(
+            &e,
+            &provider.name,
+            local,
+            baseline.as_ref(),
+        ));
+        providers.insert(provider.name.clone(), provider);
     }
     Ok(Catalog {
         providers,
@@ -242,4 +180,102 @@ pub async fn load(
         baseline,
         capabilities,
     })
+}
+
+/// The stored providers, keys unsealed, each with what speaks its kind.
+async fn load_providers(
+    store: &dyn CatalogStore,
+    sealed: &SecretBox,
+) -> anyhow::Result<HashMap<String, ProviderEntry>> {
+    let mut out = HashMap::new();
+    for p in store.providers().await? {
+        let secret: Value = match &p.secret_enc {
+            Some(s) => serde_json::from_str(&sealed.unseal(s)?)?,
+            None => Value::Null,
+        };
+        let api = providers::for_kind(&p.kind).unwrap_or_else(|| {
+            tracing::warn!(provider = %p.name, kind = %p.kind, "unknown provider kind; spoken to as OpenAI-compatible");
+            providers::for_local_endpoints()
+        });
+        out.insert(
+            p.name.clone(),
+            ProviderEntry {
+                api,
+                name: p.name,
+                base_url: p.base_url,
+                api_key: secret["api_key"].as_str().unwrap_or_default().to_string(),
+                headers: headers_of(&secret["headers"]),
+                timeout: Duration::from_secs(u64::try_from(p.timeout_secs).unwrap_or(60)),
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn managed_model(m: ModelRow) -> ModelEntry {
+    ModelEntry {
+        name: m.name,
+        provider: m.provider,
+        upstream: m.upstream,
+        weight: u8::try_from(m.weight).unwrap_or(1),
+        context_window: usize::try_from(m.context_window).unwrap_or(0),
+        input_per_1k: m.input_per_1k,
+        output_per_1k: m.output_per_1k,
+        aliases: m.aliases,
+        enabled: m.enabled,
+        local: None,
+    }
+}
+
+/// The provider a local endpoint's models are served by; `timeout`: per request.
+pub fn endpoint_provider(
+    e: &LocalEndpoint,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+) -> ProviderEntry {
+    ProviderEntry {
+        name: local_provider(&e.id),
+        api: providers::for_local_endpoints(),
+        base_url: api_base(&e.url),
+        api_key: String::new(),
+        headers,
+        timeout,
+    }
+}
+
+/// A local endpoint's models (its default first), priced at a share of the baseline.
+fn endpoint_models(
+    e: &LocalEndpoint,
+    provider: &str,
+    local: &LocalDefaults,
+    baseline: Option<&ModelEntry>,
+) -> Vec<ModelEntry> {
+    let (base_in, base_out) = baseline.map_or((0.0, 0.0), |b| (b.input_per_1k, b.output_per_1k));
+    let default = default_model(e);
+    let mut names: Vec<String> = e.models.clone();
+    if let Some(d) = &default {
+        if !names.contains(d) {
+            names.insert(0, d.clone());
+        }
+    }
+    names
+        .into_iter()
+        .map(|upstream| ModelEntry {
+            name: local_model_name(&e.id, &upstream),
+            provider: provider.to_string(),
+            aliases: local_aliases(e, &upstream),
+            weight: local.weight,
+            context_window: local.context_window,
+            input_per_1k: base_in * local.price_share,
+            output_per_1k: base_out * local.price_share,
+            enabled: e.enabled && e.status == "healthy",
+            local: Some(LocalOwner {
+                endpoint_id: e.id.clone(),
+                account_id: e.account_id.clone(),
+                workspace_id: e.workspace_id.clone(),
+                default: default.as_ref() == Some(&upstream),
+            }),
+            upstream,
+        })
+        .collect()
 }

@@ -364,6 +364,7 @@ mod tests {
             model: "auto".into(),
             provider: "p".into(),
             upstream_model: "m".into(),
+            served_model: "model-m".into(),
             routing_method: "auto:value".into(),
             execution_source: "provider".into(),
             billing_mode: "usage".into(),

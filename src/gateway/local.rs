@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::catalog::{api_base, endpoint_headers, local_model_name};
+use super::catalog::{endpoint_headers, endpoint_provider, local_model_name};
 use super::Gateway;
 use crate::error::{ApiError, ApiResult};
 use crate::store::gateway::LocalEndpoint;
@@ -159,33 +158,12 @@ impl Gateway {
         Ok(())
     }
 
-    /// Asks the endpoint for its models and records what it answered.
+    /// Asks the endpoint for its models (through the provider that speaks to it) and records
+    /// what it answered.
     async fn check(&self, e: &mut LocalEndpoint) -> ApiResult<()> {
-        let mut req = self
-            .client
-            .get(format!("{}/models", api_base(&e.url)))
-            .timeout(self.local.discovery_timeout);
-        for (k, v) in endpoint_headers(&self.sealed, e)? {
-            req = req.header(k, v);
-        }
-        let outcome = async {
-            let res = req.send().await.map_err(|e| e.without_url().to_string())?;
-            if !res.status().is_success() {
-                return Err(format!("GET /v1/models answered {}", res.status()));
-            }
-            let body: Value = res
-                .json()
-                .await
-                .map_err(|e| format!("GET /v1/models: unreadable answer ({})", e.without_url()))?;
-            let models: Vec<String> = body["data"]
-                .as_array()
-                .ok_or("GET /v1/models: no data array")?
-                .iter()
-                .filter_map(|m| m["id"].as_str().map(str::to_string))
-                .collect();
-            Ok::<_, String>(models)
-        }
-        .await;
+        let headers = endpoint_headers(&self.sealed, e)?;
+        let provider = endpoint_provider(e, headers, self.local.discovery_timeout);
+        let outcome = provider.api.discover_models(&self.client, &provider).await;
         e.checked_at = Some(now());
         match outcome {
             Ok(models) => {

@@ -1,20 +1,57 @@
-//! `POST /v1/chat/completions`, `GET /v1/models`, `GET /v1/pricing`, `GET /v1/usage`: the
-//! OpenAI-compatible gateway surface.
+//! `POST /v1/chat/completions`, `GET /v1/models`, `GET /v1/pricing`: the OpenAI-compatible
+//! gateway surface. Usage and stats are in `usage.rs`, balance and credit in `billing.rs`.
+//! Errors here are written in OpenAI's shape so its SDKs read them.
 
-use axum::extract::{Query, State};
-use axum::http::header;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::accounts::workspaces;
 use crate::error::{ApiError, ApiResult, ErrorBody, OpenAiError};
-use crate::gateway::{Caller, Reply};
+use crate::gateway::{self, Caller, Reply};
 use crate::http::extract::{ApiJson, Auth};
 use crate::state::AppState;
-use crate::store::gateway::{UsageFilter, UsageRow};
+
+/// The authenticated routes of this module.
+pub fn routes(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/chat/completions", post(completions))
+        .route("/v1/models", get(models))
+}
+
+/// The public routes of this module (the price list).
+pub fn public_routes(_state: &AppState) -> Router<AppState> {
+    Router::new().route("/v1/pricing", get(pricing))
+}
+
+/// OpenAI's error object, as the OpenAI-compatible routes answer every failure.
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiErrorBody {
+    pub error: OpenAiErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiErrorDetail {
+    /// What was wrong and how to fix it (a 400 names the field).
+    pub message: String,
+    /// invalid_request_error, authentication_error, permission_error, not_found_error,
+    /// rate_limit_error or server_error.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The HTTP status, as a string.
+    pub code: String,
+    /// Always null.
+    pub param: Option<String>,
+}
+
+/// The header naming the catalog model that served an answer.
+const SERVED_MODEL: HeaderName = HeaderName::from_static("x-cairn-model");
 
 /// OpenAI's chat completion request; every field is passed on to the provider.
 #[derive(ToSchema)]
@@ -25,9 +62,16 @@ pub struct ChatRequest {
     #[schema(value_type = Vec<Object>)]
     pub messages: Vec<Value>,
     pub stream: Option<bool>,
+    /// `{"include_usage": true}` adds the usage chunk to a stream.
+    #[schema(value_type = Option<Object>)]
+    pub stream_options: Option<Value>,
     pub max_tokens: Option<u64>,
+    /// Wins over `max_tokens` when both are given.
+    pub max_completion_tokens: Option<u64>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub tools: Option<Vec<Value>>,
+    /// Cairn's own: ground the answer in a context pack (never sent upstream).
+    pub cairn: Option<Grounding>,
 }
 
 /// The optional `cairn` object of a chat request: ground the answer in a context pack.
@@ -54,17 +98,14 @@ async fn ground(
     state: &AppState,
     ws: &crate::store::Workspace,
     g: Grounding,
-    body: &mut Value,
+    req: &mut gateway::ChatRequest,
 ) -> ApiResult<Value> {
-    let messages = body
-        .get_mut("messages")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| ApiError::bad_request("messages: expected a non-empty array"))?;
+    let messages = &mut req.messages;
     let last_user = messages
         .iter()
         .rev()
         .find(|m| m["role"] == "user")
-        .map(|m| crate::gateway::text_of(&m["content"]))
+        .map(|m| gateway::text_of(&m["content"]))
         .unwrap_or_default();
     let query = g.context.query.unwrap_or(last_user);
     let pack = state
@@ -107,35 +148,33 @@ async fn ground(
 }
 
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", security(("bearer" = [])), request_body = ChatRequest,
-    responses((status = 200, description = "OpenAI chat completion, or an SSE stream of chunks when `stream` is true; header x-cairn-cost"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses(
+        (status = 200, description = "OpenAI chat completion, or an SSE stream of chunks when `stream` is true. `model` is the name asked for; headers: x-cairn-model (the catalog model that served), x-cairn-cost, x-cairn-cache"),
+        (status = 400, body = OpenAiErrorBody, description = "A field is missing or wrong (the message names it), or the provider refused the request"),
+        (status = 401, body = OpenAiErrorBody, description = "Missing or invalid credential"),
+        (status = 402, body = OpenAiErrorBody, description = "The balance or a monthly budget cannot cover the request"),
+        (status = 404, body = OpenAiErrorBody, description = "Unknown model, or unknown workspace in `cairn.workspace_id`"),
+        (status = 413, body = OpenAiErrorBody, description = "Body over the size limit"),
+        (status = 429, body = OpenAiErrorBody, description = "Rate limit exceeded"),
+        (status = 503, body = OpenAiErrorBody, description = "No model can serve now, or every candidate failed")))]
 pub async fn completions(
     State(state): State<AppState>,
     Auth(p): Auth,
-    headers: axum::http::HeaderMap,
-    ApiJson(mut body): ApiJson<Value>,
+    headers: HeaderMap,
+    body: Result<ApiJson<Value>, ApiError>,
 ) -> Result<Response, OpenAiError> {
-    let cache = match headers.get("x-cairn-cache").and_then(|v| v.to_str().ok()) {
-        Some("on") => Some(true),
-        Some("off") => Some(false),
-        Some(_) => {
-            return Err(ApiError::bad_request("x-cairn-cache: expected on or off").into());
-        }
-        None => None,
-    };
-    if !body.is_object() {
+    // Taken as a Result so a malformed body, too, is answered in OpenAI's shape.
+    let ApiJson(body) = body?;
+    let cache = cache_choice(&headers)?;
+    let Value::Object(mut fields) = body else {
         return Err(ApiError::bad_request("expected a JSON object").into());
-    }
-    let grounding: Option<Grounding> = match body.as_object_mut().and_then(|o| o.remove("cairn")) {
-        Some(v) => Some(
-            serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("cairn: {e}")))?,
-        ),
-        None => None,
     };
+    let grounding = grounding_of(&mut fields)?;
     let slug = grounding.as_ref().and_then(|g| g.workspace_id.clone());
     let ws = workspaces::resolve(state.accounts.as_ref(), &p, slug.as_deref()).await?;
+    let mut req = gateway::ChatRequest::from_value(Value::Object(fields))?;
     let grounded = match grounding {
-        Some(g) => Some(ground(&state, &ws, g, &mut body).await?),
+        Some(g) => Some(ground(&state, &ws, g, &mut req).await?),
         None => None,
     };
     let caller = Caller {
@@ -145,32 +184,66 @@ pub async fn completions(
         workspace_budget_usd: ws.monthly_budget_usd,
         key_budget_usd: p.key_budget_usd(),
     };
-    match state.gateway.chat(caller, body, cache).await? {
+    let reply = state.gateway.chat(caller, req, cache).await?;
+    Ok(respond(reply, grounded))
+}
+
+/// `x-cairn-cache: on|off`, if sent.
+fn cache_choice(headers: &HeaderMap) -> ApiResult<Option<bool>> {
+    match headers.get("x-cairn-cache").map(HeaderValue::to_str) {
+        Some(Ok("on")) => Ok(Some(true)),
+        Some(Ok("off")) => Ok(Some(false)),
+        Some(_) => Err(ApiError::bad_request("x-cairn-cache: expected on or off")),
+        None => Ok(None),
+    }
+}
+
+/// Takes the `cairn` object out of the body: it is Cairn's, never sent upstream.
+fn grounding_of(fields: &mut Map<String, Value>) -> ApiResult<Option<Grounding>> {
+    fields
+        .remove("cairn")
+        .map(|v| {
+            serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("cairn: {e}")))
+        })
+        .transpose()
+}
+
+/// The HTTP response for a gateway reply; `grounded`: what the `cairn` object carries.
+fn respond(reply: Reply, grounded: Option<Value>) -> Response {
+    match reply {
         Reply::Json {
             mut body,
             cost_usd,
             cache,
+            served_by,
         } => {
             if let Some(g) = grounded {
                 body["cairn"] = g;
             }
             let mut res = Json(body).into_response();
+            let h = res.headers_mut();
             if let Ok(v) = format!("{cost_usd:.8}").parse() {
-                res.headers_mut().insert("x-cairn-cost", v);
+                h.insert("x-cairn-cost", v);
             }
-            res.headers_mut()
-                .insert("x-cairn-cache", axum::http::HeaderValue::from_static(cache));
-            Ok(res)
+            h.insert("x-cairn-cache", HeaderValue::from_static(cache));
+            if let Ok(v) = HeaderValue::from_str(&served_by) {
+                h.insert(SERVED_MODEL, v);
+            }
+            res
         }
-        Reply::Stream(body) => {
+        Reply::Stream { events, served_by } => {
             let mut res = (
                 [
                     (header::CONTENT_TYPE, "text/event-stream"),
                     (header::CACHE_CONTROL, "no-cache"),
                 ],
-                body,
+                Body::from_stream(events),
             )
                 .into_response();
+            let h = res.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&served_by) {
+                h.insert(SERVED_MODEL, v);
+            }
             // A stream has no body object to carry `cairn`; the pack and trace ids ride in
             // headers.
             if let Some(g) = grounded {
@@ -179,11 +252,11 @@ pub async fn completions(
                     ("x-cairn-trace-id", "trace_id"),
                 ] {
                     if let Some(v) = g[key].as_str().and_then(|s| s.parse().ok()) {
-                        res.headers_mut().insert(name, v);
+                        h.insert(name, v);
                     }
                 }
             }
-            Ok(res)
+            res
         }
     }
 }
@@ -203,7 +276,9 @@ pub struct ModelList {
 }
 
 #[utoipa::path(get, path = "/v1/models", tag = "openai", security(("bearer" = [])),
-    responses((status = 200, body = ModelList)))]
+    responses((status = 200, body = ModelList),
+        (status = 401, body = OpenAiErrorBody, description = "Missing or invalid credential"),
+        (status = 429, body = OpenAiErrorBody, description = "Rate limit exceeded")))]
 pub async fn models(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -253,7 +328,8 @@ pub struct Pricing {
 }
 
 #[utoipa::path(get, path = "/v1/pricing", tag = "openai",
-    responses((status = 200, body = Pricing)))]
+    responses((status = 200, body = Pricing),
+        (status = 429, body = ErrorBody, description = "Rate limit exceeded (per IP)")))]
 pub async fn pricing(State(state): State<AppState>) -> Json<Pricing> {
     let catalog = state.gateway.catalog();
     let data = catalog
@@ -279,355 +355,4 @@ pub async fn pricing(State(state): State<AppState>) -> Json<Pricing> {
         data,
         researched_at: None,
     })
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct UsageParams {
-    /// 1-1000, default 100.
-    pub limit: Option<i64>,
-    /// Rows created before this timestamp (the last row's `created_at`).
-    pub before: Option<String>,
-    pub api_key_id: Option<String>,
-    pub workspace_id: Option<String>,
-    pub request_type: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct UsageList {
-    pub data: Vec<UsageRow>,
-    pub has_more: bool,
-}
-
-#[utoipa::path(get, path = "/v1/usage", tag = "openai", security(("bearer" = [])), params(UsageParams),
-    responses((status = 200, body = UsageList), (status = 400, body = ErrorBody)))]
-pub async fn usage(
-    State(state): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<UsageParams>,
-) -> ApiResult<Json<UsageList>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("limit: expected 1-1000"));
-    }
-    let workspace_id = usage_scope(&state, &p, q.workspace_id.as_deref()).await?;
-    let filter = UsageFilter {
-        workspace_id,
-        api_key_id: q.api_key_id,
-        request_type: q.request_type,
-        before: q.before,
-        since: None,
-        limit: limit + 1,
-    };
-    let mut data = state.gateway.usage_rows(p.account_id(), &filter).await?;
-    let has_more = data.len() as i64 > limit;
-    data.truncate(usize::try_from(limit).unwrap_or(0));
-    Ok(Json(UsageList { data, has_more }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Balance {
-    pub balance_usd: f64,
-    /// Held by requests in flight.
-    pub reserved_usd: f64,
-    pub currency: String,
-}
-
-#[utoipa::path(get, path = "/v1/balance", tag = "openai", security(("bearer" = [])),
-    responses((status = 200, body = Balance)))]
-pub async fn balance(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Balance>> {
-    let (balance_usd, reserved_usd) = state.gateway.ledger.balance(p.account_id()).await?;
-    Ok(Json(Balance {
-        balance_usd,
-        reserved_usd,
-        currency: "usd".into(),
-    }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddCredit {
-    pub amount_usd: f64,
-    pub note: Option<String>,
-    /// Credit the account of the user with this email (default: the admin's own account).
-    pub email: Option<String>,
-}
-
-#[utoipa::path(post, path = "/v1/billing/add", tag = "openai", security(("bearer" = [])), request_body = AddCredit,
-    responses((status = 200, body = Balance), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn add_credit(
-    State(state): State<AppState>,
-    user: crate::http::extract::SessionUser,
-    ApiJson(req): ApiJson<AddCredit>,
-) -> ApiResult<Json<Balance>> {
-    if user.role != "admin" {
-        return Err(ApiError::Forbidden("Admin session required".into()));
-    }
-    if !req.amount_usd.is_finite() || req.amount_usd <= 0.0 || req.amount_usd > 1_000_000.0 {
-        return Err(ApiError::bad_request(
-            "amount_usd: expected a positive amount up to 1,000,000",
-        ));
-    }
-    let account_id = match &req.email {
-        Some(email) => {
-            state
-                .accounts
-                .user_by_email(&crate::accounts::users::normalise_email(email)?)
-                .await?
-                .ok_or(ApiError::NotFound("User"))?
-                .account_id
-        }
-        None => user.account_id.clone(),
-    };
-    let actor = format!("user:{}", user.user_id);
-    let ledger = &state.gateway.ledger;
-    ledger
-        .credit(&account_id, req.amount_usd, &actor, req.note.as_deref())
-        .await?;
-    let (balance_usd, reserved_usd) = ledger.balance(&account_id).await?;
-    Ok(Json(Balance {
-        balance_usd,
-        reserved_usd,
-        currency: "usd".into(),
-    }))
-}
-
-#[utoipa::path(post, path = "/v1/billing/checkout", tag = "openai", security(("bearer" = [])),
-    responses((status = 501, body = ErrorBody)))]
-pub async fn checkout(Auth(_caller): Auth) -> ApiResult<Json<Balance>> {
-    Err(ApiError::NotImplemented(
-        "Card payments are not available in self-hosted Cairn; an admin adds credit with POST /v1/billing/add."
-            .into(),
-    ))
-}
-
-/// Workspace scope of a usage query: a bound key sees only its workspace.
-async fn usage_scope(
-    state: &AppState,
-    p: &crate::accounts::Principal,
-    slug: Option<&str>,
-) -> ApiResult<Option<String>> {
-    Ok(match (p.bound_workspace(), slug) {
-        (None, None) => None,
-        (_, slug) => Some(
-            workspaces::resolve(state.accounts.as_ref(), p, slug)
-                .await?
-                .id,
-        ),
-    })
-}
-
-fn days(value: Option<i64>, default: i64) -> ApiResult<i64> {
-    let d = value.unwrap_or(default);
-    if !(1..=366).contains(&d) {
-        return Err(ApiError::bad_request("days: expected 1-366"));
-    }
-    Ok(d)
-}
-
-async fn window(
-    state: &AppState,
-    p: &crate::accounts::Principal,
-    days: i64,
-    workspace: Option<String>,
-    api_key_id: Option<String>,
-    request_type: Option<String>,
-) -> ApiResult<Vec<UsageRow>> {
-    let since = chrono::Utc::now() - chrono::Duration::days(days);
-    let filter = UsageFilter {
-        workspace_id: workspace,
-        api_key_id,
-        request_type,
-        before: None,
-        since: Some(crate::store::time::rfc3339(since)),
-        limit: 1_000_000,
-    };
-    Ok(state.gateway.usage_rows(p.account_id(), &filter).await?)
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct BreakdownParams {
-    /// api_key or workspace.
-    pub group_by: String,
-    /// Default 30.
-    pub days: Option<i64>,
-    pub api_key_id: Option<String>,
-    pub workspace_id: Option<String>,
-    pub request_type: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Breakdown {
-    pub object: String,
-    pub group_by: String,
-    pub window_days: i64,
-    #[schema(value_type = Vec<Object>)]
-    pub data: Vec<Value>,
-}
-
-#[utoipa::path(get, path = "/v1/usage/breakdown", tag = "openai", security(("bearer" = [])), params(BreakdownParams),
-    responses((status = 200, body = Breakdown), (status = 400, body = ErrorBody)))]
-pub async fn breakdown(
-    State(state): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<BreakdownParams>,
-) -> ApiResult<Json<Breakdown>> {
-    if !matches!(q.group_by.as_str(), "api_key" | "workspace") {
-        return Err(ApiError::bad_request(
-            "group_by: expected api_key or workspace",
-        ));
-    }
-    let d = days(q.days, 30)?;
-    let ws = usage_scope(&state, &p, q.workspace_id.as_deref()).await?;
-    let rows = window(&state, &p, d, ws, q.api_key_id, q.request_type).await?;
-    let mut groups: std::collections::BTreeMap<String, (u64, i64, f64, f64)> = Default::default();
-    for r in &rows {
-        let key = if q.group_by == "api_key" {
-            r.api_key_id.clone().unwrap_or_else(|| "session".into())
-        } else {
-            r.workspace_id.clone().unwrap_or_default()
-        };
-        let g = groups.entry(key).or_default();
-        g.0 += 1;
-        g.1 += r.input_tokens + r.output_tokens;
-        g.2 += r.charged_usd;
-        g.3 += r.actual_cost_usd;
-    }
-    let field = if q.group_by == "api_key" {
-        "api_key_id"
-    } else {
-        "workspace_id"
-    };
-    let data = groups
-        .into_iter()
-        .map(|(k, (n, tokens, charged, actual))| {
-            serde_json::json!({field: k, "requests": n, "tokens": tokens,
-                               "charged_usd": charged, "actual_cost_usd": actual})
-        })
-        .collect();
-    Ok(Json(Breakdown {
-        object: "list".into(),
-        group_by: q.group_by,
-        window_days: d,
-        data,
-    }))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct StatsParams {
-    /// Default 30.
-    pub days: Option<i64>,
-    /// Days in the daily series; default 14.
-    pub daily_days: Option<i64>,
-    pub api_key_id: Option<String>,
-    pub workspace_id: Option<String>,
-    pub request_type: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Daily {
-    pub date: String,
-    pub requests: u64,
-    pub tokens: i64,
-    pub charged_usd: f64,
-    pub actual_cost_usd: f64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Stats {
-    pub window_days: i64,
-    pub daily_window_days: i64,
-    pub api_key_id: Option<String>,
-    pub workspace_id: Option<String>,
-    pub requests: u64,
-    pub total_tokens: i64,
-    pub avg_latency_ms: f64,
-    pub charged_usd: f64,
-    pub actual_cost_usd: f64,
-    pub tier_breakdown: std::collections::BTreeMap<String, u64>,
-    pub request_type_breakdown: std::collections::BTreeMap<String, u64>,
-    pub daily: Vec<Daily>,
-}
-
-#[utoipa::path(get, path = "/v1/stats", tag = "openai", security(("bearer" = [])), params(StatsParams),
-    responses((status = 200, body = Stats), (status = 400, body = ErrorBody)))]
-pub async fn stats(
-    State(state): State<AppState>,
-    Auth(p): Auth,
-    Query(q): Query<StatsParams>,
-) -> ApiResult<Json<Stats>> {
-    let d = days(q.days, 30)?;
-    let daily_days = days(q.daily_days, 14)?;
-    let ws = usage_scope(&state, &p, q.workspace_id.as_deref()).await?;
-    let rows = window(
-        &state,
-        &p,
-        d.max(daily_days),
-        ws,
-        q.api_key_id.clone(),
-        q.request_type,
-    )
-    .await?;
-    let cutoff = crate::store::time::rfc3339(chrono::Utc::now() - chrono::Duration::days(d));
-    let in_window: Vec<&UsageRow> = rows.iter().filter(|r| r.created_at >= cutoff).collect();
-    let mut tiers: std::collections::BTreeMap<String, u64> = ["auto", "fast", "max"]
-        .iter()
-        .map(|t| (t.to_string(), 0))
-        .collect();
-    let mut types: std::collections::BTreeMap<String, u64> = Default::default();
-    let (mut latency, mut timed) = (0.0, 0u64);
-    for r in &in_window {
-        *tiers.entry(r.tier.clone()).or_default() += 1;
-        *types.entry(r.request_type.clone()).or_default() += 1;
-        if let Some(l) = r.latency_ms {
-            latency += l;
-            timed += 1;
-        }
-    }
-    let today = chrono::Utc::now().date_naive();
-    let daily = (0..daily_days)
-        .rev()
-        .map(|back| {
-            let date = (today - chrono::Duration::days(back))
-                .format("%Y-%m-%d")
-                .to_string();
-            let of_day: Vec<&UsageRow> = rows
-                .iter()
-                .filter(|r| r.created_at.starts_with(&date))
-                .collect();
-            Daily {
-                requests: of_day.len() as u64,
-                tokens: of_day
-                    .iter()
-                    .map(|r| r.input_tokens + r.output_tokens)
-                    .sum(),
-                charged_usd: of_day.iter().map(|r| r.charged_usd).sum(),
-                actual_cost_usd: of_day.iter().map(|r| r.actual_cost_usd).sum(),
-                date,
-            }
-        })
-        .collect();
-    Ok(Json(Stats {
-        window_days: d,
-        daily_window_days: daily_days,
-        api_key_id: q.api_key_id,
-        workspace_id: q.workspace_id,
-        requests: in_window.len() as u64,
-        total_tokens: in_window
-            .iter()
-            .map(|r| r.input_tokens + r.output_tokens)
-            .sum(),
-        avg_latency_ms: if timed == 0 {
-            0.0
-        } else {
-            latency / timed as f64
-        },
-        charged_usd: in_window.iter().map(|r| r.charged_usd).sum(),
-        actual_cost_usd: in_window.iter().map(|r| r.actual_cost_usd).sum(),
-        tier_breakdown: tiers,
-        request_type_breakdown: types,
-        daily,
-    }))
 }

@@ -1,14 +1,23 @@
-//! `POST /v1/embeddings`, OpenAI-compatible, so the official SDKs work against Cairn.
+//! `POST /v1/embeddings`, OpenAI-compatible, so the official SDKs work against Cairn. It
+//! answers to the in-process model's own name and to the configured `embedding.aliases`
+//! (OpenAI's model names, which its clients send by default).
 
 use axum::extract::State;
-use axum::Json;
+use axum::routing::post;
+use axum::{Json, Router};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, OpenAiError};
+use crate::http::chat::OpenAiErrorBody;
 use crate::http::extract::{ApiJson, Auth};
 use crate::state::AppState;
+
+/// The authenticated routes of this module.
+pub fn routes(_state: &AppState) -> Router<AppState> {
+    Router::new().route("/v1/embeddings", post(embeddings))
+}
 
 const MAX_INPUTS: usize = 2048;
 const MAX_INPUT_CHARS: usize = 100_000;
@@ -31,7 +40,9 @@ pub enum EncodingFormat {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmbeddingsRequest {
     pub input: EmbeddingInput,
-    /// Optional; when given it must name the configured model (or `default`).
+    /// Optional; when given it must name the configured model, one of its aliases
+    /// (`embedding.aliases`, by default `text-embedding-3-small` and `text-embedding-ada-002`)
+    /// or `default`.
     pub model: Option<String>,
     #[serde(default)]
     pub encoding_format: EncodingFormat,
@@ -45,9 +56,15 @@ pub struct EmbeddingsRequest {
 pub struct EmbeddingItem {
     pub object: String,
     pub index: usize,
-    /// A list of floats, or a base64 string of little-endian f32 with `encoding_format=base64`.
-    #[schema(value_type = Object)]
-    pub embedding: serde_json::Value,
+    pub embedding: EmbeddingVector,
+}
+
+/// A list of floats, or a base64 string of little-endian f32 with `encoding_format=base64`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EmbeddingVector {
+    Float(Vec<f32>),
+    Base64(String),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,7 +82,12 @@ pub struct EmbeddingsResponse {
 }
 
 #[utoipa::path(post, path = "/v1/embeddings", tag = "openai", security(("bearer" = [])), request_body = EmbeddingsRequest,
-    responses((status = 200, body = EmbeddingsResponse), (status = 400, description = "OpenAI error object")))]
+    responses((status = 200, body = EmbeddingsResponse),
+        (status = 400, body = OpenAiErrorBody, description = "A field is wrong (the message names it)"),
+        (status = 401, body = OpenAiErrorBody, description = "Missing or invalid credential"),
+        (status = 404, body = OpenAiErrorBody, description = "`model` names neither the configured model nor one of its aliases"),
+        (status = 413, body = OpenAiErrorBody, description = "Body over the size limit"),
+        (status = 429, body = OpenAiErrorBody, description = "Rate limit exceeded")))]
 pub async fn embeddings(
     State(state): State<AppState>,
     _auth: Auth,
@@ -74,10 +96,12 @@ pub async fn embeddings(
     let ApiJson(req) = body?;
     let embedder = state.sources.retriever.embedder.clone();
     if let Some(model) = &req.model {
-        if model != embedder.model_id()
-            && model != "default"
-            && !embedder.model_id().ends_with(&format!("/{model}"))
-        {
+        let id = embedder.model_id();
+        let named = model == id
+            || model == "default"
+            || id.ends_with(&format!("/{model}"))
+            || state.config.embedding.aliases.contains(model);
+        if !named {
             return Err(ApiError::NotFound("Model").into());
         }
     }
@@ -126,12 +150,10 @@ pub async fn embeddings(
             object: "embedding".into(),
             index,
             embedding: match req.encoding_format {
-                EncodingFormat::Float => serde_json::json!(v),
+                EncodingFormat::Float => EmbeddingVector::Float(v),
                 EncodingFormat::Base64 => {
                     let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
-                    serde_json::Value::String(
-                        base64::engine::general_purpose::STANDARD.encode(bytes),
-                    )
+                    EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
                 }
             },
         })

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::Json;
+use axum::routing;
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,6 +17,18 @@ use crate::gateway::local::{EndpointView, PatchEndpoint, RegisterEndpoint};
 use crate::http::extract::{workspace, written, ApiJson, SessionUser};
 use crate::state::AppState;
 use crate::store::gateway::LocalEndpoint;
+
+/// The authenticated routes of this module.
+pub fn routes(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/local-endpoints", routing::post(register).get(list))
+        .route(
+            "/v1/local-endpoints/{id}",
+            routing::get(get).patch(update).delete(delete),
+        )
+        .route("/v1/local-endpoints/{id}/recheck", routing::post(recheck))
+        .route("/v1/local-endpoints/{id}/models", routing::get(models))
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct EndpointList {
@@ -82,7 +95,12 @@ async fn view(state: &AppState, account_id: &str, e: LocalEndpoint) -> ApiResult
 #[utoipa::path(post, path = "/v1/local-endpoints", tag = "gateway", security(("bearer" = [])),
     request_body = RegisterEndpoint,
     responses((status = 201, body = EndpointView, description = "Saved; `status` says whether the health check and model discovery succeeded"),
-        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody, description = "A field is wrong (the message names it)"),
+        (status = 404, body = ErrorBody, description = "Unknown workspace"),
+        (status = 413, body = ErrorBody, description = "Body over the size limit"),
+        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
+        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
+        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
 pub async fn register(
     State(state): State<AppState>,
     session: SessionUser,
@@ -105,7 +123,12 @@ pub async fn register(
 
 #[utoipa::path(get, path = "/v1/local-endpoints", tag = "gateway", security(("bearer" = [])),
     params(ListParams),
-    responses((status = 200, body = EndpointList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = EndpointList),
+        (status = 400, body = ErrorBody, description = "A query parameter is wrong"),
+        (status = 404, body = ErrorBody, description = "Unknown workspace"),
+        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
+        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
+        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
 pub async fn list(
     State(state): State<AppState>,
     session: SessionUser,
@@ -131,7 +154,11 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/v1/local-endpoints/{id}", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = EndpointView),
+        (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
+        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
+        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
+        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
 pub async fn get(
     State(state): State<AppState>,
     session: SessionUser,
@@ -144,7 +171,12 @@ pub async fn get(
 #[utoipa::path(patch, path = "/v1/local-endpoints/{id}", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = PatchEndpoint,
     responses((status = 200, body = EndpointView, description = "A new url or headers are checked again"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody, description = "A field is wrong (the message names it)"),
+        (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
+        (status = 413, body = ErrorBody, description = "Body over the size limit"),
+        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
+        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
+        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
 pub async fn update(
     State(state): State<AppState>,
     session: SessionUser,
@@ -160,7 +192,11 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/v1/local-endpoints/{id}", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Deleted),
+        (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
+        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
+        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
+        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
 pub async fn delete(
     State(state): State<AppState>,
     session: SessionUser,
@@ -175,7 +211,11 @@ pub async fn delete(
 
 #[utoipa::path(post, path = "/v1/local-endpoints/{id}/recheck", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = EndpointView),
+        (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
+        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
+        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
+        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
 pub async fn recheck(
     State(state): State<AppState>,
     session: SessionUser,
@@ -190,7 +230,11 @@ pub async fn recheck(
 
 #[utoipa::path(get, path = "/v1/local-endpoints/{id}/models", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = EndpointModels), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = EndpointModels),
+        (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
+        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
+        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
+        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
 pub async fn models(
     State(state): State<AppState>,
     session: SessionUser,

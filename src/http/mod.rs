@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod billing;
 pub mod chat;
 pub mod embeddings;
 pub mod extract;
@@ -20,6 +21,7 @@ pub mod memory;
 pub mod middleware;
 pub mod openapi;
 pub mod sources;
+pub mod usage;
 pub mod workspaces;
 
 use std::time::Duration;
@@ -46,7 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::public_routes(&state))
         .merge(openapi::public_routes(&state))
         .merge(auth::public_routes(&state))
-        .merge(gateway_public_routes())
+        .merge(chat::public_routes(&state))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::limit_anonymous,
@@ -60,7 +62,11 @@ pub fn router(state: AppState) -> Router {
         .merge(memory::routes(&state))
         .merge(actions::routes(&state))
         .merge(harness::routes(&state))
-        .merge(gateway_routes())
+        .merge(chat::routes(&state))
+        .merge(usage::routes(&state))
+        .merge(billing::routes(&state))
+        .merge(embeddings::routes(&state))
+        .merge(local_endpoints::routes(&state))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::authenticate,
@@ -93,45 +99,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-// MERGE: the gateway helper's modules get their own `routes()` / `public_routes()`; at merge
-// this block becomes `.merge(chat::public_routes(&state))` above and
-// `.merge(chat::routes(&state))`, `usage::routes`, `billing::routes`, `embeddings::routes` and
-// `local_endpoints::routes` in `authenticated`, and these two functions go.
-fn gateway_public_routes() -> Router<AppState> {
-    Router::new().route("/v1/pricing", get(chat::pricing))
-}
-
-fn gateway_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/embeddings", post(embeddings::embeddings))
-        .route("/v1/chat/completions", post(chat::completions))
-        .route("/v1/models", get(chat::models))
-        .route("/v1/usage", get(chat::usage))
-        .route("/v1/usage/breakdown", get(chat::breakdown))
-        .route("/v1/stats", get(chat::stats))
-        .route("/v1/balance", get(chat::balance))
-        .route("/v1/billing/add", post(chat::add_credit))
-        .route("/v1/billing/checkout", post(chat::checkout))
-        .route(
-            "/v1/local-endpoints",
-            post(local_endpoints::register).get(local_endpoints::list),
-        )
-        .route(
-            "/v1/local-endpoints/{id}",
-            get(local_endpoints::get)
-                .patch(local_endpoints::update)
-                .delete(local_endpoints::delete),
-        )
-        .route(
-            "/v1/local-endpoints/{id}/recheck",
-            post(local_endpoints::recheck),
-        )
-        .route(
-            "/v1/local-endpoints/{id}/models",
-            get(local_endpoints::models),
-        )
-}
-// END MERGE
 
 async fn not_found(State(state): State<AppState>, req: Request) -> Response {
     refuse(&state, &req, ApiError::NotFound("Route"))

@@ -20,8 +20,8 @@ use crate::error::{ErrorBody, OpenAiErrorBody};
 use crate::state::AppState;
 
 use crate::http::{
-    actions, auth, chat, embeddings, harness, health, keys, local_endpoints, memory, sources,
-    workspaces,
+    actions, auth, billing, chat, embeddings, harness, health, keys, local_endpoints, memory,
+    sources, usage, workspaces,
 };
 
 #[derive(OpenApi)]
@@ -35,8 +35,8 @@ use crate::http::{
         sources::create, sources::list, sources::get, sources::delete, sources::reindex,
         sources::document, sources::chunks, sources::search,
         embeddings::embeddings,
-        chat::completions, chat::models, chat::pricing, chat::usage, chat::balance,
-        chat::add_credit, chat::checkout, chat::breakdown, chat::stats,
+        chat::completions, chat::models, chat::pricing, usage::usage, billing::balance,
+        billing::add_credit, billing::checkout, usage::breakdown, usage::stats,
         local_endpoints::register, local_endpoints::list, local_endpoints::get,
         local_endpoints::update, local_endpoints::delete, local_endpoints::recheck,
         local_endpoints::models,

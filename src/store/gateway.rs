@@ -18,10 +18,13 @@ pub struct UsageRow {
     pub metadata: Value,
     /// auto, fast, max, or named.
     pub tier: String,
-    /// The model the request asked for.
+    /// The model the request asked for (a route name such as `max`, or a model name).
     pub model: String,
     pub provider: String,
     pub upstream_model: String,
+    /// The catalog model that served the answer (also the `x-cairn-model` header); for a
+    /// cache hit, the one whose answer was cached.
+    pub served_model: String,
     pub routing_method: String,
     pub execution_source: String,
     pub billing_mode: String,
@@ -49,9 +52,46 @@ pub struct UsageFilter {
     pub limit: i64,
 }
 
+/// What usage sums are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageKey {
+    /// The API key id; `session` for requests made with a dashboard session.
+    ApiKey,
+    /// The workspace row id (empty when none).
+    Workspace,
+    Tier,
+    RequestType,
+    /// The UTC date (`YYYY-MM-DD`) of `created_at`.
+    Day,
+}
+
+/// The sums of one group of usage rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UsageSums {
+    /// The group's values, in the order of the keys asked for.
+    pub keys: Vec<String>,
+    pub requests: u64,
+    /// Input plus output tokens.
+    pub tokens: i64,
+    pub charged_usd: f64,
+    pub actual_cost_usd: f64,
+    /// The sum of `latency_ms` over the rows that have one, and how many do.
+    pub latency_ms: f64,
+    pub timed: u64,
+}
+
 #[async_trait]
 pub trait UsageStore: Send + Sync {
+    /// Rows, newest first, at most `f.limit`.
     async fn list(&self, account_id: &str, f: &UsageFilter) -> anyhow::Result<Vec<UsageRow>>;
+    /// Rows matching `f` (its `limit` ignored), summed per distinct value of `by` and
+    /// ordered by it; with `by` empty, one group of everything (none when nothing matched).
+    async fn sums(
+        &self,
+        account_id: &str,
+        f: &UsageFilter,
+        by: &[UsageKey],
+    ) -> anyhow::Result<Vec<UsageSums>>;
 }
 
 /// What a monthly budget belongs to.

@@ -6,7 +6,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::json;
 use crate::store::gateway::{
-    BillingStore, BudgetScope, GatewayWrite, UsageFilter, UsageRow, UsageStore,
+    BillingStore, BudgetScope, GatewayWrite, UsageFilter, UsageKey, UsageRow, UsageStore, UsageSums,
 };
 use crate::store::time::{new_id, now};
 
@@ -32,6 +32,7 @@ fn usage_row(r: &SqliteRow) -> sqlx::Result<UsageRow> {
         model: r.try_get("model")?,
         provider: r.try_get("provider")?,
         upstream_model: r.try_get("upstream_model")?,
+        served_model: r.try_get("served_model")?,
         routing_method: r.try_get("routing_method")?,
         execution_source: r.try_get("execution_source")?,
         billing_mode: r.try_get("billing_mode")?,
@@ -46,30 +47,92 @@ fn usage_row(r: &SqliteRow) -> sqlx::Result<UsageRow> {
     })
 }
 
+/// Appends the filter's conditions (all but `before`/`since` are equalities).
+fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, account_id: &'a str, f: &'a UsageFilter) {
+    q.push(" WHERE account_id = ").push_bind(account_id);
+    if let Some(w) = &f.workspace_id {
+        q.push(" AND workspace_id = ").push_bind(w);
+    }
+    if let Some(k) = &f.api_key_id {
+        q.push(" AND api_key_id = ").push_bind(k);
+    }
+    if let Some(t) = &f.request_type {
+        q.push(" AND request_type = ").push_bind(t);
+    }
+    if let Some(b) = &f.before {
+        q.push(" AND created_at < ").push_bind(b);
+    }
+    if let Some(s) = &f.since {
+        q.push(" AND created_at >= ").push_bind(s);
+    }
+}
+
+/// The SQL expression a group key reads.
+fn key_column(key: UsageKey) -> &'static str {
+    match key {
+        UsageKey::ApiKey => "COALESCE(api_key_id, 'session')",
+        UsageKey::Workspace => "COALESCE(workspace_id, '')",
+        UsageKey::Tier => "tier",
+        UsageKey::RequestType => "request_type",
+        UsageKey::Day => "substr(created_at, 1, 10)",
+    }
+}
+
+fn usage_sums(r: &SqliteRow, keys: usize) -> sqlx::Result<UsageSums> {
+    let count = |name: &str| -> sqlx::Result<u64> {
+        Ok(u64::try_from(r.try_get::<i64, _>(name)?).unwrap_or(0))
+    };
+    Ok(UsageSums {
+        keys: (0..keys)
+            .map(|i| r.try_get(format!("k{i}").as_str()))
+            .collect::<sqlx::Result<_>>()?,
+        requests: count("requests")?,
+        tokens: r.try_get("tokens")?,
+        charged_usd: r.try_get("charged_usd")?,
+        actual_cost_usd: r.try_get("actual_cost_usd")?,
+        latency_ms: r.try_get("latency_ms")?,
+        timed: count("timed")?,
+    })
+}
+
 #[async_trait]
 impl UsageStore for SqliteUsage {
     async fn list(&self, account_id: &str, f: &UsageFilter) -> anyhow::Result<Vec<UsageRow>> {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM gateway_usage WHERE account_id = ");
-        q.push_bind(account_id);
-        if let Some(w) = &f.workspace_id {
-            q.push(" AND workspace_id = ").push_bind(w);
-        }
-        if let Some(k) = &f.api_key_id {
-            q.push(" AND api_key_id = ").push_bind(k);
-        }
-        if let Some(t) = &f.request_type {
-            q.push(" AND request_type = ").push_bind(t);
-        }
-        if let Some(b) = &f.before {
-            q.push(" AND created_at < ").push_bind(b);
-        }
-        if let Some(s) = &f.since {
-            q.push(" AND created_at >= ").push_bind(s);
-        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM gateway_usage");
+        push_filter(&mut q, account_id, f);
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(f.limit);
         let rows = q.build().fetch_all(&self.pool).await?;
         Ok(rows.iter().map(usage_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn sums(
+        &self,
+        account_id: &str,
+        f: &UsageFilter,
+        by: &[UsageKey],
+    ) -> anyhow::Result<Vec<UsageSums>> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT ");
+        for (i, key) in by.iter().enumerate() {
+            q.push(format!("{} AS k{i}, ", key_column(*key)));
+        }
+        q.push(
+            // TOTAL is SUM that is always REAL (0.0 over no rows).
+            "COUNT(*) AS requests, COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens, \
+             TOTAL(charged_usd) AS charged_usd, TOTAL(actual_cost_usd) AS actual_cost_usd, \
+             TOTAL(latency_ms) AS latency_ms, COUNT(latency_ms) AS timed FROM gateway_usage",
+        );
+        push_filter(&mut q, account_id, f);
+        if !by.is_empty() {
+            let keys: Vec<String> = (0..by.len()).map(|i| format!("k{i}")).collect();
+            q.push(format!(" GROUP BY {0} ORDER BY {0}", keys.join(", ")));
+        }
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let sums = rows
+            .iter()
+            .map(|r| usage_sums(r, by.len()))
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(sums.into_iter().filter(|s| s.requests > 0).collect())
     }
 }
 
@@ -83,7 +146,7 @@ impl SqliteBilling {
     }
 }
 
-/// Rows per multi-row INSERT (SQLite allows 32,766 bound values; a usage row binds 20).
+/// Rows per multi-row INSERT (SQLite allows 32,766 bound values; a usage row binds 21).
 const ROWS_PER_INSERT: usize = 500;
 
 async fn insert_usage(
@@ -93,7 +156,7 @@ async fn insert_usage(
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO gateway_usage (id, account_id, api_key_id, workspace_id, metadata, tier, model, provider, \
-             upstream_model, routing_method, execution_source, billing_mode, request_type, input_tokens, \
+             upstream_model, served_model, routing_method, execution_source, billing_mode, request_type, input_tokens, \
              output_tokens, actual_cost_usd, charged_usd, baseline_usd, latency_ms, created_at) ",
         );
         q.push_values(chunk, |mut b, u| {
@@ -106,6 +169,7 @@ async fn insert_usage(
                 .push_bind(&u.model)
                 .push_bind(&u.provider)
                 .push_bind(&u.upstream_model)
+                .push_bind(&u.served_model)
                 .push_bind(&u.routing_method)
                 .push_bind(&u.execution_source)
                 .push_bind(&u.billing_mode)
@@ -263,5 +327,82 @@ impl BillingStore for SqliteBilling {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.unwrap_or(0.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite;
+
+    fn row(key: Option<&str>, tier: &str, created_at: &str, charged: f64) -> UsageRow {
+        UsageRow {
+            id: new_id(),
+            account_id: "a".into(),
+            api_key_id: key.map(str::to_string),
+            workspace_id: Some("w".into()),
+            metadata: serde_json::json!({}),
+            tier: tier.into(),
+            model: tier.into(),
+            provider: "p".into(),
+            upstream_model: "m".into(),
+            served_model: "model-m".into(),
+            routing_method: "auto:value".into(),
+            execution_source: "provider".into(),
+            billing_mode: "usage".into(),
+            request_type: "chat".into(),
+            input_tokens: 10,
+            output_tokens: 5,
+            actual_cost_usd: charged / 2.0,
+            charged_usd: charged,
+            baseline_usd: charged,
+            latency_ms: (tier != "max").then_some(100.0),
+            created_at: created_at.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn sums_group_in_sql_like_the_rows_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = sqlite::open(&dir.path().join("cairn.db")).await.unwrap();
+        let rows = [
+            row(Some("k1"), "auto", "2026-11-20T10:00:00.000Z", 0.5),
+            row(Some("k1"), "max", "2026-11-21T10:00:00.000Z", 1.0),
+            row(None, "auto", "2026-11-21T11:00:00.000Z", 0.25),
+        ];
+        let writes: Vec<GatewayWrite> = rows
+            .iter()
+            .map(|r| GatewayWrite::Usage(Box::new(r.clone())))
+            .collect();
+        SqliteBilling::new(pool.clone())
+            .apply(&writes)
+            .await
+            .unwrap();
+        let usage = SqliteUsage::new(pool);
+        let all = UsageFilter::default();
+
+        let by_key = usage.sums("a", &all, &[UsageKey::ApiKey]).await.unwrap();
+        let keys: Vec<(&str, u64, f64)> = by_key
+            .iter()
+            .map(|g| (g.keys[0].as_str(), g.requests, g.charged_usd))
+            .collect();
+        assert_eq!(keys, [("k1", 2, 1.5), ("session", 1, 0.25)]);
+
+        let total = usage.sums("a", &all, &[]).await.unwrap();
+        assert_eq!(total.len(), 1);
+        assert_eq!((total[0].requests, total[0].tokens), (3, 45));
+        assert_eq!((total[0].latency_ms, total[0].timed), (200.0, 2));
+
+        let since = UsageFilter {
+            since: Some("2026-11-21T00:00:00.000Z".into()),
+            ..UsageFilter::default()
+        };
+        let by_day = usage
+            .sums("a", &since, &[UsageKey::Day, UsageKey::Tier])
+            .await
+            .unwrap();
+        let days: Vec<Vec<String>> = by_day.into_iter().map(|g| g.keys).collect();
+        assert_eq!(days, [["2026-11-21", "auto"], ["2026-11-21", "max"]]);
+        assert!(usage.sums("b", &all, &[]).await.unwrap().is_empty());
     }
 }

@@ -4,10 +4,15 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
+use super::{
+    openai, send, Attempt, ChatProvider, ProviderEntry, StreamEvents, StreamStep, Upstream,
+};
 use crate::error::{ApiError, ApiResult};
-use crate::gateway::text_of;
+use crate::gateway::request::text_of;
+use crate::gateway::ChatRequest;
 
 pub const VERSION: &str = "2023-06-01";
 const DEFAULT_MAX_TOKENS: u64 = 1024;
@@ -41,11 +46,11 @@ fn blocks(content: &Value) -> Vec<Value> {
     }
 }
 
-/// The Messages API body for an OpenAI chat completions body.
-pub fn request_body(openai: &Value, upstream: &str, stream: bool) -> ApiResult<Value> {
+/// The Messages API body for an OpenAI chat completions request.
+pub fn request_body(openai: &ChatRequest, upstream: &str, stream: bool) -> ApiResult<Value> {
     let mut system = Vec::new();
     let mut messages: Vec<Value> = Vec::new();
-    for m in openai["messages"].as_array().into_iter().flatten() {
+    for m in &openai.messages {
         let role = m["role"].as_str().unwrap_or_default();
         match role {
             "system" | "developer" => system.push(text_of(&m["content"])),
@@ -75,21 +80,17 @@ pub fn request_body(openai: &Value, upstream: &str, stream: bool) -> ApiResult<V
     let mut body = Map::new();
     body.insert("model".into(), json!(upstream));
     body.insert("messages".into(), Value::Array(messages));
-    let max = openai
-        .get("max_completion_tokens")
-        .or_else(|| openai.get("max_tokens"))
-        .and_then(Value::as_u64)
-        .unwrap_or(DEFAULT_MAX_TOKENS);
+    let max = openai.output_limit().unwrap_or(DEFAULT_MAX_TOKENS);
     body.insert("max_tokens".into(), json!(max));
     if !system.is_empty() {
         body.insert("system".into(), json!(system.join("\n\n")));
     }
     for key in ["temperature", "top_p"] {
-        if let Some(v) = openai.get(key) {
+        if let Some(v) = openai.extra.get(key) {
             body.insert(key.into(), v.clone());
         }
     }
-    match openai.get("stop") {
+    match openai.extra.get("stop") {
         Some(Value::String(s)) => {
             body.insert("stop_sequences".into(), json!([s]));
         }
@@ -98,7 +99,7 @@ pub fn request_body(openai: &Value, upstream: &str, stream: bool) -> ApiResult<V
         }
         _ => {}
     }
-    if let Some(tools) = openai["tools"].as_array() {
+    if let Some(tools) = &openai.tools {
         let converted: Vec<Value> = tools
             .iter()
             .map(|t| {
@@ -107,7 +108,7 @@ pub fn request_body(openai: &Value, upstream: &str, stream: bool) -> ApiResult<V
             })
             .collect();
         body.insert("tools".into(), json!(converted));
-        let choice = match openai.get("tool_choice") {
+        let choice = match openai.extra.get("tool_choice") {
             Some(Value::String(s)) if s == "required" => Some(json!({"type": "any"})),
             Some(Value::String(s)) if s == "auto" => Some(json!({"type": "auto"})),
             Some(Value::String(s)) if s == "none" => Some(json!({"type": "none"})),
@@ -177,19 +178,13 @@ pub struct StreamState {
     pub output_tokens: u64,
 }
 
-pub enum Event {
-    Chunks(Vec<Value>),
-    Done,
-    Error(String),
-}
-
 impl StreamState {
     fn chunk(&self, delta: Value, finish: Value) -> Value {
         json!({"id": self.id, "object": "chat.completion.chunk", "created": chrono::Utc::now().timestamp(),
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     }
 
-    pub fn on_event(&mut self, ev: &Value) -> Event {
+    pub fn on_event(&mut self, ev: &Value) -> StreamStep {
         match ev["type"].as_str().unwrap_or_default() {
             "message_start" => {
                 self.id = ev
@@ -201,7 +196,7 @@ impl StreamState {
                     .pointer("/message/usage/input_tokens")
                     .and_then(Value::as_u64)
                     .unwrap_or(0);
-                Event::Chunks(vec![
+                StreamStep::Chunks(vec![
                     self.chunk(json!({"role": "assistant", "content": ""}), Value::Null)
                 ])
             }
@@ -211,7 +206,7 @@ impl StreamState {
                 let index = self.tools.len();
                 self.tools.insert(ev["index"].as_u64().unwrap_or(0), index);
                 let b = &ev["content_block"];
-                Event::Chunks(vec![self.chunk(
+                StreamStep::Chunks(vec![self.chunk(
                     json!({"tool_calls": [{"index": index, "id": b["id"], "type": "function",
                                            "function": {"name": b["name"], "arguments": ""}}]}),
                     Value::Null,
@@ -220,21 +215,21 @@ impl StreamState {
             "content_block_delta" => {
                 let d = &ev["delta"];
                 match d["type"].as_str() {
-                    Some("text_delta") => {
-                        Event::Chunks(vec![self.chunk(json!({"content": d["text"]}), Value::Null)])
-                    }
+                    Some("text_delta") => StreamStep::Chunks(vec![
+                        self.chunk(json!({"content": d["text"]}), Value::Null)
+                    ]),
                     Some("input_json_delta") => {
                         let index = self
                             .tools
                             .get(&ev["index"].as_u64().unwrap_or(0))
                             .copied()
                             .unwrap_or(0);
-                        Event::Chunks(vec![self.chunk(
+                        StreamStep::Chunks(vec![self.chunk(
                             json!({"tool_calls": [{"index": index, "function": {"arguments": d["partial_json"]}}]}),
                             Value::Null,
                         )])
                     }
-                    _ => Event::Chunks(vec![]),
+                    _ => StreamStep::Chunks(vec![]),
                 }
             }
             "message_delta" => {
@@ -250,17 +245,104 @@ impl StreamState {
                     json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o});
                 let usage_chunk = json!({"id": self.id, "object": "chat.completion.chunk", "choices": [], "usage": usage});
                 last["choices"][0]["delta"] = json!({});
-                Event::Chunks(vec![last, usage_chunk])
+                StreamStep::Chunks(vec![last, usage_chunk])
             }
-            "message_stop" => Event::Done,
-            "error" => Event::Error(
+            "message_stop" => StreamStep::Done,
+            "error" => StreamStep::Error(
                 ev.pointer("/error/message")
                     .and_then(Value::as_str)
                     .unwrap_or("provider error")
                     .to_string(),
             ),
-            _ => Event::Chunks(vec![]),
+            _ => StreamStep::Chunks(vec![]),
         }
+    }
+}
+
+/// Anthropic's stream events, translated one by one.
+impl StreamEvents for StreamState {
+    fn on_data(&mut self, data: &str) -> StreamStep {
+        if data == "[DONE]" {
+            return StreamStep::Done;
+        }
+        match serde_json::from_str::<Value>(data) {
+            Ok(event) => self.on_event(&event),
+            Err(_) => StreamStep::Chunks(vec![]),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Anthropic;
+
+impl Anthropic {
+    async fn post(
+        to: &Upstream<'_>,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<reqwest::Response, Attempt> {
+        let body = request_body(req, to.model, stream).map_err(Attempt::Fatal)?;
+        let builder = to
+            .client
+            .post(to.url("messages"))
+            .header("x-api-key", &to.provider.api_key)
+            .header("anthropic-version", VERSION)
+            .json(&body);
+        send(to, builder).await
+    }
+}
+
+#[async_trait]
+impl ChatProvider for Anthropic {
+    fn kind(&self) -> &'static str {
+        "anthropic"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.anthropic.com/v1")
+    }
+
+    async fn send(
+        &self,
+        to: &Upstream<'_>,
+        req: &ChatRequest,
+    ) -> Result<reqwest::Response, Attempt> {
+        Self::post(to, req, false).await
+    }
+
+    async fn send_stream(
+        &self,
+        to: &Upstream<'_>,
+        req: &ChatRequest,
+    ) -> Result<reqwest::Response, Attempt> {
+        Self::post(to, req, true).await
+    }
+
+    fn completion(&self, answer: Value, requested: &str) -> Value {
+        response(&answer, requested)
+    }
+
+    fn stream_events(&self) -> Box<dyn StreamEvents> {
+        Box::new(StreamState::default())
+    }
+
+    /// Anthropic lists its models at `GET /v1/models` in OpenAI's `data` shape.
+    async fn discover_models(
+        &self,
+        client: &reqwest::Client,
+        provider: &ProviderEntry,
+    ) -> Result<Vec<String>, String> {
+        let to = Upstream {
+            client,
+            provider,
+            model: "",
+            name: &provider.name,
+        };
+        let req = client
+            .get(to.url("models"))
+            .header("x-api-key", &provider.api_key)
+            .header("anthropic-version", VERSION);
+        openai::models_of(to.with_provider_headers(req)).await
     }
 }
 
@@ -282,6 +364,7 @@ mod tests {
             "tools": [{"type": "function", "function": {"name": "lookup", "description": "find",
                 "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}],
             "tool_choice": "required"});
+        let openai = ChatRequest::from_value(openai).unwrap();
         let a = request_body(&openai, "claude-x", false).unwrap();
         assert_eq!(a["model"], "claude-x");
         assert_eq!(a["system"], "be brief");
@@ -325,7 +408,7 @@ mod tests {
         ];
         let mut chunks = Vec::new();
         for e in &events {
-            if let Event::Chunks(c) = s.on_event(e) {
+            if let StreamStep::Chunks(c) = s.on_event(e) {
                 chunks.extend(c);
             }
         }
@@ -342,7 +425,7 @@ mod tests {
         assert_eq!(chunks[5]["usage"]["completion_tokens"], 3);
         assert!(matches!(
             s.on_event(&json!({"type": "message_stop"})),
-            Event::Done
+            StreamStep::Done
         ));
     }
 }

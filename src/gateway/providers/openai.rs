@@ -1,0 +1,128 @@
+//! OpenAI's chat completions API. Every OpenAI-compatible server speaks the same wire, so the
+//! functions here are shared with `local.rs`: the request passes through unchanged but for
+//! `model` (and `stream_options`, so the usage chunk always comes back), answers and chunks
+//! are already in OpenAI's shape.
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::{send, Attempt, ChatProvider, ProviderEntry, StreamEvents, StreamStep, Upstream};
+use crate::gateway::ChatRequest;
+
+#[derive(Debug, Default)]
+pub struct OpenAi;
+
+/// POSTs the request to `chat/completions`, with the bearer key when the provider has one.
+pub async fn post(
+    to: &Upstream<'_>,
+    req: &ChatRequest,
+    stream: bool,
+) -> Result<reqwest::Response, Attempt> {
+    // The usage chunk is what the usage row counts; the relay drops it unless the caller
+    // asked for it.
+    let include_usage = stream.then(|| json!({"include_usage": true}));
+    let mut builder = to
+        .client
+        .post(to.url("chat/completions"))
+        .json(&req.wire(to.model, include_usage.as_ref()));
+    if !to.provider.api_key.is_empty() {
+        builder = builder.bearer_auth(&to.provider.api_key);
+    }
+    send(to, builder).await
+}
+
+/// Stream events that are OpenAI chunks already.
+#[derive(Debug, Default)]
+pub struct Chunks;
+
+impl StreamEvents for Chunks {
+    fn on_data(&mut self, data: &str) -> StreamStep {
+        if data == "[DONE]" {
+            return StreamStep::Done;
+        }
+        match serde_json::from_str::<Value>(data) {
+            Ok(chunk) => StreamStep::Chunks(vec![chunk]),
+            Err(_) => StreamStep::Chunks(vec![]),
+        }
+    }
+}
+
+/// `GET models`: the ids of the `data` array.
+pub async fn list_models(
+    client: &reqwest::Client,
+    provider: &ProviderEntry,
+) -> Result<Vec<String>, String> {
+    let to = Upstream {
+        client,
+        provider,
+        model: "",
+        name: &provider.name,
+    };
+    let mut req = client.get(to.url("models"));
+    if !provider.api_key.is_empty() {
+        req = req.bearer_auth(&provider.api_key);
+    }
+    models_of(to.with_provider_headers(req)).await
+}
+
+/// Sends a model listing request and reads the ids of its `data` array (OpenAI's and
+/// Anthropic's shape alike).
+pub async fn models_of(req: reqwest::RequestBuilder) -> Result<Vec<String>, String> {
+    let res = req.send().await.map_err(|e| e.without_url().to_string())?;
+    if !res.status().is_success() {
+        return Err(format!("GET /v1/models answered {}", res.status()));
+    }
+    let body: Value = res
+        .json()
+        .await
+        .map_err(|e| format!("GET /v1/models: unreadable answer ({})", e.without_url()))?;
+    Ok(body["data"]
+        .as_array()
+        .ok_or("GET /v1/models: no data array")?
+        .iter()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect())
+}
+
+#[async_trait]
+impl ChatProvider for OpenAi {
+    fn kind(&self) -> &'static str {
+        "openai"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.openai.com/v1")
+    }
+
+    async fn send(
+        &self,
+        to: &Upstream<'_>,
+        req: &ChatRequest,
+    ) -> Result<reqwest::Response, Attempt> {
+        post(to, req, false).await
+    }
+
+    async fn send_stream(
+        &self,
+        to: &Upstream<'_>,
+        req: &ChatRequest,
+    ) -> Result<reqwest::Response, Attempt> {
+        post(to, req, true).await
+    }
+
+    fn completion(&self, answer: Value, _requested: &str) -> Value {
+        answer
+    }
+
+    fn stream_events(&self) -> Box<dyn StreamEvents> {
+        Box::new(Chunks)
+    }
+
+    async fn discover_models(
+        &self,
+        client: &reqwest::Client,
+        provider: &ProviderEntry,
+    ) -> Result<Vec<String>, String> {
+        list_models(client, provider).await
+    }
+}

@@ -1,0 +1,298 @@
+//! The stream relay: one task per streamed answer reads the upstream's SSE, lets the provider
+//! translate its events into OpenAI chunks, rewrites `model` to the requested one, keeps the
+//! usage chunk for the usage row (forwarding it only when the client asked), and ends a
+//! stream that breaks after its first byte with an explicit error event. The usage row is
+//! written when the stream ends, whatever way it ends.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::call::price;
+use super::health::Breakers;
+use super::ledger::{Hold, Ledger};
+use super::providers::{StreamEvents, StreamStep};
+use super::route::ModelEntry;
+use crate::store::gateway::UsageRow;
+
+/// The bytes of a streamed answer (SSE), as the HTTP layer sends them.
+pub type ChatStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// Events buffered between the relay task and the client.
+const BUFFER: usize = 32;
+
+/// Everything one relay needs, moved into its task.
+pub struct StreamJob {
+    pub ledger: Arc<Ledger>,
+    pub breakers: Arc<Breakers>,
+    /// The row to write when the stream ends; its tokens and costs are filled in then.
+    pub row: UsageRow,
+    pub model: ModelEntry,
+    pub baseline: Option<ModelEntry>,
+    pub started: Instant,
+    /// The client asked for the usage chunk (`stream_options.include_usage`).
+    pub wants_usage: bool,
+    pub hold: Option<Hold>,
+    /// The provider's translator of this stream's events.
+    pub events: Box<dyn StreamEvents>,
+}
+
+/// How the upstream stream ended.
+struct Ending {
+    done: bool,
+    broken: Option<String>,
+    input: usize,
+    output: usize,
+}
+
+type Sender = mpsc::Sender<Result<Bytes, std::io::Error>>;
+
+impl StreamJob {
+    /// Starts relaying `res` and answers the client's side of the stream.
+    pub fn start(self, res: reqwest::Response) -> ChatStream {
+        let (tx, mut rx) = mpsc::channel(BUFFER);
+        tokio::spawn(self.run(res, tx));
+        Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+    }
+
+    async fn run(mut self, res: reqwest::Response, tx: Sender) {
+        let ending = self.relay(res, &tx).await;
+        if ending.done {
+            self.breakers
+                .success(&self.model.name, self.started.elapsed());
+        } else {
+            let why = ending
+                .broken
+                .unwrap_or_else(|| "the upstream stream ended without [DONE]".into());
+            self.breakers.failure(&self.model.name);
+            let event = json!({"error": {"message": format!("The provider stream was interrupted: {why}"),
+                                         "type": "server_error", "code": "upstream_stream_interrupted"}});
+            let _ = tx.send(Ok(Bytes::from(format!("data: {event}\n\n")))).await;
+        }
+        let mut row = self.row;
+        row.metadata = json!({"stream_completed": ending.done});
+        row.latency_ms = Some(self.started.elapsed().as_secs_f64() * 1000.0);
+        price(
+            &mut row,
+            &self.model,
+            self.baseline.as_ref(),
+            ending.input,
+            ending.output,
+        );
+        self.ledger.finish(self.hold.as_ref(), row);
+    }
+
+    /// Reads the upstream line by line until `[DONE]`, a break, or a client that left.
+    async fn relay(&mut self, res: reqwest::Response, tx: &Sender) -> Ending {
+        let mut upstream = res.bytes_stream();
+        let mut buffer = String::new();
+        let mut ending = Ending {
+            done: false,
+            broken: None,
+            input: usize::try_from(self.row.input_tokens).unwrap_or(0),
+            output: 0,
+        };
+        while let Some(chunk) = upstream.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    ending.broken = Some(e.without_url().to_string());
+                    break;
+                }
+            };
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find('\n') {
+                let line: String = buffer.drain(..=end).collect();
+                let Some(data) = line.trim().strip_prefix("data:") else {
+                    continue;
+                };
+                let chunks = match self.events.on_data(data.trim()) {
+                    StreamStep::Chunks(c) => c,
+                    StreamStep::Done => {
+                        ending.done = true;
+                        let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+                        return ending;
+                    }
+                    StreamStep::Error(e) => {
+                        ending.broken = Some(e);
+                        return ending;
+                    }
+                };
+                if !self.forward(chunks, &mut ending, tx).await {
+                    return ending;
+                }
+            }
+        }
+        ending
+    }
+
+    /// Sends the chunks on; false when the client has gone.
+    async fn forward(&self, chunks: Vec<Value>, ending: &mut Ending, tx: &Sender) -> bool {
+        for mut chunk in chunks {
+            if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
+                ending.input = u["prompt_tokens"]
+                    .as_u64()
+                    .map_or(ending.input, |t| t as usize);
+                ending.output = u["completion_tokens"]
+                    .as_u64()
+                    .map_or(ending.output, |t| t as usize);
+                let only_usage = chunk["choices"].as_array().is_none_or(Vec::is_empty);
+                if only_usage && !self.wants_usage {
+                    continue;
+                }
+                if !self.wants_usage {
+                    chunk.as_object_mut().map(|o| o.remove("usage"));
+                }
+            }
+            chunk["model"] = json!(self.row.model);
+            let out = format!("data: {chunk}\n\n");
+            if tx.send(Ok(Bytes::from(out))).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::gateway::providers::openai;
+    use crate::store::gateway::{BillingStore, UsageFilter, UsageStore};
+    use crate::store::sqlite::{self, SqliteBilling, SqliteUsage};
+
+    /// An upstream answering one request with `body` as SSE, then closing.
+    async fn upstream(body: &'static str) -> reqwest::Response {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await.unwrap();
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            socket.write_all(body.as_bytes()).await.unwrap();
+        });
+        reqwest::get(format!("http://{addr}/")).await.unwrap()
+    }
+
+    fn model() -> ModelEntry {
+        ModelEntry {
+            name: "cheap".into(),
+            provider: "mock".into(),
+            upstream: "ok-cheap".into(),
+            weight: 2,
+            context_window: 8000,
+            input_per_1k: 0.001,
+            output_per_1k: 0.002,
+            aliases: vec![],
+            enabled: true,
+            local: None,
+        }
+    }
+
+    fn row() -> UsageRow {
+        UsageRow {
+            id: crate::store::time::new_id(),
+            account_id: "a".into(),
+            api_key_id: None,
+            workspace_id: None,
+            metadata: json!({}),
+            tier: "auto".into(),
+            model: "auto".into(),
+            provider: "mock".into(),
+            upstream_model: "ok-cheap".into(),
+            served_model: "cheap".into(),
+            routing_method: "auto:value".into(),
+            execution_source: "provider".into(),
+            billing_mode: "usage".into(),
+            request_type: "chat_stream".into(),
+            input_tokens: 3,
+            output_tokens: 0,
+            actual_cost_usd: 0.0,
+            charged_usd: 0.0,
+            baseline_usd: 0.0,
+            latency_ms: None,
+            created_at: crate::store::time::now(),
+        }
+    }
+
+    /// Relays `body` and answers what the client received and the usage row written.
+    async fn relay(body: &'static str, wants_usage: bool) -> (String, UsageRow) {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = sqlite::open(&dir.path().join("cairn.db")).await.unwrap();
+        let billing: Arc<dyn BillingStore> = Arc::new(SqliteBilling::new(pool.clone()));
+        let ledger = Arc::new(Ledger::new(billing));
+        let job = StreamJob {
+            ledger: ledger.clone(),
+            breakers: Arc::new(Breakers::new(3, Duration::from_secs(30))),
+            row: row(),
+            model: model(),
+            baseline: None,
+            started: Instant::now(),
+            wants_usage,
+            hold: None,
+            events: Box::new(openai::Chunks),
+        };
+        let events = job.start(upstream(body).await);
+        let sent: Vec<Bytes> = events.map(|b| b.unwrap()).collect().await;
+        let text = sent.iter().map(|b| String::from_utf8_lossy(b)).collect();
+        // The row is written once the relay has ended, behind the stream.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ledger.flush().await;
+        let rows = SqliteUsage::new(pool)
+            .list(
+                "a",
+                &UsageFilter {
+                    limit: 10,
+                    ..UsageFilter::default()
+                },
+            )
+            .await
+            .unwrap();
+        (text, rows.into_iter().next().unwrap())
+    }
+
+    const COMPLETE: &str =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"hel\"}}],\"model\":\"ok-cheap\"}\n\n\
+        data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5}}\n\n\
+        data: [DONE]\n\n";
+
+    #[tokio::test]
+    async fn chunks_get_the_requested_model_and_usage_only_when_asked() {
+        let (text, row) = relay(COMPLETE, false).await;
+        let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.len(), 2, "{text}");
+        assert!(events[0].contains("\"model\":\"auto\""), "{text}");
+        assert_eq!(events[1], "data: [DONE]");
+        assert_eq!((row.input_tokens, row.output_tokens), (12, 5));
+        assert_eq!(row.metadata["stream_completed"], true);
+        assert!((row.charged_usd - (0.012 * 0.001 + 0.005 * 0.002)).abs() < 1e-12);
+
+        let (text, _) = relay(COMPLETE, true).await;
+        assert!(text.contains("\"completion_tokens\":5"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_short_ends_with_an_error_event() {
+        let cut = "data: {\"choices\":[{\"delta\":{\"content\":\"hel\"}}]}\n\n";
+        let (text, row) = relay(cut, false).await;
+        let last = text.split("\n\n").filter(|e| !e.is_empty()).last().unwrap();
+        assert!(last.contains("upstream_stream_interrupted"), "{text}");
+        assert_eq!(row.metadata["stream_completed"], false);
+        assert_eq!(
+            row.input_tokens, 3,
+            "the estimate stands when no usage came"
+        );
+    }
+}
