@@ -5,12 +5,6 @@ use serde_json::{json, Value};
 
 use crate::common::{json_of, TestApp};
 
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let res = app.post(path, token, body).await;
-    let status = res.status().as_u16();
-    (status, json_of(res).await)
-}
-
 async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
     let res = app
         .request(Method::PATCH, path, Some(token), Some(body))
@@ -57,48 +51,45 @@ async fn mock_provider(reply: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) 
     (format!("http://{addr}/v1"), seen)
 }
 
-#[tokio::test]
-async fn missions_steps_artifacts_and_the_detail_view() {
-    let app = TestApp::spawn().await;
-    let s = app.register("missions@example.com").await;
+/// Creates mission `mission_123`, then upserts it by its mission id and by its external
+/// pair (which sets it running); a mission with neither is refused. Returns its id.
+async fn upsert_mission(app: &TestApp, s: &str) -> String {
     let body = json!({"mission_id": "mission_123", "external_source": "gwendolyn",
                       "external_id": "mission:mission_123", "app": "gwendolyn", "title": "Plan the offsite"});
-    let (status, m) = post(&app, "/v1/harness/missions", &s, body.clone()).await;
+    let (status, m) = app.post_json("/v1/harness/missions", s, body.clone()).await;
     assert_eq!(status, 201);
     let id = m["id"].as_str().unwrap().to_string();
     assert_eq!(m["status"], "active");
-    let (status, again) = post(
-        &app,
-        "/v1/harness/missions",
-        &s,
-        json!({"mission_id": "mission_123", "progress": 0.25}),
-    )
-    .await;
+    let (status, again) = app
+        .post_json(
+            "/v1/harness/missions",
+            s,
+            json!({"mission_id": "mission_123", "progress": 0.25}),
+        )
+        .await;
     assert_eq!(status, 200, "upsert by mission_id");
     assert_eq!(again["id"], id.as_str());
     assert_eq!(again["title"], "Plan the offsite");
-    let (status, by_ext) = post(
-        &app,
-        "/v1/harness/missions",
-        &s,
+    let (status, by_ext) = app.post_json("/v1/harness/missions",
+        s,
         json!({"external_source": "gwendolyn", "external_id": "mission:mission_123", "status": "running"}),
     )
     .await;
     assert_eq!(status, 200, "upsert by the external pair");
     assert_eq!(by_ext["id"], id.as_str());
-    let (status, _) = post(
-        &app,
-        "/v1/harness/missions",
-        &s,
-        json!({"title": "no identity"}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json("/v1/harness/missions", s, json!({"title": "no identity"}))
+        .await;
     assert_eq!(status, 400);
+    id
+}
 
+/// Records progress and the outcome; a progress over 1 is refused.
+async fn patch_mission(app: &TestApp, s: &str, id: &str) {
     let (status, patched) = patch(
-        &app,
+        app,
         &format!("/v1/harness/missions/{id}"),
-        &s,
+        s,
         json!({"progress": 0.5, "outcome": "venue booked", "success": true}),
     )
     .await;
@@ -106,78 +97,129 @@ async fn missions_steps_artifacts_and_the_detail_view() {
     assert_eq!(patched["progress"], 0.5);
     assert_eq!(patched["success"], true);
     let (status, _) = patch(
-        &app,
+        app,
         &format!("/v1/harness/missions/{id}"),
-        &s,
+        s,
         json!({"progress": 2}),
     )
     .await;
     assert_eq!(status, 400);
+}
 
+/// A step is upserted by its step_ref and marked done; an unknown step is not found.
+async fn record_a_step(app: &TestApp, s: &str, id: &str) {
     let step = json!({"step_ref": "task_456:step_1", "task_id": "task_456", "title": "Shortlist venues",
                       "metadata": {"mission_id": "mission_123", "task_id": "task_456"}});
-    let (status, st) = post(&app, &format!("/v1/harness/missions/{id}/steps"), &s, step).await;
+    let (status, st) = app
+        .post_json(&format!("/v1/harness/missions/{id}/steps"), s, step)
+        .await;
     assert_eq!(status, 201);
     assert_eq!(st["status"], "pending");
-    let (status, st2) = post(
-        &app,
-        &format!("/v1/harness/missions/{id}/steps"),
-        &s,
-        json!({"step_ref": "task_456:step_1", "status": "running"}),
-    )
-    .await;
+    let (status, st2) = app
+        .post_json(
+            &format!("/v1/harness/missions/{id}/steps"),
+            s,
+            json!({"step_ref": "task_456:step_1", "status": "running"}),
+        )
+        .await;
     assert_eq!(status, 200, "upsert by step_ref");
     assert_eq!(st2["id"], st["id"]);
     assert_eq!(st2["title"], "Shortlist venues");
     let step_id = st["id"].as_str().unwrap();
     let (status, done) = patch(
-        &app,
+        app,
         &format!("/v1/harness/missions/{id}/steps/{step_id}"),
-        &s,
+        s,
         json!({"status": "done", "detail": "three venues"}),
     )
     .await;
     assert_eq!(status, 200);
     assert_eq!(done["status"], "done");
     let (status, _) = patch(
-        &app,
+        app,
         &format!("/v1/harness/missions/{id}/steps/nope"),
-        &s,
+        s,
         json!({"status": "done"}),
     )
     .await;
     assert_eq!(status, 404);
-    let (status, art) = post(
-        &app,
-        &format!("/v1/harness/missions/{id}/artifacts"),
-        &s,
-        json!({"kind": "email", "title": "Venue request", "content": "Dear venue..."}),
-    )
-    .await;
+}
+
+/// An artifact with content is recorded (returned); one without is refused.
+async fn record_an_artifact(app: &TestApp, s: &str, id: &str) -> Value {
+    let (status, art) = app
+        .post_json(
+            &format!("/v1/harness/missions/{id}/artifacts"),
+            s,
+            json!({"kind": "email", "title": "Venue request", "content": "Dear venue..."}),
+        )
+        .await;
     assert_eq!(status, 201);
-    let (status, _) = post(
-        &app,
-        &format!("/v1/harness/missions/{id}/artifacts"),
-        &s,
-        json!({"kind": "file"}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            &format!("/v1/harness/missions/{id}/artifacts"),
+            s,
+            json!({"kind": "file"}),
+        )
+        .await;
     assert_eq!(status, 400);
+    art
+}
+
+#[tokio::test]
+async fn missions_are_upserted_by_mission_id_or_external_pair() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    upsert_mission(&app, &s).await;
+}
+
+#[tokio::test]
+async fn mission_progress_is_patched_within_range() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    let id = upsert_mission(&app, &s).await;
+    patch_mission(&app, &s, &id).await;
+}
+
+#[tokio::test]
+async fn mission_steps_are_upserted_by_step_ref() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    let id = upsert_mission(&app, &s).await;
+    record_a_step(&app, &s, &id).await;
+}
+
+#[tokio::test]
+async fn mission_artifacts_need_content() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    let id = upsert_mission(&app, &s).await;
+    record_an_artifact(&app, &s, &id).await;
+}
+
+#[tokio::test]
+async fn the_mission_detail_shows_what_was_recorded_against_it() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    let id = upsert_mission(&app, &s).await;
+    patch_mission(&app, &s, &id).await;
+    record_a_step(&app, &s, &id).await;
+    let art = record_an_artifact(&app, &s, &id).await;
 
     // Things recorded against the mission id show up in its detail.
-    let (_, check) = post(&app, "/v1/actions/check", &s, json!({"app": "gwendolyn", "mission_id": "mission_123",
+    let (_, check) = app.post_json("/v1/actions/check", &s, json!({"app": "gwendolyn", "mission_id": "mission_123",
         "tool_ref": "card", "action_type": "spend", "risk_level": "high", "requested_amount_usd": 900})).await;
     assert_eq!(check["decision"], "require_approval");
-    let (status, trace) = post(
-        &app,
-        "/v1/harness/traces",
-        &s,
-        json!({"trace_type": "knowledge_reply",
+    let (status, trace) = app
+        .post_json(
+            "/v1/harness/traces",
+            &s,
+            json!({"trace_type": "knowledge_reply",
         "mission_id": "mission_123", "task_id": "task_456", "input_summary": "find venues",
         "output_summary": "three venues", "charged_usd": 0.02,
         "context": {"documents": [], "memories": []}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 201);
     let detail = json_of(app.get(&format!("/v1/harness/missions/{id}"), &s).await).await;
     assert_eq!(detail["mission"]["mission_id"], "mission_123");
@@ -196,18 +238,20 @@ async fn missions_steps_artifacts_and_the_detail_view() {
 async fn versions_reweight_packs_and_packs_leave_traces() {
     let app = TestApp::spawn().await;
     let s = app.register("versions@example.com").await;
-    let (_, strong) = post(
-        &app,
-        "/v1/memory/notes",
-        &s,
-        json!({"content": "Standups happen at 9:30 in the main room.", "importance": 0.1}),
-    )
-    .await;
-    let (_, weak) = post(&app, "/v1/memory/notes", &s,
+    let (_, strong) = app
+        .post_json(
+            "/v1/memory/notes",
+            &s,
+            json!({"content": "Standups happen at 9:30 in the main room.", "importance": 0.1}),
+        )
+        .await;
+    let (_, weak) = app.post_json("/v1/memory/notes", &s,
         json!({"content": "The office kitchen closes at 6pm; standups never run late.", "importance": 1.0})).await;
     let q = json!({"query": "when are standups held?", "include_events": false,
                    "metadata": {"mission_id": "m-7", "gwen_task_id": "t-1"}});
-    let (_, before) = post(&app, "/v1/memory/context-pack", &s, q.clone()).await;
+    let (_, before) = app
+        .post_json("/v1/memory/context-pack", &s, q.clone())
+        .await;
     assert_eq!(note_ids(&before)[0], strong["id"].as_str().unwrap());
     assert!(before["harness_version_id"].is_null());
 
@@ -222,33 +266,37 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
     assert_eq!(t["context"]["memories"][0]["id"], strong["id"]);
     assert!(t["context"]["memories"][0]["relevance_score"].is_number());
 
-    let (status, draft) = post(
-        &app,
-        "/v1/harness/versions",
-        &s,
-        json!({"name": "importance first", "config": {"context": {"weights":
+    let (status, draft) = app
+        .post_json(
+            "/v1/harness/versions",
+            &s,
+            json!({"name": "importance first", "config": {"context": {"weights":
             {"relevance": 0.1, "recency": 0, "importance": 5, "confidence": 0, "feedback": 0}}}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 201);
     assert_eq!(draft["status"], "draft");
-    let (_, still) = post(&app, "/v1/memory/context-pack", &s, q.clone()).await;
+    let (_, still) = app
+        .post_json("/v1/memory/context-pack", &s, q.clone())
+        .await;
     assert_eq!(
         note_ids(&still)[0],
         strong["id"].as_str().unwrap(),
         "a draft changes nothing"
     );
 
-    let (_, active) = post(
-        &app,
-        "/v1/harness/versions",
-        &s,
-        json!({"name": "importance first", "activate": true, "config": {"context": {"weights":
+    let (_, active) = app
+        .post_json(
+            "/v1/harness/versions",
+            &s,
+            json!({"name": "importance first", "activate": true, "config": {"context": {"weights":
             {"relevance": 0.1, "recency": 0, "importance": 5, "confidence": 0, "feedback": 0}}}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(active["status"], "active");
-    let (_, after) = post(&app, "/v1/memory/context-pack", &s, q.clone()).await;
+    let (_, after) = app
+        .post_json("/v1/memory/context-pack", &s, q.clone())
+        .await;
     assert_eq!(note_ids(&after)[0], weak["id"].as_str().unwrap());
     assert_eq!(after["harness_version_id"], active["id"]);
     let stored = json_of(
@@ -264,13 +312,13 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
     .await;
     assert_eq!(stored["harness_version_id"], active["id"]);
 
-    let (_, newer) = post(
-        &app,
-        "/v1/harness/versions",
-        &s,
-        json!({"name": "defaults", "activate": true, "config": {}}),
-    )
-    .await;
+    let (_, newer) = app
+        .post_json(
+            "/v1/harness/versions",
+            &s,
+            json!({"name": "defaults", "activate": true, "config": {}}),
+        )
+        .await;
     let versions = json_of(app.get("/v1/harness/versions", &s).await).await;
     let statuses: Vec<(String, String)> = versions["data"]
         .as_array()
@@ -289,7 +337,7 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
         active["id"].as_str().unwrap().to_string(),
         "archived".into()
     )));
-    let (_, back) = post(&app, "/v1/memory/context-pack", &s, q).await;
+    let (_, back) = app.post_json("/v1/memory/context-pack", &s, q).await;
     assert_eq!(note_ids(&back)[0], strong["id"].as_str().unwrap());
 
     for bad in [
@@ -297,18 +345,20 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
         json!({"name": "x", "config": {"context": {"weights": {"relevance": 1}}}}),
         json!({"name": "x", "config": {"context": {"weights": {"relevance": 99, "recency": 0, "importance": 0, "confidence": 0, "feedback": 0}}}}),
     ] {
-        let (status, _) = post(&app, "/v1/harness/versions", &s, bad.clone()).await;
+        let (status, _) = app.post_json("/v1/harness/versions", &s, bad.clone()).await;
         assert_eq!(status, 400, "{bad}");
     }
-    let (status, _) = post(
-        &app,
-        "/v1/harness/traces",
-        &s,
-        json!({"harness_version_id": "nope"}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/traces",
+            &s,
+            json!({"harness_version_id": "nope"}),
+        )
+        .await;
     assert_eq!(status, 422);
-    let (status, _) = post(&app, "/v1/harness/traces", &s, json!({"charged_usd": -1})).await;
+    let (status, _) = app
+        .post_json("/v1/harness/traces", &s, json!({"charged_usd": -1}))
+        .await;
     assert_eq!(status, 400);
     assert_eq!(
         app.get("/v1/harness/traces?limit=0", &s).await.status(),
@@ -320,15 +370,14 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
 async fn trace_feedback_reorders_packs_remembers_and_forgets() {
     let app = TestApp::spawn().await;
     let s = app.register("hfeedback@example.com").await;
-    let (_, a) = post(
-        &app,
-        "/v1/memory/notes",
-        &s,
-        json!({"content": "Invoices are sent on the first business day.", "kind": "fact"}),
-    )
-    .await;
-    post(
-        &app,
+    let (_, a) = app
+        .post_json(
+            "/v1/memory/notes",
+            &s,
+            json!({"content": "Invoices are sent on the first business day.", "kind": "fact"}),
+        )
+        .await;
+    app.post_json(
         "/v1/memory/notes",
         &s,
         json!({"content": "Invoices go out by email with a PDF attached.", "kind": "decision"}),
@@ -341,7 +390,7 @@ async fn trace_feedback_reorders_packs_remembers_and_forgets() {
         }
         q
     };
-    let (_, before) = post(&app, "/v1/memory/context-pack", &s, q(None)).await;
+    let (_, before) = app.post_json("/v1/memory/context-pack", &s, q(None)).await;
     let order = note_ids(&before);
     assert_eq!(order.len(), 2);
     let (top, second) = (order[0].clone(), order[1].clone());
@@ -356,25 +405,27 @@ async fn trace_feedback_reorders_packs_remembers_and_forgets() {
     // Packs that used only one of them, rated: the second up, the top down.
     for (id, rating) in [(&second, 5.0), (&top, -5.0)] {
         for _ in 0..3 {
-            let (_, pack) = post(&app, "/v1/memory/context-pack", &s, q(Some(kind_of(id)))).await;
+            let (_, pack) = app
+                .post_json("/v1/memory/context-pack", &s, q(Some(kind_of(id))))
+                .await;
             assert_eq!(note_ids(&pack), vec![id.clone()]);
-            let (status, fb) = post(
-                &app,
-                "/v1/harness/feedback",
-                &s,
-                json!({"trace_id": pack["trace_id"], "rating": rating, "outcome": "success"}),
-            )
-            .await;
+            let (status, fb) = app
+                .post_json(
+                    "/v1/harness/feedback",
+                    &s,
+                    json!({"trace_id": pack["trace_id"], "rating": rating, "outcome": "success"}),
+                )
+                .await;
             assert_eq!(status, 201, "{fb}");
             assert_eq!(fb["items_rated"], 1);
         }
     }
-    let (_, after) = post(&app, "/v1/memory/context-pack", &s, q(None)).await;
+    let (_, after) = app.post_json("/v1/memory/context-pack", &s, q(None)).await;
     assert_eq!(note_ids(&after), vec![second.clone(), top.clone()]);
 
     // remember_text becomes a pending lesson; forget_note_ids forgets.
     let trace = after["trace_id"].as_str().unwrap();
-    let (status, fb) = post(&app, "/v1/harness/feedback", &s, json!({"trace_id": trace, "rating": 1,
+    let (status, fb) = app.post_json("/v1/harness/feedback", &s, json!({"trace_id": trace, "rating": 1,
         "outcome": "success", "remember_text": "User prefers concise answers with concrete next steps.",
         "forget_note_ids": [top]})).await;
     assert_eq!(status, 201);
@@ -394,29 +445,29 @@ async fn trace_feedback_reorders_packs_remembers_and_forgets() {
     assert_eq!(traces["data"][0]["feedback_score"], 1.0);
     assert_eq!(traces["data"][0]["outcome"], "success");
 
-    let (status, _) = post(
-        &app,
-        "/v1/harness/feedback",
-        &s,
-        json!({"trace_id": "nope", "rating": 1}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/feedback",
+            &s,
+            json!({"trace_id": "nope", "rating": 1}),
+        )
+        .await;
     assert_eq!(status, 404);
-    let (status, _) = post(
-        &app,
-        "/v1/harness/feedback",
-        &s,
-        json!({"trace_id": trace, "rating": 9}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/feedback",
+            &s,
+            json!({"trace_id": trace, "rating": 9}),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = post(
-        &app,
-        "/v1/harness/feedback",
-        &s,
-        json!({"trace_id": trace, "forget_note_ids": ["nope"]}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/feedback",
+            &s,
+            json!({"trace_id": trace, "forget_note_ids": ["nope"]}),
+        )
+        .await;
     assert_eq!(status, 422);
 }
 
@@ -424,21 +475,21 @@ async fn trace_feedback_reorders_packs_remembers_and_forgets() {
 async fn reflections_go_through_a_provider_or_answer_503() {
     let app = TestApp::spawn().await;
     let s = app.register("reflect@example.com").await;
-    let (_, t) = post(
-        &app,
-        "/v1/harness/traces",
-        &s,
-        json!({"input_summary": "refund request for order 991",
+    let (_, t) = app
+        .post_json(
+            "/v1/harness/traces",
+            &s,
+            json!({"input_summary": "refund request for order 991",
         "output_summary": "refunded without checking the policy", "outcome": "failure"}),
-    )
-    .await;
-    let (status, body) = post(
-        &app,
-        "/v1/harness/reflections/generate",
-        &s,
-        json!({"trace_ids": [t["id"]]}),
-    )
-    .await;
+        )
+        .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/harness/reflections/generate",
+            &s,
+            json!({"trace_ids": [t["id"]]}),
+        )
+        .await;
     assert_eq!(status, 503);
     assert_eq!(body["error"], "No reflection provider configured");
     drop(app);
@@ -450,21 +501,21 @@ async fn reflections_go_through_a_provider_or_answer_503() {
     ])
     .await;
     let s = app.register("reflect2@example.com").await;
-    let (_, t) = post(
-        &app,
-        "/v1/harness/traces",
-        &s,
-        json!({"input_summary": "refund request for order 991",
+    let (_, t) = app
+        .post_json(
+            "/v1/harness/traces",
+            &s,
+            json!({"input_summary": "refund request for order 991",
         "output_summary": "refunded without checking the policy", "outcome": "failure"}),
-    )
-    .await;
-    let (status, r) = post(
-        &app,
-        "/v1/harness/reflections/generate",
-        &s,
-        json!({"trace_ids": [t["id"]], "store_as_memory": true}),
-    )
-    .await;
+        )
+        .await;
+    let (status, r) = app
+        .post_json(
+            "/v1/harness/reflections/generate",
+            &s,
+            json!({"trace_ids": [t["id"]], "store_as_memory": true}),
+        )
+        .await;
     assert_eq!(status, 201, "{r}");
     assert_eq!(r["insight"], "Check the refund policy before refunding.");
     assert_eq!(r["model"], "reflector-1");
@@ -487,21 +538,21 @@ async fn reflections_go_through_a_provider_or_answer_503() {
     assert_eq!(note["kind"], "lesson");
     let listed = json_of(app.get("/v1/harness/reflections", &s).await).await;
     assert_eq!(listed["data"][0]["id"], r["id"]);
-    let (status, _) = post(
-        &app,
-        "/v1/harness/reflections/generate",
-        &s,
-        json!({"trace_ids": []}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/reflections/generate",
+            &s,
+            json!({"trace_ids": []}),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = post(
-        &app,
-        "/v1/harness/reflections/generate",
-        &s,
-        json!({"trace_ids": ["nope"]}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/reflections/generate",
+            &s,
+            json!({"trace_ids": ["nope"]}),
+        )
+        .await;
     assert_eq!(status, 422);
 }
 
@@ -513,23 +564,18 @@ async fn the_harness_is_scoped_by_workspace() {
     app.create_workspace(&s, "beta").await;
     let (_, alpha) = app.create_key(&s, Some("alpha"), json!({})).await;
     let (_, beta) = app.create_key(&s, Some("beta"), json!({})).await;
-    let (_, m) = post(
-        &app,
-        "/v1/harness/missions",
-        &alpha,
-        json!({"mission_id": "shared-id"}),
-    )
-    .await;
+    let (_, m) = app
+        .post_json(
+            "/v1/harness/missions",
+            &alpha,
+            json!({"mission_id": "shared-id"}),
+        )
+        .await;
     let mid = m["id"].as_str().unwrap();
-    let (_, t) = post(
-        &app,
-        "/v1/harness/traces",
-        &alpha,
-        json!({"input_summary": "x"}),
-    )
-    .await;
-    post(
-        &app,
+    let (_, t) = app
+        .post_json("/v1/harness/traces", &alpha, json!({"input_summary": "x"}))
+        .await;
+    app.post_json(
         "/v1/harness/versions",
         &alpha,
         json!({"name": "v", "config": {}, "activate": true}),
@@ -563,8 +609,7 @@ async fn the_harness_is_scoped_by_workspace() {
         404
     );
     assert_eq!(
-        post(
-            &app,
+        app.post_json(
             &format!("/v1/harness/missions/{mid}/steps"),
             &beta,
             json!({"step_ref": "s"})
@@ -574,8 +619,7 @@ async fn the_harness_is_scoped_by_workspace() {
         404
     );
     assert_eq!(
-        post(
-            &app,
+        app.post_json(
             &format!("/v1/harness/missions/{mid}/artifacts"),
             &beta,
             json!({"kind": "url", "uri": "https://x"})
@@ -585,8 +629,7 @@ async fn the_harness_is_scoped_by_workspace() {
         404
     );
     assert_eq!(
-        post(
-            &app,
+        app.post_json(
             "/v1/harness/feedback",
             &beta,
             json!({"trace_id": t["id"], "rating": 1})
@@ -596,21 +639,21 @@ async fn the_harness_is_scoped_by_workspace() {
         404
     );
     // The same mission_id in beta is beta's own mission.
-    let (status, other) = post(
-        &app,
-        "/v1/harness/missions",
-        &beta,
-        json!({"mission_id": "shared-id"}),
-    )
-    .await;
+    let (status, other) = app
+        .post_json(
+            "/v1/harness/missions",
+            &beta,
+            json!({"mission_id": "shared-id"}),
+        )
+        .await;
     assert_eq!(status, 201);
     assert_ne!(other["id"], m["id"]);
-    let (_, pack) = post(
-        &app,
-        "/v1/memory/context-pack",
-        &beta,
-        json!({"query": "anything"}),
-    )
-    .await;
+    let (_, pack) = app
+        .post_json(
+            "/v1/memory/context-pack",
+            &beta,
+            json!({"query": "anything"}),
+        )
+        .await;
     assert!(pack["harness_version_id"].is_null());
 }

@@ -1,6 +1,6 @@
-use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::common::api::{Note, PackItems};
 use crate::common::{json_of, TestApp};
 
 async fn note(app: &TestApp, token: &str, body: Value) -> Value {
@@ -27,160 +27,153 @@ fn item_ids(pack: &Value, item_type: &str) -> Vec<String> {
         .collect()
 }
 
-async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
-    app.request(Method::PATCH, path, Some(token), Some(body))
-        .await
-}
+/// The query the preference note answers.
+const THEME_QUERY: &str = "which colour theme does the user like?";
 
-async fn delete(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
-    app.request(Method::DELETE, path, Some(token), None).await
-}
-
-#[tokio::test]
-async fn notes_upsert_edit_review_forget_with_history() {
-    let app = TestApp::spawn().await;
-    let s = app.register("notes@example.com").await;
-
-    let res = app
-        .post(
-            "/v1/memory/notes",
-            &s,
-            json!({"title": "Editor", "content": "The user prefers dark mode in every editor.",
-                   "kind": "preference", "tags": ["ui"], "importance": 0.8,
-                   "external_source": "crm", "external_id": "pref-1"}),
-        )
-        .await;
+/// Creates the `crm/pref-1` preference note, sends it again unchanged (nothing changes), then
+/// with new content (a new revision of the same note); returns its id.
+async fn upsert_preference(app: &TestApp, s: &str) -> String {
+    let first = json!({"title": "Editor", "content": "The user prefers dark mode in every editor.",
+                       "kind": "preference", "tags": ["ui"], "importance": 0.8,
+                       "external_source": "crm", "external_id": "pref-1"});
+    let res = app.post("/v1/memory/notes", s, first.clone()).await;
     assert_eq!(res.status(), 201);
-    let created = json_of(res).await;
-    let id = created["id"].as_str().unwrap().to_string();
-    assert_eq!(created["status"], "approved");
-    assert_eq!(created["revision"], 1);
+    let created: Note = res.json().await.unwrap();
+    assert_eq!(created.status, "approved");
+    assert_eq!(created.revision, 1);
 
     // The same external pair with the same fields changes nothing; new content updates it.
-    let res = app
-        .post(
-            "/v1/memory/notes",
-            &s,
-            json!({"title": "Editor", "content": "The user prefers dark mode in every editor.",
-                   "kind": "preference", "tags": ["ui"], "importance": 0.8,
+    let res = app.post("/v1/memory/notes", s, first).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Note>().await.unwrap().revision, 1);
+    let updated = app
+        .create_note(
+            s,
+            json!({"content": "The user prefers light mode since November.",
                    "external_source": "crm", "external_id": "pref-1"}),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(json_of(res).await["revision"], 1);
-    let updated = note(
-        &app,
-        &s,
-        json!({"content": "The user prefers light mode since November.",
-               "external_source": "crm", "external_id": "pref-1"}),
-    )
-    .await;
-    assert_eq!(updated["id"], id.as_str());
-    assert_eq!(updated["revision"], 2);
-    assert_eq!(updated["kind"], "preference");
+    assert_eq!(updated.id, created.id);
+    assert_eq!(updated.revision, 2);
+    assert_eq!(updated.kind, "preference");
+    created.id
+}
 
-    let p = pack(
-        &app,
-        &s,
-        json!({"query": "which colour theme does the user like?"}),
-    )
-    .await;
-    assert_eq!(item_ids(&p, "note"), vec![id.clone()]);
-    assert!(p["context"].as_str().unwrap().contains("light mode"));
+/// The query the inferred note answers, without events.
+fn office_query() -> Value {
+    json!({"query": "Where is the Berlin office located?", "include_events": false})
+}
 
-    // An inferred note waits in the review queue and stays out of packs until approved.
-    let inferred = note(
-        &app,
-        &s,
-        json!({"content": "The user probably works in the Berlin office.", "inferred": true}),
-    )
-    .await;
-    let pending_id = inferred["id"].as_str().unwrap().to_string();
-    assert_eq!(inferred["status"], "pending");
-    let queue = json_of(app.get("/v1/memory/notes?status=pending", &s).await).await;
+/// An inferred note waits in the review queue and stays out of packs until approved; returns
+/// its id once approved (with the reason "confirmed on a call").
+async fn review_inferred_note(app: &TestApp, s: &str) -> String {
+    let inferred = app
+        .create_note(
+            s,
+            json!({"content": "The user probably works in the Berlin office.", "inferred": true}),
+        )
+        .await;
+    assert_eq!(inferred.status, "pending");
+    let queue = app.get_json("/v1/memory/notes?status=pending", s).await;
     assert_eq!(queue["data"].as_array().unwrap().len(), 1);
-    let q = json!({"query": "Where is the Berlin office located?", "include_events": false});
-    assert!(item_ids(&pack(&app, &s, q.clone()).await, "note").is_empty());
-    let mut with_pending = q.clone();
+    assert!(app
+        .context_pack(s, office_query())
+        .await
+        .item_ids("note")
+        .is_empty());
+    let mut with_pending = office_query();
     with_pending["include_pending"] = json!(true);
     assert_eq!(
-        item_ids(&pack(&app, &s, with_pending).await, "note"),
-        vec![pending_id.clone()]
+        app.context_pack(s, with_pending).await.item_ids("note"),
+        vec![inferred.id.clone()]
     );
     let res = app
         .post(
-            &format!("/v1/memory/notes/{pending_id}/approve"),
-            &s,
+            &format!("/v1/memory/notes/{}/approve", inferred.id),
+            s,
             json!({"reason": "confirmed on a call"}),
         )
         .await;
     assert_eq!(res.status(), 200);
-    assert_eq!(json_of(res).await["status"], "approved");
+    assert_eq!(res.json::<Note>().await.unwrap().status, "approved");
     assert_eq!(
-        item_ids(&pack(&app, &s, q.clone()).await, "note"),
-        vec![pending_id.clone()]
+        app.context_pack(s, office_query()).await.item_ids("note"),
+        vec![inferred.id.clone()]
     );
+    inferred.id
+}
 
-    // Edit and reject are audited with the reviewer's identity.
-    let res = patch(
-        &app,
-        &format!("/v1/memory/notes/{id}"),
-        &s,
-        json!({"importance": 0.9, "reason": "matters for every reply"}),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let me = json_of(app.get("/api/auth/me", &s).await).await;
-    let actor = format!("user:{}", me["id"].as_str().unwrap());
-    let history = json_of(
-        app.get(&format!("/v1/memory/notes/{pending_id}/history"), &s)
-            .await,
-    )
-    .await;
-    let actions: Vec<&str> = history["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions, vec!["created", "approved"]);
-    assert_eq!(history["data"][1]["actor"], actor.as_str());
-    assert_eq!(history["data"][1]["reason"], "confirmed on a call");
+#[tokio::test]
+async fn a_note_upserted_by_external_id_shows_its_latest_content_in_packs() {
+    let app = TestApp::spawn().await;
+    let s = app.register("notes@example.com").await;
+    let id = upsert_preference(&app, &s).await;
+    let p = app.context_pack(&s, json!({"query": THEME_QUERY})).await;
+    assert_eq!(p.item_ids("note"), vec![id]);
+    assert!(p.context.contains("light mode"));
+}
 
-    // Forget: gone from every pack, the history stays, edits are refused.
-    let res = delete(&app, &format!("/v1/memory/notes/{id}"), &s).await;
-    assert_eq!(res.status(), 200);
-    let p = pack(
-        &app,
-        &s,
-        json!({"query": "which colour theme does the user like?"}),
-    )
-    .await;
-    assert!(!item_ids(&p, "note").contains(&id));
-    let history = json_of(app.get(&format!("/v1/memory/notes/{id}/history"), &s).await).await;
-    let actions: Vec<&str> = history["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions, vec!["created", "updated", "updated", "forgotten"]);
+#[tokio::test]
+async fn an_approval_is_audited_with_the_reviewers_identity() {
+    let app = TestApp::spawn().await;
+    let s = app.register("notes@example.com").await;
+    upsert_preference(&app, &s).await;
+    let pending_id = review_inferred_note(&app, &s).await;
+    let actor = app.actor_of(&s).await;
+    let history = app.note_history(&s, &pending_id).await;
+    assert_eq!(history.actions(), vec!["created", "approved"]);
+    assert_eq!(history.data[1].actor, actor);
     assert_eq!(
-        history["data"][0]["snapshot"]["content"],
+        history.data[1].reason.as_deref(),
+        Some("confirmed on a call")
+    );
+}
+
+#[tokio::test]
+async fn a_forgotten_note_leaves_packs_keeps_its_history_and_refuses_edits() {
+    let app = TestApp::spawn().await;
+    let s = app.register("notes@example.com").await;
+    let id = upsert_preference(&app, &s).await;
+    let res = app
+        .patch(
+            &format!("/v1/memory/notes/{id}"),
+            &s,
+            json!({"importance": 0.9, "reason": "matters for every reply"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let res = app.delete(&format!("/v1/memory/notes/{id}"), &s).await;
+    assert_eq!(res.status(), 200);
+    let p = app.context_pack(&s, json!({"query": THEME_QUERY})).await;
+    assert!(!p.item_ids("note").contains(&id));
+    let history = app.note_history(&s, &id).await;
+    assert_eq!(
+        history.actions(),
+        vec!["created", "updated", "updated", "forgotten"]
+    );
+    assert_eq!(
+        history.data[0].snapshot["content"],
         "The user prefers dark mode in every editor."
     );
-    let res = patch(
-        &app,
-        &format!("/v1/memory/notes/{id}"),
-        &s,
-        json!({"content": "again"}),
-    )
-    .await;
+    let res = app
+        .patch(
+            &format!("/v1/memory/notes/{id}"),
+            &s,
+            json!({"content": "again"}),
+        )
+        .await;
     assert_eq!(res.status(), 409);
-    let forgotten = json_of(app.get("/v1/memory/notes?status=forgotten", &s).await).await;
+    let forgotten = app.get_json("/v1/memory/notes?status=forgotten", &s).await;
     assert_eq!(forgotten["data"][0]["id"], id.as_str());
+}
 
-    // Rejected notes leave packs too.
+#[tokio::test]
+async fn a_rejected_note_leaves_packs() {
+    let app = TestApp::spawn().await;
+    let s = app.register("notes@example.com").await;
+    upsert_preference(&app, &s).await;
+    let pending_id = review_inferred_note(&app, &s).await;
     let res = app
         .post(
             &format!("/v1/memory/notes/{pending_id}/reject"),
@@ -188,8 +181,12 @@ async fn notes_upsert_edit_review_forget_with_history() {
             json!({}),
         )
         .await;
-    assert_eq!(json_of(res).await["status"], "rejected");
-    assert!(item_ids(&pack(&app, &s, q).await, "note").is_empty());
+    assert_eq!(res.json::<Note>().await.unwrap().status, "rejected");
+    assert!(app
+        .context_pack(&s, office_query())
+        .await
+        .item_ids("note")
+        .is_empty());
 }
 
 #[tokio::test]
@@ -351,13 +348,13 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     assert_eq!(links["data"].as_array().unwrap().len(), 2);
     let found = json_of(app.get("/v1/memory/entities?name=glob", &s).await).await;
     assert_eq!(found["data"][0]["id"], globex.as_str());
-    let res = patch(
-        &app,
-        &format!("/v1/memory/entities/{hank}"),
-        &s,
-        json!({"aliases": ["Hank"]}),
-    )
-    .await;
+    let res = app
+        .patch(
+            &format!("/v1/memory/entities/{hank}"),
+            &s,
+            json!({"aliases": ["Hank"]}),
+        )
+        .await;
     assert_eq!(json_of(res).await["aliases"], json!(["Hank"]));
 
     let q = json!({"query": "What should we know before emailing GBX?", "include_events": false});
@@ -387,12 +384,12 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
         "graph lost at restart"
     );
 
-    let res = delete(&app, &format!("/v1/memory/links/{l2_id}"), &s).await;
+    let res = app.delete(&format!("/v1/memory/links/{l2_id}"), &s).await;
     assert_eq!(res.status(), 200);
     let p = pack(&app, &s, q).await;
     assert!(!item_ids(&p, "note").contains(&fact));
     assert_eq!(
-        delete(&app, &format!("/v1/memory/links/{l2_id}"), &s)
+        app.delete(&format!("/v1/memory/links/{l2_id}"), &s)
             .await
             .status(),
         404
@@ -934,8 +931,7 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
         assert!(listed["data"].as_array().unwrap().is_empty(), "{path}");
     }
     assert_eq!(
-        patch(
-            &app,
+        app.patch(
             &format!("/v1/memory/notes/{secret}"),
             &beta_key,
             json!({"content": "mine"})
@@ -945,14 +941,13 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
         404
     );
     assert_eq!(
-        delete(&app, &format!("/v1/memory/notes/{secret}"), &beta_key)
+        app.delete(&format!("/v1/memory/notes/{secret}"), &beta_key)
             .await
             .status(),
         404
     );
     assert_eq!(
-        patch(
-            &app,
+        app.patch(
             &format!("/v1/memory/entities/{entity}"),
             &beta_key,
             json!({"name": "x"})
