@@ -262,15 +262,22 @@ async fn supersede_closes_validity_and_as_of_answers_from_the_past() {
     assert_eq!(history["data"][1]["action"], "superseded");
 }
 
-#[tokio::test]
-async fn entities_links_and_graph_expansion_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_on(dir.path(), &[]).await;
-    let s = app.register("graph@example.com").await;
+/// The graph of [`build_graph`]: Hank works at Globex, and a note about Hank's cats.
+struct Graph {
+    globex: String,
+    hank: String,
+    /// A note that shares no words with the query, reachable only through the graph.
+    fact: String,
+    /// The link from the note to Hank.
+    l2_id: String,
+}
+
+/// Entities upsert by (type, name) and merge aliases; links need both ends to exist.
+async fn build_graph(app: &TestApp, s: &str) -> Graph {
     let res = app
         .post(
             "/v1/memory/entities",
-            &s,
+            s,
             json!({"type": "company", "name": "Globex", "aliases": ["Globex Corp"]}),
         )
         .await;
@@ -280,7 +287,7 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     let res = app
         .post(
             "/v1/memory/entities",
-            &s,
+            s,
             json!({"type": "company", "name": "globex", "aliases": ["GBX"]}),
         )
         .await;
@@ -291,7 +298,7 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     let hank = json_of(
         app.post(
             "/v1/memory/entities",
-            &s,
+            s,
             json!({"type": "user", "name": "Hank Scorpio"}),
         )
         .await,
@@ -300,20 +307,17 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
         .as_str()
         .unwrap()
         .to_string();
-    // A note that shares no words with the query, reachable only through the graph.
-    let fact = note(
-        &app,
-        &s,
-        json!({"content": "Owns three cats named after baroque composers."}),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let fact = app
+        .create_note(
+            s,
+            json!({"content": "Owns three cats named after baroque composers."}),
+        )
+        .await
+        .id;
     let l1 = app
         .post(
             "/v1/memory/links",
-            &s,
+            s,
             json!({"from": {"type": "entity", "id": hank}, "to": {"type": "entity", "id": globex},
                    "relation": "works_at"}),
         )
@@ -322,7 +326,7 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     let l2 = json_of(
         app.post(
             "/v1/memory/links",
-            &s,
+            s,
             json!({"from": {"type": "note", "id": fact}, "to": {"type": "entity", "id": hank},
                    "relation": "about", "weight": 0.9}),
         )
@@ -333,61 +337,102 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     let res = app
         .post(
             "/v1/memory/links",
-            &s,
+            s,
             json!({"from": {"type": "note", "id": "missing"}, "to": {"type": "entity", "id": hank},
                    "relation": "about"}),
         )
         .await;
     assert_eq!(res.status(), 422);
+    Graph {
+        globex,
+        hank,
+        fact,
+        l2_id,
+    }
+}
 
+/// Hank's links are listed, Globex is found by part of its name, Hank's aliases are replaced.
+async fn list_find_and_rename(app: &TestApp, s: &str, g: &Graph) {
+    let (globex, hank) = (&g.globex, &g.hank);
     let links = json_of(
-        app.get(&format!("/v1/memory/links?node_id={hank}"), &s)
+        app.get(&format!("/v1/memory/links?node_id={hank}"), s)
             .await,
     )
     .await;
     assert_eq!(links["data"].as_array().unwrap().len(), 2);
-    let found = json_of(app.get("/v1/memory/entities?name=glob", &s).await).await;
+    let found = json_of(app.get("/v1/memory/entities?name=glob", s).await).await;
     assert_eq!(found["data"][0]["id"], globex.as_str());
     let res = app
         .patch(
             &format!("/v1/memory/entities/{hank}"),
-            &s,
+            s,
             json!({"aliases": ["Hank"]}),
         )
         .await;
     assert_eq!(json_of(res).await["aliases"], json!(["Hank"]));
+}
 
-    let q = json!({"query": "What should we know before emailing GBX?", "include_events": false});
-    let mut no_graph = q.clone();
+/// The query about GBX, which only the graph connects to the note about cats.
+fn gbx_query() -> Value {
+    json!({"query": "What should we know before emailing GBX?", "include_events": false})
+}
+
+/// Without the graph the pack has no entity and no note; with it, Globex comes first, then
+/// Hank, and the note two hops away.
+async fn pack_through_the_graph(app: &TestApp, s: &str, g: &Graph) {
+    let mut no_graph = gbx_query();
     no_graph["include_graph"] = json!(false);
-    let p = pack(&app, &s, no_graph).await;
-    assert!(item_ids(&p, "note").is_empty(), "{p}");
-    assert!(item_ids(&p, "entity").is_empty());
-    let p = pack(&app, &s, q.clone()).await;
-    assert_eq!(item_ids(&p, "entity")[0], globex);
-    assert!(item_ids(&p, "entity").contains(&hank));
-    assert!(item_ids(&p, "note").contains(&fact), "{p}");
-    let via = p["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == fact.as_str())
-        .unwrap();
-    assert!(via["reason"].as_str().unwrap().contains("graph: 2 hop(s)"));
+    let p = app.context_pack(s, no_graph).await;
+    assert!(p.item_ids("note").is_empty(), "{p:?}");
+    assert!(p.item_ids("entity").is_empty());
+    let p = app.context_pack(s, gbx_query()).await;
+    assert_eq!(p.item_ids("entity")[0], g.globex);
+    assert!(p.item_ids("entity").contains(&g.hank));
+    assert!(p.item_ids("note").contains(&g.fact), "{p:?}");
+    let via = p.items.iter().find(|i| i.id == g.fact).unwrap();
+    assert!(via.reason.contains("graph: 2 hop(s)"));
+}
+
+#[tokio::test]
+async fn entities_upsert_by_type_and_name_and_links_need_both_ends() {
+    let app = TestApp::spawn().await;
+    let s = app.register("graph@example.com").await;
+    let g = build_graph(&app, &s).await;
+    list_find_and_rename(&app, &s, &g).await;
+}
+
+#[tokio::test]
+async fn a_pack_reaches_a_note_only_through_the_graph() {
+    let app = TestApp::spawn().await;
+    let s = app.register("graph@example.com").await;
+    let g = build_graph(&app, &s).await;
+    list_find_and_rename(&app, &s, &g).await;
+    pack_through_the_graph(&app, &s, &g).await;
+}
+
+#[tokio::test]
+async fn the_graph_survives_a_restart_and_a_deleted_link_cuts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_on(dir.path(), &[]).await;
+    let s = app.register("graph@example.com").await;
+    let g = build_graph(&app, &s).await;
+    list_find_and_rename(&app, &s, &g).await;
+    pack_through_the_graph(&app, &s, &g).await;
 
     drop(app);
     let app = TestApp::spawn_on(dir.path(), &[]).await;
     let s = app.login("graph@example.com").await;
-    let p = pack(&app, &s, q.clone()).await;
+    let p = app.context_pack(&s, gbx_query()).await;
     assert!(
-        item_ids(&p, "note").contains(&fact),
+        p.item_ids("note").contains(&g.fact),
         "graph lost at restart"
     );
 
+    let l2_id = &g.l2_id;
     let res = app.delete(&format!("/v1/memory/links/{l2_id}"), &s).await;
     assert_eq!(res.status(), 200);
-    let p = pack(&app, &s, q).await;
-    assert!(!item_ids(&p, "note").contains(&fact));
+    let p = app.context_pack(&s, gbx_query()).await;
+    assert!(!p.item_ids("note").contains(&g.fact));
     assert_eq!(
         app.delete(&format!("/v1/memory/links/{l2_id}"), &s)
             .await
@@ -871,8 +916,19 @@ async fn bad_note_input_gets_a_clear_400() {
     }
 }
 
-#[tokio::test]
-async fn one_workspace_never_sees_another_workspaces_memory() {
+/// Two workspaces of one user, a key bound to each, and alpha's memory: a note (external
+/// pair `x/1`), an entity and an event, all about Bluebird.
+struct TwoWorkspaces {
+    app: TestApp,
+    alpha_key: String,
+    beta_key: String,
+    /// Alpha's note.
+    secret: String,
+    /// Alpha's entity.
+    entity: String,
+}
+
+async fn alpha_remembers_bluebird() -> TwoWorkspaces {
     let app = TestApp::spawn().await;
     let s = app.register("memiso@example.com").await;
     app.create_workspace(&s, "alpha").await;
@@ -880,15 +936,13 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
     let (_, alpha_key) = app.create_key(&s, Some("alpha"), json!({})).await;
     let (_, beta_key) = app.create_key(&s, Some("beta"), json!({})).await;
 
-    let secret = note(
-        &app,
-        &alpha_key,
-        json!({"content": "The alpha launch code name is Bluebird.", "external_source": "x", "external_id": "1"}),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let secret = app
+        .create_note(
+            &alpha_key,
+            json!({"content": "The alpha launch code name is Bluebird.", "external_source": "x", "external_id": "1"}),
+        )
+        .await
+        .id;
     let entity = json_of(
         app.post(
             "/v1/memory/entities",
@@ -907,19 +961,31 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
         json!({"type": "launch", "summary": "Bluebird launch rehearsal"}),
     )
     .await;
+    TwoWorkspaces {
+        app,
+        alpha_key,
+        beta_key,
+        secret,
+        entity,
+    }
+}
 
-    let p = pack(
-        &app,
-        &beta_key,
-        json!({"query": "What is the launch code name? Bluebird"}),
-    )
-    .await;
-    assert!(p["items"].as_array().unwrap().is_empty(), "{p}");
+#[tokio::test]
+async fn one_workspace_never_packs_reads_or_lists_another_workspaces_memory() {
+    let w = alpha_remembers_bluebird().await;
+    let (app, beta_key, secret) = (&w.app, &w.beta_key, &w.secret);
+    let p = app
+        .context_pack(
+            beta_key,
+            json!({"query": "What is the launch code name? Bluebird"}),
+        )
+        .await;
+    assert!(p.items.is_empty(), "{p:?}");
     for path in [
         format!("/v1/memory/notes/{secret}"),
         format!("/v1/memory/notes/{secret}/history"),
     ] {
-        assert_eq!(app.get(&path, &beta_key).await.status(), 404, "{path}");
+        assert_eq!(app.get(&path, beta_key).await.status(), 404, "{path}");
     }
     for path in [
         "/v1/memory/notes",
@@ -927,13 +993,19 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
         "/v1/memory/events",
         "/v1/memory/links",
     ] {
-        let listed = json_of(app.get(path, &beta_key).await).await;
+        let listed = json_of(app.get(path, beta_key).await).await;
         assert!(listed["data"].as_array().unwrap().is_empty(), "{path}");
     }
+}
+
+#[tokio::test]
+async fn one_workspace_can_neither_change_nor_link_another_workspaces_memory() {
+    let w = alpha_remembers_bluebird().await;
+    let (app, beta_key, secret, entity) = (&w.app, &w.beta_key, &w.secret, &w.entity);
     assert_eq!(
         app.patch(
             &format!("/v1/memory/notes/{secret}"),
-            &beta_key,
+            beta_key,
             json!({"content": "mine"})
         )
         .await
@@ -941,7 +1013,7 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
         404
     );
     assert_eq!(
-        app.delete(&format!("/v1/memory/notes/{secret}"), &beta_key)
+        app.delete(&format!("/v1/memory/notes/{secret}"), beta_key)
             .await
             .status(),
         404
@@ -949,7 +1021,7 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
     assert_eq!(
         app.patch(
             &format!("/v1/memory/entities/{entity}"),
-            &beta_key,
+            beta_key,
             json!({"name": "x"})
         )
         .await
@@ -959,7 +1031,7 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
     let res = app
         .post(
             "/v1/memory/links",
-            &beta_key,
+            beta_key,
             json!({"from": {"type": "note", "id": secret}, "to": {"type": "entity", "id": entity}, "relation": "r"}),
         )
         .await;
@@ -967,35 +1039,39 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
     let res = app
         .post(
             "/v1/memory/feedback",
-            &beta_key,
+            beta_key,
             json!({"item_id": secret, "signal": "forget"}),
         )
         .await;
     assert_eq!(res.status(), 422);
+    // None of it touched alpha's note.
+    let own = app
+        .context_pack(&w.alpha_key, json!({"query": "launch code name Bluebird"}))
+        .await;
+    assert!(own.item_ids("note").contains(secret));
+}
+
+#[tokio::test]
+async fn external_ids_and_keys_stay_within_their_workspace() {
+    let w = alpha_remembers_bluebird().await;
+    let app = &w.app;
     // The same external pair in another workspace is another note.
-    let twin = note(
-        &app,
-        &beta_key,
-        json!({"content": "Beta's own note.", "external_source": "x", "external_id": "1"}),
-    )
-    .await;
-    assert_ne!(twin["id"], secret.as_str());
+    let twin = app
+        .create_note(
+            &w.beta_key,
+            json!({"content": "Beta's own note.", "external_source": "x", "external_id": "1"}),
+        )
+        .await;
+    assert_ne!(twin.id, w.secret);
     // A key bound to alpha cannot name beta.
     let res = app
         .post(
             "/v1/memory/context-pack",
-            &alpha_key,
+            &w.alpha_key,
             json!({"query": "Bluebird", "workspace_id": "beta"}),
         )
         .await;
     assert_eq!(res.status(), 404);
-    let own = pack(
-        &app,
-        &alpha_key,
-        json!({"query": "launch code name Bluebird"}),
-    )
-    .await;
-    assert!(item_ids(&own, "note").contains(&secret));
 }
 
 #[tokio::test]
