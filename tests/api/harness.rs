@@ -234,42 +234,56 @@ async fn the_mission_detail_shows_what_was_recorded_against_it() {
     assert_eq!(app.get("/v1/harness/missions/nope", &s).await.status(), 404);
 }
 
-#[tokio::test]
-async fn versions_reweight_packs_and_packs_leave_traces() {
-    let app = TestApp::spawn().await;
-    let s = app.register("versions@example.com").await;
+/// Two notes about standups: `strong` matches the query better, `weak` is more important.
+struct Standups {
+    strong: Value,
+    weak: Value,
+}
+
+async fn two_standup_notes(app: &TestApp, s: &str) -> Standups {
     let (_, strong) = app
         .post_json(
             "/v1/memory/notes",
-            &s,
+            s,
             json!({"content": "Standups happen at 9:30 in the main room.", "importance": 0.1}),
         )
         .await;
-    let (_, weak) = app.post_json("/v1/memory/notes", &s,
+    let (_, weak) = app.post_json("/v1/memory/notes", s,
         json!({"content": "The office kitchen closes at 6pm; standups never run late.", "importance": 1.0})).await;
-    let q = json!({"query": "when are standups held?", "include_events": false,
-                   "metadata": {"mission_id": "m-7", "gwen_task_id": "t-1"}});
+    Standups { strong, weak }
+}
+
+fn standup_query() -> Value {
+    json!({"query": "when are standups held?", "include_events": false,
+           "metadata": {"mission_id": "m-7", "gwen_task_id": "t-1"}})
+}
+
+/// Without a version, relevance wins; the pack left a trace with the items and their scores.
+async fn pack_without_a_version(app: &TestApp, s: &str, notes: &Standups) {
     let (_, before) = app
-        .post_json("/v1/memory/context-pack", &s, q.clone())
+        .post_json("/v1/memory/context-pack", s, standup_query())
         .await;
-    assert_eq!(note_ids(&before)[0], strong["id"].as_str().unwrap());
+    assert_eq!(note_ids(&before)[0], notes.strong["id"].as_str().unwrap());
     assert!(before["harness_version_id"].is_null());
 
-    // The pack left a trace with the items and their scores.
     let trace_id = before["trace_id"].as_str().unwrap();
-    let traces = json_of(app.get("/v1/harness/traces?mission_id=m-7", &s).await).await;
+    let traces = json_of(app.get("/v1/harness/traces?mission_id=m-7", s).await).await;
     let t = &traces["data"][0];
     assert_eq!(t["id"], trace_id);
     assert_eq!(t["trace_type"], "context_pack");
     assert_eq!(t["task_id"], "t-1");
     assert_eq!(t["pack_id"], before["pack_id"]);
-    assert_eq!(t["context"]["memories"][0]["id"], strong["id"]);
+    assert_eq!(t["context"]["memories"][0]["id"], notes.strong["id"]);
     assert!(t["context"]["memories"][0]["relevance_score"].is_number());
+}
 
+/// A draft version changes nothing; the same config activated puts importance first, and the
+/// pack (stored too) names the version. Returns the active version.
+async fn activate_importance_first(app: &TestApp, s: &str, notes: &Standups) -> Value {
     let (status, draft) = app
         .post_json(
             "/v1/harness/versions",
-            &s,
+            s,
             json!({"name": "importance first", "config": {"context": {"weights":
             {"relevance": 0.1, "recency": 0, "importance": 5, "confidence": 0, "feedback": 0}}}}),
         )
@@ -277,27 +291,27 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
     assert_eq!(status, 201);
     assert_eq!(draft["status"], "draft");
     let (_, still) = app
-        .post_json("/v1/memory/context-pack", &s, q.clone())
+        .post_json("/v1/memory/context-pack", s, standup_query())
         .await;
     assert_eq!(
         note_ids(&still)[0],
-        strong["id"].as_str().unwrap(),
+        notes.strong["id"].as_str().unwrap(),
         "a draft changes nothing"
     );
 
     let (_, active) = app
         .post_json(
             "/v1/harness/versions",
-            &s,
+            s,
             json!({"name": "importance first", "activate": true, "config": {"context": {"weights":
             {"relevance": 0.1, "recency": 0, "importance": 5, "confidence": 0, "feedback": 0}}}}),
         )
         .await;
     assert_eq!(active["status"], "active");
     let (_, after) = app
-        .post_json("/v1/memory/context-pack", &s, q.clone())
+        .post_json("/v1/memory/context-pack", s, standup_query())
         .await;
-    assert_eq!(note_ids(&after)[0], weak["id"].as_str().unwrap());
+    assert_eq!(note_ids(&after)[0], notes.weak["id"].as_str().unwrap());
     assert_eq!(after["harness_version_id"], active["id"]);
     let stored = json_of(
         app.get(
@@ -305,12 +319,39 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
                 "/v1/memory/context-packs/{}",
                 after["pack_id"].as_str().unwrap()
             ),
-            &s,
+            s,
         )
         .await,
     )
     .await;
     assert_eq!(stored["harness_version_id"], active["id"]);
+    active
+}
+
+#[tokio::test]
+async fn a_pack_leaves_a_trace_with_its_items_and_scores() {
+    let app = TestApp::spawn().await;
+    let s = app.register("versions@example.com").await;
+    let notes = two_standup_notes(&app, &s).await;
+    pack_without_a_version(&app, &s, &notes).await;
+}
+
+#[tokio::test]
+async fn an_active_version_reweights_packs_and_a_draft_does_not() {
+    let app = TestApp::spawn().await;
+    let s = app.register("versions@example.com").await;
+    let notes = two_standup_notes(&app, &s).await;
+    pack_without_a_version(&app, &s, &notes).await;
+    activate_importance_first(&app, &s, &notes).await;
+}
+
+#[tokio::test]
+async fn activating_a_version_archives_the_active_one() {
+    let app = TestApp::spawn().await;
+    let s = app.register("versions@example.com").await;
+    let notes = two_standup_notes(&app, &s).await;
+    pack_without_a_version(&app, &s, &notes).await;
+    let active = activate_importance_first(&app, &s, &notes).await;
 
     let (_, newer) = app
         .post_json(
@@ -337,9 +378,16 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
         active["id"].as_str().unwrap().to_string(),
         "archived".into()
     )));
-    let (_, back) = app.post_json("/v1/memory/context-pack", &s, q).await;
-    assert_eq!(note_ids(&back)[0], strong["id"].as_str().unwrap());
+    let (_, back) = app
+        .post_json("/v1/memory/context-pack", &s, standup_query())
+        .await;
+    assert_eq!(note_ids(&back)[0], notes.strong["id"].as_str().unwrap());
+}
 
+#[tokio::test]
+async fn bad_versions_and_traces_are_refused() {
+    let app = TestApp::spawn().await;
+    let s = app.register("versions@example.com").await;
     for bad in [
         json!({"name": "x", "config": []}),
         json!({"name": "x", "config": {"context": {"weights": {"relevance": 1}}}}),
@@ -556,23 +604,32 @@ async fn reflections_go_through_a_provider_or_answer_503() {
     assert_eq!(status, 422);
 }
 
-#[tokio::test]
-async fn the_harness_is_scoped_by_workspace() {
+/// Two workspaces with a key each; alpha has a mission (`shared-id`), a trace and an active
+/// version.
+struct AlphaHarness {
+    app: TestApp,
+    beta: String,
+    /// Alpha's mission.
+    mission: Value,
+    /// Alpha's trace.
+    trace: Value,
+}
+
+async fn alpha_harness() -> AlphaHarness {
     let app = TestApp::spawn().await;
     let s = app.register("harnessiso@example.com").await;
     app.create_workspace(&s, "alpha").await;
     app.create_workspace(&s, "beta").await;
     let (_, alpha) = app.create_key(&s, Some("alpha"), json!({})).await;
     let (_, beta) = app.create_key(&s, Some("beta"), json!({})).await;
-    let (_, m) = app
+    let (_, mission) = app
         .post_json(
             "/v1/harness/missions",
             &alpha,
             json!({"mission_id": "shared-id"}),
         )
         .await;
-    let mid = m["id"].as_str().unwrap();
-    let (_, t) = app
+    let (_, trace) = app
         .post_json("/v1/harness/traces", &alpha, json!({"input_summary": "x"}))
         .await;
     app.post_json(
@@ -581,27 +638,46 @@ async fn the_harness_is_scoped_by_workspace() {
         json!({"name": "v", "config": {}, "activate": true}),
     )
     .await;
+    AlphaHarness {
+        app,
+        beta,
+        mission,
+        trace,
+    }
+}
 
+#[tokio::test]
+async fn one_workspace_neither_lists_nor_reads_another_workspaces_harness() {
+    let h = alpha_harness().await;
+    let (app, beta) = (&h.app, &h.beta);
+    let mid = h.mission["id"].as_str().unwrap();
     for path in [
         "/v1/harness/missions",
         "/v1/harness/traces",
         "/v1/harness/versions",
         "/v1/harness/reflections",
     ] {
-        let listed = json_of(app.get(path, &beta).await).await;
+        let listed = json_of(app.get(path, beta).await).await;
         assert!(listed["data"].as_array().unwrap().is_empty(), "{path}");
     }
     assert_eq!(
-        app.get(&format!("/v1/harness/missions/{mid}"), &beta)
+        app.get(&format!("/v1/harness/missions/{mid}"), beta)
             .await
             .status(),
         404
     );
+}
+
+#[tokio::test]
+async fn one_workspace_cannot_write_to_another_workspaces_missions_or_traces() {
+    let h = alpha_harness().await;
+    let (app, beta) = (&h.app, &h.beta);
+    let mid = h.mission["id"].as_str().unwrap();
     assert_eq!(
         patch(
-            &app,
+            app,
             &format!("/v1/harness/missions/{mid}"),
-            &beta,
+            beta,
             json!({"status": "x"})
         )
         .await
@@ -611,7 +687,7 @@ async fn the_harness_is_scoped_by_workspace() {
     assert_eq!(
         app.post_json(
             &format!("/v1/harness/missions/{mid}/steps"),
-            &beta,
+            beta,
             json!({"step_ref": "s"})
         )
         .await
@@ -621,7 +697,7 @@ async fn the_harness_is_scoped_by_workspace() {
     assert_eq!(
         app.post_json(
             &format!("/v1/harness/missions/{mid}/artifacts"),
-            &beta,
+            beta,
             json!({"kind": "url", "uri": "https://x"})
         )
         .await
@@ -631,27 +707,33 @@ async fn the_harness_is_scoped_by_workspace() {
     assert_eq!(
         app.post_json(
             "/v1/harness/feedback",
-            &beta,
-            json!({"trace_id": t["id"], "rating": 1})
+            beta,
+            json!({"trace_id": h.trace["id"], "rating": 1})
         )
         .await
         .0,
         404
     );
+}
+
+#[tokio::test]
+async fn each_workspace_has_its_own_missions_and_versions() {
+    let h = alpha_harness().await;
+    let (app, beta) = (&h.app, &h.beta);
     // The same mission_id in beta is beta's own mission.
     let (status, other) = app
         .post_json(
             "/v1/harness/missions",
-            &beta,
+            beta,
             json!({"mission_id": "shared-id"}),
         )
         .await;
     assert_eq!(status, 201);
-    assert_ne!(other["id"], m["id"]);
+    assert_ne!(other["id"], h.mission["id"]);
     let (_, pack) = app
         .post_json(
             "/v1/memory/context-pack",
-            &beta,
+            beta,
             json!({"query": "anything"}),
         )
         .await;
