@@ -621,14 +621,19 @@ async fn deterministic_answers_come_from_the_cache() {
     assert_eq!(res.headers()["x-cairn-cache"], "miss");
 }
 
-#[tokio::test]
-async fn prepaid_balance_and_budgets_hold_under_concurrency() {
+/// A server routing to the mock upstream, and a user with no funds yet.
+async fn unfunded() -> (TestApp, String, tempfile::TempDir) {
     let (base, _) = upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &base);
     let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
     let s = app.register("billing@example.com").await;
+    (app, s, dir)
+}
 
+#[tokio::test]
+async fn chat_needs_funds_and_funding_needs_a_session_and_a_positive_amount() {
+    let (app, s, _dir) = unfunded().await;
     let res = app
         .post("/v1/chat/completions", &s, ask("strong", false))
         .await;
@@ -666,7 +671,12 @@ async fn prepaid_balance_and_budgets_hold_under_concurrency() {
             .status(),
         501
     );
+}
 
+#[tokio::test]
+async fn concurrent_requests_never_overspend_the_balance() {
+    let (app, s, _dir) = unfunded().await;
+    let (_, key) = app.create_key(&s, None, json!({})).await;
     // 50 requests at once against a balance that covers only a few holds at a time.
     fund(&app, &s, 0.003).await;
     let mut tasks = Vec::new();
@@ -705,8 +715,11 @@ async fn prepaid_balance_and_budgets_hold_under_concurrency() {
         (0.003 - charged - left).abs() < 1e-9,
         "ledger: {charged} charged, {left} left"
     );
+}
 
-    // A workspace budget refuses once spent.
+#[tokio::test]
+async fn a_workspace_budget_refuses_requests_beyond_it() {
+    let (app, s, _dir) = unfunded().await;
     fund(&app, &s, 10.0).await;
     let res = app
         .post(
