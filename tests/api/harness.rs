@@ -414,31 +414,35 @@ async fn bad_versions_and_traces_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn trace_feedback_reorders_packs_remembers_and_forgets() {
-    let app = TestApp::spawn().await;
-    let s = app.register("hfeedback@example.com").await;
+/// The invoice question, optionally restricted to one note kind.
+fn invoice_query(kind: Option<&str>) -> Value {
+    let mut q = json!({"query": "how are invoices sent?", "include_events": false});
+    if let Some(k) = kind {
+        q["kinds"] = json!([k]);
+    }
+    q
+}
+
+/// Two notes answer the invoice question (a fact and a decision). Packs that used only one
+/// of them are rated: the second up, the top down, until the order flips. Returns the notes
+/// (top, second as first ranked) and the last pack.
+async fn rate_until_the_order_flips(app: &TestApp, s: &str) -> (String, String, Value) {
     let (_, a) = app
         .post_json(
             "/v1/memory/notes",
-            &s,
+            s,
             json!({"content": "Invoices are sent on the first business day.", "kind": "fact"}),
         )
         .await;
     app.post_json(
         "/v1/memory/notes",
-        &s,
+        s,
         json!({"content": "Invoices go out by email with a PDF attached.", "kind": "decision"}),
     )
     .await;
-    let q = |kinds: Option<&str>| {
-        let mut q = json!({"query": "how are invoices sent?", "include_events": false});
-        if let Some(k) = kinds {
-            q["kinds"] = json!([k]);
-        }
-        q
-    };
-    let (_, before) = app.post_json("/v1/memory/context-pack", &s, q(None)).await;
+    let (_, before) = app
+        .post_json("/v1/memory/context-pack", s, invoice_query(None))
+        .await;
     let order = note_ids(&before);
     assert_eq!(order.len(), 2);
     let (top, second) = (order[0].clone(), order[1].clone());
@@ -450,17 +454,20 @@ async fn trace_feedback_reorders_packs_remembers_and_forgets() {
         }
     };
 
-    // Packs that used only one of them, rated: the second up, the top down.
     for (id, rating) in [(&second, 5.0), (&top, -5.0)] {
         for _ in 0..3 {
             let (_, pack) = app
-                .post_json("/v1/memory/context-pack", &s, q(Some(kind_of(id))))
+                .post_json(
+                    "/v1/memory/context-pack",
+                    s,
+                    invoice_query(Some(kind_of(id))),
+                )
                 .await;
             assert_eq!(note_ids(&pack), vec![id.clone()]);
             let (status, fb) = app
                 .post_json(
                     "/v1/harness/feedback",
-                    &s,
+                    s,
                     json!({"trace_id": pack["trace_id"], "rating": rating, "outcome": "success"}),
                 )
                 .await;
@@ -468,31 +475,60 @@ async fn trace_feedback_reorders_packs_remembers_and_forgets() {
             assert_eq!(fb["items_rated"], 1);
         }
     }
-    let (_, after) = app.post_json("/v1/memory/context-pack", &s, q(None)).await;
+    let (_, after) = app
+        .post_json("/v1/memory/context-pack", s, invoice_query(None))
+        .await;
     assert_eq!(note_ids(&after), vec![second.clone(), top.clone()]);
+    (top, second, after)
+}
 
-    // remember_text becomes a pending lesson; forget_note_ids forgets.
+/// Feedback on the last pack: remember_text becomes a pending lesson, forget_note_ids forgets
+/// `top`, and the trace records the rating. Returns the trace id.
+async fn remember_a_lesson_and_forget(app: &TestApp, s: &str, after: &Value, top: &str) -> String {
     let trace = after["trace_id"].as_str().unwrap();
-    let (status, fb) = app.post_json("/v1/harness/feedback", &s, json!({"trace_id": trace, "rating": 1,
+    let (status, fb) = app.post_json("/v1/harness/feedback", s, json!({"trace_id": trace, "rating": 1,
         "outcome": "success", "remember_text": "User prefers concise answers with concrete next steps.",
         "forget_note_ids": [top]})).await;
     assert_eq!(status, 201);
     assert_eq!(fb["remembered"]["status"], "pending");
     assert_eq!(fb["remembered"]["kind"], "lesson");
     assert_eq!(fb["feedback"]["forgotten"], json!([top]));
-    let queue = json_of(app.get("/v1/memory/notes?status=pending", &s).await).await;
+    let queue = json_of(app.get("/v1/memory/notes?status=pending", s).await).await;
     assert_eq!(queue["data"][0]["id"], fb["remembered"]["id"]);
-    let forgotten = json_of(app.get(&format!("/v1/memory/notes/{top}"), &s).await).await;
+    let forgotten = json_of(app.get(&format!("/v1/memory/notes/{top}"), s).await).await;
     assert_eq!(forgotten["status"], "forgotten");
     let traces = json_of(
-        app.get("/v1/harness/traces?trace_type=context_pack&limit=1", &s)
+        app.get("/v1/harness/traces?trace_type=context_pack&limit=1", s)
             .await,
     )
     .await;
     assert_eq!(traces["data"][0]["id"], trace);
     assert_eq!(traces["data"][0]["feedback_score"], 1.0);
     assert_eq!(traces["data"][0]["outcome"], "success");
+    trace.to_string()
+}
 
+#[tokio::test]
+async fn trace_feedback_reorders_later_packs() {
+    let app = TestApp::spawn().await;
+    let s = app.register("hfeedback@example.com").await;
+    rate_until_the_order_flips(&app, &s).await;
+}
+
+#[tokio::test]
+async fn trace_feedback_remembers_a_lesson_and_forgets_notes() {
+    let app = TestApp::spawn().await;
+    let s = app.register("hfeedback@example.com").await;
+    let (top, _, after) = rate_until_the_order_flips(&app, &s).await;
+    remember_a_lesson_and_forget(&app, &s, &after, &top).await;
+}
+
+#[tokio::test]
+async fn bad_trace_feedback_is_refused() {
+    let app = TestApp::spawn().await;
+    let s = app.register("hfeedback@example.com").await;
+    let (top, _, after) = rate_until_the_order_flips(&app, &s).await;
+    let trace = remember_a_lesson_and_forget(&app, &s, &after, &top).await;
     let (status, _) = app
         .post_json(
             "/v1/harness/feedback",
