@@ -1,3 +1,6 @@
+//! Guardrails over HTTP: policies, checks, approvals and the audit trail.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::time::Duration;
 
 use serde_json::{json, Value};

@@ -1,3 +1,6 @@
+//! Operator commands run without a server, and config errors that stop the server.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::process::Command;
 
 use crate::common::{TestApp, BIN};

@@ -1,3 +1,6 @@
+//! The `cairn ingest`, `search` and `reindex` commands over a data directory.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::process::Command;
 
 use crate::common::{TestApp, BIN};

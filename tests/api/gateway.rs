@@ -1,3 +1,7 @@
+//! The model gateway against a loopback OpenAI-shaped upstream: routing, failover, streaming,
+//! caching, billing and usage.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::sync::{Arc, Mutex};
 
 use axum::response::IntoResponse;

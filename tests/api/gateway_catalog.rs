@@ -1,3 +1,6 @@
+//! The gateway catalog: capability and budget filters, context windows, timeouts.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};

@@ -1,3 +1,6 @@
+//! The agent harness: missions, versions, traces, feedback and reflections.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::sync::{Arc, Mutex};
 
 use reqwest::Method;

@@ -1,3 +1,6 @@
+//! Self-hosted model endpoints: discovery, routing preference, rechecks and privacy.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 

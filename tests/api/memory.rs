@@ -1,3 +1,6 @@
+//! Agent memory over HTTP: notes, entities, links, events, batches and context packs.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use serde_json::{json, Value};
 
 use crate::common::api::{Note, PackItems};

@@ -1,3 +1,6 @@
+//! Sources over HTTP: every format, URL fetching, search, dedup, re-ingest and jobs.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::time::Duration;
 
 use reqwest::Method;
