@@ -3,6 +3,8 @@
 //! Cairn's own response type where it deserializes, else a small struct here with the fields
 //! the tests read. Tests that check a refusal use the untyped `json_request` family.
 
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use reqwest::multipart::{Form, Part};
@@ -13,7 +15,7 @@ use serde_json::Value;
 pub use cairn::context::model::ContextPack;
 pub use cairn::sources::model::{SearchResponse, SourceBatch, SourceView};
 
-use super::{json_of, TestApp};
+use super::{json_of, TestApp, BIN};
 
 /// A memory note as the notes routes answer it.
 #[derive(Debug, Clone, Deserialize)]
@@ -212,4 +214,17 @@ impl TestApp {
     pub async fn chat(&self, key: &str, body: Value) -> (u16, Value) {
         self.post_json("/v1/chat/completions", key, body).await
     }
+}
+
+/// Operator commands: runs `cairn ARGS` on the data directory `data` (logs at warn) with the
+/// extra environment `env`, without a server, and waits for it.
+pub fn cairn_cli(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env("CAIRN__STORAGE__DATA_DIR", data)
+        .env("CAIRN__LOG__LEVEL", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run cairn")
 }
