@@ -63,14 +63,11 @@ async fn local_server(up: Arc<AtomicBool>) -> String {
 }
 
 async fn answer_of(app: &TestApp, key: &str, model: &str) -> (u16, Value) {
-    let res = app
-        .post(
-            "/v1/chat/completions",
-            key,
-            json!({"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}),
-        )
-        .await;
-    (res.status().as_u16(), json_of(res).await)
+    app.chat(
+        key,
+        json!({"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await
 }
 
 /// A server with the managed mock models, a funded user with a key, and the user's local
