@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use cairn_ingest::{Chunker, Embedder};
+use secrecy::ExposeSecret;
 use sqlx::SqlitePool;
 use tokio::net::TcpListener;
 
@@ -98,74 +100,14 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Opens the stores and indexes of `config.storage.data_dir` and builds the services on
+    /// them; sources left mid-ingest by a previous process are recovered before it returns.
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
         let stores = Stores::open(config).await?;
-        let embedder = crate::embed::build(config).await?;
-        match stores.sources.embedding_state().await? {
-            Some((model, dim))
-                if model != embedder.model_id() || dim != embedder.dimension() as i64 =>
-            {
-                anyhow::bail!(
-                    "the stored vectors were made by {model} ({dim} dimensions) but the configured model is {} ({} \
-                     dimensions); run `cairn reindex` to re-embed everything, or configure {model} again",
-                    embedder.model_id(),
-                    embedder.dimension()
-                );
-            }
-            Some(_) => {}
-            None => {
-                let dim = i64::try_from(embedder.dimension())?;
-                stores
-                    .sources
-                    .set_embedding_state(embedder.model_id(), dim)
-                    .await?;
-            }
-        }
-        let text_dir = config.tantivy_dir();
-        let text = Arc::new(
-            tokio::task::spawn_blocking(move || TextIndex::open(&text_dir))
-                .await?
-                .context("opening the tantivy index (is another cairn process using this data directory?)")?,
-        );
-        let vectors = Arc::new(
-            VectorStore::open(
-                &config.lance_dir(),
-                embedder.dimension(),
-                config.search.vector_index_threshold,
-            )
-            .await?,
-        );
-        let resident = config.search.resident_max_vectors;
-        vectors
-            .keep_resident(crate::memory::NOTE_ITEM, resident)
-            .await?;
-        vectors
-            .keep_resident(crate::sources::CHUNK_ITEM, resident)
-            .await?;
+        let embedder = open_embedder(config, &stores).await?;
+        let (retriever, text) = open_retriever(config, embedder).await?;
         let chunker = Arc::new(crate::embed::chunker(config)?);
-        let s = &config.sources;
-        let fetcher = Arc::new(UrlFetcher::new(FetchSettings {
-            allow_hosts: s.url_allow_hosts.clone(),
-            max_bytes: s.url_max_bytes,
-            timeout: Duration::from_secs(s.url_timeout_secs),
-            max_redirects: s.url_max_redirects,
-        }));
-        let retriever = Arc::new(Retriever {
-            vectors,
-            text: text.clone(),
-            embedder,
-            fusion: config.fusion(),
-        });
-        let g = &config.guard;
-        let guard = Arc::new(Guard {
-            store: stores.guard.clone(),
-            settings: GuardSettings {
-                default_effect: g.default_effect,
-                approval_ttl_secs: g.approval_ttl_secs,
-                secret_notes: g.secret_notes,
-                review_below_confidence: g.review_below_confidence,
-            },
-        });
+        let guard = build_guard(config, &stores);
         let memory =
             Arc::new(Memory::open(stores.memory.clone(), retriever.clone(), guard.clone()).await?);
         let context = Arc::new(ContextPacks {
@@ -175,66 +117,10 @@ impl Engine {
             counter: TokenCounter::new(&config.context.tokenizer)?,
             hooks: std::sync::OnceLock::new(),
         });
-        let r = &config.reflection;
-        let reflector = if r.base_url.is_empty() {
-            None
-        } else {
-            Some(Reflector::new(
-                &r.base_url,
-                &r.api_key,
-                &r.model,
-                Duration::from_secs(r.timeout_secs),
-            )?)
-        };
-        let harness = Arc::new(Harness::new(
-            stores.harness.clone(),
-            stores.guard.clone(),
-            memory.clone(),
-            reflector,
-            HarnessSettings {
-                remember_status: config.harness.remember_status,
-            },
-        ));
+        let harness = build_harness(config, &stores, memory.clone())?;
         let _ = context.hooks.set(harness.clone());
-        let sealed = Arc::new(SecretBox::open(&config.secrets_dir())?);
-        crate::gateway::catalog::seed(stores.catalog.as_ref(), &sealed, config).await?;
-        let g = &config.gateway;
-        let gateway = Arc::new(
-            Gateway::open(GatewayParts {
-                catalog: stores.catalog.clone(),
-                sealed,
-                local: LocalDefaults {
-                    price_share: g.local_price_share,
-                    weight: g.local_weight,
-                    context_window: g.local_context_window,
-                    timeout: Duration::from_secs(g.local_timeout_secs),
-                    discovery_timeout: Duration::from_secs(g.local_discovery_timeout_secs),
-                },
-                usage: stores.usage.clone(),
-                ledger: Arc::new(Ledger::new(stores.billing.clone())),
-                enforce_balance: config.billing.enforce,
-                cache: ResponseCache::new(
-                    Duration::from_secs(g.cache_ttl_secs),
-                    g.cache_max_entries,
-                ),
-            })
-            .await?,
-        );
-        let sources = Arc::new(Sources {
-            store: stores.sources.clone(),
-            retriever,
-            chunker,
-            fetcher,
-            settings: SourcesSettings {
-                embed_title: s.embed_title,
-                title_tokens: config
-                    .embedding
-                    .max_length
-                    .saturating_sub(s.chunk_tokens + 4),
-                max_records: s.max_records,
-            },
-            wake: Arc::new(tokio::sync::Notify::new()),
-        });
+        let gateway = open_gateway(config, &stores).await?;
+        let sources = build_sources(config, &stores, retriever, chunker);
         sources.recover().await?;
         Ok(Self {
             stores,
@@ -265,6 +151,165 @@ impl Engine {
     }
 }
 
+/// Builds the configured embedder and checks it against the one the stored vectors were made
+/// by (recorded on first open): a different model or dimension would make every search wrong.
+async fn open_embedder(config: &Config, stores: &Stores) -> anyhow::Result<Arc<dyn Embedder>> {
+    let embedder = crate::embed::build(config).await?;
+    match stores.sources.embedding_state().await? {
+        Some((model, dim))
+            if model != embedder.model_id() || dim != embedder.dimension() as i64 =>
+        {
+            anyhow::bail!(
+                "the stored vectors were made by {model} ({dim} dimensions) but the configured model is {} ({} \
+                 dimensions); run `cairn reindex` to re-embed everything, or configure {model} again",
+                embedder.model_id(),
+                embedder.dimension()
+            );
+        }
+        Some(_) => {}
+        None => {
+            let dim = i64::try_from(embedder.dimension())?;
+            stores
+                .sources
+                .set_embedding_state(embedder.model_id(), dim)
+                .await?;
+        }
+    }
+    Ok(embedder)
+}
+
+/// Opens the text (tantivy) and vector (Lance) indexes and the retriever over both.
+async fn open_retriever(
+    config: &Config,
+    embedder: Arc<dyn Embedder>,
+) -> anyhow::Result<(Arc<Retriever>, Arc<TextIndex>)> {
+    let text_dir = config.tantivy_dir();
+    let text = Arc::new(
+        tokio::task::spawn_blocking(move || TextIndex::open(&text_dir))
+            .await?
+            .context(
+                "opening the tantivy index (is another cairn process using this data directory?)",
+            )?,
+    );
+    let vectors = Arc::new(
+        VectorStore::open(
+            &config.lance_dir(),
+            embedder.dimension(),
+            config.search.vector_index_threshold,
+        )
+        .await?,
+    );
+    let resident = config.search.resident_max_vectors;
+    vectors
+        .keep_resident(crate::memory::NOTE_ITEM, resident)
+        .await?;
+    vectors
+        .keep_resident(crate::sources::CHUNK_ITEM, resident)
+        .await?;
+    let retriever = Arc::new(Retriever {
+        vectors,
+        text: text.clone(),
+        embedder,
+        fusion: config.fusion(),
+    });
+    Ok((retriever, text))
+}
+
+fn build_guard(config: &Config, stores: &Stores) -> Arc<Guard> {
+    let g = &config.guard;
+    Arc::new(Guard {
+        store: stores.guard.clone(),
+        settings: GuardSettings {
+            default_effect: g.default_effect,
+            approval_ttl_secs: g.approval_ttl_secs,
+            secret_notes: g.secret_notes,
+            review_below_confidence: g.review_below_confidence,
+        },
+    })
+}
+
+/// The harness, with a reflector when `reflection.base_url` names a model server.
+fn build_harness(
+    config: &Config,
+    stores: &Stores,
+    memory: Arc<Memory>,
+) -> anyhow::Result<Arc<Harness>> {
+    let r = &config.reflection;
+    let reflector = if r.base_url.is_empty() {
+        None
+    } else {
+        Some(Reflector::new(
+            &r.base_url,
+            r.api_key.expose_secret(),
+            &r.model,
+            Duration::from_secs(r.timeout_secs),
+        )?)
+    };
+    Ok(Arc::new(Harness::new(
+        stores.harness.clone(),
+        stores.guard.clone(),
+        memory,
+        reflector,
+        HarnessSettings {
+            remember_status: config.harness.remember_status,
+        },
+    )))
+}
+
+/// Seeds the catalog with the config file's providers and models, then opens the gateway.
+async fn open_gateway(config: &Config, stores: &Stores) -> anyhow::Result<Arc<Gateway>> {
+    let sealed = Arc::new(SecretBox::open(&config.secrets_dir())?);
+    crate::gateway::catalog::seed(stores.catalog.as_ref(), &sealed, config).await?;
+    let g = &config.gateway;
+    let gateway = Gateway::open(GatewayParts {
+        catalog: stores.catalog.clone(),
+        sealed,
+        local: LocalDefaults {
+            price_share: g.local_price_share,
+            weight: g.local_weight,
+            context_window: g.local_context_window,
+            timeout: Duration::from_secs(g.local_timeout_secs),
+            discovery_timeout: Duration::from_secs(g.local_discovery_timeout_secs),
+        },
+        usage: stores.usage.clone(),
+        ledger: Arc::new(Ledger::new(stores.billing.clone())),
+        enforce_balance: config.billing.enforce,
+        cache: ResponseCache::new(Duration::from_secs(g.cache_ttl_secs), g.cache_max_entries),
+    })
+    .await?;
+    Ok(Arc::new(gateway))
+}
+
+fn build_sources(
+    config: &Config,
+    stores: &Stores,
+    retriever: Arc<Retriever>,
+    chunker: Arc<Chunker>,
+) -> Arc<Sources> {
+    let s = &config.sources;
+    let fetcher = Arc::new(UrlFetcher::new(FetchSettings {
+        allow_hosts: s.url_allow_hosts.clone(),
+        max_bytes: s.url_max_bytes,
+        timeout: Duration::from_secs(s.url_timeout_secs),
+        max_redirects: s.url_max_redirects,
+    }));
+    Arc::new(Sources {
+        store: stores.sources.clone(),
+        retriever,
+        chunker,
+        fetcher,
+        settings: SourcesSettings {
+            embed_title: s.embed_title,
+            title_tokens: config
+                .embedding
+                .max_length
+                .saturating_sub(s.chunk_tokens + 4),
+            max_records: s.max_records,
+        },
+        wake: Arc::new(tokio::sync::Notify::new()),
+    })
+}
+
 pub struct App {
     listener: TcpListener,
     state: AppState,
@@ -275,7 +320,10 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let engine = Engine::open(&config).await?;
         let stores = &engine.stores;
-        let secret = load_or_create_secret(&config.auth.session_secret, &config.secrets_dir())?;
+        let secret = load_or_create_secret(
+            config.auth.session_secret.expose_secret(),
+            &config.secrets_dir(),
+        )?;
         let metrics = crate::telemetry::init_metrics()?;
         let auth = &config.auth;
         let state = AppState {

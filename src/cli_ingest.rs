@@ -81,6 +81,28 @@ pub async fn ingest(config: Config, args: IngestArgs) -> anyhow::Result<()> {
         args.workspace.as_deref(),
     )
     .await?;
+    let items = pending_items(&args)?;
+    let started = Instant::now();
+    let counts = ingest_with_progress(&engine, &ws, items).await;
+    let secs = started.elapsed().as_secs_f64();
+    let IngestCounts {
+        ok,
+        dup,
+        failed,
+        chunks,
+    } = counts;
+    println!(
+        "ingested {ok} sources ({chunks} chunks) in {secs:.1} s, {:.1} chunks/s; {dup} already present; {failed} failed",
+        chunks as f64 / secs.max(1e-3)
+    );
+    engine.close().await;
+    anyhow::ensure!(failed == 0, "{failed} sources failed");
+    Ok(())
+}
+
+/// What the arguments name: each URL, and each file under each path that `--include` lets
+/// through (records files become one item per record).
+fn pending_items(args: &IngestArgs) -> anyhow::Result<Vec<Pending>> {
     let include = args
         .include
         .iter()
@@ -100,59 +122,80 @@ pub async fn ingest(config: Config, args: IngestArgs) -> anyhow::Result<()> {
         let files = collect_files(Path::new(target), &include);
         anyhow::ensure!(Path::new(target).exists(), "{target} does not exist");
         for file in files {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let name = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .map(str::to_string);
-            let base = Pending {
-                kind: "file".into(),
-                filename: name.clone(),
-                tags: args.tags.clone(),
-                metadata: [(
-                    "path".to_string(),
-                    serde_json::json!(file.display().to_string()),
-                )]
-                .into_iter()
-                .collect(),
-                ..Default::default()
-            };
-            let lower = name.unwrap_or_default().to_ascii_lowercase();
-            if lower.ends_with(".json") || lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
-                // A records file: one source per record, keyed by the file and the record id.
-                let records = cairn_ingest::records::parse_file(&bytes, &Default::default())
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-                let base = Pending {
-                    filename: None,
-                    external_source: Some(file.display().to_string()),
-                    ..base
-                };
-                items.extend(Pending::from_records(records, &base));
-                continue;
-            }
-            items.push(Pending { bytes, ..base });
+            items.extend(pending_file(&file, &args.tags)?);
         }
     }
+    Ok(items)
+}
+
+/// One file as pending sources: a JSON or JSON Lines file is a records file (one source per
+/// record, keyed by the file and the record id), anything else one source.
+fn pending_file(file: &Path, tags: &[String]) -> anyhow::Result<Vec<Pending>> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string);
+    let base = Pending {
+        kind: "file".into(),
+        filename: name.clone(),
+        tags: tags.to_vec(),
+        metadata: [(
+            "path".to_string(),
+            serde_json::json!(file.display().to_string()),
+        )]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
+    let lower = name.unwrap_or_default().to_ascii_lowercase();
+    if lower.ends_with(".json") || lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+        let records = cairn_ingest::records::parse_file(&bytes, &Default::default())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let base = Pending {
+            filename: None,
+            external_source: Some(file.display().to_string()),
+            ..base
+        };
+        return Ok(Pending::from_records(records, &base));
+    }
+    Ok(vec![Pending { bytes, ..base }])
+}
+
+#[derive(Debug, Default)]
+struct IngestCounts {
+    ok: u64,
+    dup: u64,
+    failed: u64,
+    chunks: i64,
+}
+
+/// Ingests the items one by one behind a progress bar; a failure is printed and counted, and
+/// the rest go on.
+async fn ingest_with_progress(
+    engine: &Engine,
+    ws: &Workspace,
+    items: Vec<Pending>,
+) -> IngestCounts {
     let bar = ProgressBar::new(items.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} files  {msg}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let (mut ok, mut dup, mut failed, mut chunks) = (0u64, 0u64, 0u64, 0i64);
+    let mut counts = IngestCounts::default();
     for item in items {
         let name = item
             .filename
             .clone()
             .or_else(|| item.url.clone())
             .unwrap_or_default();
-        match engine.sources.create(&ws, item, true).await {
-            Ok((_, view)) if view.deduplicated => dup += 1,
+        match engine.sources.create(ws, item, true).await {
+            Ok((_, view)) if view.deduplicated => counts.dup += 1,
             Ok((_, view)) => {
-                ok += 1;
+                counts.ok += 1;
                 if let Some(doc) = view.document_id {
-                    chunks += engine
+                    counts.chunks += engine
                         .sources
                         .store
                         .document_chunks(&doc)
@@ -162,23 +205,16 @@ pub async fn ingest(config: Config, args: IngestArgs) -> anyhow::Result<()> {
                 }
             }
             Err(e) => {
-                failed += 1;
+                counts.failed += 1;
                 bar.println(format!("failed: {name}: {e}"));
             }
         }
-        let rate = chunks as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        bar.set_message(format!("{chunks} chunks  {rate:.1} chunks/s"));
+        let rate = counts.chunks as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!("{} chunks  {rate:.1} chunks/s", counts.chunks));
         bar.inc(1);
     }
     bar.finish();
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "ingested {ok} sources ({chunks} chunks) in {secs:.1} s, {:.1} chunks/s; {dup} already present; {failed} failed",
-        chunks as f64 / secs.max(1e-3)
-    );
-    engine.close().await;
-    anyhow::ensure!(failed == 0, "{failed} sources failed");
-    Ok(())
+    counts
 }
 
 pub async fn search(

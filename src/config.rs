@@ -1,8 +1,14 @@
 //! Layered configuration: `config/default.toml`, then `--config FILE`, then
-//! `CAIRN__SECTION__KEY` environment variables. Unknown keys are rejected by name.
+//! `CAIRN__SECTION__KEY` environment variables. Unknown keys and bad values are rejected by
+//! name: a choice between fixed values is a serde enum (its error names the key through
+//! `serde_path_to_error`), and `Config::validate` checks only what types cannot say (ranges,
+//! settings that depend on each other). Secrets are `SecretString`, so a config printed with
+//! `{:?}` never shows one.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -54,7 +60,7 @@ pub struct GatewayConfig {
     pub local_discovery_timeout_secs: u64,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     pub name: String,
@@ -63,10 +69,10 @@ pub struct ProviderConfig {
     /// Base URL up to /v1 (empty: the vendor's own for openai and anthropic).
     pub base_url: String,
     #[serde(default)]
-    pub api_key: String,
-    /// Extra headers sent with every request.
+    pub api_key: SecretString,
+    /// Extra headers sent with every request (secret: they often carry credentials).
     #[serde(default)]
-    pub headers: std::collections::BTreeMap<String, String>,
+    pub headers: BTreeMap<String, SecretString>,
     #[serde(default = "default_provider_timeout")]
     pub timeout_secs: u64,
 }
@@ -79,15 +85,13 @@ fn default_true() -> bool {
     true
 }
 
-// Hand-written so provider keys never reach a log line.
-impl std::fmt::Debug for ProviderConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderConfig")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("base_url", &self.base_url)
-            .field("api_key", &"<redacted>")
-            .finish_non_exhaustive()
+impl ProviderConfig {
+    /// The extra headers in clear, for sealing into the catalog.
+    pub fn exposed_headers(&self) -> BTreeMap<&str, &str> {
+        self.headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.expose_secret()))
+            .collect()
     }
 }
 
@@ -126,24 +130,13 @@ pub struct HarnessConfig {
     pub remember_status: crate::memory::model::NoteStatus,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReflectionConfig {
     pub base_url: String,
-    pub api_key: String,
+    pub api_key: SecretString,
     pub model: String,
     pub timeout_secs: u64,
-}
-
-// Hand-written so the provider key never reaches a log line.
-impl std::fmt::Debug for ReflectionConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReflectionConfig")
-            .field("base_url", &self.base_url)
-            .field("api_key", &"<redacted>")
-            .field("model", &self.model)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,10 +188,10 @@ impl Weights {
     }
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingConfig {
-    pub backend: String,
+    pub backend: EmbeddingBackend,
     pub model: String,
     pub model_dir: String,
     pub onnxruntime: String,
@@ -207,7 +200,7 @@ pub struct EmbeddingConfig {
     pub threads: usize,
     pub batch_size: usize,
     pub remote_url: String,
-    pub remote_api_key: String,
+    pub remote_api_key: SecretString,
     pub remote_model: String,
     pub remote_timeout_secs: u64,
     pub remote_max_retries: u32,
@@ -225,17 +218,14 @@ fn default_embedding_aliases() -> Vec<String> {
     ]
 }
 
-// Hand-written so the remote key never reaches a log line.
-impl std::fmt::Debug for EmbeddingConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddingConfig")
-            .field("backend", &self.backend)
-            .field("model", &self.model)
-            .field("model_dir", &self.model_dir)
-            .field("remote_url", &self.remote_url)
-            .field("remote_api_key", &"<redacted>")
-            .finish_non_exhaustive()
-    }
+/// Where vectors are computed (`embedding.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingBackend {
+    /// The in-process ONNX model.
+    Local,
+    /// An OpenAI-compatible `/v1/embeddings` server at `embedding.remote_url`.
+    Remote,
 }
 
 impl EmbeddingConfig {
@@ -265,11 +255,21 @@ pub struct SourcesConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchConfig {
-    pub fusion: String,
+    pub fusion: FusionMethod,
     pub alpha: f32,
     pub rrf_k: f32,
     pub vector_index_threshold: usize,
     pub resident_max_vectors: usize,
+}
+
+/// How hybrid search merges the vector and BM25 rankings (`search.fusion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionMethod {
+    /// `alpha * vector + (1 - alpha) * bm25` over min-max normalised scores.
+    Convex,
+    /// Reciprocal rank fusion with `search.rrf_k`.
+    Rrf,
 }
 
 /// `~/x` is `$HOME/x`; anything else is taken as written.
@@ -295,10 +295,10 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    pub session_secret: String,
+    pub session_secret: SecretString,
     pub session_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
     pub allow_registration: bool,
@@ -306,18 +306,6 @@ pub struct AuthConfig {
     pub login_window_secs: u64,
     pub login_lockout_secs: u64,
     pub cookie_secure: bool,
-}
-
-// Hand-written so the signing secret never reaches a log line.
-impl std::fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("session_secret", &"<redacted>")
-            .field("session_ttl_secs", &self.session_ttl_secs)
-            .field("refresh_ttl_secs", &self.refresh_ttl_secs)
-            .field("allow_registration", &self.allow_registration)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -332,7 +320,17 @@ pub struct RateLimitConfig {
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub level: String,
-    pub format: String,
+    pub format: LogFormat,
+}
+
+/// How log lines are written (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, fields flattened.
+    Json,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -381,74 +379,83 @@ impl Config {
         Ok(config)
     }
 
+    /// What the types cannot say: ranges and settings that depend on each other. Each step
+    /// returns the first bad key of its sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, message: &str| ConfigError::Invalid {
-            key: key.to_string(),
-            message: message.to_string(),
-        };
+        self.validate_server_and_auth()?;
+        self.validate_embedding_and_sources()?;
+        self.validate_search_and_context()?;
+        self.validate_harness_guard_reflection()?;
+        self.validate_providers_and_models()?;
+        self.validate_gateway_memory_limits()
+    }
+
+    fn validate_server_and_auth(&self) -> Result<(), ConfigError> {
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
             return Err(invalid(
                 "server.bind",
                 "expected HOST:PORT, e.g. 127.0.0.1:8080",
             ));
         }
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(invalid("log.format", "expected \"text\" or \"json\""));
-        }
         if self.auth.session_ttl_secs <= 0 || self.auth.refresh_ttl_secs <= 0 {
             return Err(invalid("auth", "token lifetimes must be positive"));
         }
-        if !matches!(self.embedding.backend.as_str(), "local" | "remote") {
-            return Err(invalid(
-                "embedding.backend",
-                "expected \"local\" or \"remote\"",
-            ));
-        }
-        if self.embedding.backend == "remote" && self.embedding.remote_url.is_empty() {
+        Ok(())
+    }
+
+    fn validate_embedding_and_sources(&self) -> Result<(), ConfigError> {
+        let (embedding, sources) = (&self.embedding, &self.sources);
+        if embedding.backend == EmbeddingBackend::Remote && embedding.remote_url.is_empty() {
             return Err(invalid(
                 "embedding.remote_url",
                 "required when embedding.backend is \"remote\"",
             ));
         }
-        if self.sources.chunk_tokens + 2 > self.embedding.max_length
-            || self.sources.chunk_tokens == 0
-        {
+        if sources.chunk_tokens + 2 > embedding.max_length || sources.chunk_tokens == 0 {
             return Err(invalid(
                 "sources.chunk_tokens",
                 "must be at least 1 and leave room for the model's two special tokens within embedding.max_length",
             ));
         }
-        if self.sources.chunk_overlap >= self.sources.chunk_tokens {
+        if sources.chunk_overlap >= sources.chunk_tokens {
             return Err(invalid(
                 "sources.chunk_overlap",
                 "must be smaller than sources.chunk_tokens",
             ));
         }
-        if !matches!(self.search.fusion.as_str(), "convex" | "rrf") {
-            return Err(invalid("search.fusion", "expected \"convex\" or \"rrf\""));
-        }
+        Ok(())
+    }
+
+    fn validate_search_and_context(&self) -> Result<(), ConfigError> {
         if !(0.0..=1.0).contains(&self.search.alpha) {
             return Err(invalid("search.alpha", "expected a number from 0 to 1"));
         }
-        let c = &self.context;
-        if c.default_max_tokens == 0 || c.default_max_tokens > c.max_tokens_limit {
+        let context = &self.context;
+        if context.default_max_tokens == 0 || context.default_max_tokens > context.max_tokens_limit
+        {
             return Err(invalid(
                 "context.default_max_tokens",
                 "must be at least 1 and at most context.max_tokens_limit",
             ));
         }
-        if !(0.0..=1.0).contains(&c.duplicate_threshold) || c.recency_half_life_days <= 0.0 {
+        if !(0.0..=1.0).contains(&context.duplicate_threshold)
+            || context.recency_half_life_days <= 0.0
+        {
             return Err(invalid(
                 "context",
                 "duplicate_threshold is 0-1 and recency_half_life_days positive",
             ));
         }
-        if !c.weights.in_range() {
+        if !context.weights.in_range() {
             return Err(invalid(
                 "context.weights",
                 "each weight is a number from 0 to 10",
             ));
         }
+        Ok(())
+    }
+
+    fn validate_harness_guard_reflection(&self) -> Result<(), ConfigError> {
         if !matches!(
             self.harness.remember_status,
             crate::memory::model::NoteStatus::Pending | crate::memory::model::NoteStatus::Approved
@@ -467,6 +474,10 @@ impl Config {
                 "required when reflection.base_url is set",
             ));
         }
+        Ok(())
+    }
+
+    fn validate_providers_and_models(&self) -> Result<(), ConfigError> {
         for p in &self.providers {
             if !matches!(
                 p.kind.as_str(),
@@ -501,16 +512,20 @@ impl Config {
                 ));
             }
         }
-        let g = &self.gateway;
-        if !(0.0..=1.0).contains(&g.local_price_share) {
+        Ok(())
+    }
+
+    fn validate_gateway_memory_limits(&self) -> Result<(), ConfigError> {
+        let gateway = &self.gateway;
+        if !(0.0..=1.0).contains(&gateway.local_price_share) {
             return Err(invalid("gateway.local_price_share", "expected 0-1"));
         }
-        if !(1..=10).contains(&g.local_weight) {
+        if !(1..=10).contains(&gateway.local_weight) {
             return Err(invalid("gateway.local_weight", "expected 1-10"));
         }
-        if g.local_context_window == 0
-            || g.local_timeout_secs == 0
-            || g.local_discovery_timeout_secs == 0
+        if gateway.local_context_window == 0
+            || gateway.local_timeout_secs == 0
+            || gateway.local_discovery_timeout_secs == 0
         {
             return Err(invalid(
                 "gateway.local_context_window",
@@ -520,9 +535,10 @@ impl Config {
         if self.memory.max_batch_items == 0 {
             return Err(invalid("memory.max_batch_items", "must be at least 1"));
         }
-        if self.rate_limit.default_per_minute == 0
-            || self.rate_limit.session_per_minute == 0
-            || self.rate_limit.anonymous_per_minute == 0
+        let limits = &self.rate_limit;
+        if limits.default_per_minute == 0
+            || limits.session_per_minute == 0
+            || limits.anonymous_per_minute == 0
         {
             return Err(invalid(
                 "rate_limit",
@@ -545,11 +561,11 @@ impl Config {
     }
 
     pub fn fusion(&self) -> crate::retrieval::Fusion {
-        match self.search.fusion.as_str() {
-            "rrf" => crate::retrieval::Fusion::Rrf {
+        match self.search.fusion {
+            FusionMethod::Rrf => crate::retrieval::Fusion::Rrf {
                 k: self.search.rrf_k,
             },
-            _ => crate::retrieval::Fusion::Convex {
+            FusionMethod::Convex => crate::retrieval::Fusion::Convex {
                 alpha: self.search.alpha,
             },
         }
@@ -557,6 +573,13 @@ impl Config {
 
     pub fn secrets_dir(&self) -> PathBuf {
         self.storage.data_dir.join("secrets")
+    }
+}
+
+fn invalid(key: &str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.to_string(),
     }
 }
 
@@ -675,6 +698,114 @@ mod tests {
         std::fs::write(&path, "[storage]\ndata_dirr = \"x\"\n").expect("write");
         let err = Config::load_from(Some(&path), &[]).expect_err("unknown key");
         assert!(err.to_string().contains("data_dirr"), "{err}");
+    }
+
+    #[test]
+    fn choices_load_as_enums() {
+        let config = Config::load_from(
+            None,
+            &env(&[
+                ("CAIRN__LOG__FORMAT", "json"),
+                ("CAIRN__SEARCH__FUSION", "rrf"),
+                ("CAIRN__EMBEDDING__BACKEND", "remote"),
+                ("CAIRN__EMBEDDING__REMOTE_URL", "http://127.0.0.1:9/v1"),
+            ]),
+        )
+        .expect("valid choices");
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.search.fusion, FusionMethod::Rrf);
+        assert_eq!(config.embedding.backend, EmbeddingBackend::Remote);
+        assert!(matches!(
+            config.fusion(),
+            crate::retrieval::Fusion::Rrf { .. }
+        ));
+    }
+
+    #[test]
+    fn a_bad_choice_is_an_error_naming_the_key_and_the_choices() {
+        for (var, value, key, choices) in [
+            (
+                "CAIRN__LOG__FORMAT",
+                "xml",
+                "log.format",
+                "`text` or `json`",
+            ),
+            (
+                "CAIRN__EMBEDDING__BACKEND",
+                "gpu",
+                "embedding.backend",
+                "`local` or `remote`",
+            ),
+            (
+                "CAIRN__SEARCH__FUSION",
+                "sum",
+                "search.fusion",
+                "`convex` or `rrf`",
+            ),
+        ] {
+            let err = Config::load_from(None, &env(&[(var, value)])).expect_err("bad choice");
+            assert!(
+                matches!(&err, ConfigError::Invalid { key: k, .. } if k == key),
+                "{err:?}"
+            );
+            let message = err.to_string();
+            assert!(message.contains(&format!("`{key}`")), "{message}");
+            assert!(message.contains(value), "{message}");
+            assert!(message.contains(choices), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_remote_backend_needs_a_url() {
+        let err = Config::load_from(None, &env(&[("CAIRN__EMBEDDING__BACKEND", "remote")]))
+            .expect_err("no url");
+        assert!(err.to_string().contains("embedding.remote_url"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_reach_debug_output() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"\"\n\
+             api_key = \"sk-provider-key\"\nheaders = { x-auth = \"header-secret\" }\n",
+        )
+        .expect("write");
+        let config = Config::load_from(
+            Some(&path),
+            &env(&[
+                (
+                    "CAIRN__AUTH__SESSION_SECRET",
+                    "session-secret-0123456789abcdef",
+                ),
+                ("CAIRN__EMBEDDING__REMOTE_API_KEY", "embedding-key"),
+                ("CAIRN__REFLECTION__API_KEY", "reflection-key"),
+            ]),
+        )
+        .expect("valid");
+        let printed = format!("{config:?}");
+        for secret in [
+            "sk-provider-key",
+            "header-secret",
+            "session-secret-0123456789abcdef",
+            "embedding-key",
+            "reflection-key",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert_eq!(
+            config.providers[0].api_key.expose_secret(),
+            "sk-provider-key"
+        );
+        assert_eq!(
+            config.providers[0].exposed_headers().get("x-auth"),
+            Some(&"header-secret")
+        );
+        assert_eq!(
+            config.auth.session_secret.expose_secret(),
+            "session-secret-0123456789abcdef"
+        );
     }
 
     #[test]

@@ -6,15 +6,18 @@ use std::time::Duration;
 use anyhow::Context;
 use cairn_ingest::embed::{LocalEmbedder, LocalModel, RemoteEmbedder, RemoteSettings};
 use cairn_ingest::{Chunker, Embedder};
+use secrecy::ExposeSecret;
 
-use crate::config::Config;
+use crate::config::{Config, EmbeddingBackend};
 
 pub async fn build(config: &Config) -> anyhow::Result<Arc<dyn Embedder>> {
     let e = &config.embedding;
-    if e.backend == "remote" {
+    if e.backend == EmbeddingBackend::Remote {
         let settings = RemoteSettings {
             base_url: e.remote_url.clone(),
-            api_key: (!e.remote_api_key.is_empty()).then(|| e.remote_api_key.clone()),
+            api_key: Some(e.remote_api_key.expose_secret())
+                .filter(|key| !key.is_empty())
+                .map(str::to_string),
             model: if e.remote_model.is_empty() {
                 e.model.clone()
             } else {

@@ -1,3 +1,6 @@
+//! The `cairn` binary: parses the command line and runs it (`cairn::cli`); errors print
+//! with their causes and exit 1.
+
 use clap::Parser;
 
 #[global_allocator]

@@ -172,13 +172,16 @@ async fn start_litellm(
     anyhow::bail!("LiteLLM did not answer within 120 s")
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let up = upstream().await?;
-    let dir = std::env::temp_dir().join(format!("cairn-gateway-bench-{}", std::process::id()));
+/// A Cairn server routing model `m` to the upstream `up`, with limits out of the way.
+struct Server {
+    base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start_cairn(up: &str, dir: &std::path::Path) -> anyhow::Result<Server> {
     let cfg_path = dir.join("bench.toml");
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(dir)?;
     std::fs::write(
         &cfg_path,
         format!(
@@ -196,12 +199,14 @@ async fn main() -> anyhow::Result<()> {
     let app = cairn::app::App::build(config).await?;
     let base = format!("http://{}", app.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
+    let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
+    Ok(Server { base, stop, task })
+}
+
+/// Registers the bench user, funds it and returns a runtime key.
+async fn funded_key(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
     let reg: Value = client
         .post(format!("{base}/api/auth/register"))
         .json(&json!({"email": "bench@cairn.local", "password": "benchmark-only"}))
@@ -227,10 +232,68 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .json()
         .await?;
-    let key = key["key"].as_str().context("key")?.to_string();
+    Ok(key["key"].as_str().context("key")?.to_string())
+}
+
+/// Cairn's figures to compare LiteLLM with: latency added at concurrency 1 is measured
+/// against the direct p50/p99, throughput against Cairn's.
+struct Baseline {
+    direct_p50: f64,
+    direct_p99: f64,
+    cairn_p50: f64,
+    cairn_rps: f64,
+}
+
+/// The same figures through a LiteLLM proxy on the same upstream.
+async fn compare_litellm(
+    client: &reqwest::Client,
+    exe: &std::path::Path,
+    dir: &std::path::Path,
+    up: &str,
+    args: &Args,
+    cairn: &Baseline,
+) -> anyhow::Result<()> {
+    let c = args.concurrency;
+    let (child, lite) = start_litellm(exe, dir, up).await?;
+    let lite_url = format!("{lite}/v1/chat/completions");
+    let n = args.litellm_requests;
+    let seq = sequential(client, &lite_url, Some(LITELLM_KEY), n).await?;
+    let (lite_rps, lite_lat) = concurrent(client, &lite_url, Some(LITELLM_KEY), n, c).await?;
+    println!("LiteLLM proxy (same upstream, {n} requests per figure, no database):");
+    println!(
+        "  concurrency 1            p50 {:.3} ms  p99 {:.3} ms  (added p50 {:.3} ms, p99 {:.3} ms)",
+        percentile(&seq, 0.5),
+        percentile(&seq, 0.99),
+        percentile(&seq, 0.5) - cairn.direct_p50,
+        percentile(&seq, 0.99) - cairn.direct_p99
+    );
+    println!(
+        "  concurrency {c}           {lite_rps:.0} requests/s  p50 {:.3} ms  p99 {:.3} ms",
+        percentile(&lite_lat, 0.5),
+        percentile(&lite_lat, 0.99)
+    );
+    println!(
+        "  Cairn / LiteLLM          {:.1}x the throughput, {:.1}x lower p50 at concurrency 1",
+        cairn.cairn_rps / lite_rps,
+        percentile(&seq, 0.5) / cairn.cairn_p50
+    );
+    drop(child);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let up = upstream().await?;
+    let dir = std::env::temp_dir().join(format!("cairn-gateway-bench-{}", std::process::id()));
+    let server = start_cairn(&up, &dir).await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let key = funded_key(&client, &server.base).await?;
 
     let direct_url = format!("{up}/v1/chat/completions");
-    let cairn_url = format!("{base}/v1/chat/completions");
+    let cairn_url = format!("{}/v1/chat/completions", server.base);
     let direct = sequential(&client, &direct_url, None, args.sequential).await?;
     let through = sequential(&client, &cairn_url, Some(&key), args.sequential).await?;
     let (d50, d99) = (percentile(&direct, 0.5), percentile(&direct, 0.99));
@@ -271,38 +334,21 @@ async fn main() -> anyhow::Result<()> {
             .join(".cache/cairn/litellm-venv/bin/litellm")
     });
     if exe.exists() {
-        let (child, lite) = start_litellm(&exe, &dir, &up).await?;
-        let lite_url = format!("{lite}/v1/chat/completions");
-        let n = args.litellm_requests;
-        let seq = sequential(&client, &lite_url, Some(LITELLM_KEY), n).await?;
-        let (lite_rps, lite_lat) = concurrent(&client, &lite_url, Some(LITELLM_KEY), n, c).await?;
-        println!("LiteLLM proxy (same upstream, {n} requests per figure, no database):");
-        println!(
-            "  concurrency 1            p50 {:.3} ms  p99 {:.3} ms  (added p50 {:.3} ms, p99 {:.3} ms)",
-            percentile(&seq, 0.5),
-            percentile(&seq, 0.99),
-            percentile(&seq, 0.5) - d50,
-            percentile(&seq, 0.99) - d99
-        );
-        println!(
-            "  concurrency {c}           {lite_rps:.0} requests/s  p50 {:.3} ms  p99 {:.3} ms",
-            percentile(&lite_lat, 0.5),
-            percentile(&lite_lat, 0.99)
-        );
-        println!(
-            "  Cairn / LiteLLM          {:.1}x the throughput, {:.1}x lower p50 at concurrency 1",
-            cairn_rps / lite_rps,
-            percentile(&seq, 0.5) / c50
-        );
-        drop(child);
+        let baseline = Baseline {
+            direct_p50: d50,
+            direct_p99: d99,
+            cairn_p50: c50,
+            cairn_rps,
+        };
+        compare_litellm(&client, &exe, &dir, &up, &args, &baseline).await?;
     } else {
         println!(
             "LiteLLM: not measured ({} missing; scripts/litellm.sh installs it)",
             exe.display()
         );
     }
-    let _ = stop.send(());
-    server.await??;
+    let _ = server.stop.send(());
+    server.task.await??;
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
 }

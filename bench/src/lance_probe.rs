@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use anyhow::Context;
 use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase};
 use rand::{Rng, SeedableRng};
@@ -40,10 +41,13 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .try_collect()
             .await?;
-        let col = batches[0].column_by_name("workspace_id").unwrap();
+        let col = batches
+            .first()
+            .and_then(|batch| batch.column_by_name("workspace_id"))
+            .context("the table has no rows with a workspace_id column")?;
         col.as_any()
             .downcast_ref::<arrow_array::StringArray>()
-            .unwrap()
+            .context("workspace_id is not a string column")?
             .value(0)
             .to_string()
     };

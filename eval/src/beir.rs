@@ -129,66 +129,7 @@ async fn main() -> anyhow::Result<()> {
         .workspace_by_slug(&owner, "default")
         .await?
         .context("default workspace")?;
-
-    let corpus = read_jsonl(&args.data.join("corpus.jsonl"))?;
-    let existing = engine
-        .sources
-        .store
-        .list_sources(
-            &ws.id,
-            &cairn::store::sources::SourceFilter {
-                limit: 1_000_000,
-                ..Default::default()
-            },
-        )
-        .await?
-        .len();
-    if existing < corpus.len() {
-        let started = Instant::now();
-        let mut chunks = 0usize;
-        for (n, batch) in corpus.chunks(64).enumerate() {
-            let items: Vec<Pending> = batch
-                .iter()
-                .map(|d| Pending {
-                    kind: "record".into(),
-                    bytes: d["text"].as_str().unwrap_or_default().as_bytes().to_vec(),
-                    title: d["title"].as_str().map(str::to_string),
-                    external_source: Some("beir".into()),
-                    external_id: d["_id"].as_str().map(str::to_string),
-                    ..Default::default()
-                })
-                .collect();
-            let (_, views) = engine
-                .sources
-                .create_many(&ws, items, true)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            for v in views {
-                if let Some(doc) = v.document_id {
-                    chunks += engine.sources.store.document_chunks(&doc).await?.len();
-                }
-            }
-            if n % 10 == 0 {
-                eprintln!(
-                    "ingested {} / {} documents, {chunks} chunks, {:.1} s",
-                    (n + 1) * 64,
-                    corpus.len(),
-                    started.elapsed().as_secs_f64()
-                );
-            }
-        }
-        let secs = started.elapsed().as_secs_f64();
-        println!(
-            "ingest: {} documents, {chunks} chunks in {secs:.1} s ({:.1} chunks/s)",
-            corpus.len(),
-            chunks as f64 / secs
-        );
-    } else {
-        println!(
-            "ingest: reusing the index in {} ({existing} sources)",
-            args.index_dir.display()
-        );
-    }
+    ingest_unless_present(&engine, &ws, &args).await?;
 
     // chunk id -> corpus id, from SQL.
     let rows: Vec<(String, String)> = engine.sources.store.chunk_external_ids().await?;
@@ -208,11 +149,114 @@ async fn main() -> anyhow::Result<()> {
     ids.sort();
     println!("split {}: {} queries", args.split, ids.len());
 
-    // Run each query once per list; fusion variants reuse the lists.
+    let started = Instant::now();
+    let lists = ranked_lists(&engine, &ws, &ids, &queries, args.depth).await?;
+    let per_query_ms = started.elapsed().as_secs_f64() * 1000.0 / ids.len().max(1) as f64;
+
+    let run = Evaluation {
+        ids: &ids,
+        lists: &lists,
+        chunk_to_doc: &chunk_to_doc,
+        qrels: &qrels,
+    };
+    print("bm25", run.evaluate(None, "bm25"));
+    print("vector", run.evaluate(None, "vector"));
+    let configured = match &args.fusion {
+        Some(f) => parse_fusion(f)?,
+        None => config.fusion(),
+    };
+    print(
+        &format!("hybrid {configured:?}")
+            .replace("Convex", "convex")
+            .replace("Rrf", "rrf"),
+        run.evaluate(Some(configured), "hybrid"),
+    );
+    if args.sweep {
+        sweep(&run, &args.split);
+    }
+    println!(
+        "retrieval: {per_query_ms:.1} ms per query (embedding + both lists, depth {})",
+        args.depth
+    );
+    engine.close().await;
+    Ok(())
+}
+
+/// Ingests the corpus as records in batches of 64, unless the index already holds it.
+async fn ingest_unless_present(engine: &Engine, ws: &Workspace, args: &Args) -> anyhow::Result<()> {
+    let corpus = read_jsonl(&args.data.join("corpus.jsonl"))?;
+    let existing = engine
+        .sources
+        .store
+        .list_sources(
+            &ws.id,
+            &cairn::store::sources::SourceFilter {
+                limit: 1_000_000,
+                ..Default::default()
+            },
+        )
+        .await?
+        .len();
+    if existing >= corpus.len() {
+        println!(
+            "ingest: reusing the index in {} ({existing} sources)",
+            args.index_dir.display()
+        );
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut chunks = 0usize;
+    for (n, batch) in corpus.chunks(64).enumerate() {
+        let items: Vec<Pending> = batch
+            .iter()
+            .map(|d| Pending {
+                kind: "record".into(),
+                bytes: d["text"].as_str().unwrap_or_default().as_bytes().to_vec(),
+                title: d["title"].as_str().map(str::to_string),
+                external_source: Some("beir".into()),
+                external_id: d["_id"].as_str().map(str::to_string),
+                ..Default::default()
+            })
+            .collect();
+        let (_, views) = engine
+            .sources
+            .create_many(ws, items, true)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for v in views {
+            if let Some(doc) = v.document_id {
+                chunks += engine.sources.store.document_chunks(&doc).await?.len();
+            }
+        }
+        if n % 10 == 0 {
+            eprintln!(
+                "ingested {} / {} documents, {chunks} chunks, {:.1} s",
+                (n + 1) * 64,
+                corpus.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "ingest: {} documents, {chunks} chunks in {secs:.1} s ({:.1} chunks/s)",
+        corpus.len(),
+        chunks as f64 / secs
+    );
+    Ok(())
+}
+
+/// The BM25 and the vector list of each query, run once; fusion variants reuse them.
+async fn ranked_lists(
+    engine: &Engine,
+    ws: &Workspace,
+    ids: &[&String],
+    queries: &HashMap<String, String>,
+    depth: usize,
+) -> anyhow::Result<Vec<(Ranked, Ranked)>> {
     let retriever = &engine.sources.retriever;
     let mut lists: Vec<(Ranked, Ranked)> = Vec::new();
-    let started = Instant::now();
-    for id in &ids {
+    for id in ids {
         let text = queries
             .get(*id)
             .with_context(|| format!("query {id} missing"))?;
@@ -221,7 +265,7 @@ async fn main() -> anyhow::Result<()> {
             item_type: CHUNK_ITEM,
             text,
             mode: SearchMode::Hybrid,
-            depth: args.depth,
+            depth,
             source_ids: None,
         };
         let vector = retriever.embed_query(text).await?;
@@ -240,12 +284,24 @@ async fn main() -> anyhow::Result<()> {
             .collect();
         lists.push((bm25, dense));
     }
-    let per_query_ms = started.elapsed().as_secs_f64() * 1000.0 / ids.len().max(1) as f64;
+    Ok(lists)
+}
 
-    let evaluate = |fusion: Option<Fusion>, which: &str| -> Metrics {
+/// The queries' ranked lists and what they are judged against.
+struct Evaluation<'a> {
+    ids: &'a [&'a String],
+    lists: &'a [(Ranked, Ranked)],
+    chunk_to_doc: &'a HashMap<String, String>,
+    qrels: &'a HashMap<String, HashMap<String, u32>>,
+}
+
+impl Evaluation<'_> {
+    /// Mean metrics over the queries of `which` list ("bm25", "vector", or "hybrid" fused
+    /// with `fusion`), chunks mapped to their documents, each document counted once.
+    fn evaluate(&self, fusion: Option<Fusion>, which: &str) -> Metrics {
         let mut total = Metrics::default();
-        for (i, id) in ids.iter().enumerate() {
-            let (bm25, dense) = &lists[i];
+        for (i, id) in self.ids.iter().enumerate() {
+            let (bm25, dense) = &self.lists[i];
             let fused = match (which, fusion) {
                 ("bm25", _) => cairn::retrieval::fuse(bm25, &[], Fusion::Convex { alpha: 0.0 }),
                 ("vector", _) => cairn::retrieval::fuse(&[], dense, Fusion::Convex { alpha: 1.0 }),
@@ -255,69 +311,50 @@ async fn main() -> anyhow::Result<()> {
             let mut seen = HashSet::new();
             let ranked: Vec<String> = fused
                 .iter()
-                .filter_map(|f| chunk_to_doc.get(&f.id).cloned())
+                .filter_map(|f| self.chunk_to_doc.get(&f.id).cloned())
                 .filter(|d| seen.insert(d.clone()))
                 .collect();
-            let m = score(&ranked, &qrels[*id]);
+            let m = score(&ranked, &self.qrels[*id]);
             total.ndcg10 += m.ndcg10;
             total.recall100 += m.recall100;
             total.mrr10 += m.mrr10;
         }
-        let n = ids.len().max(1) as f64;
+        let n = self.ids.len().max(1) as f64;
         Metrics {
             ndcg10: total.ndcg10 / n,
             recall100: total.recall100 / n,
             mrr10: total.mrr10 / n,
         }
-    };
-    let print = |label: &str, m: Metrics| {
-        println!(
-            "{label:<22} nDCG@10 {:.4}  Recall@100 {:.4}  MRR@10 {:.4}",
-            m.ndcg10, m.recall100, m.mrr10
-        )
-    };
-
-    print("bm25", evaluate(None, "bm25"));
-    print("vector", evaluate(None, "vector"));
-    let configured = match &args.fusion {
-        Some(f) => parse_fusion(f)?,
-        None => config.fusion(),
-    };
-    print(
-        &format!("hybrid {configured:?}")
-            .replace("Convex", "convex")
-            .replace("Rrf", "rrf"),
-        evaluate(Some(configured), "hybrid"),
-    );
-    if args.sweep {
-        let mut best = (Fusion::default(), -1.0);
-        for a in [0.2f32, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] {
-            let f = Fusion::Convex { alpha: a };
-            let m = evaluate(Some(f), "hybrid");
-            print(&format!("  convex alpha={a}"), m);
-            if m.ndcg10 > best.1 {
-                best = (f, m.ndcg10);
-            }
-        }
-        for k in [10.0f32, 30.0, 60.0, 100.0] {
-            let f = Fusion::Rrf { k };
-            let m = evaluate(Some(f), "hybrid");
-            print(&format!("  rrf k={k}"), m);
-            if m.ndcg10 > best.1 {
-                best = (f, m.ndcg10);
-            }
-        }
-        println!(
-            "best on {}: {:?} (nDCG@10 {:.4})",
-            args.split, best.0, best.1
-        );
     }
+}
+
+fn print(label: &str, m: Metrics) {
     println!(
-        "retrieval: {per_query_ms:.1} ms per query (embedding + both lists, depth {})",
-        args.depth
-    );
-    engine.close().await;
-    Ok(())
+        "{label:<22} nDCG@10 {:.4}  Recall@100 {:.4}  MRR@10 {:.4}",
+        m.ndcg10, m.recall100, m.mrr10
+    )
+}
+
+/// Evaluates a grid of convex and RRF settings and prints the best by nDCG@10.
+fn sweep(run: &Evaluation<'_>, split: &str) {
+    let mut best = (Fusion::default(), -1.0);
+    for a in [0.2f32, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] {
+        let f = Fusion::Convex { alpha: a };
+        let m = run.evaluate(Some(f), "hybrid");
+        print(&format!("  convex alpha={a}"), m);
+        if m.ndcg10 > best.1 {
+            best = (f, m.ndcg10);
+        }
+    }
+    for k in [10.0f32, 30.0, 60.0, 100.0] {
+        let f = Fusion::Rrf { k };
+        let m = run.evaluate(Some(f), "hybrid");
+        print(&format!("  rrf k={k}"), m);
+        if m.ndcg10 > best.1 {
+            best = (f, m.ndcg10);
+        }
+    }
+    println!("best on {split}: {:?} (nDCG@10 {:.4})", best.0, best.1);
 }
 
 /// A ranked list of (chunk id, score), best first.

@@ -131,6 +131,17 @@ fn day_after(date: &str) -> anyhow::Result<String> {
     Ok((t + chrono::Duration::days(1)).to_rfc3339())
 }
 
+/// What the run measured, over all conversations.
+#[derive(Default)]
+struct Run {
+    by_type: BTreeMap<String, Tally>,
+    all: Tally,
+    written: usize,
+    write_secs: f64,
+    pack_ms: Vec<f64>,
+    whole_tokens: usize,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -146,11 +157,8 @@ async fn main() -> anyhow::Result<()> {
     let engine = Engine::open(&config).await?;
     let owner = cairn_eval::owner_account(&engine).await?;
 
-    let mut by_type: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut all = Tally::default();
-    let (mut written, mut write_secs, mut pack_ms) = (0usize, 0f64, Vec::new());
+    let mut run = Run::default();
     let counter = cairn::context::budget::TokenCounter::new(&config.context.tokenizer)?;
-    let mut whole_tokens = 0usize;
     for conv in &data.conversations {
         let ws = workspace(&engine, &owner, &conv.id.to_lowercase()).await?;
         let turns: Vec<&Turn> = conv
@@ -158,102 +166,127 @@ async fn main() -> anyhow::Result<()> {
             .iter()
             .filter(|t| !args.user_only || t.speaker == "user")
             .collect();
-        let mut note_turn: HashMap<String, String> = HashMap::new();
         let t0 = Instant::now();
-        for part in turns.chunks(500) {
-            let batch = BatchInput {
-                notes: part
-                    .iter()
-                    .map(|t| NoteInput {
-                        content: format!("{}: {}", t.speaker, t.text),
-                        kind: Some("turn".into()),
-                        metadata: Some(
-                            serde_json::json!({"session": t.session, "speaker": t.speaker}),
-                        ),
-                        valid_from: Some(t.date.clone()),
-                        external_source: Some("conversation".into()),
-                        external_id: Some(t.id.clone()),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            };
-            let out = engine
-                .memory
-                .batch(&ws, "eval", batch, 1000)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            for (id, t) in out.note_ids.into_iter().zip(part) {
-                note_turn.insert(id, t.id.clone());
-            }
-        }
-        write_secs += t0.elapsed().as_secs_f64();
+        let note_turn = store_turns(&engine, &ws, &turns).await?;
+        run.write_secs += t0.elapsed().as_secs_f64();
         let whole: Vec<String> = turns
             .iter()
             .map(|t| format!("{}: {}", t.speaker, t.text))
             .collect();
-        whole_tokens += counter.count(&whole.join("\n"));
-        written += turns.len();
-        let last = conv
-            .turns
-            .last()
-            .map(|t| t.date.clone())
-            .unwrap_or_default();
-        let after = day_after(&last)?;
-        for q in &conv.questions {
-            let req = ContextPackRequest {
-                query: q.question.clone(),
-                max_tokens: Some(args.max_tokens),
-                include_events: Some(false),
-                as_of: Some(q.as_of.clone().unwrap_or_else(|| after.clone())),
-                ..Default::default()
-            };
-            let t = Instant::now();
-            let pack = engine
-                .context
-                .build(&ws, req)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            pack_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            let ranked: Vec<String> = pack
-                .items
-                .iter()
-                .filter(|i| i.item_type == "note")
-                .filter_map(|i| note_turn.get(&i.id).cloned())
-                .collect();
-            by_type.entry(q.kind.clone()).or_default().add(
-                &ranked,
-                &q.evidence,
-                pack.usage.tokens_used,
-            );
-            all.add(&ranked, &q.evidence, pack.usage.tokens_used);
-        }
+        run.whole_tokens += counter.count(&whole.join("\n"));
+        run.written += turns.len();
+        ask_questions(&engine, &ws, conv, &note_turn, args.max_tokens, &mut run).await?;
     }
-    pack_ms.sort_by(f64::total_cmp);
-    println!(
-        "memory recall: {} conversations, {written} turns stored as notes ({:.1} notes/s), {} questions, max_tokens {}",
-        data.conversations.len(),
-        written as f64 / write_secs,
-        all.n,
-        args.max_tokens
-    );
-    println!("type          n     R@1    R@5   R@10   in-pack   tokens  items");
-    for (name, t) in &by_type {
-        println!("{}", t.row(name));
-    }
-    println!("{}", all.row("all"));
-    println!(
-        "whole conversation as context: {:.0} tokens on average",
-        whole_tokens as f64 / data.conversations.len() as f64
-    );
-    println!(
-        "context-pack latency over these stores: p50 {:.1} ms, p99 {:.1} ms",
-        pack_ms[pack_ms.len() / 2],
-        pack_ms[(pack_ms.len() * 99 / 100).min(pack_ms.len() - 1)]
-    );
+    report(&mut run, data.conversations.len(), args.max_tokens);
     engine.close().await;
     if args.dir.is_none() {
         std::fs::remove_dir_all(&tmp).ok();
     }
     Ok(())
+}
+
+/// Writes the turns as notes in batches of 500; returns note id -> turn id.
+async fn store_turns(
+    engine: &Engine,
+    ws: &Workspace,
+    turns: &[&Turn],
+) -> anyhow::Result<HashMap<String, String>> {
+    let mut note_turn: HashMap<String, String> = HashMap::new();
+    for part in turns.chunks(500) {
+        let batch = BatchInput {
+            notes: part
+                .iter()
+                .map(|t| NoteInput {
+                    content: format!("{}: {}", t.speaker, t.text),
+                    kind: Some("turn".into()),
+                    metadata: Some(serde_json::json!({"session": t.session, "speaker": t.speaker})),
+                    valid_from: Some(t.date.clone()),
+                    external_source: Some("conversation".into()),
+                    external_id: Some(t.id.clone()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let out = engine
+            .memory
+            .batch(ws, "eval", batch, 1000)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (id, t) in out.note_ids.into_iter().zip(part) {
+            note_turn.insert(id, t.id.clone());
+        }
+    }
+    Ok(note_turn)
+}
+
+/// Asks each question of `conv` through a context pack and tallies where its evidence ranks.
+async fn ask_questions(
+    engine: &Engine,
+    ws: &Workspace,
+    conv: &Conversation,
+    note_turn: &HashMap<String, String>,
+    max_tokens: usize,
+    run: &mut Run,
+) -> anyhow::Result<()> {
+    let last = conv
+        .turns
+        .last()
+        .map(|t| t.date.clone())
+        .unwrap_or_default();
+    let after = day_after(&last)?;
+    for q in &conv.questions {
+        let req = ContextPackRequest {
+            query: q.question.clone(),
+            max_tokens: Some(max_tokens),
+            include_events: Some(false),
+            as_of: Some(q.as_of.clone().unwrap_or_else(|| after.clone())),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let pack = engine
+            .context
+            .build(ws, req)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        run.pack_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        let ranked: Vec<String> = pack
+            .items
+            .iter()
+            .filter(|i| i.item_type == "note")
+            .filter_map(|i| note_turn.get(&i.id).cloned())
+            .collect();
+        run.by_type.entry(q.kind.clone()).or_default().add(
+            &ranked,
+            &q.evidence,
+            pack.usage.tokens_used,
+        );
+        run.all.add(&ranked, &q.evidence, pack.usage.tokens_used);
+    }
+    Ok(())
+}
+
+fn report(run: &mut Run, conversations: usize, max_tokens: usize) {
+    run.pack_ms.sort_by(f64::total_cmp);
+    println!(
+        "memory recall: {conversations} conversations, {} turns stored as notes ({:.1} notes/s), {} questions, max_tokens {max_tokens}",
+        run.written,
+        run.written as f64 / run.write_secs,
+        run.all.n,
+    );
+    println!("type          n     R@1    R@5   R@10   in-pack   tokens  items");
+    for (name, t) in &run.by_type {
+        println!("{}", t.row(name));
+    }
+    println!("{}", run.all.row("all"));
+    println!(
+        "whole conversation as context: {:.0} tokens on average",
+        run.whole_tokens as f64 / conversations as f64
+    );
+    let pack_ms = &run.pack_ms;
+    println!(
+        "context-pack latency over these stores: p50 {:.1} ms, p99 {:.1} ms",
+        pack_ms[pack_ms.len() / 2],
+        pack_ms[(pack_ms.len() * 99 / 100).min(pack_ms.len() - 1)]
+    );
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use super::providers::{self, ProviderEntry};
@@ -78,7 +79,7 @@ pub async fn seed(
 ) -> anyhow::Result<()> {
     let mut providers = Vec::new();
     for p in &config.providers {
-        let secret = json!({"api_key": p.api_key, "headers": p.headers});
+        let secret = json!({"api_key": p.api_key.expose_secret(), "headers": p.exposed_headers()});
         providers.push(ProviderRow {
             name: p.name.clone(),
             kind: p.kind.clone(),

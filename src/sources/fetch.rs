@@ -172,16 +172,7 @@ impl UrlFetcher {
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let mut bytes = Vec::new();
-            let mut stream = res.bytes_stream();
-            while let Some(piece) = stream.next().await {
-                let piece = piece
-                    .map_err(|e| FetchError::Failed(format!("url: reading {url} failed: {e}")))?;
-                if bytes.len() + piece.len() > self.settings.max_bytes {
-                    return Err(FetchError::TooLarge(self.settings.max_bytes));
-                }
-                bytes.extend_from_slice(&piece);
-            }
+            let bytes = self.read_body(res, &url).await?;
             return Ok(Fetched {
                 bytes,
                 media_type,
@@ -192,6 +183,26 @@ impl UrlFetcher {
             "url: more than {} redirects",
             self.settings.max_redirects
         )))
+    }
+
+    /// The body, streamed so that a server that lies about (or omits) its length is cut off
+    /// at `max_bytes`.
+    async fn read_body(
+        &self,
+        res: reqwest::Response,
+        url: &reqwest::Url,
+    ) -> Result<Vec<u8>, FetchError> {
+        let mut bytes = Vec::new();
+        let mut stream = res.bytes_stream();
+        while let Some(piece) = stream.next().await {
+            let piece =
+                piece.map_err(|e| FetchError::Failed(format!("url: reading {url} failed: {e}")))?;
+            if bytes.len() + piece.len() > self.settings.max_bytes {
+                return Err(FetchError::TooLarge(self.settings.max_bytes));
+            }
+            bytes.extend_from_slice(&piece);
+        }
+        Ok(bytes)
     }
 }
 

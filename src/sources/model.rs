@@ -1,4 +1,5 @@
-//! Request and response shapes of the sources, documents and search routes.
+//! Request and response shapes of the sources, documents and search routes. Responses also
+//! deserialize, so clients (the integration tests among them) read them with these types.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -33,7 +34,7 @@ pub struct CreateSource {
     pub wait: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SourceView {
     pub id: String,
     pub workspace_id: String,
@@ -60,7 +61,7 @@ pub struct SourceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
     /// True when the same content was already in the workspace and nothing new was stored.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deduplicated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub documents: Option<Vec<DocumentView>>,
@@ -93,7 +94,7 @@ impl SourceView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SourceList {
     pub object: String,
     pub data: Vec<SourceView>,
@@ -102,13 +103,13 @@ pub struct SourceList {
 }
 
 /// What `POST /v1/sources` returns for records: one source per record.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SourceBatch {
     pub object: String,
     pub data: Vec<SourceView>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DocumentView {
     pub id: String,
     pub source_id: String,
@@ -142,7 +143,7 @@ impl DocumentView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChunkView {
     pub id: String,
     pub document_id: String,
@@ -171,7 +172,7 @@ impl From<ChunkRow> for ChunkView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChunkList {
     pub object: String,
     pub data: Vec<ChunkView>,
@@ -200,14 +201,14 @@ pub struct SearchRequest {
     pub filters: SearchFilters,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Scores {
     pub bm25: Option<f32>,
     pub vector: Option<f32>,
     pub fused: f32,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Citation {
     pub source_id: String,
     pub document_id: String,
@@ -220,7 +221,7 @@ pub struct Citation {
     pub char_end: i64,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SearchHit {
     pub chunk_id: String,
     pub text: String,
@@ -230,7 +231,7 @@ pub struct SearchHit {
     pub metadata: serde_json::Value,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SearchResponse {
     pub object: String,
     pub mode: SearchMode,

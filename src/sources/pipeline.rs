@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cairn_ingest::{extract, ContentKind, ExtractError, Extracted};
+use cairn_ingest::{extract, Chunk, ContentKind, ExtractError, Extracted};
 
 use crate::error::ApiError;
 use crate::retrieval::Retriever;
@@ -181,95 +181,16 @@ impl Sources {
             .or_else(|| extracted.title.clone())
             .or_else(|| source.filename.clone())
             .or_else(|| source.url.clone());
-        let chunker = self.chunker.clone();
-        let for_chunks = extracted.clone();
-        let pieces = tokio::task::spawn_blocking(move || chunker.chunk(&for_chunks))
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))?;
-        if pieces.is_empty() {
-            return Err(ApiError::Unprocessable(
-                "the content has no text to index".into(),
-            ));
-        }
-        // The title goes in front of every chunk, cut so title + chunk fit the model's window.
-        let prefix = match (&title, self.settings.embed_title) {
-            (Some(t), true) if self.settings.title_tokens > 0 => Some(
-                self.chunker
-                    .truncate(t, self.settings.title_tokens)
-                    .to_string(),
-            ),
-            _ => None,
-        };
-        let inputs: Vec<String> = pieces
-            .iter()
-            .map(|c| match &prefix {
-                Some(t) => format!("{t}\n\n{}", c.text),
-                None => c.text.clone(),
-            })
-            .collect();
-        let vectors = self.retriever.embedder.embed(inputs).await?;
-        let document_id = new_id();
-        let document = DocumentRow {
-            id: document_id.clone(),
-            account_id: source.account_id.clone(),
-            workspace_id: source.workspace_id.clone(),
-            source_id: source.id.clone(),
-            version: 0,
-            title: title.clone(),
-            url: source.url.clone(),
-            content_kind: extracted.kind.as_str().to_string(),
-            content_hash: cairn_ingest::content_hash(extracted.text.as_bytes()),
-            text: extracted.text.clone(),
-            pages: serde_json::json!(extracted
-                .pages
-                .iter()
-                .map(|p| (p.page, p.start, p.end))
-                .collect::<Vec<_>>()),
-            metadata: serde_json::Value::Object(Default::default()),
-            chunk_count: i64::try_from(pieces.len()).unwrap_or(i64::MAX),
-            state: "pending".into(),
-            created_at: now(),
-        };
-        let chunks: Vec<ChunkRow> = pieces
-            .iter()
-            .map(|c| ChunkRow {
-                id: new_id(),
-                account_id: source.account_id.clone(),
-                workspace_id: source.workspace_id.clone(),
-                source_id: source.id.clone(),
-                document_id: document_id.clone(),
-                idx: i64::from(c.index),
-                text: c.text.clone(),
-                char_start: i64::try_from(c.char_start).unwrap_or(i64::MAX),
-                char_end: i64::try_from(c.char_end).unwrap_or(i64::MAX),
-                page: c.page.map(i64::from),
-                tokens: i64::try_from(c.tokens).unwrap_or(i64::MAX),
-            })
-            .collect();
-        let vector_rows: Vec<VectorEntry> = chunks
-            .iter()
-            .zip(vectors)
-            .map(|(c, vector)| VectorEntry {
-                id: c.id.clone(),
-                workspace_id: c.workspace_id.clone(),
-                item_type: CHUNK_ITEM.into(),
-                source_id: c.source_id.clone(),
-                group_id: document_id.clone(),
-                vector,
-            })
-            .collect();
-        let text_rows: Vec<TextEntry> = chunks
-            .iter()
-            .map(|c| TextEntry {
-                id: c.id.clone(),
-                workspace_id: c.workspace_id.clone(),
-                item_type: CHUNK_ITEM.into(),
-                source_id: c.source_id.clone(),
-                group_id: document_id.clone(),
-                title: title.clone().unwrap_or_default(),
-                body: c.text.clone(),
-            })
-            .collect();
+        let pieces = self.chunk(&extracted).await?;
+        let vectors = self
+            .retriever
+            .embedder
+            .embed(self.embedding_inputs(title.as_deref(), &pieces))
+            .await?;
+        let document = document_row(&source, &extracted, title.clone(), pieces.len());
+        let chunks = chunk_rows(&source, &document.id, &pieces);
+        let vector_rows = vector_entries(&chunks, vectors, &document.id);
+        let text_rows = text_entries(&chunks, title.as_deref(), &document.id);
         source.status = "processing".into();
         source.updated_at = now();
         Ok((
@@ -283,6 +204,126 @@ impl Sources {
             text_rows,
         ))
     }
+
+    /// Cuts the text into chunks off the async runtime; no chunk at all is a 422.
+    async fn chunk(&self, extracted: &Extracted) -> Result<Vec<Chunk>, ApiError> {
+        let chunker = self.chunker.clone();
+        let for_chunks = extracted.clone();
+        let pieces = tokio::task::spawn_blocking(move || chunker.chunk(&for_chunks))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        if pieces.is_empty() {
+            return Err(ApiError::Unprocessable(
+                "the content has no text to index".into(),
+            ));
+        }
+        Ok(pieces)
+    }
+
+    /// The texts to embed: with `sources.embed_title`, the title goes in front of every chunk,
+    /// cut so title + chunk fit the model's window.
+    fn embedding_inputs(&self, title: Option<&str>, pieces: &[Chunk]) -> Vec<String> {
+        let prefix = match (title, self.settings.embed_title) {
+            (Some(t), true) if self.settings.title_tokens > 0 => Some(
+                self.chunker
+                    .truncate(t, self.settings.title_tokens)
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        pieces
+            .iter()
+            .map(|c| match &prefix {
+                Some(t) => format!("{t}\n\n{}", c.text),
+                None => c.text.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The new document of `source`, pending until the ingest activates it.
+fn document_row(
+    source: &SourceRow,
+    extracted: &Extracted,
+    title: Option<String>,
+    chunk_count: usize,
+) -> DocumentRow {
+    DocumentRow {
+        id: new_id(),
+        account_id: source.account_id.clone(),
+        workspace_id: source.workspace_id.clone(),
+        source_id: source.id.clone(),
+        version: 0,
+        title,
+        url: source.url.clone(),
+        content_kind: extracted.kind.as_str().to_string(),
+        content_hash: cairn_ingest::content_hash(extracted.text.as_bytes()),
+        text: extracted.text.clone(),
+        pages: serde_json::json!(extracted
+            .pages
+            .iter()
+            .map(|p| (p.page, p.start, p.end))
+            .collect::<Vec<_>>()),
+        metadata: serde_json::Value::Object(Default::default()),
+        chunk_count: i64::try_from(chunk_count).unwrap_or(i64::MAX),
+        state: "pending".into(),
+        created_at: now(),
+    }
+}
+
+fn chunk_rows(source: &SourceRow, document_id: &str, pieces: &[Chunk]) -> Vec<ChunkRow> {
+    pieces
+        .iter()
+        .map(|c| ChunkRow {
+            id: new_id(),
+            account_id: source.account_id.clone(),
+            workspace_id: source.workspace_id.clone(),
+            source_id: source.id.clone(),
+            document_id: document_id.to_string(),
+            idx: i64::from(c.index),
+            text: c.text.clone(),
+            char_start: i64::try_from(c.char_start).unwrap_or(i64::MAX),
+            char_end: i64::try_from(c.char_end).unwrap_or(i64::MAX),
+            page: c.page.map(i64::from),
+            tokens: i64::try_from(c.tokens).unwrap_or(i64::MAX),
+        })
+        .collect()
+}
+
+/// One vector per chunk, grouped by the document so a purge removes them together.
+fn vector_entries(
+    chunks: &[ChunkRow],
+    vectors: Vec<Vec<f32>>,
+    document_id: &str,
+) -> Vec<VectorEntry> {
+    chunks
+        .iter()
+        .zip(vectors)
+        .map(|(c, vector)| VectorEntry {
+            id: c.id.clone(),
+            workspace_id: c.workspace_id.clone(),
+            item_type: CHUNK_ITEM.into(),
+            source_id: c.source_id.clone(),
+            group_id: document_id.to_string(),
+            vector,
+        })
+        .collect()
+}
+
+/// One BM25 posting per chunk, titled with the document's title.
+fn text_entries(chunks: &[ChunkRow], title: Option<&str>, document_id: &str) -> Vec<TextEntry> {
+    chunks
+        .iter()
+        .map(|c| TextEntry {
+            id: c.id.clone(),
+            workspace_id: c.workspace_id.clone(),
+            item_type: CHUNK_ITEM.into(),
+            source_id: c.source_id.clone(),
+            group_id: document_id.to_string(),
+            title: title.unwrap_or_default().to_string(),
+            body: c.text.clone(),
+        })
+        .collect()
 }
 
 /// The part of an ingest that writes: SQL rows as pending, vectors and postings, activation.

@@ -1,14 +1,11 @@
+//! Guardrails over HTTP: policies, checks, approvals and the audit trail.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::common::{json_of, TestApp};
-
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let res = app.post(path, token, body).await;
-    let status = res.status().as_u16();
-    (status, json_of(res).await)
-}
 
 fn check_body(tool: &str, action_type: &str, extra: Value) -> Value {
     let mut body = json!({"app": "gwendolyn", "mission_id": "mission_123", "task_id": "task_456",
@@ -19,149 +16,204 @@ fn check_body(tool: &str, action_type: &str, extra: Value) -> Value {
     body
 }
 
-#[tokio::test]
-async fn policies_decide_checks_and_every_step_is_audited() {
-    let app = TestApp::spawn().await;
-    let s = app.register("guard@example.com").await;
-    let me = json_of(app.get("/api/auth/me", &s).await).await;
-    let reviewer = format!("user:{}", me["id"].as_str().unwrap());
+/// The two policies every scenario below starts from.
+struct Policies {
+    /// `email` needs a human (upserted by the external id `ops/p-email`).
+    email: Value,
+    /// No card spend over 500.
+    deny: Value,
+}
 
-    let (status, email) = post(
-        &app,
-        "/v1/actions/policies",
-        &s,
-        json!({"name": "email needs a human", "tool_ref": "email", "effect": "require_approval",
+/// Creates the policies; sending the same external id again updates the policy in place.
+async fn create_policies(app: &TestApp, s: &str) -> Policies {
+    let (status, email) = app
+        .post_json(
+            "/v1/actions/policies",
+            s,
+            json!({"name": "email needs a human", "tool_ref": "email", "effect": "require_approval",
                "external_source": "ops", "external_id": "p-email"}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 201);
-    let (status, again) = post(
-        &app,
-        "/v1/actions/policies",
-        &s,
-        json!({"name": "email needs a human", "tool_ref": "email", "effect": "require_approval",
+    let (status, again) = app
+        .post_json(
+            "/v1/actions/policies",
+            s,
+            json!({"name": "email needs a human", "tool_ref": "email", "effect": "require_approval",
                "priority": 2, "external_source": "ops", "external_id": "p-email"}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 200, "the same external id updates");
     assert_eq!(again["id"], email["id"]);
     assert_eq!(again["priority"], 2);
-    let (_, deny) = post(
-        &app,
-        "/v1/actions/policies",
-        &s,
+    let (_, deny) = app.post_json("/v1/actions/policies",
+        s,
         json!({"name": "no card over 500", "action_type": "spend", "min_amount_usd": 500, "effect": "deny"}),
     )
     .await;
-    let listed = json_of(app.get("/v1/actions/policies", &s).await).await;
+    let listed = app.get_json("/v1/actions/policies", s).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    Policies { email, deny }
+}
 
-    // allow by default for a low-risk read
-    let (status, allowed) = post(
-        &app,
-        "/v1/actions/check",
-        &s,
-        check_body("calendar", "read", json!({"risk_level": "low"})),
-    )
-    .await;
+/// A low-risk read is allowed by default, with no policy and no approval.
+async fn check_a_low_risk_read(app: &TestApp, s: &str) {
+    let (status, allowed) = app
+        .post_json(
+            "/v1/actions/check",
+            s,
+            check_body("calendar", "read", json!({"risk_level": "low"})),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(allowed["decision"], "allow");
     assert!(allowed["policy_id"].is_null());
     assert!(allowed["approval_id"].is_null());
+}
 
-    // a matching policy opens an approval
-    let (_, needs) = post(
-        &app,
-        "/v1/actions/check",
-        &s,
-        check_body("email", "communication", json!({"operation": "send"})),
-    )
-    .await;
-    assert_eq!(needs["decision"], "require_approval");
-    assert_eq!(needs["policy_id"], email["id"]);
-    let approval_id = needs["approval_id"].as_str().unwrap().to_string();
-    let pending = json_of(
-        app.get(
-            "/v1/actions/approvals?status=pending&mission_id=mission_123",
-            &s,
+/// A check matching the email policy opens a pending approval; returns its id.
+async fn check_an_email(app: &TestApp, s: &str, policies: &Policies) -> String {
+    let (_, needs) = app
+        .post_json(
+            "/v1/actions/check",
+            s,
+            check_body("email", "communication", json!({"operation": "send"})),
         )
-        .await,
-    )
-    .await;
+        .await;
+    assert_eq!(needs["decision"], "require_approval");
+    assert_eq!(needs["policy_id"], policies.email["id"]);
+    let approval_id = needs["approval_id"].as_str().unwrap().to_string();
+    let pending = app
+        .get_json(
+            "/v1/actions/approvals?status=pending&mission_id=mission_123",
+            s,
+        )
+        .await;
     assert_eq!(pending["data"][0]["id"], approval_id.as_str());
     assert_eq!(pending["data"][0]["request"]["tool_ref"], "email");
+    approval_id
+}
 
-    // decided once; a second decision is a conflict
-    let (status, decided) = post(
-        &app,
-        &format!("/v1/actions/approvals/{approval_id}/decide"),
-        &s,
-        json!({"decision": "approve", "note": "looks fine"}),
-    )
-    .await;
+/// The approval is decided once by `reviewer`; a second decision is a conflict, an unknown
+/// approval is not found.
+async fn decide_once(app: &TestApp, s: &str, approval_id: &str, reviewer: &str) {
+    let (status, decided) = app
+        .post_json(
+            &format!("/v1/actions/approvals/{approval_id}/decide"),
+            s,
+            json!({"decision": "approve", "note": "looks fine"}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(decided["status"], "approved");
-    assert_eq!(decided["decided_by"], reviewer.as_str());
-    let (status, _) = post(
-        &app,
-        &format!("/v1/actions/approvals/{approval_id}/decide"),
-        &s,
-        json!({"decision": "reject"}),
-    )
-    .await;
+    assert_eq!(decided["decided_by"], reviewer);
+    let (status, _) = app
+        .post_json(
+            &format!("/v1/actions/approvals/{approval_id}/decide"),
+            s,
+            json!({"decision": "reject"}),
+        )
+        .await;
     assert_eq!(status, 409);
-    let (status, _) = post(
-        &app,
-        "/v1/actions/approvals/nope/decide",
-        &s,
-        json!({"decision": "approve"}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/actions/approvals/nope/decide",
+            s,
+            json!({"decision": "approve"}),
+        )
+        .await;
     assert_eq!(status, 404);
+}
 
-    // spend over the ceiling is denied, high risk without a policy needs approval
-    let (_, denied) = post(
-        &app,
-        "/v1/actions/check",
-        &s,
-        check_body("card", "spend", json!({"requested_amount_usd": 750.0})),
-    )
-    .await;
+/// Spend over the ceiling is denied; high risk without a policy needs approval.
+async fn check_a_spend_and_a_risky_command(app: &TestApp, s: &str, policies: &Policies) {
+    let (_, denied) = app
+        .post_json(
+            "/v1/actions/check",
+            s,
+            check_body("card", "spend", json!({"requested_amount_usd": 750.0})),
+        )
+        .await;
     assert_eq!(denied["decision"], "deny");
-    assert_eq!(denied["policy_id"], deny["id"]);
-    let (_, risky) = post(
-        &app,
-        "/v1/actions/check",
-        &s,
-        check_body("shell", "code", json!({"risk_level": "critical"})),
-    )
-    .await;
+    assert_eq!(denied["policy_id"], policies.deny["id"]);
+    let (_, risky) = app
+        .post_json(
+            "/v1/actions/check",
+            s,
+            check_body("shell", "code", json!({"risk_level": "critical"})),
+        )
+        .await;
     assert_eq!(risky["decision"], "require_approval");
+}
 
-    // the agent reports what it did; the same external id is recorded once
+/// The agent reports what it did; the same external id is recorded once, an unknown event
+/// is refused.
+async fn report_the_execution(app: &TestApp, s: &str, approval_id: &str) {
     let report = json!({"event": "executed", "app": "gwendolyn", "mission_id": "mission_123", "tool_ref": "email",
                         "approval_id": approval_id, "external_source": "gwen", "external_id": "run-1",
                         "detail": {"to": "ops@example.com"}});
-    let (status, executed) = post(&app, "/v1/actions/audit", &s, report.clone()).await;
+    let (status, executed) = app.post_json("/v1/actions/audit", s, report.clone()).await;
     assert_eq!(status, 201);
-    let (status, same) = post(&app, "/v1/actions/audit", &s, report).await;
+    let (status, same) = app.post_json("/v1/actions/audit", s, report).await;
     assert_eq!(status, 200);
     assert_eq!(same["id"], executed["id"]);
-    let (status, _) = post(
-        &app,
-        "/v1/actions/audit",
-        &s,
-        json!({"event": "teleported"}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json("/v1/actions/audit", s, json!({"event": "teleported"}))
+        .await;
     assert_eq!(status, 400);
+}
 
-    // Every check and decision is in the trail, newest first.
-    let audit = json_of(
-        app.get("/v1/actions/audit?mission_id=mission_123", &s)
-            .await,
-    )
-    .await;
+#[tokio::test]
+async fn policies_are_upserted_by_external_id() {
+    let app = TestApp::spawn().await;
+    let s = app.register("guard@example.com").await;
+    create_policies(&app, &s).await;
+}
+
+#[tokio::test]
+async fn checks_follow_policies_risk_and_amounts() {
+    let app = TestApp::spawn().await;
+    let s = app.register("guard@example.com").await;
+    let policies = create_policies(&app, &s).await;
+    check_a_low_risk_read(&app, &s).await;
+    check_an_email(&app, &s, &policies).await;
+    check_a_spend_and_a_risky_command(&app, &s, &policies).await;
+}
+
+#[tokio::test]
+async fn an_approval_is_decided_once() {
+    let app = TestApp::spawn().await;
+    let s = app.register("guard@example.com").await;
+    let reviewer = app.actor_of(&s).await;
+    let policies = create_policies(&app, &s).await;
+    let approval_id = check_an_email(&app, &s, &policies).await;
+    decide_once(&app, &s, &approval_id, &reviewer).await;
+}
+
+#[tokio::test]
+async fn an_execution_is_recorded_once_per_external_id() {
+    let app = TestApp::spawn().await;
+    let s = app.register("guard@example.com").await;
+    let policies = create_policies(&app, &s).await;
+    let approval_id = check_an_email(&app, &s, &policies).await;
+    report_the_execution(&app, &s, &approval_id).await;
+}
+
+#[tokio::test]
+async fn every_check_and_decision_is_in_the_trail_newest_first() {
+    let app = TestApp::spawn().await;
+    let s = app.register("guard@example.com").await;
+    let reviewer = app.actor_of(&s).await;
+    let policies = create_policies(&app, &s).await;
+    check_a_low_risk_read(&app, &s).await;
+    let approval_id = check_an_email(&app, &s, &policies).await;
+    decide_once(&app, &s, &approval_id, &reviewer).await;
+    check_a_spend_and_a_risky_command(&app, &s, &policies).await;
+    report_the_execution(&app, &s, &approval_id).await;
+
+    let audit = app
+        .get_json("/v1/actions/audit?mission_id=mission_123", &s)
+        .await;
     let events: Vec<(String, String)> = audit["data"]
         .as_array()
         .unwrap()
@@ -193,26 +245,29 @@ async fn policies_decide_checks_and_every_step_is_audited() {
         .unwrap();
     assert_eq!(approved["recorded_by"], reviewer.as_str());
     assert_eq!(approved["approval_id"], approval_id.as_str());
-    let page = json_of(app.get("/v1/actions/audit?limit=4", &s).await).await;
+    let page = app.get_json("/v1/actions/audit?limit=4", &s).await;
     let cursor = page["next_cursor"]
         .as_str()
         .unwrap()
         .replace(':', "%3A")
         .replace('|', "%7C");
-    let rest = json_of(
-        app.get(&format!("/v1/actions/audit?limit=4&cursor={cursor}"), &s)
-            .await,
-    )
-    .await;
+    let rest = app
+        .get_json(&format!("/v1/actions/audit?limit=4&cursor={cursor}"), &s)
+        .await;
     assert_eq!(rest["data"].as_array().unwrap().len(), 2);
+}
 
+#[tokio::test]
+async fn bad_policies_checks_and_queries_get_400() {
+    let app = TestApp::spawn().await;
+    let s = app.register("guard@example.com").await;
     for bad in [
         json!({"name": "x", "effect": "maybe"}),
         json!({"name": "x", "effect": "deny", "min_amount_usd": 10, "max_amount_usd": 5}),
         json!({"name": "x", "effect": "deny", "risk_level": "apocalyptic"}),
         json!({"name": " ", "effect": "deny"}),
     ] {
-        let (status, body) = post(&app, "/v1/actions/policies", &s, bad.clone()).await;
+        let (status, body) = app.post_json("/v1/actions/policies", &s, bad.clone()).await;
         assert_eq!(status, 400, "{bad} {body}");
     }
     assert_eq!(
@@ -227,7 +282,7 @@ async fn policies_decide_checks_and_every_step_is_audited() {
         json!({"app": "x", "tool_ref": "t", "action_type": "read", "risk_level": "apocalyptic"}),
         json!({"app": "x", "tool_ref": "t", "action_type": "spend", "requested_amount_usd": -1}),
     ] {
-        let (status, body) = post(&app, "/v1/actions/check", &s, bad.clone()).await;
+        let (status, body) = app.post_json("/v1/actions/check", &s, bad.clone()).await;
         assert_eq!(status, 400, "{bad} {body}");
     }
 }
@@ -236,25 +291,25 @@ async fn policies_decide_checks_and_every_step_is_audited() {
 async fn approvals_expire_and_spend_counts_the_workspace_budget() {
     let app = TestApp::spawn_with(&[("CAIRN__GUARD__APPROVAL_TTL_SECS", "1")]).await;
     let s = app.register("expiry@example.com").await;
-    let (_, needs) = post(
-        &app,
-        "/v1/actions/check",
-        &s,
-        check_body("db", "write", json!({"access_level": "destructive"})),
-    )
-    .await;
+    let (_, needs) = app
+        .post_json(
+            "/v1/actions/check",
+            &s,
+            check_body("db", "write", json!({"access_level": "destructive"})),
+        )
+        .await;
     assert_eq!(needs["decision"], "require_approval");
     let id = needs["approval_id"].as_str().unwrap().to_string();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let listed = json_of(app.get("/v1/actions/approvals", &s).await).await;
     assert_eq!(listed["data"][0]["status"], "expired");
-    let (status, body) = post(
-        &app,
-        &format!("/v1/actions/approvals/{id}/decide"),
-        &s,
-        json!({"decision": "approve"}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            &format!("/v1/actions/approvals/{id}/decide"),
+            &s,
+            json!({"decision": "approve"}),
+        )
+        .await;
     assert_eq!(status, 409);
     assert!(body["message"].as_str().unwrap().contains("expired"));
     let audit = json_of(app.get("/v1/actions/audit?event=expired", &s).await).await;
@@ -268,9 +323,7 @@ async fn approvals_expire_and_spend_counts_the_workspace_budget() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let (status, _) = post(
-        &app,
-        "/v1/actions/audit",
+    let (status, _) = app.post_json("/v1/actions/audit",
         &s,
         json!({"workspace_id": "thrifty", "event": "executed", "action_type": "spend", "amount_usd": 80.0}),
     )
@@ -282,7 +335,7 @@ async fn approvals_expire_and_spend_counts_the_workspace_budget() {
         json!({"workspace_id": "thrifty", "requested_amount_usd": 15.0}),
     );
     assert_eq!(
-        post(&app, "/v1/actions/check", &s, small).await.1["decision"],
+        app.post_json("/v1/actions/check", &s, small).await.1["decision"],
         "allow"
     );
     let big = check_body(
@@ -290,7 +343,7 @@ async fn approvals_expire_and_spend_counts_the_workspace_budget() {
         "spend",
         json!({"workspace_id": "thrifty", "requested_amount_usd": 30.0}),
     );
-    let (_, over) = post(&app, "/v1/actions/check", &s, big).await;
+    let (_, over) = app.post_json("/v1/actions/check", &s, big).await;
     assert_eq!(over["decision"], "deny");
     assert!(
         over["reasons"].to_string().contains("monthly budget"),
@@ -307,7 +360,9 @@ async fn memory_writes_are_screened_for_secrets_and_review() {
         "Use AKIAIOSFODNN7EXAMPLE for the backups bucket",
         "admin password is hunter2hunter2",
     ] {
-        let (status, body) = post(&app, "/v1/memory/notes", &s, json!({"content": secret})).await;
+        let (status, body) = app
+            .post_json("/v1/memory/notes", &s, json!({"content": secret}))
+            .await;
         assert_eq!(status, 422, "{secret}");
         assert!(body["message"]
             .as_str()
@@ -317,9 +372,7 @@ async fn memory_writes_are_screened_for_secrets_and_review() {
     let listed = json_of(app.get("/v1/memory/notes", &s).await).await;
     assert!(listed["data"].as_array().unwrap().is_empty());
     // A batch with one secret writes nothing.
-    let (status, _) = post(
-        &app,
-        "/v1/memory/batch",
+    let (status, _) = app.post_json("/v1/memory/batch",
         &s,
         json!({"notes": [{"content": "fine note", "external_id": "a"},
                          {"content": "token sk-proj-abcdefghijklmnopqrstuvwx", "external_id": "b"}]}),
@@ -332,13 +385,13 @@ async fn memory_writes_are_screened_for_secrets_and_review() {
         .is_empty());
 
     // Low confidence waits for review.
-    let (_, unsure) = post(
-        &app,
-        "/v1/memory/notes",
-        &s,
-        json!({"content": "The user may be vegetarian.", "confidence": 0.3}),
-    )
-    .await;
+    let (_, unsure) = app
+        .post_json(
+            "/v1/memory/notes",
+            &s,
+            json!({"content": "The user may be vegetarian.", "confidence": 0.3}),
+        )
+        .await;
     assert_eq!(unsure["status"], "pending");
     assert!(unsure["metadata"]["review_reason"]
         .as_str()
@@ -346,52 +399,52 @@ async fn memory_writes_are_screened_for_secrets_and_review() {
         .contains("confidence"));
 
     // memory_write policies: decisions need approval, preferences are refused.
-    post(&app, "/v1/actions/policies", &s, json!({"name": "review decisions", "action_type": "memory_write", "operation": "decision", "effect": "require_approval"})).await;
-    post(&app, "/v1/actions/policies", &s, json!({"name": "no preferences", "action_type": "memory_write", "operation": "preference", "effect": "deny"})).await;
-    let (_, decision) = post(
-        &app,
-        "/v1/memory/notes",
-        &s,
-        json!({"content": "We chose Postgres for billing.", "kind": "decision"}),
-    )
-    .await;
+    app.post_json("/v1/actions/policies", &s, json!({"name": "review decisions", "action_type": "memory_write", "operation": "decision", "effect": "require_approval"})).await;
+    app.post_json("/v1/actions/policies", &s, json!({"name": "no preferences", "action_type": "memory_write", "operation": "preference", "effect": "deny"})).await;
+    let (_, decision) = app
+        .post_json(
+            "/v1/memory/notes",
+            &s,
+            json!({"content": "We chose Postgres for billing.", "kind": "decision"}),
+        )
+        .await;
     assert_eq!(decision["status"], "pending");
-    let (status, _) = post(
-        &app,
-        "/v1/memory/notes",
-        &s,
-        json!({"content": "Likes jazz.", "kind": "preference"}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/memory/notes",
+            &s,
+            json!({"content": "Likes jazz.", "kind": "preference"}),
+        )
+        .await;
     assert_eq!(status, 422);
-    let (_, fact) = post(
-        &app,
-        "/v1/memory/notes",
-        &s,
-        json!({"content": "Billing runs nightly.", "kind": "fact"}),
-    )
-    .await;
+    let (_, fact) = app
+        .post_json(
+            "/v1/memory/notes",
+            &s,
+            json!({"content": "Billing runs nightly.", "kind": "fact"}),
+        )
+        .await;
     assert_eq!(fact["status"], "approved");
     // Action checks ignore memory_write policies and the other way round.
-    let (_, check) = post(
-        &app,
-        "/v1/actions/check",
-        &s,
-        check_body("notes", "write", json!({"operation": "decision"})),
-    )
-    .await;
+    let (_, check) = app
+        .post_json(
+            "/v1/actions/check",
+            &s,
+            check_body("notes", "write", json!({"operation": "decision"})),
+        )
+        .await;
     assert_eq!(check["decision"], "allow");
 
     drop(app);
     let app = TestApp::spawn_with(&[("CAIRN__GUARD__SECRET_NOTES", "redact")]).await;
     let s = app.register("redact@example.com").await;
-    let (status, note) = post(
-        &app,
-        "/v1/memory/notes",
-        &s,
-        json!({"content": "Backups use AKIAIOSFODNN7EXAMPLE nightly."}),
-    )
-    .await;
+    let (status, note) = app
+        .post_json(
+            "/v1/memory/notes",
+            &s,
+            json!({"content": "Backups use AKIAIOSFODNN7EXAMPLE nightly."}),
+        )
+        .await;
     assert_eq!(status, 201);
     assert_eq!(note["content"], "Backups use [REDACTED] nightly.");
     assert_eq!(note["metadata"]["redacted"], json!(["AWS access key"]));
@@ -405,20 +458,19 @@ async fn guardrails_are_scoped_by_workspace() {
     app.create_workspace(&s, "beta").await;
     let (_, alpha) = app.create_key(&s, Some("alpha"), json!({})).await;
     let (_, beta) = app.create_key(&s, Some("beta"), json!({})).await;
-    post(
-        &app,
+    app.post_json(
         "/v1/actions/policies",
         &alpha,
         json!({"name": "deny shell", "tool_ref": "shell", "effect": "deny"}),
     )
     .await;
-    let (_, needs) = post(
-        &app,
-        "/v1/actions/check",
-        &alpha,
-        check_body("db", "write", json!({"access_level": "destructive"})),
-    )
-    .await;
+    let (_, needs) = app
+        .post_json(
+            "/v1/actions/check",
+            &alpha,
+            check_body("db", "write", json!({"access_level": "destructive"})),
+        )
+        .await;
     let approval = needs["approval_id"].as_str().unwrap().to_string();
 
     assert!(
@@ -439,29 +491,29 @@ async fn guardrails_are_scoped_by_workspace() {
             .unwrap()
             .is_empty()
     );
-    let (status, _) = post(
-        &app,
-        &format!("/v1/actions/approvals/{approval}/decide"),
-        &beta,
-        json!({"decision": "approve"}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            &format!("/v1/actions/approvals/{approval}/decide"),
+            &beta,
+            json!({"decision": "approve"}),
+        )
+        .await;
     assert_eq!(status, 404);
     // alpha's deny policy does not apply in beta
-    let (_, shell) = post(
-        &app,
-        "/v1/actions/check",
-        &beta,
-        check_body("shell", "code", json!({})),
-    )
-    .await;
+    let (_, shell) = app
+        .post_json(
+            "/v1/actions/check",
+            &beta,
+            check_body("shell", "code", json!({})),
+        )
+        .await;
     assert_eq!(shell["decision"], "allow");
-    let (status, _) = post(
-        &app,
-        "/v1/actions/check",
-        &alpha,
-        check_body("shell", "code", json!({"workspace_id": "beta"})),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/actions/check",
+            &alpha,
+            check_body("shell", "code", json!({"workspace_id": "beta"})),
+        )
+        .await;
     assert_eq!(status, 404);
 }

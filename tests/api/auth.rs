@@ -1,3 +1,6 @@
+//! Accounts over HTTP: registration, login, refresh and the session cookie.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -1,3 +1,6 @@
+//! Bad input on every route gets a 400 (or 413) naming the field, never a 5xx.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};

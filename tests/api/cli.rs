@@ -1,22 +1,18 @@
+//! Operator commands run without a server, and config errors that stop the server.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::process::Command;
 
+use crate::common::api::cairn_cli;
 use crate::common::{TestApp, BIN};
-
-fn cairn(data: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env("CAIRN__STORAGE__DATA_DIR", data)
-        .env("CAIRN__LOG__LEVEL", "warn")
-        .output()
-        .unwrap()
-}
 
 #[tokio::test]
 async fn operators_create_an_admin_and_a_key_without_a_server() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = cairn(
+    let out = cairn_cli(
         &data,
+        &[],
         &[
             "users",
             "create-admin",
@@ -31,8 +27,9 @@ async fn operators_create_an_admin_and_a_key_without_a_server() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = cairn(
+    let out = cairn_cli(
         &data,
+        &[],
         &["keys", "create", "--name", "ops", "--workspace", "default"],
     );
     assert!(
@@ -46,8 +43,9 @@ async fn operators_create_an_admin_and_a_key_without_a_server() {
     let app = TestApp::spawn_on(&data, &[]).await;
     let res = app.get("/v1/workspaces/default", &key).await;
     assert_eq!(res.status(), 200);
-    let missing = cairn(
+    let missing = cairn_cli(
         &data,
+        &[],
         &["keys", "create", "--name", "x", "--workspace", "nope"],
     );
     assert!(!missing.status.success());

@@ -1,17 +1,8 @@
-use std::process::Command;
+//! The `cairn ingest`, `search` and `reindex` commands over a data directory.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
 
-use crate::common::{TestApp, BIN};
-
-fn cairn(data: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env("CAIRN__STORAGE__DATA_DIR", data)
-        .env("CAIRN__LOG__LEVEL", "warn");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
+use crate::common::api::cairn_cli;
+use crate::common::TestApp;
 
 #[tokio::test]
 async fn the_cli_ingests_a_directory_and_searches_it() {
@@ -34,7 +25,7 @@ async fn the_cli_ingests_a_directory_and_searches_it() {
         "This text file is filtered out by --include.",
     )
     .unwrap();
-    let out = cairn(
+    let out = cairn_cli(
         &data,
         &[],
         &[
@@ -48,7 +39,7 @@ async fn the_cli_ingests_a_directory_and_searches_it() {
     );
     assert!(out.status.success());
 
-    let out = cairn(
+    let out = cairn_cli(
         &data,
         &[],
         &[
@@ -67,14 +58,14 @@ async fn the_cli_ingests_a_directory_and_searches_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("ingested 2 sources"), "{stdout}");
-    let again = cairn(
+    let again = cairn_cli(
         &data,
         &[],
         &["ingest", docs.to_str().unwrap(), "--include", "*.md"],
     );
     assert!(String::from_utf8_lossy(&again.stdout).contains("2 already present"));
 
-    let out = cairn(&data, &[], &["search", "barchan dunes", "--limit", "1"]);
+    let out = cairn_cli(&data, &[], &["search", "barchan dunes", "--limit", "1"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(
@@ -109,7 +100,7 @@ async fn a_model_change_is_refused_at_start_until_reindex() {
     drop(app);
 
     let renamed = [("CAIRN__EMBEDDING__MODEL", "minilm-renamed")];
-    let out = cairn(&data, &renamed, &["serve"]);
+    let out = cairn_cli(&data, &renamed, &["serve"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -117,7 +108,7 @@ async fn a_model_change_is_refused_at_start_until_reindex() {
         "{stderr}"
     );
 
-    let out = cairn(&data, &renamed, &["reindex"]);
+    let out = cairn_cli(&data, &renamed, &["reindex"]);
     assert!(
         out.status.success(),
         "{}",

@@ -1,3 +1,7 @@
+//! The model gateway against a loopback OpenAI-shaped upstream: routing, failover, streaming,
+//! caching, billing and usage.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::sync::{Arc, Mutex};
 
 use axum::response::IntoResponse;
@@ -127,17 +131,37 @@ fn ask(model: &str, stream: bool) -> Value {
            "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]})
 }
 
-#[tokio::test]
-async fn routes_by_mode_fails_over_and_records_usage() {
+/// Requests the mock upstream saw: (body, whether the provider's extra header came along).
+type Seen = Arc<Mutex<Vec<(Value, bool)>>>;
+
+/// A server routing to the mock upstream's five models, and a funded user.
+struct Routed {
+    app: TestApp,
+    s: String,
+    seen: Seen,
+    _dir: tempfile::TempDir,
+}
+
+async fn routed() -> Routed {
     let (base, seen) = upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &base);
     let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
     let s = app.register("gateway@example.com").await;
     fund(&app, &s, 100.0).await;
+    Routed {
+        app,
+        s,
+        seen,
+        _dir: dir,
+    }
+}
 
-    let res = app
-        .post("/v1/chat/completions", &s, ask("cheap", false))
+/// A named model answers under its name and costs its price (12 tokens in, 5 out).
+async fn chat_with_cheap(r: &Routed) {
+    let res = r
+        .app
+        .post("/v1/chat/completions", &r.s, ask("cheap", false))
         .await;
     assert_eq!(res.status(), 200);
     let cost: f64 = res.headers()["x-cairn-cost"]
@@ -155,19 +179,19 @@ async fn routes_by_mode_fails_over_and_records_usage() {
         body["choices"][0]["message"]["content"],
         "hello from ok-cheap"
     );
+}
 
-    // max: the two strongest fail (500 after a retry, then 429), the third answers.
-    let body = json_of(
-        app.post("/v1/chat/completions", &s, ask("max", false))
-            .await,
-    )
-    .await;
+/// max: the two strongest fail (500 after a retry, then 429), the third answers. Follows
+/// [`chat_with_cheap`], whose request is the first the upstream saw.
+async fn chat_with_max(r: &Routed) {
+    let (_, body) = r.app.chat(&r.s, ask("max", false)).await;
     assert_eq!(body["model"], "max");
     assert_eq!(
         body["choices"][0]["message"]["content"],
         "hello from ok-strong"
     );
-    let tried: Vec<String> = seen
+    let tried: Vec<String> = r
+        .seen
         .lock()
         .unwrap()
         .iter()
@@ -178,65 +202,91 @@ async fn routes_by_mode_fails_over_and_records_usage() {
         ["fail-500", "fail-500", "rate-429", "ok-strong"]
     );
     assert!(
-        seen.lock().unwrap().iter().all(|(_, header)| *header),
+        r.seen.lock().unwrap().iter().all(|(_, header)| *header),
         "provider headers are sent"
     );
+}
 
-    // auto prefers value; an alias names a model; tools pass through both ways.
-    let body = json_of(
-        app.post("/v1/chat/completions", &s, ask("auto", false))
-            .await,
-    )
-    .await;
+/// auto prefers value; an alias names a model; tools pass through both ways.
+async fn chat_with_auto_an_alias_and_tools(r: &Routed) {
+    let (_, body) = r.app.chat(&r.s, ask("auto", false)).await;
     assert_eq!(
         body["choices"][0]["message"]["content"],
         "hello from ok-cheap"
     );
-    let body = json_of(
-        app.post("/v1/chat/completions", &s, ask("strong-alias", false))
-            .await,
-    )
-    .await;
+    let (_, body) = r.app.chat(&r.s, ask("strong-alias", false)).await;
     assert_eq!(
         body["choices"][0]["message"]["content"],
         "hello from ok-strong"
     );
     let mut with_tools = ask("strong", false);
     with_tools["tools"] = json!([{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]);
-    let body = json_of(app.post("/v1/chat/completions", &s, with_tools).await).await;
+    let (_, body) = r.app.chat(&r.s, with_tools).await;
     assert_eq!(
         body["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
         "lookup"
     );
     assert_eq!(
-        seen.lock().unwrap().last().unwrap().0["tools"][0]["function"]["name"],
+        r.seen.lock().unwrap().last().unwrap().0["tools"][0]["function"]["name"],
         "lookup"
     );
+}
 
-    // Unknown models and bad bodies get OpenAI-shaped errors.
-    let res = app
-        .post("/v1/chat/completions", &s, ask("nope", false))
+/// Unknown models and bad bodies get OpenAI-shaped errors.
+async fn chat_with_an_unknown_model_and_no_messages(r: &Routed) {
+    let (status, body) = r.app.chat(&r.s, ask("nope", false)).await;
+    assert_eq!(status, 404);
+    assert!(body["error"]["message"].is_string());
+    let (status, body) = r
+        .app
+        .chat(&r.s, json!({"model": "auto", "messages": []}))
         .await;
-    assert_eq!(res.status(), 404);
-    assert!(json_of(res).await["error"]["message"].is_string());
-    let res = app
-        .post(
-            "/v1/chat/completions",
-            &s,
-            json!({"model": "auto", "messages": []}),
-        )
-        .await;
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["error"]["message"]
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"]
         .as_str()
         .unwrap()
         .contains("messages"));
+}
 
-    let usage = json_of(app.get("/v1/usage?limit=3", &s).await).await;
+#[tokio::test]
+async fn a_named_model_answers_under_its_name_at_its_price() {
+    let r = routed().await;
+    chat_with_cheap(&r).await;
+}
+
+#[tokio::test]
+async fn max_fails_over_to_the_next_strongest_model() {
+    let r = routed().await;
+    chat_with_cheap(&r).await;
+    chat_with_max(&r).await;
+}
+
+#[tokio::test]
+async fn auto_prefers_value_aliases_name_models_and_tools_pass_through() {
+    let r = routed().await;
+    chat_with_auto_an_alias_and_tools(&r).await;
+}
+
+#[tokio::test]
+async fn unknown_models_and_bad_bodies_get_openai_shaped_errors() {
+    let r = routed().await;
+    chat_with_an_unknown_model_and_no_messages(&r).await;
+}
+
+#[tokio::test]
+async fn usage_and_stats_count_every_answered_request() {
+    let r = routed().await;
+    chat_with_cheap(&r).await;
+    chat_with_max(&r).await;
+    chat_with_auto_an_alias_and_tools(&r).await;
+    chat_with_an_unknown_model_and_no_messages(&r).await;
+    let (app, s) = (&r.app, &r.s);
+
+    let usage = json_of(app.get("/v1/usage?limit=3", s).await).await;
     assert_eq!(usage["has_more"], true);
     let rows = usage["data"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
-    let all = json_of(app.get("/v1/usage", &s).await).await;
+    let all = json_of(app.get("/v1/usage", s).await).await;
     let max_row = all["data"]
         .as_array()
         .unwrap()
@@ -251,14 +301,14 @@ async fn routes_by_mode_fails_over_and_records_usage() {
     assert!(max_row["baseline_usd"].as_f64().unwrap() >= max_row["charged_usd"].as_f64().unwrap());
 
     let groups = json_of(
-        app.get("/v1/usage/breakdown?group_by=workspace&days=7", &s)
+        app.get("/v1/usage/breakdown?group_by=workspace&days=7", s)
             .await,
     )
     .await;
     assert_eq!(groups["window_days"], 7);
     assert_eq!(groups["data"].as_array().unwrap().len(), 1);
     assert_eq!(groups["data"][0]["requests"], 5);
-    let stats = json_of(app.get("/v1/stats?days=30&daily_days=3", &s).await).await;
+    let stats = json_of(app.get("/v1/stats?days=30&daily_days=3", s).await).await;
     assert_eq!(stats["requests"], 5);
     assert_eq!(stats["total_tokens"], 5 * 17);
     assert_eq!(stats["tier_breakdown"]["max"], 1);
@@ -267,16 +317,27 @@ async fn routes_by_mode_fails_over_and_records_usage() {
     assert_eq!(stats["request_type_breakdown"]["chat"], 5);
     assert_eq!(stats["daily"].as_array().unwrap().len(), 3);
     assert_eq!(stats["daily"][2]["requests"], 5);
-    assert_eq!(app.get("/v1/usage?limit=0", &s).await.status(), 400);
-    assert_eq!(app.get("/v1/stats?days=0", &s).await.status(), 400);
+}
+
+#[tokio::test]
+async fn usage_and_stats_refuse_bad_windows() {
+    let r = routed().await;
+    let (app, s) = (&r.app, &r.s);
+    assert_eq!(app.get("/v1/usage?limit=0", s).await.status(), 400);
+    assert_eq!(app.get("/v1/stats?days=0", s).await.status(), 400);
     assert_eq!(
-        app.get("/v1/usage/breakdown?group_by=colour", &s)
+        app.get("/v1/usage/breakdown?group_by=colour", s)
             .await
             .status(),
         400
     );
+}
 
-    let models = json_of(app.get("/v1/models", &s).await).await;
+#[tokio::test]
+async fn models_and_the_public_pricing_list_the_catalog() {
+    let r = routed().await;
+    let (app, s) = (&r.app, &r.s);
+    let models = json_of(app.get("/v1/models", s).await).await;
     let ids: Vec<&str> = models["data"]
         .as_array()
         .unwrap()
@@ -564,14 +625,19 @@ async fn deterministic_answers_come_from_the_cache() {
     assert_eq!(res.headers()["x-cairn-cache"], "miss");
 }
 
-#[tokio::test]
-async fn prepaid_balance_and_budgets_hold_under_concurrency() {
+/// A server routing to the mock upstream, and a user with no funds yet.
+async fn unfunded() -> (TestApp, String, tempfile::TempDir) {
     let (base, _) = upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &base);
     let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
     let s = app.register("billing@example.com").await;
+    (app, s, dir)
+}
 
+#[tokio::test]
+async fn chat_needs_funds_and_funding_needs_a_session_and_a_positive_amount() {
+    let (app, s, _dir) = unfunded().await;
     let res = app
         .post("/v1/chat/completions", &s, ask("strong", false))
         .await;
@@ -609,7 +675,12 @@ async fn prepaid_balance_and_budgets_hold_under_concurrency() {
             .status(),
         501
     );
+}
 
+#[tokio::test]
+async fn concurrent_requests_never_overspend_the_balance() {
+    let (app, s, _dir) = unfunded().await;
+    let (_, key) = app.create_key(&s, None, json!({})).await;
     // 50 requests at once against a balance that covers only a few holds at a time.
     fund(&app, &s, 0.003).await;
     let mut tasks = Vec::new();
@@ -648,8 +719,11 @@ async fn prepaid_balance_and_budgets_hold_under_concurrency() {
         (0.003 - charged - left).abs() < 1e-9,
         "ledger: {charged} charged, {left} left"
     );
+}
 
-    // A workspace budget refuses once spent.
+#[tokio::test]
+async fn a_workspace_budget_refuses_requests_beyond_it() {
+    let (app, s, _dir) = unfunded().await;
     fund(&app, &s, 10.0).await;
     let res = app
         .post(

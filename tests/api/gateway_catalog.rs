@@ -1,3 +1,6 @@
+//! The gateway catalog: capability and budget filters, context windows, timeouts.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -40,14 +43,11 @@ const MODELS: &[(&str, &str, u8, u32, f64)] = &[
 ];
 
 async fn chat(app: &TestApp, key: &str, model: &str) -> (u16, Value) {
-    let res = app
-        .post(
-            "/v1/chat/completions",
-            key,
-            json!({"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}),
-        )
-        .await;
-    (res.status().as_u16(), json_of(res).await)
+    app.chat(
+        key,
+        json!({"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await
 }
 
 fn served_by(body: &Value) -> String {

@@ -1,15 +1,12 @@
+//! The agent harness: missions, versions, traces, feedback and reflections.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::sync::{Arc, Mutex};
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::{json_of, TestApp};
-
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let res = app.post(path, token, body).await;
-    let status = res.status().as_u16();
-    (status, json_of(res).await)
-}
 
 async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
     let res = app
@@ -57,48 +54,45 @@ async fn mock_provider(reply: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) 
     (format!("http://{addr}/v1"), seen)
 }
 
-#[tokio::test]
-async fn missions_steps_artifacts_and_the_detail_view() {
-    let app = TestApp::spawn().await;
-    let s = app.register("missions@example.com").await;
+/// Creates mission `mission_123`, then upserts it by its mission id and by its external
+/// pair (which sets it running); a mission with neither is refused. Returns its id.
+async fn upsert_mission(app: &TestApp, s: &str) -> String {
     let body = json!({"mission_id": "mission_123", "external_source": "gwendolyn",
                       "external_id": "mission:mission_123", "app": "gwendolyn", "title": "Plan the offsite"});
-    let (status, m) = post(&app, "/v1/harness/missions", &s, body.clone()).await;
+    let (status, m) = app.post_json("/v1/harness/missions", s, body.clone()).await;
     assert_eq!(status, 201);
     let id = m["id"].as_str().unwrap().to_string();
     assert_eq!(m["status"], "active");
-    let (status, again) = post(
-        &app,
-        "/v1/harness/missions",
-        &s,
-        json!({"mission_id": "mission_123", "progress": 0.25}),
-    )
-    .await;
+    let (status, again) = app
+        .post_json(
+            "/v1/harness/missions",
+            s,
+            json!({"mission_id": "mission_123", "progress": 0.25}),
+        )
+        .await;
     assert_eq!(status, 200, "upsert by mission_id");
     assert_eq!(again["id"], id.as_str());
     assert_eq!(again["title"], "Plan the offsite");
-    let (status, by_ext) = post(
-        &app,
-        "/v1/harness/missions",
-        &s,
+    let (status, by_ext) = app.post_json("/v1/harness/missions",
+        s,
         json!({"external_source": "gwendolyn", "external_id": "mission:mission_123", "status": "running"}),
     )
     .await;
     assert_eq!(status, 200, "upsert by the external pair");
     assert_eq!(by_ext["id"], id.as_str());
-    let (status, _) = post(
-        &app,
-        "/v1/harness/missions",
-        &s,
-        json!({"title": "no identity"}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json("/v1/harness/missions", s, json!({"title": "no identity"}))
+        .await;
     assert_eq!(status, 400);
+    id
+}
 
+/// Records progress and the outcome; a progress over 1 is refused.
+async fn patch_mission(app: &TestApp, s: &str, id: &str) {
     let (status, patched) = patch(
-        &app,
+        app,
         &format!("/v1/harness/missions/{id}"),
-        &s,
+        s,
         json!({"progress": 0.5, "outcome": "venue booked", "success": true}),
     )
     .await;
@@ -106,78 +100,129 @@ async fn missions_steps_artifacts_and_the_detail_view() {
     assert_eq!(patched["progress"], 0.5);
     assert_eq!(patched["success"], true);
     let (status, _) = patch(
-        &app,
+        app,
         &format!("/v1/harness/missions/{id}"),
-        &s,
+        s,
         json!({"progress": 2}),
     )
     .await;
     assert_eq!(status, 400);
+}
 
+/// A step is upserted by its step_ref and marked done; an unknown step is not found.
+async fn record_a_step(app: &TestApp, s: &str, id: &str) {
     let step = json!({"step_ref": "task_456:step_1", "task_id": "task_456", "title": "Shortlist venues",
                       "metadata": {"mission_id": "mission_123", "task_id": "task_456"}});
-    let (status, st) = post(&app, &format!("/v1/harness/missions/{id}/steps"), &s, step).await;
+    let (status, st) = app
+        .post_json(&format!("/v1/harness/missions/{id}/steps"), s, step)
+        .await;
     assert_eq!(status, 201);
     assert_eq!(st["status"], "pending");
-    let (status, st2) = post(
-        &app,
-        &format!("/v1/harness/missions/{id}/steps"),
-        &s,
-        json!({"step_ref": "task_456:step_1", "status": "running"}),
-    )
-    .await;
+    let (status, st2) = app
+        .post_json(
+            &format!("/v1/harness/missions/{id}/steps"),
+            s,
+            json!({"step_ref": "task_456:step_1", "status": "running"}),
+        )
+        .await;
     assert_eq!(status, 200, "upsert by step_ref");
     assert_eq!(st2["id"], st["id"]);
     assert_eq!(st2["title"], "Shortlist venues");
     let step_id = st["id"].as_str().unwrap();
     let (status, done) = patch(
-        &app,
+        app,
         &format!("/v1/harness/missions/{id}/steps/{step_id}"),
-        &s,
+        s,
         json!({"status": "done", "detail": "three venues"}),
     )
     .await;
     assert_eq!(status, 200);
     assert_eq!(done["status"], "done");
     let (status, _) = patch(
-        &app,
+        app,
         &format!("/v1/harness/missions/{id}/steps/nope"),
-        &s,
+        s,
         json!({"status": "done"}),
     )
     .await;
     assert_eq!(status, 404);
-    let (status, art) = post(
-        &app,
-        &format!("/v1/harness/missions/{id}/artifacts"),
-        &s,
-        json!({"kind": "email", "title": "Venue request", "content": "Dear venue..."}),
-    )
-    .await;
+}
+
+/// An artifact with content is recorded (returned); one without is refused.
+async fn record_an_artifact(app: &TestApp, s: &str, id: &str) -> Value {
+    let (status, art) = app
+        .post_json(
+            &format!("/v1/harness/missions/{id}/artifacts"),
+            s,
+            json!({"kind": "email", "title": "Venue request", "content": "Dear venue..."}),
+        )
+        .await;
     assert_eq!(status, 201);
-    let (status, _) = post(
-        &app,
-        &format!("/v1/harness/missions/{id}/artifacts"),
-        &s,
-        json!({"kind": "file"}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            &format!("/v1/harness/missions/{id}/artifacts"),
+            s,
+            json!({"kind": "file"}),
+        )
+        .await;
     assert_eq!(status, 400);
+    art
+}
+
+#[tokio::test]
+async fn missions_are_upserted_by_mission_id_or_external_pair() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    upsert_mission(&app, &s).await;
+}
+
+#[tokio::test]
+async fn mission_progress_is_patched_within_range() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    let id = upsert_mission(&app, &s).await;
+    patch_mission(&app, &s, &id).await;
+}
+
+#[tokio::test]
+async fn mission_steps_are_upserted_by_step_ref() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    let id = upsert_mission(&app, &s).await;
+    record_a_step(&app, &s, &id).await;
+}
+
+#[tokio::test]
+async fn mission_artifacts_need_content() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    let id = upsert_mission(&app, &s).await;
+    record_an_artifact(&app, &s, &id).await;
+}
+
+#[tokio::test]
+async fn the_mission_detail_shows_what_was_recorded_against_it() {
+    let app = TestApp::spawn().await;
+    let s = app.register("missions@example.com").await;
+    let id = upsert_mission(&app, &s).await;
+    patch_mission(&app, &s, &id).await;
+    record_a_step(&app, &s, &id).await;
+    let art = record_an_artifact(&app, &s, &id).await;
 
     // Things recorded against the mission id show up in its detail.
-    let (_, check) = post(&app, "/v1/actions/check", &s, json!({"app": "gwendolyn", "mission_id": "mission_123",
+    let (_, check) = app.post_json("/v1/actions/check", &s, json!({"app": "gwendolyn", "mission_id": "mission_123",
         "tool_ref": "card", "action_type": "spend", "risk_level": "high", "requested_amount_usd": 900})).await;
     assert_eq!(check["decision"], "require_approval");
-    let (status, trace) = post(
-        &app,
-        "/v1/harness/traces",
-        &s,
-        json!({"trace_type": "knowledge_reply",
+    let (status, trace) = app
+        .post_json(
+            "/v1/harness/traces",
+            &s,
+            json!({"trace_type": "knowledge_reply",
         "mission_id": "mission_123", "task_id": "task_456", "input_summary": "find venues",
         "output_summary": "three venues", "charged_usd": 0.02,
         "context": {"documents": [], "memories": []}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 201);
     let detail = json_of(app.get(&format!("/v1/harness/missions/{id}"), &s).await).await;
     assert_eq!(detail["mission"]["mission_id"], "mission_123");
@@ -192,64 +237,84 @@ async fn missions_steps_artifacts_and_the_detail_view() {
     assert_eq!(app.get("/v1/harness/missions/nope", &s).await.status(), 404);
 }
 
-#[tokio::test]
-async fn versions_reweight_packs_and_packs_leave_traces() {
-    let app = TestApp::spawn().await;
-    let s = app.register("versions@example.com").await;
-    let (_, strong) = post(
-        &app,
-        "/v1/memory/notes",
-        &s,
-        json!({"content": "Standups happen at 9:30 in the main room.", "importance": 0.1}),
-    )
-    .await;
-    let (_, weak) = post(&app, "/v1/memory/notes", &s,
+/// Two notes about standups: `strong` matches the query better, `weak` is more important.
+struct Standups {
+    strong: Value,
+    weak: Value,
+}
+
+async fn two_standup_notes(app: &TestApp, s: &str) -> Standups {
+    let (_, strong) = app
+        .post_json(
+            "/v1/memory/notes",
+            s,
+            json!({"content": "Standups happen at 9:30 in the main room.", "importance": 0.1}),
+        )
+        .await;
+    let (_, weak) = app.post_json("/v1/memory/notes", s,
         json!({"content": "The office kitchen closes at 6pm; standups never run late.", "importance": 1.0})).await;
-    let q = json!({"query": "when are standups held?", "include_events": false,
-                   "metadata": {"mission_id": "m-7", "gwen_task_id": "t-1"}});
-    let (_, before) = post(&app, "/v1/memory/context-pack", &s, q.clone()).await;
-    assert_eq!(note_ids(&before)[0], strong["id"].as_str().unwrap());
+    Standups { strong, weak }
+}
+
+fn standup_query() -> Value {
+    json!({"query": "when are standups held?", "include_events": false,
+           "metadata": {"mission_id": "m-7", "gwen_task_id": "t-1"}})
+}
+
+/// Without a version, relevance wins; the pack left a trace with the items and their scores.
+async fn pack_without_a_version(app: &TestApp, s: &str, notes: &Standups) {
+    let (_, before) = app
+        .post_json("/v1/memory/context-pack", s, standup_query())
+        .await;
+    assert_eq!(note_ids(&before)[0], notes.strong["id"].as_str().unwrap());
     assert!(before["harness_version_id"].is_null());
 
-    // The pack left a trace with the items and their scores.
     let trace_id = before["trace_id"].as_str().unwrap();
-    let traces = json_of(app.get("/v1/harness/traces?mission_id=m-7", &s).await).await;
+    let traces = json_of(app.get("/v1/harness/traces?mission_id=m-7", s).await).await;
     let t = &traces["data"][0];
     assert_eq!(t["id"], trace_id);
     assert_eq!(t["trace_type"], "context_pack");
     assert_eq!(t["task_id"], "t-1");
     assert_eq!(t["pack_id"], before["pack_id"]);
-    assert_eq!(t["context"]["memories"][0]["id"], strong["id"]);
+    assert_eq!(t["context"]["memories"][0]["id"], notes.strong["id"]);
     assert!(t["context"]["memories"][0]["relevance_score"].is_number());
+}
 
-    let (status, draft) = post(
-        &app,
-        "/v1/harness/versions",
-        &s,
-        json!({"name": "importance first", "config": {"context": {"weights":
+/// A draft version changes nothing; the same config activated puts importance first, and the
+/// pack (stored too) names the version. Returns the active version.
+async fn activate_importance_first(app: &TestApp, s: &str, notes: &Standups) -> Value {
+    let (status, draft) = app
+        .post_json(
+            "/v1/harness/versions",
+            s,
+            json!({"name": "importance first", "config": {"context": {"weights":
             {"relevance": 0.1, "recency": 0, "importance": 5, "confidence": 0, "feedback": 0}}}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 201);
     assert_eq!(draft["status"], "draft");
-    let (_, still) = post(&app, "/v1/memory/context-pack", &s, q.clone()).await;
+    let (_, still) = app
+        .post_json("/v1/memory/context-pack", s, standup_query())
+        .await;
     assert_eq!(
         note_ids(&still)[0],
-        strong["id"].as_str().unwrap(),
+        notes.strong["id"].as_str().unwrap(),
         "a draft changes nothing"
     );
 
-    let (_, active) = post(
-        &app,
-        "/v1/harness/versions",
-        &s,
-        json!({"name": "importance first", "activate": true, "config": {"context": {"weights":
+    let (_, active) = app
+        .post_json(
+            "/v1/harness/versions",
+            s,
+            json!({"name": "importance first", "activate": true, "config": {"context": {"weights":
             {"relevance": 0.1, "recency": 0, "importance": 5, "confidence": 0, "feedback": 0}}}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(active["status"], "active");
-    let (_, after) = post(&app, "/v1/memory/context-pack", &s, q.clone()).await;
-    assert_eq!(note_ids(&after)[0], weak["id"].as_str().unwrap());
+    let (_, after) = app
+        .post_json("/v1/memory/context-pack", s, standup_query())
+        .await;
+    assert_eq!(note_ids(&after)[0], notes.weak["id"].as_str().unwrap());
     assert_eq!(after["harness_version_id"], active["id"]);
     let stored = json_of(
         app.get(
@@ -257,20 +322,47 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
                 "/v1/memory/context-packs/{}",
                 after["pack_id"].as_str().unwrap()
             ),
-            &s,
+            s,
         )
         .await,
     )
     .await;
     assert_eq!(stored["harness_version_id"], active["id"]);
+    active
+}
 
-    let (_, newer) = post(
-        &app,
-        "/v1/harness/versions",
-        &s,
-        json!({"name": "defaults", "activate": true, "config": {}}),
-    )
-    .await;
+#[tokio::test]
+async fn a_pack_leaves_a_trace_with_its_items_and_scores() {
+    let app = TestApp::spawn().await;
+    let s = app.register("versions@example.com").await;
+    let notes = two_standup_notes(&app, &s).await;
+    pack_without_a_version(&app, &s, &notes).await;
+}
+
+#[tokio::test]
+async fn an_active_version_reweights_packs_and_a_draft_does_not() {
+    let app = TestApp::spawn().await;
+    let s = app.register("versions@example.com").await;
+    let notes = two_standup_notes(&app, &s).await;
+    pack_without_a_version(&app, &s, &notes).await;
+    activate_importance_first(&app, &s, &notes).await;
+}
+
+#[tokio::test]
+async fn activating_a_version_archives_the_active_one() {
+    let app = TestApp::spawn().await;
+    let s = app.register("versions@example.com").await;
+    let notes = two_standup_notes(&app, &s).await;
+    pack_without_a_version(&app, &s, &notes).await;
+    let active = activate_importance_first(&app, &s, &notes).await;
+
+    let (_, newer) = app
+        .post_json(
+            "/v1/harness/versions",
+            &s,
+            json!({"name": "defaults", "activate": true, "config": {}}),
+        )
+        .await;
     let versions = json_of(app.get("/v1/harness/versions", &s).await).await;
     let statuses: Vec<(String, String)> = versions["data"]
         .as_array()
@@ -289,26 +381,35 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
         active["id"].as_str().unwrap().to_string(),
         "archived".into()
     )));
-    let (_, back) = post(&app, "/v1/memory/context-pack", &s, q).await;
-    assert_eq!(note_ids(&back)[0], strong["id"].as_str().unwrap());
+    let (_, back) = app
+        .post_json("/v1/memory/context-pack", &s, standup_query())
+        .await;
+    assert_eq!(note_ids(&back)[0], notes.strong["id"].as_str().unwrap());
+}
 
+#[tokio::test]
+async fn bad_versions_and_traces_are_refused() {
+    let app = TestApp::spawn().await;
+    let s = app.register("versions@example.com").await;
     for bad in [
         json!({"name": "x", "config": []}),
         json!({"name": "x", "config": {"context": {"weights": {"relevance": 1}}}}),
         json!({"name": "x", "config": {"context": {"weights": {"relevance": 99, "recency": 0, "importance": 0, "confidence": 0, "feedback": 0}}}}),
     ] {
-        let (status, _) = post(&app, "/v1/harness/versions", &s, bad.clone()).await;
+        let (status, _) = app.post_json("/v1/harness/versions", &s, bad.clone()).await;
         assert_eq!(status, 400, "{bad}");
     }
-    let (status, _) = post(
-        &app,
-        "/v1/harness/traces",
-        &s,
-        json!({"harness_version_id": "nope"}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/traces",
+            &s,
+            json!({"harness_version_id": "nope"}),
+        )
+        .await;
     assert_eq!(status, 422);
-    let (status, _) = post(&app, "/v1/harness/traces", &s, json!({"charged_usd": -1})).await;
+    let (status, _) = app
+        .post_json("/v1/harness/traces", &s, json!({"charged_usd": -1}))
+        .await;
     assert_eq!(status, 400);
     assert_eq!(
         app.get("/v1/harness/traces?limit=0", &s).await.status(),
@@ -316,32 +417,35 @@ async fn versions_reweight_packs_and_packs_leave_traces() {
     );
 }
 
-#[tokio::test]
-async fn trace_feedback_reorders_packs_remembers_and_forgets() {
-    let app = TestApp::spawn().await;
-    let s = app.register("hfeedback@example.com").await;
-    let (_, a) = post(
-        &app,
+/// The invoice question, optionally restricted to one note kind.
+fn invoice_query(kind: Option<&str>) -> Value {
+    let mut q = json!({"query": "how are invoices sent?", "include_events": false});
+    if let Some(k) = kind {
+        q["kinds"] = json!([k]);
+    }
+    q
+}
+
+/// Two notes answer the invoice question (a fact and a decision). Packs that used only one
+/// of them are rated: the second up, the top down, until the order flips. Returns the notes
+/// (top, second as first ranked) and the last pack.
+async fn rate_until_the_order_flips(app: &TestApp, s: &str) -> (String, String, Value) {
+    let (_, a) = app
+        .post_json(
+            "/v1/memory/notes",
+            s,
+            json!({"content": "Invoices are sent on the first business day.", "kind": "fact"}),
+        )
+        .await;
+    app.post_json(
         "/v1/memory/notes",
-        &s,
-        json!({"content": "Invoices are sent on the first business day.", "kind": "fact"}),
-    )
-    .await;
-    post(
-        &app,
-        "/v1/memory/notes",
-        &s,
+        s,
         json!({"content": "Invoices go out by email with a PDF attached.", "kind": "decision"}),
     )
     .await;
-    let q = |kinds: Option<&str>| {
-        let mut q = json!({"query": "how are invoices sent?", "include_events": false});
-        if let Some(k) = kinds {
-            q["kinds"] = json!([k]);
-        }
-        q
-    };
-    let (_, before) = post(&app, "/v1/memory/context-pack", &s, q(None)).await;
+    let (_, before) = app
+        .post_json("/v1/memory/context-pack", s, invoice_query(None))
+        .await;
     let order = note_ids(&before);
     assert_eq!(order.len(), 2);
     let (top, second) = (order[0].clone(), order[1].clone());
@@ -353,70 +457,104 @@ async fn trace_feedback_reorders_packs_remembers_and_forgets() {
         }
     };
 
-    // Packs that used only one of them, rated: the second up, the top down.
     for (id, rating) in [(&second, 5.0), (&top, -5.0)] {
         for _ in 0..3 {
-            let (_, pack) = post(&app, "/v1/memory/context-pack", &s, q(Some(kind_of(id)))).await;
+            let (_, pack) = app
+                .post_json(
+                    "/v1/memory/context-pack",
+                    s,
+                    invoice_query(Some(kind_of(id))),
+                )
+                .await;
             assert_eq!(note_ids(&pack), vec![id.clone()]);
-            let (status, fb) = post(
-                &app,
-                "/v1/harness/feedback",
-                &s,
-                json!({"trace_id": pack["trace_id"], "rating": rating, "outcome": "success"}),
-            )
-            .await;
+            let (status, fb) = app
+                .post_json(
+                    "/v1/harness/feedback",
+                    s,
+                    json!({"trace_id": pack["trace_id"], "rating": rating, "outcome": "success"}),
+                )
+                .await;
             assert_eq!(status, 201, "{fb}");
             assert_eq!(fb["items_rated"], 1);
         }
     }
-    let (_, after) = post(&app, "/v1/memory/context-pack", &s, q(None)).await;
+    let (_, after) = app
+        .post_json("/v1/memory/context-pack", s, invoice_query(None))
+        .await;
     assert_eq!(note_ids(&after), vec![second.clone(), top.clone()]);
+    (top, second, after)
+}
 
-    // remember_text becomes a pending lesson; forget_note_ids forgets.
+/// Feedback on the last pack: remember_text becomes a pending lesson, forget_note_ids forgets
+/// `top`, and the trace records the rating. Returns the trace id.
+async fn remember_a_lesson_and_forget(app: &TestApp, s: &str, after: &Value, top: &str) -> String {
     let trace = after["trace_id"].as_str().unwrap();
-    let (status, fb) = post(&app, "/v1/harness/feedback", &s, json!({"trace_id": trace, "rating": 1,
+    let (status, fb) = app.post_json("/v1/harness/feedback", s, json!({"trace_id": trace, "rating": 1,
         "outcome": "success", "remember_text": "User prefers concise answers with concrete next steps.",
         "forget_note_ids": [top]})).await;
     assert_eq!(status, 201);
     assert_eq!(fb["remembered"]["status"], "pending");
     assert_eq!(fb["remembered"]["kind"], "lesson");
     assert_eq!(fb["feedback"]["forgotten"], json!([top]));
-    let queue = json_of(app.get("/v1/memory/notes?status=pending", &s).await).await;
+    let queue = json_of(app.get("/v1/memory/notes?status=pending", s).await).await;
     assert_eq!(queue["data"][0]["id"], fb["remembered"]["id"]);
-    let forgotten = json_of(app.get(&format!("/v1/memory/notes/{top}"), &s).await).await;
+    let forgotten = json_of(app.get(&format!("/v1/memory/notes/{top}"), s).await).await;
     assert_eq!(forgotten["status"], "forgotten");
     let traces = json_of(
-        app.get("/v1/harness/traces?trace_type=context_pack&limit=1", &s)
+        app.get("/v1/harness/traces?trace_type=context_pack&limit=1", s)
             .await,
     )
     .await;
     assert_eq!(traces["data"][0]["id"], trace);
     assert_eq!(traces["data"][0]["feedback_score"], 1.0);
     assert_eq!(traces["data"][0]["outcome"], "success");
+    trace.to_string()
+}
 
-    let (status, _) = post(
-        &app,
-        "/v1/harness/feedback",
-        &s,
-        json!({"trace_id": "nope", "rating": 1}),
-    )
-    .await;
+#[tokio::test]
+async fn trace_feedback_reorders_later_packs() {
+    let app = TestApp::spawn().await;
+    let s = app.register("hfeedback@example.com").await;
+    rate_until_the_order_flips(&app, &s).await;
+}
+
+#[tokio::test]
+async fn trace_feedback_remembers_a_lesson_and_forgets_notes() {
+    let app = TestApp::spawn().await;
+    let s = app.register("hfeedback@example.com").await;
+    let (top, _, after) = rate_until_the_order_flips(&app, &s).await;
+    remember_a_lesson_and_forget(&app, &s, &after, &top).await;
+}
+
+#[tokio::test]
+async fn bad_trace_feedback_is_refused() {
+    let app = TestApp::spawn().await;
+    let s = app.register("hfeedback@example.com").await;
+    let (top, _, after) = rate_until_the_order_flips(&app, &s).await;
+    let trace = remember_a_lesson_and_forget(&app, &s, &after, &top).await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/feedback",
+            &s,
+            json!({"trace_id": "nope", "rating": 1}),
+        )
+        .await;
     assert_eq!(status, 404);
-    let (status, _) = post(
-        &app,
-        "/v1/harness/feedback",
-        &s,
-        json!({"trace_id": trace, "rating": 9}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/feedback",
+            &s,
+            json!({"trace_id": trace, "rating": 9}),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = post(
-        &app,
-        "/v1/harness/feedback",
-        &s,
-        json!({"trace_id": trace, "forget_note_ids": ["nope"]}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/feedback",
+            &s,
+            json!({"trace_id": trace, "forget_note_ids": ["nope"]}),
+        )
+        .await;
     assert_eq!(status, 422);
 }
 
@@ -424,21 +562,21 @@ async fn trace_feedback_reorders_packs_remembers_and_forgets() {
 async fn reflections_go_through_a_provider_or_answer_503() {
     let app = TestApp::spawn().await;
     let s = app.register("reflect@example.com").await;
-    let (_, t) = post(
-        &app,
-        "/v1/harness/traces",
-        &s,
-        json!({"input_summary": "refund request for order 991",
+    let (_, t) = app
+        .post_json(
+            "/v1/harness/traces",
+            &s,
+            json!({"input_summary": "refund request for order 991",
         "output_summary": "refunded without checking the policy", "outcome": "failure"}),
-    )
-    .await;
-    let (status, body) = post(
-        &app,
-        "/v1/harness/reflections/generate",
-        &s,
-        json!({"trace_ids": [t["id"]]}),
-    )
-    .await;
+        )
+        .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/harness/reflections/generate",
+            &s,
+            json!({"trace_ids": [t["id"]]}),
+        )
+        .await;
     assert_eq!(status, 503);
     assert_eq!(body["error"], "No reflection provider configured");
     drop(app);
@@ -450,21 +588,21 @@ async fn reflections_go_through_a_provider_or_answer_503() {
     ])
     .await;
     let s = app.register("reflect2@example.com").await;
-    let (_, t) = post(
-        &app,
-        "/v1/harness/traces",
-        &s,
-        json!({"input_summary": "refund request for order 991",
+    let (_, t) = app
+        .post_json(
+            "/v1/harness/traces",
+            &s,
+            json!({"input_summary": "refund request for order 991",
         "output_summary": "refunded without checking the policy", "outcome": "failure"}),
-    )
-    .await;
-    let (status, r) = post(
-        &app,
-        "/v1/harness/reflections/generate",
-        &s,
-        json!({"trace_ids": [t["id"]], "store_as_memory": true}),
-    )
-    .await;
+        )
+        .await;
+    let (status, r) = app
+        .post_json(
+            "/v1/harness/reflections/generate",
+            &s,
+            json!({"trace_ids": [t["id"]], "store_as_memory": true}),
+        )
+        .await;
     assert_eq!(status, 201, "{r}");
     assert_eq!(r["insight"], "Check the refund policy before refunding.");
     assert_eq!(r["model"], "reflector-1");
@@ -487,75 +625,98 @@ async fn reflections_go_through_a_provider_or_answer_503() {
     assert_eq!(note["kind"], "lesson");
     let listed = json_of(app.get("/v1/harness/reflections", &s).await).await;
     assert_eq!(listed["data"][0]["id"], r["id"]);
-    let (status, _) = post(
-        &app,
-        "/v1/harness/reflections/generate",
-        &s,
-        json!({"trace_ids": []}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/reflections/generate",
+            &s,
+            json!({"trace_ids": []}),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = post(
-        &app,
-        "/v1/harness/reflections/generate",
-        &s,
-        json!({"trace_ids": ["nope"]}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            "/v1/harness/reflections/generate",
+            &s,
+            json!({"trace_ids": ["nope"]}),
+        )
+        .await;
     assert_eq!(status, 422);
 }
 
-#[tokio::test]
-async fn the_harness_is_scoped_by_workspace() {
+/// Two workspaces with a key each; alpha has a mission (`shared-id`), a trace and an active
+/// version.
+struct AlphaHarness {
+    app: TestApp,
+    beta: String,
+    /// Alpha's mission.
+    mission: Value,
+    /// Alpha's trace.
+    trace: Value,
+}
+
+async fn alpha_harness() -> AlphaHarness {
     let app = TestApp::spawn().await;
     let s = app.register("harnessiso@example.com").await;
     app.create_workspace(&s, "alpha").await;
     app.create_workspace(&s, "beta").await;
     let (_, alpha) = app.create_key(&s, Some("alpha"), json!({})).await;
     let (_, beta) = app.create_key(&s, Some("beta"), json!({})).await;
-    let (_, m) = post(
-        &app,
-        "/v1/harness/missions",
-        &alpha,
-        json!({"mission_id": "shared-id"}),
-    )
-    .await;
-    let mid = m["id"].as_str().unwrap();
-    let (_, t) = post(
-        &app,
-        "/v1/harness/traces",
-        &alpha,
-        json!({"input_summary": "x"}),
-    )
-    .await;
-    post(
-        &app,
+    let (_, mission) = app
+        .post_json(
+            "/v1/harness/missions",
+            &alpha,
+            json!({"mission_id": "shared-id"}),
+        )
+        .await;
+    let (_, trace) = app
+        .post_json("/v1/harness/traces", &alpha, json!({"input_summary": "x"}))
+        .await;
+    app.post_json(
         "/v1/harness/versions",
         &alpha,
         json!({"name": "v", "config": {}, "activate": true}),
     )
     .await;
+    AlphaHarness {
+        app,
+        beta,
+        mission,
+        trace,
+    }
+}
 
+#[tokio::test]
+async fn one_workspace_neither_lists_nor_reads_another_workspaces_harness() {
+    let h = alpha_harness().await;
+    let (app, beta) = (&h.app, &h.beta);
+    let mid = h.mission["id"].as_str().unwrap();
     for path in [
         "/v1/harness/missions",
         "/v1/harness/traces",
         "/v1/harness/versions",
         "/v1/harness/reflections",
     ] {
-        let listed = json_of(app.get(path, &beta).await).await;
+        let listed = json_of(app.get(path, beta).await).await;
         assert!(listed["data"].as_array().unwrap().is_empty(), "{path}");
     }
     assert_eq!(
-        app.get(&format!("/v1/harness/missions/{mid}"), &beta)
+        app.get(&format!("/v1/harness/missions/{mid}"), beta)
             .await
             .status(),
         404
     );
+}
+
+#[tokio::test]
+async fn one_workspace_cannot_write_to_another_workspaces_missions_or_traces() {
+    let h = alpha_harness().await;
+    let (app, beta) = (&h.app, &h.beta);
+    let mid = h.mission["id"].as_str().unwrap();
     assert_eq!(
         patch(
-            &app,
+            app,
             &format!("/v1/harness/missions/{mid}"),
-            &beta,
+            beta,
             json!({"status": "x"})
         )
         .await
@@ -563,10 +724,9 @@ async fn the_harness_is_scoped_by_workspace() {
         404
     );
     assert_eq!(
-        post(
-            &app,
+        app.post_json(
             &format!("/v1/harness/missions/{mid}/steps"),
-            &beta,
+            beta,
             json!({"step_ref": "s"})
         )
         .await
@@ -574,10 +734,9 @@ async fn the_harness_is_scoped_by_workspace() {
         404
     );
     assert_eq!(
-        post(
-            &app,
+        app.post_json(
             &format!("/v1/harness/missions/{mid}/artifacts"),
-            &beta,
+            beta,
             json!({"kind": "url", "uri": "https://x"})
         )
         .await
@@ -585,32 +744,37 @@ async fn the_harness_is_scoped_by_workspace() {
         404
     );
     assert_eq!(
-        post(
-            &app,
+        app.post_json(
             "/v1/harness/feedback",
-            &beta,
-            json!({"trace_id": t["id"], "rating": 1})
+            beta,
+            json!({"trace_id": h.trace["id"], "rating": 1})
         )
         .await
         .0,
         404
     );
+}
+
+#[tokio::test]
+async fn each_workspace_has_its_own_missions_and_versions() {
+    let h = alpha_harness().await;
+    let (app, beta) = (&h.app, &h.beta);
     // The same mission_id in beta is beta's own mission.
-    let (status, other) = post(
-        &app,
-        "/v1/harness/missions",
-        &beta,
-        json!({"mission_id": "shared-id"}),
-    )
-    .await;
+    let (status, other) = app
+        .post_json(
+            "/v1/harness/missions",
+            beta,
+            json!({"mission_id": "shared-id"}),
+        )
+        .await;
     assert_eq!(status, 201);
-    assert_ne!(other["id"], m["id"]);
-    let (_, pack) = post(
-        &app,
-        "/v1/memory/context-pack",
-        &beta,
-        json!({"query": "anything"}),
-    )
-    .await;
+    assert_ne!(other["id"], h.mission["id"]);
+    let (_, pack) = app
+        .post_json(
+            "/v1/memory/context-pack",
+            beta,
+            json!({"query": "anything"}),
+        )
+        .await;
     assert!(pack["harness_version_id"].is_null());
 }

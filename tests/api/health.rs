@@ -1,3 +1,6 @@
+//! Health, metrics and request ids.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use serde_json::Value;
 
 use crate::common::TestApp;

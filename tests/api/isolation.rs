@@ -1,3 +1,6 @@
+//! Workspace and account isolation across the runtime routes.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,3 +1,6 @@
+//! API keys: creation, binding to a workspace, scope and revocation.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use reqwest::Method;
 use serde_json::json;
 

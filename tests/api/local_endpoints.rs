@@ -1,3 +1,6 @@
+//! Self-hosted model endpoints: discovery, routing preference, rechecks and privacy.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -60,18 +63,27 @@ async fn local_server(up: Arc<AtomicBool>) -> String {
 }
 
 async fn answer_of(app: &TestApp, key: &str, model: &str) -> (u16, Value) {
-    let res = app
-        .post(
-            "/v1/chat/completions",
-            key,
-            json!({"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}),
-        )
-        .await;
-    (res.status().as_u16(), json_of(res).await)
+    app.chat(
+        key,
+        json!({"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await
 }
 
-#[tokio::test]
-async fn local_endpoints_are_discovered_preferred_rechecked_and_private() {
+/// A server with the managed mock models, a funded user with a key, and the user's local
+/// endpoint `home-ollama` (token-protected, up).
+struct Local {
+    app: TestApp,
+    s: String,
+    key: String,
+    url: String,
+    /// The id of `home-ollama`.
+    id: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Registration checks the server and discovers its models; the token stays secret.
+async fn register_home_ollama() -> Local {
     let (managed, _) = super::gateway::upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = super::gateway::config(dir.path(), &managed);
@@ -80,9 +92,7 @@ async fn local_endpoints_are_discovered_preferred_rechecked_and_private() {
     super::gateway::fund(&app, &s, 10.0).await;
     let (_, key) = app.create_key(&s, None, json!({})).await;
 
-    // Registration checks the server and discovers its models; the token stays secret.
-    let up = Arc::new(AtomicBool::new(true));
-    let url = local_server(up.clone()).await;
+    let url = local_server(Arc::new(AtomicBool::new(true))).await;
     let res = app
         .post(
             "/v1/local-endpoints",
@@ -106,66 +116,26 @@ async fn local_endpoints_are_discovered_preferred_rechecked_and_private() {
     .await;
     assert_eq!(models["data"].as_array().unwrap().len(), 2);
     assert_eq!(models["data"][0]["default"], true);
+    Local {
+        app,
+        s,
+        key,
+        url,
+        id,
+        _dir: dir,
+    }
+}
 
-    // `auto` prefers the endpoint; a request it served is charged 5% of the baseline.
-    let (status, body) = answer_of(&app, &key, "auto").await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["choices"][0]["message"]["content"], "local llama3.2");
-    assert_eq!(body["model"], "auto");
-    let (_, body) = answer_of(&app, &key, "qwen2.5").await;
-    assert_eq!(body["choices"][0]["message"]["content"], "local qwen2.5");
-    let (_, body) = answer_of(&app, &key, "home-ollama/qwen2.5").await;
-    assert_eq!(body["choices"][0]["message"]["content"], "local qwen2.5");
-    let usage = json_of(app.get("/v1/usage", &s).await).await;
-    let row = &usage["data"][2];
-    assert_eq!(row["execution_source"], "local_endpoint");
-    assert_eq!(row["actual_cost_usd"], 0.0);
-    let (charged, baseline) = (
-        row["charged_usd"].as_f64().unwrap(),
-        row["baseline_usd"].as_f64().unwrap(),
-    );
-    assert!(baseline > 0.0);
-    assert!(
-        (charged - 0.05 * baseline).abs() < 1e-12,
-        "{charged} vs {baseline}"
-    );
-    let listed = json_of(app.get("/v1/models", &key).await).await;
-    let ids: Vec<&str> = listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
-    assert!(ids.contains(&"home-ollama/llama3.2") && ids.contains(&"qwen2.5"));
-
-    // Another account neither sees the endpoint nor routes to it.
-    let other = app.register("other-local@example.com").await;
-    super::gateway::fund_user(&app, &s, "other-local@example.com", 10.0).await;
-    let (_, other_key) = app.create_key(&other, None, json!({})).await;
-    assert_eq!(
-        app.get(&format!("/v1/local-endpoints/{id}"), &other)
-            .await
-            .status(),
-        404
-    );
-    let theirs = json_of(app.get("/v1/local-endpoints", &other).await).await;
-    assert_eq!(theirs["data"], json!([]));
-    let (_, body) = answer_of(&app, &other_key, "auto").await;
-    assert_eq!(
-        body["choices"][0]["message"]["content"],
-        "hello from ok-cheap"
-    );
-    assert_eq!(answer_of(&app, &other_key, "qwen2.5").await.0, 404);
-    let listed = json_of(app.get("/v1/models", &other_key).await).await;
-    assert!(!listed.to_string().contains("qwen2.5"));
-
-    // A server that is down is saved as unreachable and skipped; a recheck brings it back.
+/// A server that is down is saved as unreachable and skipped; a recheck brings it back.
+/// Returns the id of that endpoint (`gpu-box`).
+async fn register_a_down_server_and_recheck(l: &Local) -> String {
+    let (app, s, key) = (&l.app, &l.s, &l.key);
     let down = Arc::new(AtomicBool::new(false));
     let down_url = local_server(down.clone()).await;
     let res = app
         .post(
             "/v1/local-endpoints",
-            &s,
+            s,
             json!({"url": format!("{down_url}/v1"), "label": "gpu-box", "default_model": "llama3.2",
                    "headers": {"Authorization": "Bearer internal-token"}}),
         )
@@ -175,27 +145,31 @@ async fn local_endpoints_are_discovered_preferred_rechecked_and_private() {
     let second_id = second["id"].as_str().unwrap().to_string();
     assert_eq!(second["status"], "unreachable");
     assert!(second["last_error"].as_str().unwrap().contains("503"));
-    assert_eq!(answer_of(&app, &key, "gpu-box/llama3.2").await.0, 503);
+    assert_eq!(answer_of(app, key, "gpu-box/llama3.2").await.0, 503);
     down.store(true, Ordering::SeqCst);
     let res = app
         .post(
             &format!("/v1/local-endpoints/{second_id}/recheck"),
-            &s,
+            s,
             json!({}),
         )
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(json_of(res).await["status"], "healthy");
-    let (status, body) = answer_of(&app, &key, "gpu-box/llama3.2").await;
+    let (status, body) = answer_of(app, key, "gpu-box/llama3.2").await;
     assert_eq!(status, 200, "{body}");
+    second_id
+}
 
-    // Disabled or deleted endpoints leave routing to the managed models.
+/// Disables `home-ollama` (a refused patch changes nothing) and deletes `second_id`: routing
+/// goes back to the managed models.
+async fn disable_and_delete(l: &Local, second_id: &str) {
+    let (app, s, id) = (&l.app, &l.s, &l.id);
     let res = app
-        .request(
-            Method::PATCH,
+        .patch(
             &format!("/v1/local-endpoints/{id}"),
-            Some(&s),
-            Some(json!({"enabled": false})),
+            s,
+            json!({"enabled": false}),
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -223,53 +197,133 @@ async fn local_endpoints_are_discovered_preferred_rechecked_and_private() {
         ),
     ] {
         let res = app
-            .request(Method::PATCH, &path, Some(&s), Some(body.clone()))
+            .request(Method::PATCH, &path, Some(s), Some(body.clone()))
             .await;
         assert_eq!(res.status(), status, "{path} {body}");
     }
-    let unchanged = json_of(app.get(&format!("/v1/local-endpoints/{id}"), &s).await).await;
+    let unchanged = json_of(app.get(&format!("/v1/local-endpoints/{id}"), s).await).await;
     assert_eq!(
         (unchanged["label"].as_str(), unchanged["enabled"].as_bool()),
         (Some("home-ollama"), Some(false))
     );
     let res = app
-        .request(
-            Method::DELETE,
-            &format!("/v1/local-endpoints/{second_id}"),
-            Some(&s),
-            None,
-        )
+        .delete(&format!("/v1/local-endpoints/{second_id}"), s)
         .await;
     assert_eq!(res.status(), 200);
-    let (_, body) = answer_of(&app, &key, "auto").await;
+    let (_, body) = answer_of(app, &l.key, "auto").await;
     assert_eq!(
         body["choices"][0]["message"]["content"],
         "hello from ok-cheap"
     );
-    let left = json_of(app.get("/v1/local-endpoints", &s).await).await;
+    let left = json_of(app.get("/v1/local-endpoints", s).await).await;
     assert_eq!(left["data"].as_array().unwrap().len(), 1);
+}
 
-    // Workspace binding and the list filter.
-    app.create_workspace(&s, "lab").await;
+#[tokio::test]
+async fn a_local_endpoint_is_registered_with_its_models_and_a_secret_token() {
+    register_home_ollama().await;
+}
+
+#[tokio::test]
+async fn auto_prefers_a_local_endpoint_and_charges_5_percent_of_the_baseline() {
+    let l = register_home_ollama().await;
+    let (app, s, key) = (&l.app, &l.s, &l.key);
+    let (status, body) = answer_of(app, key, "auto").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["choices"][0]["message"]["content"], "local llama3.2");
+    assert_eq!(body["model"], "auto");
+    let (_, body) = answer_of(app, key, "qwen2.5").await;
+    assert_eq!(body["choices"][0]["message"]["content"], "local qwen2.5");
+    let (_, body) = answer_of(app, key, "home-ollama/qwen2.5").await;
+    assert_eq!(body["choices"][0]["message"]["content"], "local qwen2.5");
+    let usage = json_of(app.get("/v1/usage", s).await).await;
+    let row = &usage["data"][2];
+    assert_eq!(row["execution_source"], "local_endpoint");
+    assert_eq!(row["actual_cost_usd"], 0.0);
+    let (charged, baseline) = (
+        row["charged_usd"].as_f64().unwrap(),
+        row["baseline_usd"].as_f64().unwrap(),
+    );
+    assert!(baseline > 0.0);
+    assert!(
+        (charged - 0.05 * baseline).abs() < 1e-12,
+        "{charged} vs {baseline}"
+    );
+    let listed = json_of(app.get("/v1/models", key).await).await;
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"home-ollama/llama3.2") && ids.contains(&"qwen2.5"));
+}
+
+#[tokio::test]
+async fn another_account_neither_sees_nor_routes_to_a_local_endpoint() {
+    let l = register_home_ollama().await;
+    let (app, s, id) = (&l.app, &l.s, &l.id);
+    let other = app.register("other-local@example.com").await;
+    super::gateway::fund_user(app, s, "other-local@example.com", 10.0).await;
+    let (_, other_key) = app.create_key(&other, None, json!({})).await;
+    assert_eq!(
+        app.get(&format!("/v1/local-endpoints/{id}"), &other)
+            .await
+            .status(),
+        404
+    );
+    let theirs = json_of(app.get("/v1/local-endpoints", &other).await).await;
+    assert_eq!(theirs["data"], json!([]));
+    let (_, body) = answer_of(app, &other_key, "auto").await;
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "hello from ok-cheap"
+    );
+    assert_eq!(answer_of(app, &other_key, "qwen2.5").await.0, 404);
+    let listed = json_of(app.get("/v1/models", &other_key).await).await;
+    assert!(!listed.to_string().contains("qwen2.5"));
+}
+
+#[tokio::test]
+async fn a_down_server_is_skipped_until_a_recheck_finds_it_up() {
+    let l = register_home_ollama().await;
+    register_a_down_server_and_recheck(&l).await;
+}
+
+#[tokio::test]
+async fn disabled_or_deleted_endpoints_leave_routing_to_the_managed_models() {
+    let l = register_home_ollama().await;
+    let second_id = register_a_down_server_and_recheck(&l).await;
+    disable_and_delete(&l, &second_id).await;
+}
+
+#[tokio::test]
+async fn an_endpoint_bound_to_a_workspace_serves_only_that_workspace() {
+    let l = register_home_ollama().await;
+    let second_id = register_a_down_server_and_recheck(&l).await;
+    // With home-ollama disabled, what answers the lab's `auto` can only be the lab's box.
+    disable_and_delete(&l, &second_id).await;
+    let (app, s, key) = (&l.app, &l.s, &l.key);
+    app.create_workspace(s, "lab").await;
     let res = app
         .post(
             "/v1/local-endpoints",
-            &s,
-            json!({"url": url, "label": "lab-box", "workspace_id": "lab",
+            s,
+            json!({"url": l.url, "label": "lab-box", "workspace_id": "lab",
                    "headers": {"Authorization": "Bearer internal-token"}}),
         )
         .await;
     assert_eq!(res.status(), 201);
     assert_eq!(json_of(res).await["workspace_id"], "lab");
-    let lab = json_of(app.get("/v1/local-endpoints?workspace_id=lab", &s).await).await;
+    let lab = json_of(app.get("/v1/local-endpoints?workspace_id=lab", s).await).await;
     assert_eq!(lab["data"].as_array().unwrap().len(), 1);
-    assert_eq!(answer_of(&app, &key, "lab-box/qwen2.5").await.0, 404);
-    let listed = json_of(app.get("/v1/models", &key).await).await;
+    assert_eq!(answer_of(app, key, "lab-box/qwen2.5").await.0, 404);
+    let listed = json_of(app.get("/v1/models", key).await).await;
     assert!(!listed.to_string().contains("lab-box/"), "{listed}");
-    let (_, lab_key) = app.create_key(&s, Some("lab"), json!({})).await;
+    let (_, lab_key) = app.create_key(s, Some("lab"), json!({})).await;
     let listed = json_of(app.get("/v1/models", &lab_key).await).await;
     assert!(listed.to_string().contains("lab-box/qwen2.5"), "{listed}");
-    let (_, body) = answer_of(&app, &lab_key, "auto").await;
+    let (_, body) = answer_of(app, &lab_key, "auto").await;
     assert_eq!(body["choices"][0]["message"]["content"], "local llama3.2");
 }
 

@@ -1,6 +1,9 @@
-use reqwest::Method;
+//! Agent memory over HTTP: notes, entities, links, events, batches and context packs.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use serde_json::{json, Value};
 
+use crate::common::api::{Note, PackItems};
 use crate::common::{json_of, TestApp};
 
 async fn note(app: &TestApp, token: &str, body: Value) -> Value {
@@ -27,160 +30,153 @@ fn item_ids(pack: &Value, item_type: &str) -> Vec<String> {
         .collect()
 }
 
-async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
-    app.request(Method::PATCH, path, Some(token), Some(body))
-        .await
-}
+/// The query the preference note answers.
+const THEME_QUERY: &str = "which colour theme does the user like?";
 
-async fn delete(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
-    app.request(Method::DELETE, path, Some(token), None).await
-}
-
-#[tokio::test]
-async fn notes_upsert_edit_review_forget_with_history() {
-    let app = TestApp::spawn().await;
-    let s = app.register("notes@example.com").await;
-
-    let res = app
-        .post(
-            "/v1/memory/notes",
-            &s,
-            json!({"title": "Editor", "content": "The user prefers dark mode in every editor.",
-                   "kind": "preference", "tags": ["ui"], "importance": 0.8,
-                   "external_source": "crm", "external_id": "pref-1"}),
-        )
-        .await;
+/// Creates the `crm/pref-1` preference note, sends it again unchanged (nothing changes), then
+/// with new content (a new revision of the same note); returns its id.
+async fn upsert_preference(app: &TestApp, s: &str) -> String {
+    let first = json!({"title": "Editor", "content": "The user prefers dark mode in every editor.",
+                       "kind": "preference", "tags": ["ui"], "importance": 0.8,
+                       "external_source": "crm", "external_id": "pref-1"});
+    let res = app.post("/v1/memory/notes", s, first.clone()).await;
     assert_eq!(res.status(), 201);
-    let created = json_of(res).await;
-    let id = created["id"].as_str().unwrap().to_string();
-    assert_eq!(created["status"], "approved");
-    assert_eq!(created["revision"], 1);
+    let created: Note = res.json().await.unwrap();
+    assert_eq!(created.status, "approved");
+    assert_eq!(created.revision, 1);
 
     // The same external pair with the same fields changes nothing; new content updates it.
-    let res = app
-        .post(
-            "/v1/memory/notes",
-            &s,
-            json!({"title": "Editor", "content": "The user prefers dark mode in every editor.",
-                   "kind": "preference", "tags": ["ui"], "importance": 0.8,
+    let res = app.post("/v1/memory/notes", s, first).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Note>().await.unwrap().revision, 1);
+    let updated = app
+        .create_note(
+            s,
+            json!({"content": "The user prefers light mode since November.",
                    "external_source": "crm", "external_id": "pref-1"}),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(json_of(res).await["revision"], 1);
-    let updated = note(
-        &app,
-        &s,
-        json!({"content": "The user prefers light mode since November.",
-               "external_source": "crm", "external_id": "pref-1"}),
-    )
-    .await;
-    assert_eq!(updated["id"], id.as_str());
-    assert_eq!(updated["revision"], 2);
-    assert_eq!(updated["kind"], "preference");
+    assert_eq!(updated.id, created.id);
+    assert_eq!(updated.revision, 2);
+    assert_eq!(updated.kind, "preference");
+    created.id
+}
 
-    let p = pack(
-        &app,
-        &s,
-        json!({"query": "which colour theme does the user like?"}),
-    )
-    .await;
-    assert_eq!(item_ids(&p, "note"), vec![id.clone()]);
-    assert!(p["context"].as_str().unwrap().contains("light mode"));
+/// The query the inferred note answers, without events.
+fn office_query() -> Value {
+    json!({"query": "Where is the Berlin office located?", "include_events": false})
+}
 
-    // An inferred note waits in the review queue and stays out of packs until approved.
-    let inferred = note(
-        &app,
-        &s,
-        json!({"content": "The user probably works in the Berlin office.", "inferred": true}),
-    )
-    .await;
-    let pending_id = inferred["id"].as_str().unwrap().to_string();
-    assert_eq!(inferred["status"], "pending");
-    let queue = json_of(app.get("/v1/memory/notes?status=pending", &s).await).await;
+/// An inferred note waits in the review queue and stays out of packs until approved; returns
+/// its id once approved (with the reason "confirmed on a call").
+async fn review_inferred_note(app: &TestApp, s: &str) -> String {
+    let inferred = app
+        .create_note(
+            s,
+            json!({"content": "The user probably works in the Berlin office.", "inferred": true}),
+        )
+        .await;
+    assert_eq!(inferred.status, "pending");
+    let queue = app.get_json("/v1/memory/notes?status=pending", s).await;
     assert_eq!(queue["data"].as_array().unwrap().len(), 1);
-    let q = json!({"query": "Where is the Berlin office located?", "include_events": false});
-    assert!(item_ids(&pack(&app, &s, q.clone()).await, "note").is_empty());
-    let mut with_pending = q.clone();
+    assert!(app
+        .context_pack(s, office_query())
+        .await
+        .item_ids("note")
+        .is_empty());
+    let mut with_pending = office_query();
     with_pending["include_pending"] = json!(true);
     assert_eq!(
-        item_ids(&pack(&app, &s, with_pending).await, "note"),
-        vec![pending_id.clone()]
+        app.context_pack(s, with_pending).await.item_ids("note"),
+        vec![inferred.id.clone()]
     );
     let res = app
         .post(
-            &format!("/v1/memory/notes/{pending_id}/approve"),
-            &s,
+            &format!("/v1/memory/notes/{}/approve", inferred.id),
+            s,
             json!({"reason": "confirmed on a call"}),
         )
         .await;
     assert_eq!(res.status(), 200);
-    assert_eq!(json_of(res).await["status"], "approved");
+    assert_eq!(res.json::<Note>().await.unwrap().status, "approved");
     assert_eq!(
-        item_ids(&pack(&app, &s, q.clone()).await, "note"),
-        vec![pending_id.clone()]
+        app.context_pack(s, office_query()).await.item_ids("note"),
+        vec![inferred.id.clone()]
     );
+    inferred.id
+}
 
-    // Edit and reject are audited with the reviewer's identity.
-    let res = patch(
-        &app,
-        &format!("/v1/memory/notes/{id}"),
-        &s,
-        json!({"importance": 0.9, "reason": "matters for every reply"}),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let me = json_of(app.get("/api/auth/me", &s).await).await;
-    let actor = format!("user:{}", me["id"].as_str().unwrap());
-    let history = json_of(
-        app.get(&format!("/v1/memory/notes/{pending_id}/history"), &s)
-            .await,
-    )
-    .await;
-    let actions: Vec<&str> = history["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions, vec!["created", "approved"]);
-    assert_eq!(history["data"][1]["actor"], actor.as_str());
-    assert_eq!(history["data"][1]["reason"], "confirmed on a call");
+#[tokio::test]
+async fn a_note_upserted_by_external_id_shows_its_latest_content_in_packs() {
+    let app = TestApp::spawn().await;
+    let s = app.register("notes@example.com").await;
+    let id = upsert_preference(&app, &s).await;
+    let p = app.context_pack(&s, json!({"query": THEME_QUERY})).await;
+    assert_eq!(p.item_ids("note"), vec![id]);
+    assert!(p.context.contains("light mode"));
+}
 
-    // Forget: gone from every pack, the history stays, edits are refused.
-    let res = delete(&app, &format!("/v1/memory/notes/{id}"), &s).await;
-    assert_eq!(res.status(), 200);
-    let p = pack(
-        &app,
-        &s,
-        json!({"query": "which colour theme does the user like?"}),
-    )
-    .await;
-    assert!(!item_ids(&p, "note").contains(&id));
-    let history = json_of(app.get(&format!("/v1/memory/notes/{id}/history"), &s).await).await;
-    let actions: Vec<&str> = history["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions, vec!["created", "updated", "updated", "forgotten"]);
+#[tokio::test]
+async fn an_approval_is_audited_with_the_reviewers_identity() {
+    let app = TestApp::spawn().await;
+    let s = app.register("notes@example.com").await;
+    upsert_preference(&app, &s).await;
+    let pending_id = review_inferred_note(&app, &s).await;
+    let actor = app.actor_of(&s).await;
+    let history = app.note_history(&s, &pending_id).await;
+    assert_eq!(history.actions(), vec!["created", "approved"]);
+    assert_eq!(history.data[1].actor, actor);
     assert_eq!(
-        history["data"][0]["snapshot"]["content"],
+        history.data[1].reason.as_deref(),
+        Some("confirmed on a call")
+    );
+}
+
+#[tokio::test]
+async fn a_forgotten_note_leaves_packs_keeps_its_history_and_refuses_edits() {
+    let app = TestApp::spawn().await;
+    let s = app.register("notes@example.com").await;
+    let id = upsert_preference(&app, &s).await;
+    let res = app
+        .patch(
+            &format!("/v1/memory/notes/{id}"),
+            &s,
+            json!({"importance": 0.9, "reason": "matters for every reply"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let res = app.delete(&format!("/v1/memory/notes/{id}"), &s).await;
+    assert_eq!(res.status(), 200);
+    let p = app.context_pack(&s, json!({"query": THEME_QUERY})).await;
+    assert!(!p.item_ids("note").contains(&id));
+    let history = app.note_history(&s, &id).await;
+    assert_eq!(
+        history.actions(),
+        vec!["created", "updated", "updated", "forgotten"]
+    );
+    assert_eq!(
+        history.data[0].snapshot["content"],
         "The user prefers dark mode in every editor."
     );
-    let res = patch(
-        &app,
-        &format!("/v1/memory/notes/{id}"),
-        &s,
-        json!({"content": "again"}),
-    )
-    .await;
+    let res = app
+        .patch(
+            &format!("/v1/memory/notes/{id}"),
+            &s,
+            json!({"content": "again"}),
+        )
+        .await;
     assert_eq!(res.status(), 409);
-    let forgotten = json_of(app.get("/v1/memory/notes?status=forgotten", &s).await).await;
+    let forgotten = app.get_json("/v1/memory/notes?status=forgotten", &s).await;
     assert_eq!(forgotten["data"][0]["id"], id.as_str());
+}
 
-    // Rejected notes leave packs too.
+#[tokio::test]
+async fn a_rejected_note_leaves_packs() {
+    let app = TestApp::spawn().await;
+    let s = app.register("notes@example.com").await;
+    upsert_preference(&app, &s).await;
+    let pending_id = review_inferred_note(&app, &s).await;
     let res = app
         .post(
             &format!("/v1/memory/notes/{pending_id}/reject"),
@@ -188,8 +184,12 @@ async fn notes_upsert_edit_review_forget_with_history() {
             json!({}),
         )
         .await;
-    assert_eq!(json_of(res).await["status"], "rejected");
-    assert!(item_ids(&pack(&app, &s, q).await, "note").is_empty());
+    assert_eq!(res.json::<Note>().await.unwrap().status, "rejected");
+    assert!(app
+        .context_pack(&s, office_query())
+        .await
+        .item_ids("note")
+        .is_empty());
 }
 
 #[tokio::test]
@@ -265,15 +265,22 @@ async fn supersede_closes_validity_and_as_of_answers_from_the_past() {
     assert_eq!(history["data"][1]["action"], "superseded");
 }
 
-#[tokio::test]
-async fn entities_links_and_graph_expansion_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_on(dir.path(), &[]).await;
-    let s = app.register("graph@example.com").await;
+/// The graph of [`build_graph`]: Hank works at Globex, and a note about Hank's cats.
+struct Graph {
+    globex: String,
+    hank: String,
+    /// A note that shares no words with the query, reachable only through the graph.
+    fact: String,
+    /// The link from the note to Hank.
+    l2_id: String,
+}
+
+/// Entities upsert by (type, name) and merge aliases; links need both ends to exist.
+async fn build_graph(app: &TestApp, s: &str) -> Graph {
     let res = app
         .post(
             "/v1/memory/entities",
-            &s,
+            s,
             json!({"type": "company", "name": "Globex", "aliases": ["Globex Corp"]}),
         )
         .await;
@@ -283,7 +290,7 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     let res = app
         .post(
             "/v1/memory/entities",
-            &s,
+            s,
             json!({"type": "company", "name": "globex", "aliases": ["GBX"]}),
         )
         .await;
@@ -294,7 +301,7 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     let hank = json_of(
         app.post(
             "/v1/memory/entities",
-            &s,
+            s,
             json!({"type": "user", "name": "Hank Scorpio"}),
         )
         .await,
@@ -303,20 +310,17 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
         .as_str()
         .unwrap()
         .to_string();
-    // A note that shares no words with the query, reachable only through the graph.
-    let fact = note(
-        &app,
-        &s,
-        json!({"content": "Owns three cats named after baroque composers."}),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let fact = app
+        .create_note(
+            s,
+            json!({"content": "Owns three cats named after baroque composers."}),
+        )
+        .await
+        .id;
     let l1 = app
         .post(
             "/v1/memory/links",
-            &s,
+            s,
             json!({"from": {"type": "entity", "id": hank}, "to": {"type": "entity", "id": globex},
                    "relation": "works_at"}),
         )
@@ -325,7 +329,7 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     let l2 = json_of(
         app.post(
             "/v1/memory/links",
-            &s,
+            s,
             json!({"from": {"type": "note", "id": fact}, "to": {"type": "entity", "id": hank},
                    "relation": "about", "weight": 0.9}),
         )
@@ -336,63 +340,104 @@ async fn entities_links_and_graph_expansion_survive_a_restart() {
     let res = app
         .post(
             "/v1/memory/links",
-            &s,
+            s,
             json!({"from": {"type": "note", "id": "missing"}, "to": {"type": "entity", "id": hank},
                    "relation": "about"}),
         )
         .await;
     assert_eq!(res.status(), 422);
+    Graph {
+        globex,
+        hank,
+        fact,
+        l2_id,
+    }
+}
 
+/// Hank's links are listed, Globex is found by part of its name, Hank's aliases are replaced.
+async fn list_find_and_rename(app: &TestApp, s: &str, g: &Graph) {
+    let (globex, hank) = (&g.globex, &g.hank);
     let links = json_of(
-        app.get(&format!("/v1/memory/links?node_id={hank}"), &s)
+        app.get(&format!("/v1/memory/links?node_id={hank}"), s)
             .await,
     )
     .await;
     assert_eq!(links["data"].as_array().unwrap().len(), 2);
-    let found = json_of(app.get("/v1/memory/entities?name=glob", &s).await).await;
+    let found = json_of(app.get("/v1/memory/entities?name=glob", s).await).await;
     assert_eq!(found["data"][0]["id"], globex.as_str());
-    let res = patch(
-        &app,
-        &format!("/v1/memory/entities/{hank}"),
-        &s,
-        json!({"aliases": ["Hank"]}),
-    )
-    .await;
+    let res = app
+        .patch(
+            &format!("/v1/memory/entities/{hank}"),
+            s,
+            json!({"aliases": ["Hank"]}),
+        )
+        .await;
     assert_eq!(json_of(res).await["aliases"], json!(["Hank"]));
+}
 
-    let q = json!({"query": "What should we know before emailing GBX?", "include_events": false});
-    let mut no_graph = q.clone();
+/// The query about GBX, which only the graph connects to the note about cats.
+fn gbx_query() -> Value {
+    json!({"query": "What should we know before emailing GBX?", "include_events": false})
+}
+
+/// Without the graph the pack has no entity and no note; with it, Globex comes first, then
+/// Hank, and the note two hops away.
+async fn pack_through_the_graph(app: &TestApp, s: &str, g: &Graph) {
+    let mut no_graph = gbx_query();
     no_graph["include_graph"] = json!(false);
-    let p = pack(&app, &s, no_graph).await;
-    assert!(item_ids(&p, "note").is_empty(), "{p}");
-    assert!(item_ids(&p, "entity").is_empty());
-    let p = pack(&app, &s, q.clone()).await;
-    assert_eq!(item_ids(&p, "entity")[0], globex);
-    assert!(item_ids(&p, "entity").contains(&hank));
-    assert!(item_ids(&p, "note").contains(&fact), "{p}");
-    let via = p["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == fact.as_str())
-        .unwrap();
-    assert!(via["reason"].as_str().unwrap().contains("graph: 2 hop(s)"));
+    let p = app.context_pack(s, no_graph).await;
+    assert!(p.item_ids("note").is_empty(), "{p:?}");
+    assert!(p.item_ids("entity").is_empty());
+    let p = app.context_pack(s, gbx_query()).await;
+    assert_eq!(p.item_ids("entity")[0], g.globex);
+    assert!(p.item_ids("entity").contains(&g.hank));
+    assert!(p.item_ids("note").contains(&g.fact), "{p:?}");
+    let via = p.items.iter().find(|i| i.id == g.fact).unwrap();
+    assert!(via.reason.contains("graph: 2 hop(s)"));
+}
+
+#[tokio::test]
+async fn entities_upsert_by_type_and_name_and_links_need_both_ends() {
+    let app = TestApp::spawn().await;
+    let s = app.register("graph@example.com").await;
+    let g = build_graph(&app, &s).await;
+    list_find_and_rename(&app, &s, &g).await;
+}
+
+#[tokio::test]
+async fn a_pack_reaches_a_note_only_through_the_graph() {
+    let app = TestApp::spawn().await;
+    let s = app.register("graph@example.com").await;
+    let g = build_graph(&app, &s).await;
+    list_find_and_rename(&app, &s, &g).await;
+    pack_through_the_graph(&app, &s, &g).await;
+}
+
+#[tokio::test]
+async fn the_graph_survives_a_restart_and_a_deleted_link_cuts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_on(dir.path(), &[]).await;
+    let s = app.register("graph@example.com").await;
+    let g = build_graph(&app, &s).await;
+    list_find_and_rename(&app, &s, &g).await;
+    pack_through_the_graph(&app, &s, &g).await;
 
     drop(app);
     let app = TestApp::spawn_on(dir.path(), &[]).await;
     let s = app.login("graph@example.com").await;
-    let p = pack(&app, &s, q.clone()).await;
+    let p = app.context_pack(&s, gbx_query()).await;
     assert!(
-        item_ids(&p, "note").contains(&fact),
+        p.item_ids("note").contains(&g.fact),
         "graph lost at restart"
     );
 
-    let res = delete(&app, &format!("/v1/memory/links/{l2_id}"), &s).await;
+    let l2_id = &g.l2_id;
+    let res = app.delete(&format!("/v1/memory/links/{l2_id}"), &s).await;
     assert_eq!(res.status(), 200);
-    let p = pack(&app, &s, q).await;
-    assert!(!item_ids(&p, "note").contains(&fact));
+    let p = app.context_pack(&s, gbx_query()).await;
+    assert!(!p.item_ids("note").contains(&g.fact));
     assert_eq!(
-        delete(&app, &format!("/v1/memory/links/{l2_id}"), &s)
+        app.delete(&format!("/v1/memory/links/{l2_id}"), &s)
             .await
             .status(),
         404
@@ -874,8 +919,19 @@ async fn bad_note_input_gets_a_clear_400() {
     }
 }
 
-#[tokio::test]
-async fn one_workspace_never_sees_another_workspaces_memory() {
+/// Two workspaces of one user, a key bound to each, and alpha's memory: a note (external
+/// pair `x/1`), an entity and an event, all about Bluebird.
+struct TwoWorkspaces {
+    app: TestApp,
+    alpha_key: String,
+    beta_key: String,
+    /// Alpha's note.
+    secret: String,
+    /// Alpha's entity.
+    entity: String,
+}
+
+async fn alpha_remembers_bluebird() -> TwoWorkspaces {
     let app = TestApp::spawn().await;
     let s = app.register("memiso@example.com").await;
     app.create_workspace(&s, "alpha").await;
@@ -883,15 +939,13 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
     let (_, alpha_key) = app.create_key(&s, Some("alpha"), json!({})).await;
     let (_, beta_key) = app.create_key(&s, Some("beta"), json!({})).await;
 
-    let secret = note(
-        &app,
-        &alpha_key,
-        json!({"content": "The alpha launch code name is Bluebird.", "external_source": "x", "external_id": "1"}),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let secret = app
+        .create_note(
+            &alpha_key,
+            json!({"content": "The alpha launch code name is Bluebird.", "external_source": "x", "external_id": "1"}),
+        )
+        .await
+        .id;
     let entity = json_of(
         app.post(
             "/v1/memory/entities",
@@ -910,19 +964,31 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
         json!({"type": "launch", "summary": "Bluebird launch rehearsal"}),
     )
     .await;
+    TwoWorkspaces {
+        app,
+        alpha_key,
+        beta_key,
+        secret,
+        entity,
+    }
+}
 
-    let p = pack(
-        &app,
-        &beta_key,
-        json!({"query": "What is the launch code name? Bluebird"}),
-    )
-    .await;
-    assert!(p["items"].as_array().unwrap().is_empty(), "{p}");
+#[tokio::test]
+async fn one_workspace_never_packs_reads_or_lists_another_workspaces_memory() {
+    let w = alpha_remembers_bluebird().await;
+    let (app, beta_key, secret) = (&w.app, &w.beta_key, &w.secret);
+    let p = app
+        .context_pack(
+            beta_key,
+            json!({"query": "What is the launch code name? Bluebird"}),
+        )
+        .await;
+    assert!(p.items.is_empty(), "{p:?}");
     for path in [
         format!("/v1/memory/notes/{secret}"),
         format!("/v1/memory/notes/{secret}/history"),
     ] {
-        assert_eq!(app.get(&path, &beta_key).await.status(), 404, "{path}");
+        assert_eq!(app.get(&path, beta_key).await.status(), 404, "{path}");
     }
     for path in [
         "/v1/memory/notes",
@@ -930,14 +996,19 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
         "/v1/memory/events",
         "/v1/memory/links",
     ] {
-        let listed = json_of(app.get(path, &beta_key).await).await;
+        let listed = json_of(app.get(path, beta_key).await).await;
         assert!(listed["data"].as_array().unwrap().is_empty(), "{path}");
     }
+}
+
+#[tokio::test]
+async fn one_workspace_can_neither_change_nor_link_another_workspaces_memory() {
+    let w = alpha_remembers_bluebird().await;
+    let (app, beta_key, secret, entity) = (&w.app, &w.beta_key, &w.secret, &w.entity);
     assert_eq!(
-        patch(
-            &app,
+        app.patch(
             &format!("/v1/memory/notes/{secret}"),
-            &beta_key,
+            beta_key,
             json!({"content": "mine"})
         )
         .await
@@ -945,16 +1016,15 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
         404
     );
     assert_eq!(
-        delete(&app, &format!("/v1/memory/notes/{secret}"), &beta_key)
+        app.delete(&format!("/v1/memory/notes/{secret}"), beta_key)
             .await
             .status(),
         404
     );
     assert_eq!(
-        patch(
-            &app,
+        app.patch(
             &format!("/v1/memory/entities/{entity}"),
-            &beta_key,
+            beta_key,
             json!({"name": "x"})
         )
         .await
@@ -964,7 +1034,7 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
     let res = app
         .post(
             "/v1/memory/links",
-            &beta_key,
+            beta_key,
             json!({"from": {"type": "note", "id": secret}, "to": {"type": "entity", "id": entity}, "relation": "r"}),
         )
         .await;
@@ -972,35 +1042,39 @@ async fn one_workspace_never_sees_another_workspaces_memory() {
     let res = app
         .post(
             "/v1/memory/feedback",
-            &beta_key,
+            beta_key,
             json!({"item_id": secret, "signal": "forget"}),
         )
         .await;
     assert_eq!(res.status(), 422);
+    // None of it touched alpha's note.
+    let own = app
+        .context_pack(&w.alpha_key, json!({"query": "launch code name Bluebird"}))
+        .await;
+    assert!(own.item_ids("note").contains(secret));
+}
+
+#[tokio::test]
+async fn external_ids_and_keys_stay_within_their_workspace() {
+    let w = alpha_remembers_bluebird().await;
+    let app = &w.app;
     // The same external pair in another workspace is another note.
-    let twin = note(
-        &app,
-        &beta_key,
-        json!({"content": "Beta's own note.", "external_source": "x", "external_id": "1"}),
-    )
-    .await;
-    assert_ne!(twin["id"], secret.as_str());
+    let twin = app
+        .create_note(
+            &w.beta_key,
+            json!({"content": "Beta's own note.", "external_source": "x", "external_id": "1"}),
+        )
+        .await;
+    assert_ne!(twin.id, w.secret);
     // A key bound to alpha cannot name beta.
     let res = app
         .post(
             "/v1/memory/context-pack",
-            &alpha_key,
+            &w.alpha_key,
             json!({"query": "Bluebird", "workspace_id": "beta"}),
         )
         .await;
     assert_eq!(res.status(), 404);
-    let own = pack(
-        &app,
-        &alpha_key,
-        json!({"query": "launch code name Bluebird"}),
-    )
-    .await;
-    assert!(item_ids(&own, "note").contains(&secret));
 }
 
 #[tokio::test]

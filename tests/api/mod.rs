@@ -1,3 +1,5 @@
+//! One module per area of the API; shared helpers live in `tests/common`.
+
 mod actions;
 mod auth;
 mod bad_input;

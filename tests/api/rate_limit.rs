@@ -1,3 +1,6 @@
+//! Per-key, per-session and per-IP rate limits with their headers.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;

@@ -1,19 +1,11 @@
+//! Crash recovery and concurrent ingests: nothing half-written survives.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::{json_of, TestApp};
-
-async fn wait_ready(app: &TestApp, token: &str, id: &str) -> Value {
-    for _ in 0..200 {
-        let view = json_of(app.get(&format!("/v1/sources/{id}"), token).await).await;
-        if view["status"] == "ready" || view["status"] == "failed" {
-            return view;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("source {id} never finished");
-}
 
 /// SIGKILL between the index writes and activation, then restart: the synchronous ingest
 /// leaves nothing anywhere, and the queued job is picked up again and completes.
@@ -55,8 +47,10 @@ async fn a_server_killed_mid_ingest_recovers_without_leftovers() {
 
     let app = TestApp::spawn_on(&data, &[]).await;
     let s = app.login("crash@example.com").await;
-    let view = wait_ready(&app, &s, &queued_id).await;
-    assert_eq!(view["status"], "ready", "{view}");
+    let view = app
+        .wait_source_ready(&s, &queued_id, Duration::from_secs(20))
+        .await;
+    assert_eq!(view.status, "ready", "{view:?}");
     let list = json_of(app.get("/v1/sources", &s).await).await;
     assert_eq!(
         list["data"].as_array().unwrap().len(),

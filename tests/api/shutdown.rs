@@ -1,3 +1,6 @@
+//! Graceful shutdown on SIGTERM.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

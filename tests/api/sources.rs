@@ -1,225 +1,193 @@
+//! Sources over HTTP: every format, URL fetching, search, dedup, re-ingest and jobs.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use std::time::Duration;
 
-use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::common::api::{hit_texts, SourceBatch, SourceView};
 use crate::common::fixtures::{pdf, serve};
 use crate::common::{json_of, TestApp};
 
-async fn upload(
-    app: &TestApp,
-    token: &str,
-    name: &str,
-    mime: &str,
-    bytes: Vec<u8>,
-    extra: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut form = Form::new().part(
-        "file",
-        Part::bytes(bytes)
-            .file_name(name.to_string())
-            .mime_str(mime)
-            .unwrap(),
-    );
-    for (k, v) in extra {
-        form = form.text(k.to_string(), v.to_string());
-    }
-    app.client
-        .post(app.url("/v1/sources"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
+/// What [`ingest_every_format`] stored: the plain-text upload, cited by the searches.
+struct Corpus {
+    txt: SourceView,
 }
 
-async fn search(app: &TestApp, token: &str, body: Value) -> Value {
-    let res = app.post("/v1/search", token, body).await;
+/// One source of each format in one workspace (text, Markdown, HTML, PDF, JSON text,
+/// records), each asserted ingested; the searches then run against all of them at once.
+async fn ingest_every_format(app: &TestApp, s: &str) -> Corpus {
+    let res = app
+        .upload_source(
+            s,
+            "notes.txt",
+            "text/plain",
+            b"Plain text about narwhal tusks and their sensory nerves.".to_vec(),
+            &[("tags", "zoo,arctic")],
+        )
+        .await;
     assert_eq!(res.status(), 200);
-    json_of(res).await
-}
-
-fn texts(results: &Value) -> Vec<String> {
-    results["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["text"].as_str().unwrap().to_string())
-        .collect()
-}
-
-#[tokio::test]
-async fn each_format_is_ingested_and_found_with_citations() {
-    let app = TestApp::spawn().await;
-    let s = app.register("formats@example.com").await;
-
-    let res = upload(
-        &app,
-        &s,
-        "notes.txt",
-        "text/plain",
-        b"Plain text about narwhal tusks and their sensory nerves.".to_vec(),
-        &[("tags", "zoo,arctic")],
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let txt = json_of(res).await;
-    assert_eq!(txt["status"], "ready");
-    assert_eq!(txt["kind"], "file");
-    assert_eq!(txt["tags"], json!(["zoo", "arctic"]));
+    let txt: SourceView = res.json().await.unwrap();
+    assert_eq!(txt.status, "ready");
+    assert_eq!(txt.kind, "file");
+    assert_eq!(txt.tags, vec!["zoo", "arctic"]);
 
     let md = "# Glacier Guide\n\nIntro paragraph.\n\n## Crevasses\n\nCrevasses on the Vatnajokull glacier open in summer.\n";
-    let res = upload(
-        &app,
-        &s,
-        "guide.md",
-        "text/markdown",
-        md.as_bytes().to_vec(),
-        &[],
-    )
-    .await;
+    let res = app
+        .upload_source(s, "guide.md", "text/markdown", md.as_bytes().to_vec(), &[])
+        .await;
     assert_eq!(res.status(), 200);
-    let md_source = json_of(res).await;
-    assert_eq!(md_source["title"], Value::Null, "no title was given");
+    let md_source: SourceView = res.json().await.unwrap();
+    assert_eq!(md_source.title, None, "no title was given");
 
     let html = "<html><head><title>Volcano Page</title><script>var x='secretscript';</script></head><body><nav>menu items</nav><main><p>Eyjafjallajokull erupted and grounded flights.</p></main></body></html>";
-    let res = upload(
-        &app,
-        &s,
-        "page.html",
-        "text/html",
-        html.as_bytes().to_vec(),
-        &[],
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-
-    let res = upload(
-        &app,
-        &s,
-        "report.pdf",
-        "application/pdf",
-        pdf(&[
-            "First page mentions walruses.",
-            "Second page mentions puffins nesting.",
-        ]),
-        &[],
-    )
-    .await;
-    assert_eq!(res.status(), 200, "{:?}", res.text().await);
-
     let res = app
-        .post(
-            "/v1/sources",
-            &s,
-            json!({"title": "Raw", "text": "Raw text about fjord salmon farming."}),
-        )
+        .upload_source(s, "page.html", "text/html", html.as_bytes().to_vec(), &[])
         .await;
     assert_eq!(res.status(), 200);
 
     let res = app
-        .post("/v1/sources", &s, json!({"records": [
+        .upload_source(
+            s,
+            "report.pdf",
+            "application/pdf",
+            pdf(&[
+                "First page mentions walruses.",
+                "Second page mentions puffins nesting.",
+            ]),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+
+    app.create_source(
+        s,
+        json!({"title": "Raw", "text": "Raw text about fjord salmon farming."}),
+    )
+    .await;
+
+    let res = app
+        .post("/v1/sources", s, json!({"records": [
             {"id": "r1", "text": "Record one discusses reindeer migration.", "title": "Reindeer", "region": "north"},
             {"id": "r2", "text": "Record two discusses lichen growth.", "region": "south"}
         ]}))
         .await;
     assert_eq!(res.status(), 200);
-    let records = json_of(res).await;
-    assert_eq!(records["data"].as_array().unwrap().len(), 2);
-    assert_eq!(records["data"][0]["external_id"], "r1");
-    assert_eq!(records["data"][0]["metadata"]["region"], "north");
+    let records: SourceBatch = res.json().await.unwrap();
+    assert_eq!(records.data.len(), 2);
+    assert_eq!(records.data[0].external_id.as_deref(), Some("r1"));
+    assert_eq!(records.data[0].metadata["region"], "north");
+    Corpus { txt }
+}
 
-    let hit = search(&app, &s, json!({"query": "narwhal tusks", "limit": 1})).await;
-    assert!(texts(&hit)[0].contains("narwhal"));
-    let c = &hit["data"][0]["citation"];
-    assert_eq!(c["source_id"], txt["id"]);
-    assert_eq!(c["document_id"], txt["document_id"]);
-    assert_eq!(c["filename"], "notes.txt");
-    assert_eq!(c["char_start"], 0);
-    assert!(hit["data"][0]["scores"]["fused"].is_number());
+#[tokio::test]
+async fn a_text_file_is_found_with_a_citation_to_its_source() {
+    let app = TestApp::spawn().await;
+    let s = app.register("formats@example.com").await;
+    let Corpus { txt } = ingest_every_format(&app, &s).await;
+    let hit = app
+        .search(&s, json!({"query": "narwhal tusks", "limit": 1}))
+        .await;
+    assert!(hit_texts(&hit)[0].contains("narwhal"));
+    let c = &hit.data[0].citation;
+    assert_eq!(c.source_id, txt.id);
+    assert_eq!(Some(&c.document_id), txt.document_id.as_ref());
+    assert_eq!(c.filename.as_deref(), Some("notes.txt"));
+    assert_eq!(c.char_start, 0);
+    assert!(hit.data[0].scores.fused.is_finite());
+}
 
-    let hit = search(
-        &app,
-        &s,
-        json!({"query": "Vatnajokull crevasses", "limit": 1}),
-    )
-    .await;
-    assert!(texts(&hit)[0].contains("Vatnajokull"));
-    assert_eq!(hit["data"][0]["citation"]["title"], "Glacier Guide");
+#[tokio::test]
+async fn markdown_html_and_pdf_are_cited_by_heading_title_and_page() {
+    let app = TestApp::spawn().await;
+    let s = app.register("formats@example.com").await;
+    ingest_every_format(&app, &s).await;
+    let hit = app
+        .search(&s, json!({"query": "Vatnajokull crevasses", "limit": 1}))
+        .await;
+    assert!(hit_texts(&hit)[0].contains("Vatnajokull"));
+    assert_eq!(hit.data[0].citation.title.as_deref(), Some("Glacier Guide"));
 
-    let hit = search(
-        &app,
-        &s,
-        json!({"query": "Eyjafjallajokull eruption", "limit": 1}),
-    )
-    .await;
-    assert!(texts(&hit)[0].contains("Eyjafjallajokull"));
-    assert!(!texts(&hit)[0].contains("secretscript") && !texts(&hit)[0].contains("menu items"));
-    assert_eq!(hit["data"][0]["citation"]["title"], "Volcano Page");
-
-    let hit = search(
-        &app,
-        &s,
-        json!({"query": "puffins nesting", "limit": 1, "mode": "bm25"}),
-    )
-    .await;
-    assert!(texts(&hit)[0].contains("puffins"));
-    assert_eq!(hit["data"][0]["citation"]["page"], 2, "{hit}");
-
-    let hit = search(
-        &app,
-        &s,
-        json!({"query": "reindeer", "limit": 5, "filters": {"metadata": {"region": "north"}}}),
-    )
-    .await;
-    assert_eq!(texts(&hit).len(), 1);
-    let hit = search(
-        &app,
-        &s,
-        json!({"query": "narwhal", "limit": 5, "filters": {"tags": ["arctic"]}}),
-    )
-    .await;
-    assert_eq!(texts(&hit).len(), 1);
-    let hit = search(
-        &app,
-        &s,
-        json!({"query": "narwhal", "limit": 5, "filters": {"tags": ["nope"]}}),
-    )
-    .await;
-    assert_eq!(texts(&hit).len(), 0);
-
-    for mode in ["hybrid", "bm25", "vector"] {
-        let hit = search(
-            &app,
+    let hit = app
+        .search(
             &s,
-            json!({"query": "salmon farming in fjords", "limit": 3, "mode": mode}),
+            json!({"query": "Eyjafjallajokull eruption", "limit": 1}),
         )
         .await;
-        assert_eq!(hit["mode"], mode);
-        assert!(texts(&hit)[0].contains("salmon"), "{mode}: {hit}");
-    }
+    let text = &hit_texts(&hit)[0];
+    assert!(text.contains("Eyjafjallajokull"));
+    assert!(!text.contains("secretscript") && !text.contains("menu items"));
+    assert_eq!(hit.data[0].citation.title.as_deref(), Some("Volcano Page"));
 
-    let doc = json_of(
-        app.get(
-            &format!("/v1/documents/{}", txt["document_id"].as_str().unwrap()),
+    let hit = app
+        .search(
             &s,
+            json!({"query": "puffins nesting", "limit": 1, "mode": "bm25"}),
         )
-        .await,
-    )
-    .await;
+        .await;
+    assert!(hit_texts(&hit)[0].contains("puffins"));
+    assert_eq!(hit.data[0].citation.page, Some(2), "{hit:?}");
+}
+
+#[tokio::test]
+async fn search_filters_by_metadata_and_tags() {
+    let app = TestApp::spawn().await;
+    let s = app.register("formats@example.com").await;
+    ingest_every_format(&app, &s).await;
+    let hit = app
+        .search(
+            &s,
+            json!({"query": "reindeer", "limit": 5, "filters": {"metadata": {"region": "north"}}}),
+        )
+        .await;
+    assert_eq!(hit_texts(&hit).len(), 1);
+    let hit = app
+        .search(
+            &s,
+            json!({"query": "narwhal", "limit": 5, "filters": {"tags": ["arctic"]}}),
+        )
+        .await;
+    assert_eq!(hit_texts(&hit).len(), 1);
+    let hit = app
+        .search(
+            &s,
+            json!({"query": "narwhal", "limit": 5, "filters": {"tags": ["nope"]}}),
+        )
+        .await;
+    assert_eq!(hit_texts(&hit).len(), 0);
+}
+
+#[tokio::test]
+async fn every_search_mode_ranks_the_matching_source_first() {
+    let app = TestApp::spawn().await;
+    let s = app.register("formats@example.com").await;
+    ingest_every_format(&app, &s).await;
+    for mode in ["hybrid", "bm25", "vector"] {
+        let hit = app
+            .search(
+                &s,
+                json!({"query": "salmon farming in fjords", "limit": 3, "mode": mode}),
+            )
+            .await;
+        assert_eq!(serde_json::to_value(hit.mode).unwrap(), mode);
+        assert!(hit_texts(&hit)[0].contains("salmon"), "{mode}: {hit:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_document_and_its_chunks_are_readable() {
+    let app = TestApp::spawn().await;
+    let s = app.register("formats@example.com").await;
+    let Corpus { txt } = ingest_every_format(&app, &s).await;
+    let document_id = txt.document_id.as_deref().unwrap();
+    let doc = app
+        .get_json(&format!("/v1/documents/{document_id}"), &s)
+        .await;
     assert!(doc["text"].as_str().unwrap().contains("narwhal"));
-    let chunks = json_of(
-        app.get(
-            &format!(
-                "/v1/documents/{}/chunks",
-                txt["document_id"].as_str().unwrap()
-            ),
-            &s,
-        )
-        .await,
-    )
-    .await;
+    let chunks = app
+        .get_json(&format!("/v1/documents/{document_id}/chunks"), &s)
+        .await;
     assert_eq!(chunks["data"].as_array().unwrap().len(), 1);
     assert!(chunks["data"][0]["tokens"].as_i64().unwrap() > 5);
 }
@@ -228,39 +196,39 @@ async fn each_format_is_ingested_and_found_with_citations() {
 async fn unsupported_and_undecodable_content_is_refused_and_nothing_is_stored() {
     let app = TestApp::spawn().await;
     let s = app.register("bad-files@example.com").await;
-    let res = upload(
-        &app,
-        &s,
-        "image.png",
-        "image/png",
-        vec![0x89, b'P', b'N', b'G', 0, 1, 2],
-        &[],
-    )
-    .await;
+    let res = app
+        .upload_source(
+            &s,
+            "image.png",
+            "image/png",
+            vec![0x89, b'P', b'N', b'G', 0, 1, 2],
+            &[],
+        )
+        .await;
     assert_eq!(res.status(), 415);
     assert!(json_of(res).await["message"]
         .as_str()
         .unwrap()
         .contains("supported"));
-    let res = upload(
-        &app,
-        &s,
-        "broken.pdf",
-        "application/pdf",
-        b"%PDF-1.4 not really".to_vec(),
-        &[],
-    )
-    .await;
+    let res = app
+        .upload_source(
+            &s,
+            "broken.pdf",
+            "application/pdf",
+            b"%PDF-1.4 not really".to_vec(),
+            &[],
+        )
+        .await;
     assert_eq!(res.status(), 422);
-    let res = upload(
-        &app,
-        &s,
-        "latin1.txt",
-        "text/plain",
-        vec![0xff, 0xfe, 0x41, 0x00],
-        &[],
-    )
-    .await;
+    let res = app
+        .upload_source(
+            &s,
+            "latin1.txt",
+            "text/plain",
+            vec![0xff, 0xfe, 0x41, 0x00],
+            &[],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     let res = app
         .post(
@@ -309,12 +277,17 @@ async fn a_url_is_fetched_from_a_loopback_server_when_allow_listed() {
         format!("{}/article.html", site.base),
         "the redirect was followed"
     );
-    let hit = search(&app, &s, json!({"query": "ptarmigan plumage", "limit": 1})).await;
+    let hit = app
+        .search(&s, json!({"query": "ptarmigan plumage", "limit": 1}))
+        .await;
     assert_eq!(
-        hit["data"][0]["citation"]["url"],
-        format!("{}/article.html", site.base)
+        hit.data[0].citation.url,
+        Some(format!("{}/article.html", site.base))
     );
-    assert_eq!(hit["data"][0]["citation"]["title"], "Loopback Article");
+    assert_eq!(
+        hit.data[0].citation.title.as_deref(),
+        Some("Loopback Article")
+    );
     let missing = app
         .post(
             "/v1/sources",
@@ -372,7 +345,11 @@ async fn delete_removes_the_source_from_every_store() {
     let id = created["id"].as_str().unwrap();
     let doc = created["document_id"].as_str().unwrap();
     assert_eq!(
-        texts(&search(&app, &s, json!({"query": "axolotl regeneration"})).await).len(),
+        hit_texts(
+            &app.search(&s, json!({"query": "axolotl regeneration"}))
+                .await
+        )
+        .len(),
         1
     );
     let res = app
@@ -389,13 +366,9 @@ async fn delete_removes_the_source_from_every_store() {
     );
     for mode in ["bm25", "vector", "hybrid"] {
         assert_eq!(
-            texts(
-                &search(
-                    &app,
-                    &s,
-                    json!({"query": "axolotl regeneration", "mode": mode})
-                )
-                .await
+            hit_texts(
+                &app.search(&s, json!({"query": "axolotl regeneration", "mode": mode}))
+                    .await
             )
             .len(),
             0,
@@ -411,110 +384,86 @@ async fn delete_removes_the_source_from_every_store() {
 }
 
 #[tokio::test]
-async fn reingesting_by_external_id_replaces_the_chunks_and_same_bytes_deduplicate() {
+async fn reingesting_by_external_id_replaces_the_chunks() {
     let app = TestApp::spawn().await;
     let s = app.register("upsert@example.com").await;
-    let first = json_of(app.post("/v1/sources", &s, json!({"text": "The old policy allows refunds within 30 days.", "external_source": "wiki", "external_id": "refunds"})).await).await;
-    let again = json_of(app.post("/v1/sources", &s, json!({"text": "The old policy allows refunds within 30 days.", "external_source": "wiki", "external_id": "refunds"})).await).await;
-    assert_eq!(again["id"], first["id"]);
-    assert_eq!(again["deduplicated"], true);
-    let changed = json_of(app.post("/v1/sources", &s, json!({"text": "The new policy allows refunds within 90 days.", "external_source": "wiki", "external_id": "refunds"})).await).await;
-    assert_eq!(changed["id"], first["id"]);
-    assert_ne!(changed["document_id"], first["document_id"]);
-    let found = texts(
-        &search(
-            &app,
+    let old = json!({"text": "The old policy allows refunds within 30 days.", "external_source": "wiki", "external_id": "refunds"});
+    let first = app.create_source(&s, old.clone()).await;
+    let again = app.create_source(&s, old).await;
+    assert_eq!(again.id, first.id);
+    assert!(again.deduplicated);
+    let changed = app
+        .create_source(
             &s,
-            json!({"query": "refund policy days", "limit": 10}),
+            json!({"text": "The new policy allows refunds within 90 days.", "external_source": "wiki", "external_id": "refunds"}),
         )
-        .await,
+        .await;
+    assert_eq!(changed.id, first.id);
+    assert_ne!(changed.document_id, first.document_id);
+    let found = hit_texts(
+        &app.search(&s, json!({"query": "refund policy days", "limit": 10}))
+            .await,
     );
     assert_eq!(
         found,
         vec!["The new policy allows refunds within 90 days.".to_string()]
     );
+    let old_document = first.document_id.as_deref().unwrap();
     assert_eq!(
-        app.get(
-            &format!("/v1/documents/{}", first["document_id"].as_str().unwrap()),
-            &s
-        )
-        .await
-        .status(),
+        app.get(&format!("/v1/documents/{old_document}"), &s)
+            .await
+            .status(),
         404
     );
-    let detail = json_of(
-        app.get(
-            &format!("/v1/sources/{}", first["id"].as_str().unwrap()),
-            &s,
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(detail["documents"].as_array().unwrap().len(), 1);
-    assert_eq!(detail["documents"][0]["version"], 2);
+    let detail: SourceView = app
+        .get(&format!("/v1/sources/{}", first.id), &s)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let documents = detail.documents.unwrap();
+    assert_eq!(documents.len(), 1);
+    assert_eq!(documents[0].version, 2);
+}
 
+#[tokio::test]
+async fn the_same_bytes_deduplicate_and_a_reindex_keeps_one_copy() {
+    let app = TestApp::spawn().await;
+    let s = app.register("upsert@example.com").await;
     // Same bytes without an external id: the same source comes back, no second copy.
-    let a = json_of(
-        upload(
-            &app,
-            &s,
-            "a.txt",
-            "text/plain",
-            b"Identical bytes about okapis.".to_vec(),
-            &[],
-        )
-        .await,
-    )
-    .await;
-    let b = json_of(
-        upload(
-            &app,
-            &s,
-            "b.txt",
-            "text/plain",
-            b"Identical bytes about okapis.".to_vec(),
-            &[],
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(a["id"], b["id"]);
-    assert_eq!(b["deduplicated"], true);
+    let okapis = || b"Identical bytes about okapis.".to_vec();
+    let a: SourceView = app
+        .upload_source(&s, "a.txt", "text/plain", okapis(), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b: SourceView = app
+        .upload_source(&s, "b.txt", "text/plain", okapis(), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a.id, b.id);
+    assert!(b.deduplicated);
+    let okapi_hits = json!({"query": "okapis", "limit": 10, "mode": "bm25"});
     assert_eq!(
-        texts(
-            &search(
-                &app,
-                &s,
-                json!({"query": "okapis", "limit": 10, "mode": "bm25"})
-            )
-            .await
-        )
-        .len(),
+        hit_texts(&app.search(&s, okapi_hits.clone()).await).len(),
         1
     );
 
     let re = app
         .request(
             Method::POST,
-            &format!("/v1/sources/{}/reindex", a["id"].as_str().unwrap()),
+            &format!("/v1/sources/{}/reindex", a.id),
             Some(&s),
             None,
         )
         .await;
     assert_eq!(re.status(), 200);
-    assert_ne!(json_of(re).await["document_id"], a["document_id"]);
-    assert_eq!(
-        texts(
-            &search(
-                &app,
-                &s,
-                json!({"query": "okapis", "limit": 10, "mode": "bm25"})
-            )
-            .await
-        )
-        .len(),
-        1
-    );
+    let reindexed: SourceView = re.json().await.unwrap();
+    assert_ne!(reindexed.document_id, a.document_id);
+    assert_eq!(hit_texts(&app.search(&s, okapi_hits).await).len(), 1);
 }
 
 #[tokio::test]
@@ -531,7 +480,11 @@ async fn a_failed_ingest_leaves_nothing_behind() {
     );
     for mode in ["bm25", "vector"] {
         assert_eq!(
-            texts(&search(&app, &s, json!({"query": "otters record", "mode": mode})).await).len(),
+            hit_texts(
+                &app.search(&s, json!({"query": "otters record", "mode": mode}))
+                    .await
+            )
+            .len(),
             0
         );
     }
@@ -545,7 +498,11 @@ async fn a_failed_ingest_leaves_nothing_behind() {
         .await;
     assert_eq!(ok.status(), 200);
     assert_eq!(
-        texts(&search(&app, &s, json!({"query": "otters record", "limit": 10})).await).len(),
+        hit_texts(
+            &app.search(&s, json!({"query": "otters record", "limit": 10}))
+                .await
+        )
+        .len(),
         1
     );
 }
@@ -566,39 +523,26 @@ async fn background_jobs_report_status_and_failures() {
     assert_eq!(queued["status"], "queued");
     assert_eq!(queued["job_id"], queued["id"]);
     let id = queued["id"].as_str().unwrap().to_string();
-    let mut status = String::new();
-    for _ in 0..100 {
-        status = json_of(app.get(&format!("/v1/sources/{id}"), &s).await).await["status"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        if status == "ready" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, "ready");
-    let res = upload(
-        &app,
-        &s,
-        "x.pdf",
-        "application/pdf",
-        b"%PDF-1.4 junk".to_vec(),
-        &[("wait", "false")],
-    )
-    .await;
+    let done = app
+        .wait_source_ready(&s, &id, Duration::from_secs(10))
+        .await;
+    assert_eq!(done.status, "ready");
+    let res = app
+        .upload_source(
+            &s,
+            "x.pdf",
+            "application/pdf",
+            b"%PDF-1.4 junk".to_vec(),
+            &[("wait", "false")],
+        )
+        .await;
     assert_eq!(res.status(), 202);
     let bad = json_of(res).await["id"].as_str().unwrap().to_string();
-    let mut view = Value::Null;
-    for _ in 0..100 {
-        view = json_of(app.get(&format!("/v1/sources/{bad}"), &s).await).await;
-        if view["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(view["status"], "failed");
-    assert!(view["error"].as_str().unwrap().contains("PDF"));
+    let view = app
+        .wait_source_ready(&s, &bad, Duration::from_secs(10))
+        .await;
+    assert_eq!(view.status, "failed");
+    assert!(view.error.unwrap().contains("PDF"));
     let failed = json_of(app.get("/v1/sources?status=failed", &s).await).await;
     assert_eq!(failed["data"].as_array().unwrap().len(), 1);
 }
@@ -670,13 +614,13 @@ async fn search_is_isolated_by_workspace() {
         200
     );
 
-    let alpha = search(
-        &app,
-        &alpha_key,
-        json!({"query": "quokkas wombats", "limit": 10}),
-    )
-    .await;
-    assert_eq!(texts(&alpha), vec!["Alpha note about wombats.".to_string()]);
+    let alpha = app
+        .search(&alpha_key, json!({"query": "quokkas wombats", "limit": 10}))
+        .await;
+    assert_eq!(
+        hit_texts(&alpha),
+        vec!["Alpha note about wombats.".to_string()]
+    );
     let res = app
         .post(
             "/v1/search",
@@ -714,7 +658,11 @@ async fn search_is_isolated_by_workspace() {
 
     let other = app.register("ws-other@example.com").await;
     assert_eq!(
-        texts(&search(&app, &other, json!({"query": "wombats quokkas"})).await).len(),
+        hit_texts(
+            &app.search(&other, json!({"query": "wombats quokkas"}))
+                .await
+        )
+        .len(),
         0
     );
 }
@@ -791,15 +739,15 @@ async fn a_json_lines_upload_becomes_one_source_per_record() {
     let app = TestApp::spawn().await;
     let s = app.register("jsonl@example.com").await;
     let lines = "{\"sku\": \"a1\", \"body\": \"Waterproof hiking boots.\", \"price\": 120}\n{\"sku\": \"b2\", \"body\": \"Insulated winter gloves.\"}\n";
-    let res = upload(
-        &app,
-        &s,
-        "catalog.jsonl",
-        "application/x-ndjson",
-        lines.as_bytes().to_vec(),
-        &[("text_field", "body"), ("id_field", "sku")],
-    )
-    .await;
+    let res = app
+        .upload_source(
+            &s,
+            "catalog.jsonl",
+            "application/x-ndjson",
+            lines.as_bytes().to_vec(),
+            &[("text_field", "body"), ("id_field", "sku")],
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let batch = json_of(res).await;
     let data = batch["data"].as_array().unwrap();
@@ -807,22 +755,25 @@ async fn a_json_lines_upload_becomes_one_source_per_record() {
     assert_eq!(data[0]["external_id"], "a1");
     assert_eq!(data[0]["kind"], "record");
     assert_eq!(data[0]["metadata"]["price"], 120);
-    let hit = search(
-        &app,
-        &s,
-        json!({"query": "winter gloves", "limit": 1, "mode": "bm25"}),
-    )
-    .await;
-    assert_eq!(texts(&hit), vec!["Insulated winter gloves.".to_string()]);
-    let bad = upload(
-        &app,
-        &s,
-        "bad.json",
-        "application/json",
-        b"[{\"body\": 3}]".to_vec(),
-        &[("text_field", "body")],
-    )
-    .await;
+    let hit = app
+        .search(
+            &s,
+            json!({"query": "winter gloves", "limit": 1, "mode": "bm25"}),
+        )
+        .await;
+    assert_eq!(
+        hit_texts(&hit),
+        vec!["Insulated winter gloves.".to_string()]
+    );
+    let bad = app
+        .upload_source(
+            &s,
+            "bad.json",
+            "application/json",
+            b"[{\"body\": 3}]".to_vec(),
+            &[("text_field", "body")],
+        )
+        .await;
     assert_eq!(bad.status(), 400);
     assert!(json_of(bad).await["message"]
         .as_str()

@@ -1,3 +1,6 @@
+//! Workspaces: creation, listing and settings.
+//! Each test starts the real binary ([`crate::common::TestApp`]).
+
 use reqwest::Method;
 use serde_json::json;
 

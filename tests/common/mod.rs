@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+pub mod api;
 pub mod fixtures;
 
 use reqwest::{Method, Response};

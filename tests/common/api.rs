@@ -1,0 +1,230 @@
+//! Typed helpers on `TestApp`, one group per area. Each sends one request, asserts the status
+//! a successful call answers (naming the body when it differs) and returns the body typed:
+//! Cairn's own response type where it deserializes, else a small struct here with the fields
+//! the tests read. Tests that check a refusal use the untyped `json_request` family.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, Response};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use cairn::context::model::ContextPack;
+pub use cairn::sources::model::{SearchResponse, SourceBatch, SourceView};
+
+use super::{json_of, TestApp, BIN};
+
+/// A memory note as the notes routes answer it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Note {
+    pub id: String,
+    pub status: String,
+    pub revision: i64,
+    pub kind: String,
+}
+
+/// One entry of a note's history, oldest first.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HistoryEntry {
+    pub action: String,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub snapshot: Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NoteHistory {
+    pub data: Vec<HistoryEntry>,
+}
+
+impl NoteHistory {
+    pub fn actions(&self) -> Vec<&str> {
+        self.data.iter().map(|h| h.action.as_str()).collect()
+    }
+}
+
+/// Reading a context pack the way the tests ask about it.
+pub trait PackItems {
+    /// The ids of the items of one type (note, chunk, entity or event), in rank order.
+    fn item_ids(&self, item_type: &str) -> Vec<String>;
+}
+
+impl PackItems for ContextPack {
+    fn item_ids(&self, item_type: &str) -> Vec<String> {
+        self.items
+            .iter()
+            // Compared through JSON so the check holds whether the type is a string or an enum.
+            .filter(|item| {
+                serde_json::to_value(&item.item_type).ok() == Some(Value::from(item_type))
+            })
+            .map(|item| item.id.clone())
+            .collect()
+    }
+}
+
+/// The texts of the hits, best first.
+pub fn hit_texts(results: &SearchResponse) -> Vec<String> {
+    results.data.iter().map(|hit| hit.text.clone()).collect()
+}
+
+impl TestApp {
+    /// Any JSON request; returns the status and the body, which must be JSON whatever the
+    /// status (errors have the JSON error shape too).
+    pub async fn json_request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let res = self.request(method, path, Some(token), body).await;
+        let status = res.status().as_u16();
+        (status, json_of(res).await)
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.json_request(Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// `GET path`, asserting 200, as JSON.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let res = self.get(path, token).await;
+        let status = res.status();
+        let body = json_of(res).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// The `user:<id>` actor the audit trails record for this session's user.
+    pub async fn actor_of(&self, session: &str) -> String {
+        let me = self.get_json("/api/auth/me", session).await;
+        format!("user:{}", me["id"].as_str().expect("user id"))
+    }
+}
+
+/// Memory.
+impl TestApp {
+    /// `POST /v1/memory/notes`, asserting a success (201 created, 200 updated or unchanged).
+    pub async fn create_note(&self, token: &str, body: Value) -> Note {
+        let res = self.post("/v1/memory/notes", token, body).await;
+        assert!(res.status().is_success(), "{}", res.status());
+        res.json().await.expect("note")
+    }
+
+    pub async fn note_history(&self, token: &str, note_id: &str) -> NoteHistory {
+        let res = self
+            .get(&format!("/v1/memory/notes/{note_id}/history"), token)
+            .await;
+        assert_eq!(res.status(), 200, "history of {note_id}");
+        res.json().await.expect("history")
+    }
+
+    /// `POST /v1/memory/context-pack`, asserting 200.
+    pub async fn context_pack(&self, token: &str, body: Value) -> ContextPack {
+        let res = self.post("/v1/memory/context-pack", token, body).await;
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).expect("context pack")
+    }
+}
+
+/// Sources and search.
+impl TestApp {
+    /// `POST /v1/sources` as multipart with one file and the given form fields.
+    pub async fn upload_source(
+        &self,
+        token: &str,
+        name: &str,
+        mime: &str,
+        bytes: Vec<u8>,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let mut form = Form::new().part(
+            "file",
+            Part::bytes(bytes)
+                .file_name(name.to_string())
+                .mime_str(mime)
+                .expect("mime"),
+        );
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        self.client
+            .post(self.url("/v1/sources"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
+    }
+
+    /// `POST /v1/sources` as JSON (one text or URL), asserting 200.
+    pub async fn create_source(&self, token: &str, body: Value) -> SourceView {
+        let res = self.post("/v1/sources", token, body).await;
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).expect("source")
+    }
+
+    /// Polls `GET /v1/sources/{id}` until the source is ready or failed, up to `timeout`.
+    pub async fn wait_source_ready(&self, token: &str, id: &str, timeout: Duration) -> SourceView {
+        let start = Instant::now();
+        loop {
+            let res = self.get(&format!("/v1/sources/{id}"), token).await;
+            assert_eq!(res.status(), 200, "source {id}");
+            let source: SourceView = res.json().await.expect("source");
+            if source.status == "ready" || source.status == "failed" {
+                return source;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "source {id} still {} after {timeout:?}",
+                source.status
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `POST /v1/search`, asserting 200.
+    pub async fn search(&self, token: &str, body: Value) -> SearchResponse {
+        let res = self.post("/v1/search", token, body).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.expect("search response")
+    }
+}
+
+/// Gateway.
+impl TestApp {
+    /// `POST /v1/chat/completions`; returns the status and the body.
+    pub async fn chat(&self, key: &str, body: Value) -> (u16, Value) {
+        self.post_json("/v1/chat/completions", key, body).await
+    }
+}
+
+/// Operator commands: runs `cairn ARGS` on the data directory `data` (logs at warn) with the
+/// extra environment `env`, without a server, and waits for it.
+pub fn cairn_cli(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env("CAIRN__STORAGE__DATA_DIR", data)
+        .env("CAIRN__LOG__LEVEL", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run cairn")
+}
