@@ -104,9 +104,7 @@ pub fn validate_slug(slug: &str) -> ApiResult<()> {
 
 fn validate_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::bad_request("name: expected 1-200 characters"));
-    }
+    crate::validate::count("name", name.chars().count(), 1, 200, "characters")?;
     Ok(name.to_string())
 }
 

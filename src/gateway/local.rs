@@ -110,11 +110,7 @@ fn check_label(label: &str) -> ApiResult<String> {
 
 fn check_model(m: &str) -> ApiResult<String> {
     let m = m.trim();
-    if m.is_empty() || m.len() > 200 {
-        return Err(ApiError::bad_request(
-            "default_model: expected 1-200 characters",
-        ));
-    }
+    crate::validate::count("default_model", m.len(), 1, 200, "characters")?;
     Ok(m.to_string())
 }
 

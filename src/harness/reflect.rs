@@ -10,10 +10,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::harness::model::{ReflectInput, ReflectionList};
 use crate::harness::Harness;
 use crate::memory::model::{NoteInput, NoteStatus};
-use crate::memory::validate as v;
 use crate::store::harness::{ReflectionRow, TraceRow};
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
+use crate::validate as v;
 
 const INSTRUCTIONS: &str = "You review traces of an AI agent's work: what it was asked, the context it used, \
 what it answered, the outcome and the feedback it got. Write one concise, actionable lesson (at most four \
@@ -102,9 +102,7 @@ impl Harness {
         actor: &str,
         input: ReflectInput,
     ) -> ApiResult<ReflectionRow> {
-        if input.trace_ids.is_empty() || input.trace_ids.len() > 50 {
-            return Err(ApiError::bad_request("trace_ids: expected 1-50 trace ids"));
-        }
+        v::count("trace_ids", input.trace_ids.len(), 1, 50, "trace ids")?;
         let extra = v::optional_text("instructions", input.instructions.as_deref(), 4_000)?;
         let traces = self.store.traces_by_ids(&ws.id, &input.trace_ids).await?;
         if traces.len() != input.trace_ids.len() {

@@ -14,9 +14,9 @@ use crate::guard::model::{
 };
 use crate::http::extract::{written, ApiPath, Scope, ScopedJson, WorkspaceParam};
 use crate::http::openapi::{JsonBody, Scoped};
-use crate::memory::validate::limit;
 use crate::state::AppState;
 use crate::store::guard::{ApprovalRow, AuditFilter, AuditRow, PolicyRow};
+use crate::validate::limit;
 
 pub fn routes(_state: &AppState) -> Router<AppState> {
     Router::new()

@@ -118,19 +118,10 @@ pub async fn embeddings(
         EmbeddingInput::One(s) => vec![s],
         EmbeddingInput::Many(v) => v,
     };
-    if inputs.is_empty() || inputs.len() > MAX_INPUTS {
-        return Err(
-            ApiError::bad_request(format!("input: expected 1-{MAX_INPUTS} strings")).into(),
-        );
-    }
-    if let Some(i) = inputs
-        .iter()
-        .position(|s| s.is_empty() || s.chars().count() > MAX_INPUT_CHARS)
-    {
-        return Err(ApiError::bad_request(format!(
-            "input[{i}]: expected 1-{MAX_INPUT_CHARS} characters"
-        ))
-        .into());
+    crate::validate::count("input", inputs.len(), 1, MAX_INPUTS, "strings")?;
+    for (i, s) in inputs.iter().enumerate() {
+        let field = format!("input[{i}]");
+        crate::validate::count(&field, s.chars().count(), 1, MAX_INPUT_CHARS, "characters")?;
     }
     let tokens: usize = inputs
         .iter()

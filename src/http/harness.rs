@@ -15,11 +15,11 @@ use crate::harness::model::{
 };
 use crate::http::extract::{written, ApiPath, Scope, ScopedJson, WorkspaceParam};
 use crate::http::openapi::{JsonBody, Scoped};
-use crate::memory::validate::limit;
 use crate::state::AppState;
 use crate::store::harness::{
     ArtifactRow, MissionRow, ReflectionRow, StepRow, TraceFilter, TraceRow, VersionRow,
 };
+use crate::validate::limit;
 
 pub fn routes(_state: &AppState) -> Router<AppState> {
     Router::new()

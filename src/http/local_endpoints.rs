@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing;
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use crate::accounts::keys::Deleted;
 use crate::error::{ApiResult, ErrorBody};
 use crate::gateway::catalog;
 use crate::gateway::local::{EndpointView, PatchEndpoint, RegisterEndpoint};
-use crate::http::extract::{workspace, written, ApiJson, SessionUser};
+use crate::http::extract::{workspace, written, ApiJson, ApiPath, ApiQuery, SessionUser};
 use crate::state::AppState;
 use crate::store::gateway::LocalEndpoint;
 
@@ -132,7 +132,7 @@ pub async fn register(
 pub async fn list(
     State(state): State<AppState>,
     session: SessionUser,
-    Query(q): Query<ListParams>,
+    ApiQuery(q): ApiQuery<ListParams>,
 ) -> ApiResult<Json<EndpointList>> {
     let ws = match &q.workspace_id {
         Some(slug) => Some(
@@ -162,7 +162,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     session: SessionUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<EndpointView>> {
     let e = state.gateway.endpoint(&session.account_id, &id).await?;
     Ok(Json(view(&state, &session.account_id, e).await?))
@@ -180,7 +180,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     session: SessionUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<PatchEndpoint>,
 ) -> ApiResult<Json<EndpointView>> {
     let e = state
@@ -200,7 +200,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     session: SessionUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Deleted>> {
     state
         .gateway
@@ -219,7 +219,7 @@ pub async fn delete(
 pub async fn recheck(
     State(state): State<AppState>,
     session: SessionUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<EndpointView>> {
     let e = state
         .gateway
@@ -238,7 +238,7 @@ pub async fn recheck(
 pub async fn models(
     State(state): State<AppState>,
     session: SessionUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<EndpointModels>> {
     let e = state.gateway.endpoint(&session.account_id, &id).await?;
     let default = catalog::default_model(&e);

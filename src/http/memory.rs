@@ -24,12 +24,12 @@ use crate::memory::model::{
     LinkInput, LinkList, LinkListParams, NoteHistory, NoteInput, NoteList, NoteListParams,
     NotePatch, NoteStatus, ReviewInput,
 };
-use crate::memory::validate::limit;
 use crate::memory::Upsert as Outcome;
 use crate::state::AppState;
 use crate::store::memory::{
     EntityFilter, EntityRow, EventFilter, EventRow, LinkFilter, LinkRow, NoteFilter, NoteRow,
 };
+use crate::validate::limit;
 
 pub fn routes(_state: &AppState) -> Router<AppState> {
     Router::new()

@@ -29,7 +29,6 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -98,7 +97,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
-
 
 async fn not_found(State(state): State<AppState>, req: Request) -> Response {
     refuse(&state, &req, ApiError::NotFound("Route"))

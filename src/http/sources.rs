@@ -150,10 +150,7 @@ pub async fn list(
             ));
         }
     }
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request("limit: expected 1-200"));
-    }
+    let limit = crate::validate::range("limit", params.limit.unwrap_or(50), 1, 200)?;
     let filter = SourceFilter {
         status: params.status,
         tag: params.tag,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::{workspaces, Principal};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::extract::Auth;
+use crate::http::extract::{ApiQuery, Auth};
 use crate::state::AppState;
 use crate::store::gateway::{UsageFilter, UsageKey, UsageRow, UsageSums};
 use crate::store::time::rfc3339;
@@ -52,12 +52,9 @@ pub struct UsageList {
 pub async fn usage(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Query(q): Query<UsageParams>,
+    ApiQuery(q): ApiQuery<UsageParams>,
 ) -> ApiResult<Json<UsageList>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("limit: expected 1-1000"));
-    }
+    let limit = crate::validate::range("limit", q.limit.unwrap_or(100), 1, 1000)?;
     let workspace_id = usage_scope(&state, &p, q.workspace_id.as_deref()).await?;
     let filter = UsageFilter {
         workspace_id,
@@ -90,11 +87,7 @@ async fn usage_scope(
 }
 
 fn days(value: Option<i64>, default: i64) -> ApiResult<i64> {
-    let d = value.unwrap_or(default);
-    if !(1..=366).contains(&d) {
-        return Err(ApiError::bad_request("days: expected 1-366"));
-    }
-    Ok(d)
+    crate::validate::range("days", value.unwrap_or(default), 1, 366)
 }
 
 /// Rows of the last `days` days matching the query.
@@ -145,7 +138,7 @@ pub struct Breakdown {
 pub async fn breakdown(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Query(q): Query<BreakdownParams>,
+    ApiQuery(q): ApiQuery<BreakdownParams>,
 ) -> ApiResult<Json<Breakdown>> {
     let (key, field) = match q.group_by.as_str() {
         "api_key" => (UsageKey::ApiKey, "api_key_id"),
@@ -225,7 +218,7 @@ pub struct Stats {
 pub async fn stats(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Query(q): Query<StatsParams>,
+    ApiQuery(q): ApiQuery<StatsParams>,
 ) -> ApiResult<Json<Stats>> {
     let d = days(q.days, 30)?;
     let daily_days = days(q.daily_days, 14)?;

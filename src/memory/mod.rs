@@ -24,7 +24,6 @@ use crate::store::text_index::TextEntry;
 use crate::store::vectors::VectorEntry;
 
 /// The checks moved to `crate::validate`; this path stays for callers not yet moved.
-pub use crate::validate;
 pub use graph::Graphs;
 pub use plan::Upsert;
 pub(crate) use plan::WritePlan;

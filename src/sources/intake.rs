@@ -238,11 +238,7 @@ fn records_of_json(
     names: FieldNames,
     max: usize,
 ) -> ApiResult<Vec<Pending>> {
-    if records.is_empty() || records.len() > max {
-        return Err(ApiError::bad_request(format!(
-            "records: expected 1-{max} records"
-        )));
-    }
+    crate::validate::count("records", records.len(), 1, max, "records")?;
     let parsed = records::from_objects(records, &names.resolve())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(Pending::from_records(parsed, base))

@@ -38,12 +38,7 @@ fn checked_query(req: &SearchRequest) -> ApiResult<(&str, usize)> {
             "query: at most {MAX_QUERY_CHARS} characters"
         )));
     }
-    let limit = req.limit.unwrap_or(10);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit: expected 1-{MAX_LIMIT}"
-        )));
-    }
+    let limit = crate::validate::range("limit", req.limit.unwrap_or(10), 1, MAX_LIMIT)?;
     Ok((query, limit))
 }
 

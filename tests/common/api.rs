@@ -56,10 +56,7 @@ impl PackItems for ContextPack {
     fn item_ids(&self, item_type: &str) -> Vec<String> {
         self.items
             .iter()
-            // Compared through JSON so the check holds whether the type is a string or an enum.
-            .filter(|item| {
-                serde_json::to_value(&item.item_type).ok() == Some(Value::from(item_type))
-            })
+            .filter(|item| item.item_type == item_type)
             .map(|item| item.id.clone())
             .collect()
     }
