@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::accounts::workspaces;
-use crate::error::{ApiError, ApiResult, ErrorBody, OpenAiError};
+use crate::error::{ApiError, ApiResult, ErrorBody, OpenAiError, OpenAiErrorBody};
 use crate::gateway::{self, Caller, Reply};
 use crate::http::extract::{ApiJson, Auth};
 use crate::state::AppState;
@@ -30,32 +30,15 @@ pub fn public_routes(_state: &AppState) -> Router<AppState> {
     Router::new().route("/v1/pricing", get(pricing))
 }
 
-/// OpenAI's error object, as the OpenAI-compatible routes answer every failure.
-#[derive(Serialize, ToSchema)]
-pub struct OpenAiErrorBody {
-    pub error: OpenAiErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OpenAiErrorDetail {
-    /// What was wrong and how to fix it (a 400 names the field).
-    pub message: String,
-    /// invalid_request_error, authentication_error, permission_error, not_found_error,
-    /// rate_limit_error or server_error.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The HTTP status, as a string.
-    pub code: String,
-    /// Always null.
-    pub param: Option<String>,
-}
-
 /// The header naming the catalog model that served an answer.
 const SERVED_MODEL: HeaderName = HeaderName::from_static("x-cairn-model");
 
 /// OpenAI's chat completion request; every field is passed on to the provider.
 #[derive(ToSchema)]
-#[allow(dead_code)]
+#[expect(
+    dead_code,
+    reason = "documents the request body for OpenAPI; the handler reads the gateway's own ChatRequest"
+)]
 pub struct ChatRequest {
     /// auto, fast, max, or a registered model name or alias.
     pub model: String,

@@ -9,8 +9,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::error::OpenAiErrorBody;
 use crate::error::{ApiError, OpenAiError};
-use crate::http::chat::OpenAiErrorBody;
 use crate::http::extract::{ApiJson, Auth};
 use crate::state::AppState;
 
