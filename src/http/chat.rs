@@ -35,10 +35,6 @@ const SERVED_MODEL: HeaderName = HeaderName::from_static("x-cairn-model");
 
 /// OpenAI's chat completion request; every field is passed on to the provider.
 #[derive(ToSchema)]
-#[expect(
-    dead_code,
-    reason = "documents the request body for OpenAPI; the handler reads the gateway's own ChatRequest"
-)]
 pub struct ChatRequest {
     /// auto, fast, max, or a registered model name or alias.
     pub model: String,
