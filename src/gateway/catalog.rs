@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use super::providers::{self, ProviderEntry};
@@ -114,6 +114,10 @@ pub async fn seed(
     store.seed(&providers, &models).await
 }
 
+fn secret_headers(headers: Vec<(String, String)>) -> Vec<(String, SecretString)> {
+    headers.into_iter().map(|(k, v)| (k, v.into())).collect()
+}
+
 fn headers_of(v: &Value) -> Vec<(String, String)> {
     v.as_object()
         .map(|o| {
@@ -204,8 +208,8 @@ async fn load_providers(
                 api,
                 name: p.name,
                 base_url: p.base_url,
-                api_key: secret["api_key"].as_str().unwrap_or_default().to_string(),
-                headers: headers_of(&secret["headers"]),
+                api_key: secret["api_key"].as_str().unwrap_or_default().into(),
+                headers: secret_headers(headers_of(&secret["headers"])),
                 timeout: Duration::from_secs(u64::try_from(p.timeout_secs).unwrap_or(60)),
             },
         );
@@ -238,8 +242,8 @@ pub fn endpoint_provider(
         name: local_provider(&e.id),
         api: providers::for_local_endpoints(),
         base_url: api_base(&e.url),
-        api_key: String::new(),
-        headers,
+        api_key: SecretString::default(),
+        headers: secret_headers(headers),
         timeout,
     }
 }

@@ -2,6 +2,7 @@
 //! endpoint, `[reflection]` in config) which answers with one lesson; it is stored and,
 //! when asked, kept as a pending `lesson` note. Without a provider the route answers 503.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -22,7 +23,7 @@ sentences) the agent should remember next time. Reply with the lesson only.";
 pub struct Reflector {
     client: reqwest::Client,
     base_url: String,
-    api_key: String,
+    api_key: SecretString,
     pub model: String,
 }
 
@@ -36,7 +37,7 @@ impl Reflector {
         Ok(Self {
             client: reqwest::Client::builder().timeout(timeout).build()?,
             base_url: base_url.trim_end_matches('/').to_string(),
-            api_key: api_key.to_string(),
+            api_key: api_key.into(),
             model: model.to_string(),
         })
     }
@@ -48,8 +49,9 @@ impl Reflector {
             .json(&json!({"model": self.model, "temperature": 0.2,
                           "messages": [{"role": "system", "content": system},
                                        {"role": "user", "content": user}]}));
-        if !self.api_key.is_empty() {
-            req = req.bearer_auth(&self.api_key);
+        let key = self.api_key.expose_secret();
+        if !key.is_empty() {
+            req = req.bearer_auth(key);
         }
         let unavailable = |why: String| {
             tracing::warn!(%why, "reflection provider call failed");

@@ -2,6 +2,7 @@
 //! events translated both ways (system prompts, images, tools and tool calls, stop reasons,
 //! usage).
 
+use secrecy::ExposeSecret;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -285,7 +286,7 @@ impl Anthropic {
         let builder = to
             .client
             .post(to.url("messages"))
-            .header("x-api-key", &to.provider.api_key)
+            .header("x-api-key", to.provider.api_key.expose_secret())
             .header("anthropic-version", VERSION)
             .json(&body);
         send(to, builder).await
@@ -340,7 +341,7 @@ impl ChatProvider for Anthropic {
         };
         let req = client
             .get(to.url("models"))
-            .header("x-api-key", &provider.api_key)
+            .header("x-api-key", provider.api_key.expose_secret())
             .header("anthropic-version", VERSION);
         openai::models_of(to.with_provider_headers(req)).await
     }

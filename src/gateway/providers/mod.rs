@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -25,12 +26,13 @@ pub struct ProviderEntry {
     /// What speaks its API.
     pub api: Arc<dyn ChatProvider>,
     pub base_url: String,
-    pub api_key: String,
-    pub headers: Vec<(String, String)>,
+    /// Secrets: `Debug` prints them redacted, and only a request builder exposes them.
+    pub api_key: SecretString,
+    pub headers: Vec<(String, SecretString)>,
     pub timeout: Duration,
 }
 
-// Hand-written so the key and header values (tokens) never reach a log line.
+// Hand-written for the kind's name (`ChatProvider` is no `Debug`).
 impl std::fmt::Debug for ProviderEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderEntry")
@@ -64,7 +66,7 @@ impl Upstream<'_> {
     ) -> reqwest::RequestBuilder {
         req = req.timeout(self.provider.timeout);
         for (k, v) in &self.provider.headers {
-            req = req.header(k, v);
+            req = req.header(k, v.expose_secret());
         }
         req
     }

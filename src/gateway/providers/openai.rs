@@ -4,6 +4,7 @@
 //! are already in OpenAI's shape.
 
 use async_trait::async_trait;
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use super::{send, Attempt, ChatProvider, ProviderEntry, StreamEvents, StreamStep, Upstream};
@@ -25,8 +26,9 @@ pub async fn post(
         .client
         .post(to.url("chat/completions"))
         .json(&req.wire(to.model, include_usage.as_ref()));
-    if !to.provider.api_key.is_empty() {
-        builder = builder.bearer_auth(&to.provider.api_key);
+    let key = to.provider.api_key.expose_secret();
+    if !key.is_empty() {
+        builder = builder.bearer_auth(key);
     }
     send(to, builder).await
 }
@@ -59,8 +61,9 @@ pub async fn list_models(
         name: &provider.name,
     };
     let mut req = client.get(to.url("models"));
-    if !provider.api_key.is_empty() {
-        req = req.bearer_auth(&provider.api_key);
+    let key = provider.api_key.expose_secret();
+    if !key.is_empty() {
+        req = req.bearer_auth(key);
     }
     models_of(to.with_provider_headers(req)).await
 }
