@@ -91,8 +91,30 @@ pub struct Plan<'m> {
 
 /// Candidates best first; empty when nothing can serve (unknown name, nothing fits).
 pub fn plan<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) -> Plan<'m> {
+    let usable = usable(models, ask, health);
+    let (candidates, method) = match mode_of(ask.model) {
+        Some(Mode::Auto) => {
+            let method = if escalated(ask) {
+                "auto:escalated"
+            } else {
+                "auto:value"
+            };
+            (routable(by_value(usable, ask)), method)
+        }
+        Some(Mode::Fast) => (routable(by_latency(usable, health)), "fast:latency"),
+        Some(Mode::Max) => (by_weight(usable, ask), "max:weight"),
+        None => (named(usable, ask), "named"),
+    };
+    Plan {
+        candidates,
+        method: method.into(),
+    }
+}
+
+/// Enabled, visible to the caller, healthy, and with room for the input and `max_tokens`.
+fn usable<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) -> Vec<&'m ModelEntry> {
     let needed = ask.input_tokens + ask.max_tokens;
-    let usable: Vec<&ModelEntry> = models
+    models
         .iter()
         .filter(|m| {
             m.enabled
@@ -100,88 +122,76 @@ pub fn plan<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) ->
                 && health.healthy(&m.name)
                 && m.context_window >= needed
         })
-        .collect();
-    // What modes choose from: managed models and each local endpoint's default model, the
-    // local ones first (the seed: your endpoint is preferred, managed routing the fallback).
-    let routable = |mut list: Vec<&'m ModelEntry>| {
-        list.retain(|m| m.local.as_ref().is_none_or(|l| l.default));
-        list.sort_by_key(|m| m.local.is_none());
-        list
+        .collect()
+}
+
+/// Long requests and requests with tools go to capable models first.
+fn escalated(ask: &Ask<'_>) -> bool {
+    ask.has_tools || ask.input_tokens > 2_000
+}
+
+/// The request's estimated cost on a model (never zero, so value can divide by it).
+fn estimate(m: &ModelEntry, ask: &Ask<'_>) -> f64 {
+    m.cost(ask.input_tokens, ask.max_tokens.max(1)).max(1e-9)
+}
+
+/// What modes choose from: managed models and each local endpoint's default model, the
+/// local ones first (the seed: your endpoint is preferred, managed routing the fallback).
+fn routable(mut list: Vec<&ModelEntry>) -> Vec<&ModelEntry> {
+    list.retain(|m| m.local.as_ref().is_none_or(|l| l.default));
+    list.sort_by_key(|m| m.local.is_none());
+    list
+}
+
+/// `auto`: capable models first when escalated, then weight per estimated cost.
+fn by_value<'m>(mut list: Vec<&'m ModelEntry>, ask: &Ask<'_>) -> Vec<&'m ModelEntry> {
+    let escalate = escalated(ask);
+    let capable = |m: &ModelEntry| !escalate || m.weight >= 5;
+    let value = |m: &ModelEntry| f64::from(m.weight) / estimate(m, ask);
+    list.sort_by(|a, b| {
+        capable(b)
+            .cmp(&capable(a))
+            .then(value(b).total_cmp(&value(a)))
+            .then(a.name.cmp(&b.name))
+    });
+    list
+}
+
+/// `fast`: lowest observed latency first.
+fn by_latency<'m>(mut list: Vec<&'m ModelEntry>, health: &dyn Health) -> Vec<&'m ModelEntry> {
+    list.sort_by(|a, b| {
+        health
+            .latency_ms(&a.name)
+            .total_cmp(&health.latency_ms(&b.name))
+            .then(a.name.cmp(&b.name))
+    });
+    list
+}
+
+/// `max`: the heaviest model first, the cheaper of equals; local endpoints get no precedence.
+fn by_weight<'m>(mut list: Vec<&'m ModelEntry>, ask: &Ask<'_>) -> Vec<&'m ModelEntry> {
+    list.retain(|m| m.local.as_ref().is_none_or(|l| l.default));
+    list.sort_by(|a, b| {
+        b.weight
+            .cmp(&a.weight)
+            .then(estimate(a, ask).total_cmp(&estimate(b, ask)))
+            .then(a.name.cmp(&b.name))
+    });
+    list
+}
+
+/// A model named (or aliased) by the request first, the `auto` order after it as fallbacks;
+/// nothing when no usable model has that name.
+fn named<'m>(mut usable: Vec<&'m ModelEntry>, ask: &Ask<'_>) -> Vec<&'m ModelEntry> {
+    let is_named =
+        |m: &&ModelEntry| m.name == ask.model || m.aliases.iter().any(|a| a == ask.model);
+    let Some(i) = usable.iter().position(is_named) else {
+        return Vec::new();
     };
-    let est = |m: &ModelEntry| m.cost(ask.input_tokens, ask.max_tokens.max(1)).max(1e-9);
-    let by_value = |mut list: Vec<&'m ModelEntry>| {
-        let escalate = ask.has_tools || ask.input_tokens > 2_000;
-        list.sort_by(|a, b| {
-            let capable = |m: &ModelEntry| !escalate || m.weight >= 5;
-            capable(b)
-                .cmp(&capable(a))
-                .then((f64::from(b.weight) / est(b)).total_cmp(&(f64::from(a.weight) / est(a))))
-                .then(a.name.cmp(&b.name))
-        });
-        list
-    };
-    match mode_of(ask.model) {
-        Some(Mode::Auto) => {
-            let escalated = ask.has_tools || ask.input_tokens > 2_000;
-            Plan {
-                candidates: routable(by_value(usable)),
-                method: if escalated {
-                    "auto:escalated"
-                } else {
-                    "auto:value"
-                }
-                .into(),
-            }
-        }
-        Some(Mode::Fast) => {
-            let mut list = usable;
-            list.sort_by(|a, b| {
-                health
-                    .latency_ms(&a.name)
-                    .total_cmp(&health.latency_ms(&b.name))
-                    .then(a.name.cmp(&b.name))
-            });
-            Plan {
-                candidates: routable(list),
-                method: "fast:latency".into(),
-            }
-        }
-        Some(Mode::Max) => {
-            let mut list = usable;
-            list.retain(|m| m.local.as_ref().is_none_or(|l| l.default));
-            list.sort_by(|a, b| {
-                b.weight
-                    .cmp(&a.weight)
-                    .then(est(a).total_cmp(&est(b)))
-                    .then(a.name.cmp(&b.name))
-            });
-            Plan {
-                candidates: list,
-                method: "max:weight".into(),
-            }
-        }
-        None => {
-            let named = usable
-                .iter()
-                .position(|m| m.name == ask.model || m.aliases.iter().any(|a| a == ask.model));
-            match named {
-                Some(i) => {
-                    let mut rest = usable.clone();
-                    let first = rest.remove(i);
-                    let mut list = vec![first];
-                    list.extend(routable(by_value(rest)));
-                    Plan {
-                        candidates: list,
-                        method: "named".into(),
-                    }
-                }
-                None => Plan {
-                    candidates: vec![],
-                    method: "named".into(),
-                },
-            }
-        }
-    }
+    let first = usable.remove(i);
+    let mut list = vec![first];
+    list.extend(routable(by_value(usable, ask)));
+    list
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::gateway::catalog;
 use crate::gateway::local::{EndpointView, PatchEndpoint, RegisterEndpoint};
 use crate::http::extract::{workspace, written, ApiJson, ApiPath, ApiQuery, SessionUser};
+use crate::http::openapi::{BadParams, JsonBody, NoEndpoint, SessionOnly};
 use crate::state::AppState;
 use crate::store::gateway::LocalEndpoint;
 
@@ -95,12 +96,8 @@ async fn view(state: &AppState, account_id: &str, e: LocalEndpoint) -> ApiResult
 #[utoipa::path(post, path = "/v1/local-endpoints", tag = "gateway", security(("bearer" = [])),
     request_body = RegisterEndpoint,
     responses((status = 201, body = EndpointView, description = "Saved; `status` says whether the health check and model discovery succeeded"),
-        (status = 400, body = ErrorBody, description = "A field is wrong (the message names it)"),
         (status = 404, body = ErrorBody, description = "Unknown workspace"),
-        (status = 413, body = ErrorBody, description = "Body over the size limit"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        SessionOnly, JsonBody))]
 pub async fn register(
     State(state): State<AppState>,
     session: SessionUser,
@@ -124,11 +121,8 @@ pub async fn register(
 #[utoipa::path(get, path = "/v1/local-endpoints", tag = "gateway", security(("bearer" = [])),
     params(ListParams),
     responses((status = 200, body = EndpointList),
-        (status = 400, body = ErrorBody, description = "A query parameter is wrong"),
         (status = 404, body = ErrorBody, description = "Unknown workspace"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        SessionOnly, BadParams))]
 pub async fn list(
     State(state): State<AppState>,
     session: SessionUser,
@@ -155,10 +149,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/local-endpoints/{id}", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = EndpointView),
-        (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        SessionOnly, NoEndpoint))]
 pub async fn get(
     State(state): State<AppState>,
     session: SessionUser,
@@ -171,12 +162,7 @@ pub async fn get(
 #[utoipa::path(patch, path = "/v1/local-endpoints/{id}", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = PatchEndpoint,
     responses((status = 200, body = EndpointView, description = "A new url or headers are checked again"),
-        (status = 400, body = ErrorBody, description = "A field is wrong (the message names it)"),
-        (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
-        (status = 413, body = ErrorBody, description = "Body over the size limit"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        SessionOnly, NoEndpoint, JsonBody))]
 pub async fn update(
     State(state): State<AppState>,
     session: SessionUser,
@@ -193,10 +179,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/v1/local-endpoints/{id}", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = Deleted),
-        (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        SessionOnly, NoEndpoint))]
 pub async fn delete(
     State(state): State<AppState>,
     session: SessionUser,
@@ -212,10 +195,7 @@ pub async fn delete(
 #[utoipa::path(post, path = "/v1/local-endpoints/{id}/recheck", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = EndpointView),
-        (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        SessionOnly, NoEndpoint))]
 pub async fn recheck(
     State(state): State<AppState>,
     session: SessionUser,
@@ -231,10 +211,7 @@ pub async fn recheck(
 #[utoipa::path(get, path = "/v1/local-endpoints/{id}/models", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = EndpointModels),
-        (status = 404, body = ErrorBody, description = "No such endpoint in this account"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 403, body = ErrorBody, description = "A dashboard session is required (not an API key)"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        SessionOnly, NoEndpoint))]
 pub async fn models(
     State(state): State<AppState>,
     session: SessionUser,

@@ -174,6 +174,11 @@ refusals!(
 );
 
 refusals!(
+    /// Local-endpoint routes that name one endpoint (`{id}`).
+    NoEndpoint: ("404", "No such endpoint in this account"),
+);
+
+refusals!(
     /// Routes with path or query parameters.
     BadParams: ("400", MALFORMED),
 );

@@ -4,7 +4,9 @@
 use std::time::Instant;
 
 use crate::error::{ApiError, ApiResult};
-use crate::memory::model::{BatchCounts, BatchInput, BatchResult};
+use crate::memory::model::{
+    BatchCounts, BatchInput, BatchResult, EntityInput, EventInput, FeedbackInput, NoteInput,
+};
 use crate::memory::plan::Upsert;
 use crate::memory::{Memory, WritePlan};
 use crate::store::Workspace;
@@ -21,25 +23,58 @@ fn at(path: String) -> impl Fn(ApiError) -> ApiError {
     }
 }
 
-/// Every keyed item needs an external id; the source defaults to `batch`.
-fn keyed(
-    path: &str,
-    workspace_id: &Option<String>,
-    source: &mut Option<String>,
-    id: &Option<String>,
-) -> ApiResult<()> {
-    if workspace_id.is_some() {
-        return Err(ApiError::bad_request(format!(
-            "{path}.workspace_id: give workspace_id once, on the batch"
-        )));
+/// A batch item keyed by its external pair.
+trait Keyed {
+    /// (`workspace_id`, `external_source`, `external_id`)
+    fn keys(&mut self) -> (&Option<String>, &mut Option<String>, &Option<String>);
+}
+
+macro_rules! keyed {
+    ($($t:ty),+) => {$(
+        impl Keyed for $t {
+            fn keys(&mut self) -> (&Option<String>, &mut Option<String>, &Option<String>) {
+                (&self.workspace_id, &mut self.external_source, &self.external_id)
+            }
+        }
+    )+};
+}
+keyed!(NoteInput, EntityInput, EventInput, FeedbackInput);
+
+/// Every keyed item needs an external id and names no workspace of its own; the source
+/// defaults to `batch`.
+fn keyed_all<T: Keyed>(field: &str, items: &mut [T]) -> ApiResult<()> {
+    for (i, item) in items.iter_mut().enumerate() {
+        let (workspace_id, source, id) = item.keys();
+        if workspace_id.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "{field}[{i}].workspace_id: give workspace_id once, on the batch"
+            )));
+        }
+        if id.is_none() {
+            return Err(ApiError::bad_request(format!(
+                "{field}[{i}].external_id: every batch item needs a stable external_id, so a retried batch changes nothing"
+            )));
+        }
+        source.get_or_insert_with(|| DEFAULT_SOURCE.to_string());
     }
-    if id.is_none() {
-        return Err(ApiError::bad_request(format!(
-            "{path}.external_id: every batch item needs a stable external_id, so a retried batch changes nothing"
-        )));
-    }
-    source.get_or_insert_with(|| DEFAULT_SOURCE.to_string());
     Ok(())
+}
+
+/// Plans each item of one list and counts the outcomes; an error names the item
+/// (`notes[2].content: ...`). A macro, not a function: the five lists hold five types and
+/// each plan step borrows the plan mutably across an await.
+macro_rules! each {
+    ($items:expr, $field:literal, $counts:expr, |$item:ident| $plan_one:expr) => {{
+        let mut rows = Vec::new();
+        for (i, $item) in $items.into_iter().enumerate() {
+            let (row, o) = $plan_one
+                .await
+                .map_err(at(format!(concat!($field, "[{}]"), i)))?;
+            count(&mut $counts, o);
+            rows.push(row);
+        }
+        rows
+    }};
 }
 
 fn count(c: &mut BatchCounts, o: Upsert) {
@@ -63,42 +98,10 @@ fn check(input: &mut BatchInput, max_items: usize) -> ApiResult<()> {
             "a batch holds 1-{max_items} items in all (notes, entities, links, events, feedback)"
         )));
     }
-    for (i, n) in input.notes.iter_mut().enumerate() {
-        let path = format!("notes[{i}]");
-        keyed(
-            &path,
-            &n.workspace_id,
-            &mut n.external_source,
-            &n.external_id,
-        )?;
-    }
-    for (i, e) in input.entities.iter_mut().enumerate() {
-        let path = format!("entities[{i}]");
-        keyed(
-            &path,
-            &e.workspace_id,
-            &mut e.external_source,
-            &e.external_id,
-        )?;
-    }
-    for (i, e) in input.events.iter_mut().enumerate() {
-        let path = format!("events[{i}]");
-        keyed(
-            &path,
-            &e.workspace_id,
-            &mut e.external_source,
-            &e.external_id,
-        )?;
-    }
-    for (i, f) in input.feedback.iter_mut().enumerate() {
-        let path = format!("feedback[{i}]");
-        keyed(
-            &path,
-            &f.workspace_id,
-            &mut f.external_source,
-            &f.external_id,
-        )?;
-    }
+    keyed_all("notes", &mut input.notes)?;
+    keyed_all("entities", &mut input.entities)?;
+    keyed_all("events", &mut input.events)?;
+    keyed_all("feedback", &mut input.feedback)?;
     for (i, l) in input.links.iter_mut().enumerate() {
         if l.workspace_id.is_some() {
             return Err(ApiError::bad_request(format!(
@@ -137,45 +140,18 @@ impl Memory {
     /// error names the item (`notes[2].content: ...`).
     async fn plan_batch(&self, plan: &mut WritePlan, input: BatchInput) -> ApiResult<BatchResult> {
         let mut out = BatchResult::default();
-        for (i, e) in input.entities.into_iter().enumerate() {
-            let (row, o) = self
-                .plan_entity(plan, e)
-                .await
-                .map_err(at(format!("entities[{i}]")))?;
-            count(&mut out.entities, o);
-            out.entity_ids.push(row.id);
-        }
-        for (i, n) in input.notes.into_iter().enumerate() {
-            let (row, o) = self
-                .plan_note(plan, n)
-                .await
-                .map_err(at(format!("notes[{i}]")))?;
-            count(&mut out.notes, o);
-            out.note_ids.push(row.id);
-        }
-        for (i, l) in input.links.into_iter().enumerate() {
-            let (row, o) = self
-                .plan_link(plan, l)
-                .await
-                .map_err(at(format!("links[{i}]")))?;
-            count(&mut out.links, o);
-            out.link_ids.push(row.id);
-        }
-        for (i, e) in input.events.into_iter().enumerate() {
-            let (row, o) = self
-                .plan_event(plan, e)
-                .await
-                .map_err(at(format!("events[{i}]")))?;
-            count(&mut out.events, o);
-            out.event_ids.push(row.id);
-        }
-        for (i, f) in input.feedback.into_iter().enumerate() {
-            let (_, o) = self
-                .plan_feedback(plan, f)
-                .await
-                .map_err(at(format!("feedback[{i}]")))?;
-            count(&mut out.feedback, o);
-        }
+        let entities = each!(input.entities, "entities", out.entities, |e| self
+            .plan_entity(plan, e));
+        let notes = each!(input.notes, "notes", out.notes, |n| self.plan_note(plan, n));
+        let links = each!(input.links, "links", out.links, |l| self.plan_link(plan, l));
+        let events = each!(input.events, "events", out.events, |e| self
+            .plan_event(plan, e));
+        each!(input.feedback, "feedback", out.feedback, |f| self
+            .plan_feedback(plan, f));
+        out.entity_ids = entities.into_iter().map(|r| r.id).collect();
+        out.note_ids = notes.into_iter().map(|r| r.id).collect();
+        out.link_ids = links.into_iter().map(|r| r.id).collect();
+        out.event_ids = events.into_iter().map(|r| r.id).collect();
         Ok(out)
     }
 }

@@ -21,11 +21,8 @@ impl Memory {
         actor: &str,
         input: EntityInput,
     ) -> ApiResult<(EntityRow, Upsert)> {
-        let _guard = self.lock(&ws.id).await;
-        let mut plan = WritePlan::new(ws, actor);
-        let done = self.plan_entity(&mut plan, input).await?;
-        self.commit(plan).await?;
-        Ok(done)
+        self.write_one(ws, actor, async |plan| self.plan_entity(plan, input).await)
+            .await
     }
 
     /// A known external pair, else a known (type, name), updates that entity: aliases are
@@ -212,11 +209,8 @@ impl Memory {
         actor: &str,
         input: LinkInput,
     ) -> ApiResult<(LinkRow, Upsert)> {
-        let _guard = self.lock(&ws.id).await;
-        let mut plan = WritePlan::new(ws, actor);
-        let done = self.plan_link(&mut plan, input).await?;
-        self.commit(plan).await?;
-        Ok(done)
+        self.write_one(ws, actor, async |plan| self.plan_link(plan, input).await)
+            .await
     }
 
     /// The same (from, to, relation) updates weight and metadata.

@@ -20,11 +20,8 @@ impl Memory {
         actor: &str,
         input: EventInput,
     ) -> ApiResult<(EventRow, Upsert)> {
-        let _guard = self.lock(&ws.id).await;
-        let mut plan = WritePlan::new(ws, actor);
-        let done = self.plan_event(&mut plan, input).await?;
-        self.commit(plan).await?;
-        Ok(done)
+        self.write_one(ws, actor, async |plan| self.plan_event(plan, input).await)
+            .await
     }
 
     /// A known external pair updates that event.
@@ -137,11 +134,10 @@ impl Memory {
         actor: &str,
         input: FeedbackInput,
     ) -> ApiResult<(FeedbackResult, Upsert)> {
-        let _guard = self.lock(&ws.id).await;
-        let mut plan = WritePlan::new(ws, actor);
-        let done = self.plan_feedback(&mut plan, input).await?;
-        self.commit(plan).await?;
-        Ok(done)
+        self.write_one(ws, actor, async |plan| {
+            self.plan_feedback(plan, input).await
+        })
+        .await
     }
 
     /// Records the signal; `remember` also approves a pending note and `forget` forgets it.

@@ -148,11 +148,8 @@ impl Memory {
         actor: &str,
         input: NoteInput,
     ) -> ApiResult<(NoteRow, Upsert)> {
-        let _guard = self.lock(&ws.id).await;
-        let mut plan = WritePlan::new(ws, actor);
-        let done = self.plan_note(&mut plan, input).await?;
-        self.commit(plan).await?;
-        Ok(done)
+        self.write_one(ws, actor, async |plan| self.plan_note(plan, input).await)
+            .await
     }
 
     /// Plans a note write: a new note, or an update of the note with the same external id

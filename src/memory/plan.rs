@@ -1,5 +1,7 @@
 //! A memory write before it is committed: the rows it changes and the note versions to index.
 
+use crate::error::ApiResult;
+use crate::memory::Memory;
 use crate::store::memory::{EntityRow, HistoryAction, HistoryRow, MemoryWrites, NoteRow};
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
@@ -124,4 +126,21 @@ pub enum Upsert {
     Created,
     Updated,
     Unchanged,
+}
+
+impl Memory {
+    /// One item written on its own: planned and committed under the workspace's write lock,
+    /// as a batch of one.
+    pub(crate) async fn write_one<T>(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        plan_one: impl AsyncFnOnce(&mut WritePlan) -> ApiResult<T>,
+    ) -> ApiResult<T> {
+        let _guard = self.lock(&ws.id).await;
+        let mut plan = WritePlan::new(ws, actor);
+        let done = plan_one(&mut plan).await?;
+        self.commit(plan).await?;
+        Ok(done)
+    }
 }

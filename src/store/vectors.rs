@@ -60,6 +60,27 @@ struct Resident {
     blocks: HashMap<(String, String), FlatIndex>,
 }
 
+/// The ids and similarities of one LanceDB result batch.
+fn hits_of(batch: &RecordBatch, hits: &mut Vec<VectorHit>) -> anyhow::Result<()> {
+    let ids = batch
+        .column_by_name("id")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .context("vector search result without id")?;
+    let distances = batch
+        .column_by_name("_distance")
+        .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
+        .context("vector search result without _distance")?;
+    for i in 0..batch.num_rows() {
+        if !ids.is_null(i) {
+            hits.push(VectorHit {
+                id: ids.value(i).to_string(),
+                similarity: 1.0 - distances.value(i),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
@@ -337,7 +358,8 @@ impl VectorStore {
         Ok(())
     }
 
-    /// Nearest neighbours by cosine similarity within one workspace and item type.
+    /// Nearest neighbours by cosine similarity within one workspace and item type: an exact
+    /// scan where the type is resident in memory, LanceDB otherwise.
     pub async fn search(
         &self,
         workspace_id: &str,
@@ -346,28 +368,15 @@ impl VectorStore {
         vector: &[f32],
         limit: usize,
     ) -> anyhow::Result<Vec<VectorHit>> {
-        {
-            let resident = self.resident_read();
-            if resident.types.contains_key(item_type) {
-                let key = (workspace_id.to_string(), item_type.to_string());
-                return Ok(resident
-                    .blocks
-                    .get(&key)
-                    .map(|b| b.search(vector, source_ids, limit))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|h| VectorHit {
-                        id: h.id,
-                        similarity: h.similarity,
-                    })
-                    .collect());
-            }
+        let scan = |block: &FlatIndex| block.search(vector, source_ids, limit);
+        if let Some(hits) = self.search_resident(workspace_id, item_type, scan) {
+            return Ok(hits);
         }
         let guard = self.table.read().await;
         let Some(table) = guard.as_ref() else {
             return Ok(vec![]);
         };
-        if limit == 0 {
+        if limit == 0 || source_ids.is_some_and(<[String]>::is_empty) {
             return Ok(vec![]);
         }
         let mut filter = format!(
@@ -376,9 +385,6 @@ impl VectorStore {
             quote(item_type)
         );
         if let Some(ids) = source_ids {
-            if ids.is_empty() {
-                return Ok(vec![]);
-            }
             filter.push_str(" AND ");
             filter.push_str(&in_list("source_id", ids));
         }
@@ -394,26 +400,33 @@ impl VectorStore {
             .try_collect()
             .await?;
         let mut hits = Vec::new();
-        for batch in batches {
-            let ids = batch
-                .column_by_name("id")
-                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                .context("vector search result without id")?;
-            let distances = batch
-                .column_by_name("_distance")
-                .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
-                .context("vector search result without _distance")?;
-            for i in 0..batch.num_rows() {
-                if ids.is_null(i) {
-                    continue;
-                }
-                hits.push(VectorHit {
-                    id: ids.value(i).to_string(),
-                    similarity: 1.0 - distances.value(i),
-                });
-            }
+        for batch in &batches {
+            hits_of(batch, &mut hits)?;
         }
         Ok(hits)
+    }
+
+    /// The exact scan, or `None` when the item type is not held in memory.
+    fn search_resident(
+        &self,
+        workspace_id: &str,
+        item_type: &str,
+        scan: impl FnOnce(&FlatIndex) -> Vec<cairn_flat::Hit>,
+    ) -> Option<Vec<VectorHit>> {
+        let resident = self.resident_read();
+        if !resident.types.contains_key(item_type) {
+            return None;
+        }
+        let key = (workspace_id.to_string(), item_type.to_string());
+        let hits = resident.blocks.get(&key).map(scan).unwrap_or_default();
+        Some(
+            hits.into_iter()
+                .map(|h| VectorHit {
+                    id: h.id,
+                    similarity: h.similarity,
+                })
+                .collect(),
+        )
     }
 
     pub async fn count(&self) -> anyhow::Result<usize> {

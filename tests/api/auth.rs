@@ -1,7 +1,7 @@
 //! Accounts over HTTP: registration, login, refresh and the session cookie.
 //! Each test starts the real binary ([`crate::common::TestApp`]).
 
-use reqwest::Method;
+use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
 use crate::common::{json_of, TestApp};
@@ -10,6 +10,27 @@ fn refresh_cookie(res: &reqwest::Response) -> String {
     let set = res.headers()["set-cookie"].to_str().unwrap();
     assert!(set.contains("HttpOnly"), "{set}");
     set.split(';').next().unwrap().to_string()
+}
+
+/// `POST /api/auth/{register|login}` with an email and a password.
+async fn post_credentials(app: &TestApp, route: &str, email: &str, password: &str) -> Response {
+    let body = json!({"email": email, "password": password});
+    app.request(
+        Method::POST,
+        &format!("/api/auth/{route}"),
+        None,
+        Some(body),
+    )
+    .await
+}
+
+/// `POST /api/auth/{refresh|logout}` with the refresh cookie, if any.
+async fn post_cookie(app: &TestApp, route: &str, cookie: Option<&String>) -> Response {
+    let mut req = app.client.post(app.url(&format!("/api/auth/{route}")));
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    req.send().await.unwrap()
 }
 
 #[tokio::test]
@@ -27,49 +48,21 @@ async fn first_user_is_admin_and_later_users_are_not() {
 #[tokio::test]
 async fn register_login_and_me_round_trip() {
     let app = TestApp::spawn().await;
-    let res = app
-        .request(
-            Method::POST,
-            "/api/auth/register",
-            None,
-            Some(json!({"email": "Ann@Example.com", "password": "long-enough"})),
-        )
-        .await;
+    let res = post_credentials(&app, "register", "Ann@Example.com", "long-enough").await;
     assert_eq!(res.status(), 200);
     assert!(refresh_cookie(&res).starts_with("cairn_refresh="));
     let body = json_of(res).await;
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["user"]["email"], "ann@example.com");
 
-    let dup = app
-        .request(
-            Method::POST,
-            "/api/auth/register",
-            None,
-            Some(json!({"email": "ann@example.com", "password": "long-enough"})),
-        )
-        .await;
+    let dup = post_credentials(&app, "register", "ann@example.com", "long-enough").await;
     assert_eq!(dup.status(), 409);
 
-    let bad = app
-        .request(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "ann@example.com", "password": "wrong-password"})),
-        )
-        .await;
+    let bad = post_credentials(&app, "login", "ann@example.com", "wrong-password").await;
     assert_eq!(bad.status(), 401);
     assert_eq!(json_of(bad).await["error"], "Invalid email or password");
 
-    let ok = app
-        .request(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "ann@example.com", "password": "long-enough"})),
-        )
-        .await;
+    let ok = post_credentials(&app, "login", "ann@example.com", "long-enough").await;
     assert_eq!(ok.status(), 200);
     let token = json_of(ok).await["access_token"]
         .as_str()
@@ -83,27 +76,13 @@ async fn register_login_and_me_round_trip() {
 #[tokio::test]
 async fn short_passwords_and_bad_emails_are_rejected() {
     let app = TestApp::spawn().await;
-    let res = app
-        .request(
-            Method::POST,
-            "/api/auth/register",
-            None,
-            Some(json!({"email": "a@example.com", "password": "short"})),
-        )
-        .await;
+    let res = post_credentials(&app, "register", "a@example.com", "short").await;
     assert_eq!(res.status(), 400);
     assert!(json_of(res).await["message"]
         .as_str()
         .unwrap()
         .contains("password"));
-    let res = app
-        .request(
-            Method::POST,
-            "/api/auth/register",
-            None,
-            Some(json!({"email": "not-an-email", "password": "long-enough"})),
-        )
-        .await;
+    let res = post_credentials(&app, "register", "not-an-email", "long-enough").await;
     assert_eq!(res.status(), 400);
     assert!(json_of(res).await["message"]
         .as_str()
@@ -114,23 +93,10 @@ async fn short_passwords_and_bad_emails_are_rejected() {
 #[tokio::test]
 async fn refresh_rotates_the_cookie_and_a_reused_refresh_token_is_refused() {
     let app = TestApp::spawn().await;
-    let res = app
-        .request(
-            Method::POST,
-            "/api/auth/register",
-            None,
-            Some(json!({"email": "r@example.com", "password": "long-enough"})),
-        )
-        .await;
+    let res = post_credentials(&app, "register", "r@example.com", "long-enough").await;
     let first_cookie = refresh_cookie(&res);
 
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .header("cookie", &first_cookie)
-        .send()
-        .await
-        .unwrap();
+    let res = post_cookie(&app, "refresh", Some(&first_cookie)).await;
     assert_eq!(res.status(), 200);
     let second_cookie = refresh_cookie(&res);
     assert_ne!(first_cookie, second_cookie);
@@ -141,21 +107,9 @@ async fn refresh_rotates_the_cookie_and_a_reused_refresh_token_is_refused() {
     assert_eq!(app.get("/api/auth/me", &token).await.status(), 200);
 
     // The rotated-away token is refused, and its reuse revokes the newer one too.
-    let replay = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .header("cookie", &first_cookie)
-        .send()
-        .await
-        .unwrap();
+    let replay = post_cookie(&app, "refresh", Some(&first_cookie)).await;
     assert_eq!(replay.status(), 401);
-    let after = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .header("cookie", &second_cookie)
-        .send()
-        .await
-        .unwrap();
+    let after = post_cookie(&app, "refresh", Some(&second_cookie)).await;
     assert_eq!(after.status(), 401);
 
     let missing = app
@@ -170,34 +124,15 @@ async fn refresh_rotates_the_cookie_and_a_reused_refresh_token_is_refused() {
 #[tokio::test]
 async fn logout_revokes_the_refresh_token() {
     let app = TestApp::spawn().await;
-    let res = app
-        .request(
-            Method::POST,
-            "/api/auth/register",
-            None,
-            Some(json!({"email": "l@example.com", "password": "long-enough"})),
-        )
-        .await;
+    let res = post_credentials(&app, "register", "l@example.com", "long-enough").await;
     let cookie = refresh_cookie(&res);
-    let out = app
-        .client
-        .post(app.url("/api/auth/logout"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let out = post_cookie(&app, "logout", Some(&cookie)).await;
     assert_eq!(out.status(), 200);
     assert!(out.headers()["set-cookie"]
         .to_str()
         .unwrap()
         .contains("Max-Age=0"));
-    let res = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let res = post_cookie(&app, "refresh", Some(&cookie)).await;
     assert_eq!(res.status(), 401);
 }
 
@@ -206,24 +141,10 @@ async fn five_failed_logins_lock_the_ip_out_even_for_the_right_password() {
     let app = TestApp::spawn().await;
     app.register("victim@example.com").await;
     for _ in 0..5 {
-        let res = app
-            .request(
-                Method::POST,
-                "/api/auth/login",
-                None,
-                Some(json!({"email": "victim@example.com", "password": "guess-guess"})),
-            )
-            .await;
+        let res = post_credentials(&app, "login", "victim@example.com", "guess-guess").await;
         assert_eq!(res.status(), 401);
     }
-    let res = app
-        .request(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "victim@example.com", "password": "s3cret-password"})),
-        )
-        .await;
+    let res = post_credentials(&app, "login", "victim@example.com", "s3cret-password").await;
     assert_eq!(res.status(), 429);
     let retry: u64 = res.headers()["retry-after"]
         .to_str()

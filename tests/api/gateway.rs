@@ -78,12 +78,8 @@ pub async fn upstream() -> (String, Arc<Mutex<Vec<(Value, bool)>>>) {
             },
         ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (format!("http://{addr}/v1"), seen)
+    let base = crate::common::fixtures::serve_router(app).await;
+    (format!("{base}/v1"), seen)
 }
 
 pub fn config(dir: &std::path::Path, base: &str) -> std::path::PathBuf {
@@ -464,12 +460,8 @@ async fn anthropic_upstream() -> (String, Arc<Mutex<Vec<(Value, String)>>>) {
             },
         ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (format!("http://{addr}/v1"), seen)
+    let base = crate::common::fixtures::serve_router(app).await;
+    (format!("{base}/v1"), seen)
 }
 
 #[tokio::test]

@@ -46,12 +46,8 @@ async fn mock_provider(reply: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) 
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (format!("http://{addr}/v1"), seen)
+    let base = crate::common::fixtures::serve_router(app).await;
+    (format!("{base}/v1"), seen)
 }
 
 /// Creates mission `mission_123`, then upserts it by its mission id and by its external

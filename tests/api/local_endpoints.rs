@@ -56,10 +56,7 @@ async fn local_server(up: Arc<AtomicBool>) -> String {
                 },
             ),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    crate::common::fixtures::serve_router(app).await
 }
 
 async fn answer_of(app: &TestApp, key: &str, model: &str) -> (u16, Value) {

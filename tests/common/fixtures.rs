@@ -66,6 +66,14 @@ impl Drop for HttpFixture {
     }
 }
 
+/// Serves an axum router on a loopback port for the test's lifetime; returns `http://addr`.
+pub async fn serve_router(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
 pub fn serve(routes: Vec<(&'static str, u16, &'static str, String)>) -> HttpFixture {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -49,25 +49,36 @@ fn blocks(content: &Value) -> Vec<Value> {
 
 /// The Messages API body for an OpenAI chat completions request.
 pub fn request_body(openai: &ChatRequest, upstream: &str, stream: bool) -> ApiResult<Value> {
+    let (system, messages) = messages_of(openai)?;
+    let mut body = Map::new();
+    body.insert("model".into(), json!(upstream));
+    body.insert("messages".into(), Value::Array(messages));
+    let max = openai.output_limit().unwrap_or(DEFAULT_MAX_TOKENS);
+    body.insert("max_tokens".into(), json!(max));
+    if !system.is_empty() {
+        body.insert("system".into(), json!(system.join("\n\n")));
+    }
+    sampling(openai, &mut body);
+    if let Some(tools) = &openai.tools {
+        tools_of(openai, tools, &mut body);
+    }
+    if stream {
+        body.insert("stream".into(), json!(true));
+    }
+    Ok(Value::Object(body))
+}
+
+/// System and developer messages become the `system` text; the rest become Messages API
+/// turns (tool results are user turns).
+fn messages_of(openai: &ChatRequest) -> ApiResult<(Vec<String>, Vec<Value>)> {
     let mut system = Vec::new();
     let mut messages: Vec<Value> = Vec::new();
     for m in &openai.messages {
-        let role = m["role"].as_str().unwrap_or_default();
-        match role {
+        match m["role"].as_str().unwrap_or_default() {
             "system" | "developer" => system.push(text_of(&m["content"])),
             "user" => messages.push(json!({"role": "user", "content": blocks(&m["content"])})),
             "assistant" => {
-                let mut content = blocks(&m["content"]);
-                for call in m["tool_calls"].as_array().into_iter().flatten() {
-                    let args = call
-                        .pointer("/function/arguments")
-                        .and_then(Value::as_str)
-                        .unwrap_or("{}");
-                    let input: Value = serde_json::from_str(args).unwrap_or_else(|_| json!({}));
-                    content.push(json!({"type": "tool_use", "id": call["id"], "name": call.pointer("/function/name"),
-                                        "input": input}));
-                }
-                messages.push(json!({"role": "assistant", "content": content}));
+                messages.push(json!({"role": "assistant", "content": assistant_blocks(m)}))
             }
             "tool" => messages.push(json!({"role": "user", "content": [{"type": "tool_result",
                 "tool_use_id": m["tool_call_id"], "content": text_of(&m["content"])}]})),
@@ -78,14 +89,28 @@ pub fn request_body(openai: &ChatRequest, upstream: &str, stream: bool) -> ApiRe
             }
         }
     }
-    let mut body = Map::new();
-    body.insert("model".into(), json!(upstream));
-    body.insert("messages".into(), Value::Array(messages));
-    let max = openai.output_limit().unwrap_or(DEFAULT_MAX_TOKENS);
-    body.insert("max_tokens".into(), json!(max));
-    if !system.is_empty() {
-        body.insert("system".into(), json!(system.join("\n\n")));
+    Ok((system, messages))
+}
+
+/// An assistant turn's text and its tool calls as `tool_use` blocks.
+fn assistant_blocks(m: &Value) -> Vec<Value> {
+    let mut content = blocks(&m["content"]);
+    for call in m["tool_calls"].as_array().into_iter().flatten() {
+        let args = call
+            .pointer("/function/arguments")
+            .and_then(Value::as_str)
+            .unwrap_or("{}");
+        let input: Value = serde_json::from_str(args).unwrap_or_else(|_| json!({}));
+        content.push(
+            json!({"type": "tool_use", "id": call["id"], "name": call.pointer("/function/name"),
+                            "input": input}),
+        );
     }
+    content
+}
+
+/// `temperature`, `top_p` and `stop` (as `stop_sequences`).
+fn sampling(openai: &ChatRequest, body: &mut Map<String, Value>) {
     for key in ["temperature", "top_p"] {
         if let Some(v) = openai.extra.get(key) {
             body.insert(key.into(), v.clone());
@@ -100,32 +125,30 @@ pub fn request_body(openai: &ChatRequest, upstream: &str, stream: bool) -> ApiRe
         }
         _ => {}
     }
-    if let Some(tools) = &openai.tools {
-        let converted: Vec<Value> = tools
-            .iter()
-            .map(|t| {
-                json!({"name": t.pointer("/function/name"), "description": t.pointer("/function/description"),
-                       "input_schema": t.pointer("/function/parameters").cloned().unwrap_or_else(|| json!({"type": "object"}))})
-            })
-            .collect();
-        body.insert("tools".into(), json!(converted));
-        let choice = match openai.extra.get("tool_choice") {
-            Some(Value::String(s)) if s == "required" => Some(json!({"type": "any"})),
-            Some(Value::String(s)) if s == "auto" => Some(json!({"type": "auto"})),
-            Some(Value::String(s)) if s == "none" => Some(json!({"type": "none"})),
-            Some(v @ Value::Object(_)) => v
-                .pointer("/function/name")
-                .map(|n| json!({"type": "tool", "name": n})),
-            _ => None,
-        };
-        if let Some(c) = choice {
-            body.insert("tool_choice".into(), c);
-        }
+}
+
+/// OpenAI function tools as Messages API tools, and `tool_choice` translated.
+fn tools_of(openai: &ChatRequest, tools: &[Value], body: &mut Map<String, Value>) {
+    let converted: Vec<Value> = tools
+        .iter()
+        .map(|t| {
+            json!({"name": t.pointer("/function/name"), "description": t.pointer("/function/description"),
+                   "input_schema": t.pointer("/function/parameters").cloned().unwrap_or_else(|| json!({"type": "object"}))})
+        })
+        .collect();
+    body.insert("tools".into(), json!(converted));
+    let choice = match openai.extra.get("tool_choice") {
+        Some(Value::String(s)) if s == "required" => Some(json!({"type": "any"})),
+        Some(Value::String(s)) if s == "auto" => Some(json!({"type": "auto"})),
+        Some(Value::String(s)) if s == "none" => Some(json!({"type": "none"})),
+        Some(v @ Value::Object(_)) => v
+            .pointer("/function/name")
+            .map(|n| json!({"type": "tool", "name": n})),
+        _ => None,
+    };
+    if let Some(c) = choice {
+        body.insert("tool_choice".into(), c);
     }
-    if stream {
-        body.insert("stream".into(), json!(true));
-    }
-    Ok(Value::Object(body))
 }
 
 fn finish_reason(stop: Option<&str>) -> Value {
@@ -187,67 +210,14 @@ impl StreamState {
 
     pub fn on_event(&mut self, ev: &Value) -> StreamStep {
         match ev["type"].as_str().unwrap_or_default() {
-            "message_start" => {
-                self.id = ev
-                    .pointer("/message/id")
-                    .and_then(Value::as_str)
-                    .unwrap_or("msg")
-                    .to_string();
-                self.input_tokens = ev
-                    .pointer("/message/usage/input_tokens")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
-                StreamStep::Chunks(vec![
-                    self.chunk(json!({"role": "assistant", "content": ""}), Value::Null)
-                ])
-            }
+            "message_start" => self.message_start(ev),
             "content_block_start"
                 if ev.pointer("/content_block/type") == Some(&json!("tool_use")) =>
             {
-                let index = self.tools.len();
-                self.tools.insert(ev["index"].as_u64().unwrap_or(0), index);
-                let b = &ev["content_block"];
-                StreamStep::Chunks(vec![self.chunk(
-                    json!({"tool_calls": [{"index": index, "id": b["id"], "type": "function",
-                                           "function": {"name": b["name"], "arguments": ""}}]}),
-                    Value::Null,
-                )])
+                self.tool_start(ev)
             }
-            "content_block_delta" => {
-                let d = &ev["delta"];
-                match d["type"].as_str() {
-                    Some("text_delta") => StreamStep::Chunks(vec![
-                        self.chunk(json!({"content": d["text"]}), Value::Null)
-                    ]),
-                    Some("input_json_delta") => {
-                        let index = self
-                            .tools
-                            .get(&ev["index"].as_u64().unwrap_or(0))
-                            .copied()
-                            .unwrap_or(0);
-                        StreamStep::Chunks(vec![self.chunk(
-                            json!({"tool_calls": [{"index": index, "function": {"arguments": d["partial_json"]}}]}),
-                            Value::Null,
-                        )])
-                    }
-                    _ => StreamStep::Chunks(vec![]),
-                }
-            }
-            "message_delta" => {
-                self.output_tokens = ev
-                    .pointer("/usage/output_tokens")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(self.output_tokens);
-                let finish =
-                    finish_reason(ev.pointer("/delta/stop_reason").and_then(Value::as_str));
-                let mut last = self.chunk(json!({}), finish);
-                let (i, o) = (self.input_tokens, self.output_tokens);
-                let usage =
-                    json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o});
-                let usage_chunk = json!({"id": self.id, "object": "chat.completion.chunk", "choices": [], "usage": usage});
-                last["choices"][0]["delta"] = json!({});
-                StreamStep::Chunks(vec![last, usage_chunk])
-            }
+            "content_block_delta" => self.block_delta(ev),
+            "message_delta" => self.message_delta(ev),
             "message_stop" => StreamStep::Done,
             "error" => StreamStep::Error(
                 ev.pointer("/error/message")
@@ -257,6 +227,71 @@ impl StreamState {
             ),
             _ => StreamStep::Chunks(vec![]),
         }
+    }
+
+    /// The message id and input tokens; the first chunk carries the assistant role.
+    fn message_start(&mut self, ev: &Value) -> StreamStep {
+        self.id = ev
+            .pointer("/message/id")
+            .and_then(Value::as_str)
+            .unwrap_or("msg")
+            .to_string();
+        self.input_tokens = ev
+            .pointer("/message/usage/input_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        StreamStep::Chunks(vec![
+            self.chunk(json!({"role": "assistant", "content": ""}), Value::Null)
+        ])
+    }
+
+    /// A `tool_use` block opens a tool call, numbered in the order calls appear.
+    fn tool_start(&mut self, ev: &Value) -> StreamStep {
+        let index = self.tools.len();
+        self.tools.insert(ev["index"].as_u64().unwrap_or(0), index);
+        let b = &ev["content_block"];
+        StreamStep::Chunks(vec![self.chunk(
+            json!({"tool_calls": [{"index": index, "id": b["id"], "type": "function",
+                                   "function": {"name": b["name"], "arguments": ""}}]}),
+            Value::Null,
+        )])
+    }
+
+    /// Text, or a piece of a tool call's arguments.
+    fn block_delta(&self, ev: &Value) -> StreamStep {
+        let d = &ev["delta"];
+        match d["type"].as_str() {
+            Some("text_delta") => {
+                StreamStep::Chunks(vec![self.chunk(json!({"content": d["text"]}), Value::Null)])
+            }
+            Some("input_json_delta") => {
+                let index = self
+                    .tools
+                    .get(&ev["index"].as_u64().unwrap_or(0))
+                    .copied()
+                    .unwrap_or(0);
+                StreamStep::Chunks(vec![self.chunk(
+                    json!({"tool_calls": [{"index": index, "function": {"arguments": d["partial_json"]}}]}),
+                    Value::Null,
+                )])
+            }
+            _ => StreamStep::Chunks(vec![]),
+        }
+    }
+
+    /// The finish reason, then a usage chunk with both token counts.
+    fn message_delta(&mut self, ev: &Value) -> StreamStep {
+        self.output_tokens = ev
+            .pointer("/usage/output_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(self.output_tokens);
+        let finish = finish_reason(ev.pointer("/delta/stop_reason").and_then(Value::as_str));
+        let mut last = self.chunk(json!({}), finish);
+        let (i, o) = (self.input_tokens, self.output_tokens);
+        let usage = json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o});
+        let usage_chunk = json!({"id": self.id, "object": "chat.completion.chunk", "choices": [], "usage": usage});
+        last["choices"][0]["delta"] = json!({});
+        StreamStep::Chunks(vec![last, usage_chunk])
     }
 }
 

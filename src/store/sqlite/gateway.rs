@@ -187,30 +187,34 @@ async fn insert_usage(
     Ok(())
 }
 
-#[async_trait]
-impl BillingStore for SqliteBilling {
-    /// One transaction however many writes: usage rows and ledger charges in multi-row
-    /// INSERTs, one balance UPDATE per account and one upsert per budget month.
-    async fn apply(&self, writes: &[GatewayWrite]) -> anyhow::Result<()> {
-        let mut usage = Vec::new();
-        let mut charges = Vec::new();
-        let mut per_account: BTreeMap<&str, (f64, &str)> = BTreeMap::new();
-        let mut spends: BTreeMap<(&str, &str, &str), f64> = BTreeMap::new();
+/// A batch of gateway writes grouped for SQL: usage rows and charges as they come, one
+/// balance debit per account (summed, with the latest time) and one sum per budget month.
+#[derive(Default)]
+struct Grouped<'w> {
+    usage: Vec<&'w UsageRow>,
+    charges: Vec<(&'w str, f64, &'w str, &'w str)>,
+    debits: BTreeMap<&'w str, (f64, &'w str)>,
+    spends: BTreeMap<(&'w str, &'w str, &'w str), f64>,
+}
+
+impl<'w> Grouped<'w> {
+    fn of(writes: &'w [GatewayWrite]) -> Self {
+        let mut g = Self::default();
         for w in writes {
             match w {
-                GatewayWrite::Usage(u) => usage.push(u.as_ref()),
+                GatewayWrite::Usage(u) => g.usage.push(u.as_ref()),
                 GatewayWrite::Charge {
                     account_id,
                     amount_usd,
                     usage_id,
                     at,
                 } => {
-                    charges.push((account_id, amount_usd, usage_id, at));
-                    let e = per_account
-                        .entry(account_id.as_str())
-                        .or_insert((0.0, at.as_str()));
+                    let (account, at) = (account_id.as_str(), at.as_str());
+                    g.charges
+                        .push((account, *amount_usd, usage_id.as_str(), at));
+                    let e = g.debits.entry(account).or_insert((0.0, at));
                     e.0 += amount_usd;
-                    e.1 = at.as_str();
+                    e.1 = at;
                 }
                 GatewayWrite::Spend {
                     scope,
@@ -218,52 +222,78 @@ impl BillingStore for SqliteBilling {
                     month,
                     amount_usd,
                 } => {
-                    *spends
+                    *g.spends
                         .entry((scope.as_str(), scope_id.as_str(), month.as_str()))
                         .or_default() += amount_usd;
                 }
             }
         }
+        g
+    }
+}
+
+async fn insert_charges(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    charges: &[(&str, f64, &str, &str)],
+) -> sqlx::Result<()> {
+    for chunk in charges.chunks(ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO ledger (id, account_id, kind, amount_usd, usage_id, note, actor, created_at) ",
+        );
+        q.push_values(chunk, |mut b, (account, amount, usage_id, at)| {
+            b.push_bind(new_id())
+                .push_bind(*account)
+                .push_bind("charge")
+                .push_bind(*amount)
+                .push_bind(*usage_id)
+                .push_bind(None::<String>)
+                .push_bind("gateway")
+                .push_bind(*at);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn debit_and_spend(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    g: &Grouped<'_>,
+) -> sqlx::Result<()> {
+    for (account, (amount, at)) in &g.debits {
+        sqlx::query(
+            "UPDATE balances SET balance_usd = balance_usd - ?, updated_at = ? WHERE account_id = ?",
+        )
+        .bind(amount)
+        .bind(at)
+        .bind(account)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for ((scope, scope_id, month), amount) in &g.spends {
+        sqlx::query(
+            "INSERT INTO budget_spend (scope, scope_id, month, spent_usd) VALUES (?, ?, ?, ?) \
+             ON CONFLICT(scope, scope_id, month) DO UPDATE SET spent_usd = spent_usd + excluded.spent_usd",
+        )
+        .bind(scope)
+        .bind(scope_id)
+        .bind(month)
+        .bind(amount)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl BillingStore for SqliteBilling {
+    /// One transaction however many writes: usage rows and ledger charges in multi-row
+    /// INSERTs, one balance UPDATE per account and one upsert per budget month.
+    async fn apply(&self, writes: &[GatewayWrite]) -> anyhow::Result<()> {
+        let g = Grouped::of(writes);
         let mut tx = self.pool.begin().await?;
-        insert_usage(&mut tx, &usage).await?;
-        for chunk in charges.chunks(ROWS_PER_INSERT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO ledger (id, account_id, kind, amount_usd, usage_id, note, actor, created_at) ",
-            );
-            q.push_values(chunk, |mut b, (account, amount, usage_id, at)| {
-                b.push_bind(new_id())
-                    .push_bind(*account)
-                    .push_bind("charge")
-                    .push_bind(**amount)
-                    .push_bind(*usage_id)
-                    .push_bind(None::<String>)
-                    .push_bind("gateway")
-                    .push_bind(*at);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        for (account, (amount, at)) in per_account {
-            sqlx::query(
-                "UPDATE balances SET balance_usd = balance_usd - ?, updated_at = ? WHERE account_id = ?",
-            )
-            .bind(amount)
-            .bind(at)
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for ((scope, scope_id, month), amount) in spends {
-            sqlx::query(
-                "INSERT INTO budget_spend (scope, scope_id, month, spent_usd) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT(scope, scope_id, month) DO UPDATE SET spent_usd = spent_usd + excluded.spent_usd",
-            )
-            .bind(scope)
-            .bind(scope_id)
-            .bind(month)
-            .bind(amount)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_usage(&mut tx, &g.usage).await?;
+        insert_charges(&mut tx, &g.charges).await?;
+        debit_and_spend(&mut tx, &g).await?;
         tx.commit().await?;
         Ok(())
     }
