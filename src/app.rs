@@ -16,6 +16,7 @@ use crate::accounts::keys::UsageTouches;
 use crate::accounts::login_limit::LoginLimiter;
 use crate::accounts::rate_limit::RateLimiter;
 use crate::accounts::sessions::{load_or_create_secret, SessionKeys};
+use crate::accounts::setup::SetupToken;
 use crate::config::Config;
 use crate::context::budget::TokenCounter;
 use crate::context::ContextPacks;
@@ -314,6 +315,7 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     engine: Engine,
+    setup_token: Option<String>,
 }
 
 impl App {
@@ -326,7 +328,10 @@ impl App {
         )?;
         let metrics = crate::telemetry::init_metrics()?;
         let auth = &config.auth;
+        let setup = Arc::new(SetupToken::default());
+        let setup_token = setup.issue_if_needed(stores.accounts.as_ref()).await?;
         let state = AppState {
+            setup,
             accounts: stores.accounts.clone(),
             sources: engine.sources.clone(),
             memory: engine.memory.clone(),
@@ -354,7 +359,14 @@ impl App {
             listener,
             state,
             engine,
+            setup_token,
         })
+    }
+
+    /// The one-time token for the first admin, when this installation has none; for the
+    /// operator's eyes (stdout), never the log.
+    pub fn setup_token(&self) -> Option<&str> {
+        self.setup_token.as_deref()
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {

@@ -161,6 +161,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = app.local_addr()?;
     // Printed on stdout so scripts and tests can find a port chosen with `:0`.
     println!("cairn listening on http://{addr}");
+    if let Some(token) = app.setup_token() {
+        println!(
+            "cairn setup token: {token} (no admin yet: POST /v1/setup with it, or run `cairn users create-admin`)"
+        );
+    }
     std::io::stdout().flush().ok();
     tracing::info!(%addr, version = crate::VERSION, "serving");
     app.run_until_stopped(crate::app::shutdown_signal()).await
@@ -175,9 +180,19 @@ async fn create_key(config: Config, args: CreateKeyArgs) -> anyhow::Result<()> {
         rate_limit_per_minute: args.rate_limit,
         ..Default::default()
     };
-    let created = keys::create(stores.accounts.as_ref(), &owner.account_id, request)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The CLI runs with the data directory's rights: it grants what the owner's role holds.
+    let creator = owner
+        .role
+        .parse()
+        .unwrap_or(crate::accounts::roles::Role::Member);
+    let created = keys::create(
+        stores.accounts.as_ref(),
+        &owner.account_id,
+        creator,
+        request,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     stores.close().await;
     println!("{}", created.key);
     eprintln!(
@@ -208,7 +223,7 @@ async fn create_admin(config: Config, args: CreateAdminArgs) -> anyhow::Result<(
         stores.accounts.as_ref(),
         args.email,
         password,
-        Some("admin".into()),
+        crate::accounts::roles::Role::Admin,
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;

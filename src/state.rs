@@ -23,6 +23,8 @@ pub struct AppState {
     pub harness: Arc<crate::harness::Harness>,
     pub gateway: Arc<crate::gateway::Gateway>,
     pub sessions: Arc<SessionKeys>,
+    /// The pending first-admin token (`POST /v1/setup`), if the installation has no admin.
+    pub setup: Arc<crate::accounts::setup::SetupToken>,
     pub rate_limiter: Arc<RateLimiter>,
     pub login_limiter: Arc<LoginLimiter>,
     pub key_touches: Arc<UsageTouches>,

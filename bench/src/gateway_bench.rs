@@ -175,6 +175,8 @@ async fn start_litellm(
 /// A Cairn server routing model `m` to the upstream `up`, with limits out of the way.
 struct Server {
     base: String,
+    /// The first-admin token the fresh server issued.
+    setup_token: String,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -198,26 +200,40 @@ async fn start_cairn(up: &str, dir: &std::path::Path) -> anyhow::Result<Server> 
     config.log.level = "warn".into();
     let app = cairn::app::App::build(config).await?;
     let base = format!("http://{}", app.local_addr()?);
+    let setup_token = app
+        .setup_token()
+        .context("a fresh data directory has no admin, so a setup token")?
+        .to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    Ok(Server { base, stop, task })
+    Ok(Server {
+        base,
+        setup_token,
+        stop,
+        task,
+    })
 }
 
-/// Registers the bench user, funds it and returns a runtime key.
-async fn funded_key(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+/// Makes the bench user the installation's admin (with the setup token), funds its account
+/// and returns a runtime key.
+async fn funded_key(
+    client: &reqwest::Client,
+    base: &str,
+    setup_token: &str,
+) -> anyhow::Result<String> {
     let reg: Value = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"email": "bench@cairn.local", "password": "benchmark-only"}))
+        .post(format!("{base}/v1/setup"))
+        .json(
+            &json!({"setup_token": setup_token, "email": "bench@cairn.local",
+                      "password": "benchmark-only"}),
+        )
         .send()
         .await?
         .json()
         .await?;
-    let session = reg["access_token"]
-        .as_str()
-        .context("register")?
-        .to_string();
+    let session = reg["access_token"].as_str().context("setup")?.to_string();
     client
         .post(format!("{base}/v1/billing/add"))
         .bearer_auth(&session)
@@ -290,7 +306,7 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
-    let key = funded_key(&client, &server.base).await?;
+    let key = funded_key(&client, &server.base, &server.setup_token).await?;
 
     let direct_url = format!("{up}/v1/chat/completions");
     let cairn_url = format!("{}/v1/chat/completions", server.base);

@@ -54,7 +54,7 @@ pub async fn engine_at(dir: &Path) -> anyhow::Result<(Engine, Workspace)> {
             accounts.as_ref(),
             BENCH_EMAIL.into(),
             BENCH_PASSWORD.into(),
-            Some("admin".into()),
+            cairn::accounts::roles::Role::Admin,
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?,

@@ -12,7 +12,7 @@ pub async fn owner_account(engine: &Engine) -> anyhow::Result<String> {
             accounts.as_ref(),
             "eval@cairn.local".into(),
             "evaluation-only".into(),
-            Some("admin".into()),
+            cairn::accounts::roles::Role::Admin,
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?,

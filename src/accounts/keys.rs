@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::accounts::roles::{Role, Scope, Scopes};
 use crate::accounts::sessions::{random_token, sha256_hex};
 use crate::accounts::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -33,6 +34,11 @@ pub struct CreateKey {
     pub rate_limit_per_minute: Option<u32>,
     /// Gateway spend allowed per calendar month (UTC), in USD; none when absent.
     pub monthly_budget_usd: Option<f64>,
+    /// What the key may do (default: the runtime scopes `chat`, `embeddings`, `memory:read`,
+    /// `memory:write`, `sources:read`, `sources:write`, `actions:check`, `actions:report`,
+    /// `harness`). The privileged `review` and `policy` need a reviewer or admin creating the
+    /// key, `admin` an admin.
+    pub scopes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,6 +53,7 @@ pub struct CreatedKey {
     pub workspace_name: Option<String>,
     pub rate_limit_per_minute: Option<u32>,
     pub monthly_budget_usd: Option<f64>,
+    pub scopes: Vec<String>,
     pub created_at: String,
 }
 
@@ -61,6 +68,7 @@ pub struct KeyView {
     pub key_prefix: String,
     pub rate_limit_per_minute: Option<u32>,
     pub monthly_budget_usd: Option<f64>,
+    pub scopes: Vec<String>,
     #[serde(rename = "lastUsedAt")]
     pub last_used_at: Option<String>,
     #[serde(rename = "createdAt")]
@@ -69,7 +77,9 @@ pub struct KeyView {
 
 impl From<ApiKey> for KeyView {
     fn from(k: ApiKey) -> Self {
+        let scopes = key_scopes(k.scopes.as_ref()).names();
         Self {
+            scopes,
             id: k.id,
             name: k.name,
             metadata: k.metadata,
@@ -97,9 +107,41 @@ pub struct Deleted {
     pub id: String,
 }
 
+/// What a stored key holds: its scopes, or the runtime set for keys made before scopes.
+fn key_scopes(stored: Option<&Vec<String>>) -> Scopes {
+    match stored {
+        Some(names) => Scopes::from_names(names),
+        None => Scopes::runtime(),
+    }
+}
+
+/// The requested scopes, each known (400 naming `scopes[i]`) and held by the creator's role
+/// (403: nobody hands out more than they hold).
+fn requested_scopes(names: Option<&[String]>, creator: Role) -> ApiResult<Scopes> {
+    let Some(names) = names else {
+        return Ok(Scopes::runtime());
+    };
+    validate::count("scopes", names.len(), 1, Scope::ALL.len(), "scopes")?;
+    let mut scopes = Scopes::default();
+    for (i, name) in names.iter().enumerate() {
+        let scope: Scope = name
+            .parse()
+            .map_err(|e| ApiError::bad_request(format!("scopes[{i}]: {e}")))?;
+        scopes = scopes.with(&[scope]);
+    }
+    if let Some(over) = scopes.iter().find(|s| !creator.scopes().has(*s)) {
+        return Err(ApiError::Forbidden(format!(
+            "scopes: the {} role cannot grant `{over}`",
+            creator.as_str()
+        )));
+    }
+    Ok(scopes)
+}
+
 pub async fn create(
     store: &dyn AccountStore,
     account_id: &str,
+    creator: Role,
     req: CreateKey,
 ) -> ApiResult<CreatedKey> {
     let name = req
@@ -118,6 +160,7 @@ pub async fn create(
             ));
         }
     }
+    let scopes = requested_scopes(req.scopes.as_deref(), creator)?;
     let workspace = match (&req.workspace_id, &req.workspace_name) {
         (Some(slug), _) => Some(
             store
@@ -144,10 +187,12 @@ pub async fn create(
             metadata: serde_json::Value::Object(req.metadata.unwrap_or_default()),
             rate_limit_per_minute: req.rate_limit_per_minute,
             monthly_budget_usd: req.monthly_budget_usd,
+            scopes: scopes.names(),
         })
         .await?;
     tracing::info!(key_id = %key.id, prefix = %key.prefix, "API key created");
     Ok(CreatedKey {
+        scopes: key_scopes(key.scopes.as_ref()).names(),
         id: key.id,
         key: secret,
         name: key.name,
@@ -220,7 +265,9 @@ pub async fn authenticate(
     if touches.due(&key.id) {
         store.touch_key(&key.id, &now()).await?;
     }
+    let scopes = key_scopes(key.scopes.as_ref());
     Ok(Some(Principal::ApiKey {
+        scopes,
         key_id: key.id,
         account_id: key.account_id,
         workspace: key.workspace.map(Box::new),

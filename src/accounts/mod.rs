@@ -5,7 +5,9 @@ pub mod login_limit;
 pub mod passwords;
 pub mod principal;
 pub mod rate_limit;
+pub mod roles;
 pub mod sessions;
+pub mod setup;
 pub mod users;
 pub mod workspaces;
 

@@ -1,5 +1,7 @@
 //! Who is calling: a dashboard session (a user) or a runtime API key.
 
+use crate::accounts::roles::{Role, Scope, Scopes};
+use crate::error::ApiError;
 use crate::store::Workspace;
 
 #[derive(Debug, Clone)]
@@ -7,7 +9,7 @@ pub enum Principal {
     Session {
         user_id: String,
         account_id: String,
-        role: String,
+        role: Role,
     },
     ApiKey {
         key_id: String,
@@ -17,6 +19,7 @@ pub enum Principal {
         rate_limit_per_minute: Option<u32>,
         /// The key's monthly gateway budget in USD.
         monthly_budget_usd: Option<f64>,
+        scopes: Scopes,
     },
 }
 
@@ -27,8 +30,37 @@ impl Principal {
         }
     }
 
+    /// An admin's dashboard session (keys never count as the operator, whatever they hold).
     pub fn is_admin(&self) -> bool {
-        matches!(self, Self::Session { role, .. } if role == "admin")
+        matches!(
+            self,
+            Self::Session {
+                role: Role::Admin,
+                ..
+            }
+        )
+    }
+
+    /// What this caller may do: its role's scopes, or the key's.
+    pub fn scopes(&self) -> Scopes {
+        match self {
+            Self::Session { role, .. } => role.scopes(),
+            Self::ApiKey { scopes, .. } => *scopes,
+        }
+    }
+
+    /// 403 naming the scope when the caller lacks it.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes().has(scope) {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(match self {
+            Self::Session { role, .. } => format!(
+                "this needs the `{scope}` scope, which the {} role does not hold",
+                role.as_str()
+            ),
+            Self::ApiKey { .. } => format!("this API key lacks the `{scope}` scope"),
+        }))
     }
 
     /// The bucket the rate limiter counts this caller in.

@@ -8,7 +8,9 @@ use utoipa::ToSchema;
 
 use crate::accounts::login_limit::LoginLimiter;
 use crate::accounts::passwords;
+use crate::accounts::roles::Role;
 use crate::accounts::sessions::{issue_refresh, sha256_hex, SessionKeys};
+use crate::accounts::setup::{SetupRequest, SetupToken};
 use crate::error::{ApiError, ApiResult};
 use crate::store::time::now;
 use crate::store::{AccountStore, NewAccount, User};
@@ -25,7 +27,7 @@ pub struct Credentials {
 pub struct UserView {
     pub id: String,
     pub email: String,
-    /// `admin` or `user`.
+    /// `admin` (the operator), `reviewer` or `member`.
     pub role: String,
     pub account_id: String,
     pub created_at: String,
@@ -120,8 +122,9 @@ async fn sign_in(
     })
 }
 
-/// Creates an account with its first user and `default` workspace. The installation's first
-/// user becomes admin.
+/// Creates an account with its first user and `default` workspace. The user reviews its own
+/// account's work (role `reviewer`) and is never an operator: admins come from
+/// `cairn users create-admin` or the setup token.
 pub async fn register(
     store: &dyn AccountStore,
     settings: &AuthSettings<'_>,
@@ -132,7 +135,7 @@ pub async fn register(
     }
     let email = normalise_email(&req.email)?;
     check_password(&req.password)?;
-    let user = create_user(store, email, req.password, None).await?;
+    let user = create_user(store, email, req.password, Role::Reviewer).await?;
     tracing::info!(user_id = %user.id, role = %user.role, "user registered");
     sign_in(store, settings, &user).await
 }
@@ -142,7 +145,7 @@ pub async fn create_user(
     store: &dyn AccountStore,
     email: String,
     password: String,
-    role: Option<String>,
+    role: Role,
 ) -> ApiResult<User> {
     let email = normalise_email(&email)?;
     check_password(&password)?;
@@ -152,7 +155,7 @@ pub async fn create_user(
             account_name: email.clone(),
             email,
             password_hash,
-            role,
+            role: role.as_str().to_string(),
         })
         .await?
         .map_err(|_| ApiError::Conflict("a user with this email already exists".into()))
@@ -236,4 +239,71 @@ pub async fn me(store: &dyn AccountStore, user_id: &str) -> ApiResult<UserView> 
         .await?
         .ok_or_else(|| ApiError::Unauthorized("Invalid or expired credential".into()))?;
     Ok((&user).into())
+}
+
+/// Redeems the one-time setup token for the installation's first admin, signed in.
+pub async fn setup(
+    store: &dyn AccountStore,
+    settings: &AuthSettings<'_>,
+    token: &SetupToken,
+    req: SetupRequest,
+) -> ApiResult<SignedIn> {
+    if !token.pending() {
+        return Err(ApiError::Conflict(
+            "setup is done: this installation has an admin".into(),
+        ));
+    }
+    let email = normalise_email(&req.email)?;
+    check_password(&req.password)?;
+    if !token.redeem(&req.setup_token) {
+        return Err(ApiError::Forbidden(
+            "setup_token: not the token this server printed".into(),
+        ));
+    }
+    match create_user(store, email, req.password, Role::Admin).await {
+        Ok(user) => {
+            tracing::info!(user_id = %user.id, "first admin created with the setup token");
+            sign_in(store, settings, &user).await
+        }
+        Err(e) => {
+            token.restore(&req.setup_token);
+            Err(e)
+        }
+    }
+}
+
+/// The body of `PATCH /v1/users/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolePatch {
+    pub role: Role,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    /// Always `list`.
+    pub object: String,
+    pub data: Vec<UserView>,
+}
+
+pub async fn list(store: &dyn AccountStore) -> ApiResult<UserList> {
+    let users = store.list_users().await?;
+    Ok(UserList {
+        object: "list".into(),
+        data: users.iter().map(UserView::from).collect(),
+    })
+}
+
+/// Sets a user's role; the installation always keeps one admin (409).
+pub async fn set_role(store: &dyn AccountStore, id: &str, patch: RolePatch) -> ApiResult<UserView> {
+    match store.set_role(id, patch.role.as_str()).await? {
+        Ok(Some(user)) => {
+            tracing::info!(user_id = %user.id, role = %user.role, "role changed");
+            Ok((&user).into())
+        }
+        Ok(None) => Err(ApiError::NotFound("User")),
+        Err(_) => Err(ApiError::Conflict(
+            "role: this is the installation's last admin; make another admin first".into(),
+        )),
+    }
 }

@@ -207,7 +207,7 @@ impl Guard {
         let verdict = self.verdict(ws, &action).await?;
         let at = now();
         let approval = (verdict.effect == Effect::RequireApproval)
-            .then(|| self.approval_row(ws, &action, &input, &verdict, &at));
+            .then(|| self.approval_row(ws, actor, &action, &input, &verdict, &at));
         let audit = AuditRow {
             id: new_id(),
             workspace_id: ws.id.clone(),
@@ -265,6 +265,7 @@ impl Guard {
     fn approval_row(
         &self,
         ws: &Workspace,
+        actor: &str,
         action: &Action,
         input: &CheckInput,
         verdict: &PolicyVerdict,
@@ -281,6 +282,7 @@ impl Guard {
             tool_ref: action.tool_ref.clone().unwrap_or_default(),
             request: serde_json::to_value(input).unwrap_or_default(),
             reasons: verdict.reasons.clone(),
+            requested_by: Some(actor.to_string()),
             decided_by: None,
             decision_note: None,
             expires_at: rfc3339(Utc::now() + Duration::seconds(self.settings.approval_ttl_secs)),
@@ -337,6 +339,11 @@ impl Guard {
                 a.status.as_str()
             )));
         }
+        if a.requested_by.as_deref() == Some(actor) {
+            return Err(ApiError::Forbidden(format!(
+                "approval {id}: the caller that asked for it cannot decide it; another reviewer must"
+            )));
+        }
         a.status = match input.decision {
             Decision::Approve => ApprovalStatus::Approved,
             Decision::Reject => ApprovalStatus::Rejected,
@@ -382,7 +389,9 @@ impl Guard {
         input: AuditInput,
     ) -> ApiResult<(AuditRow, bool)> {
         let event = AuditEvent::reported(input.event.trim()).ok_or_else(|| {
-            ApiError::bad_request("event: expected executed, failed, blocked, approved or rejected")
+            ApiError::bad_request(
+                "event: expected executed, failed or blocked (approvals, rejections and expiries are recorded by Cairn when a reviewer decides)",
+            )
         })?;
         let amount_usd = amount("amount_usd", input.amount_usd)?;
         let detail = v::metadata("detail", input.detail.as_ref())?.unwrap_or_else(|| json!({}));

@@ -112,7 +112,7 @@ pub struct DecideInput {
 #[serde(deny_unknown_fields)]
 pub struct AuditInput {
     pub workspace_id: Option<String>,
-    /// executed, failed, blocked, approved or rejected.
+    /// executed, failed or blocked.
     pub event: String,
     pub app: Option<String>,
     pub mission_id: Option<String>,

@@ -29,7 +29,7 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
 
 const REFRESH_COOKIE: &str = "cairn_refresh";
 
-fn settings(state: &AppState) -> AuthSettings<'_> {
+pub(crate) fn settings(state: &AppState) -> AuthSettings<'_> {
     AuthSettings {
         sessions: &state.sessions,
         refresh_ttl_secs: state.config.auth.refresh_ttl_secs,
@@ -49,7 +49,7 @@ fn cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn signed_in(state: &AppState, s: SignedIn) -> Response {
+pub(crate) fn signed_in(state: &AppState, s: SignedIn) -> Response {
     let set = cookie(state, &s.refresh_token, state.config.auth.refresh_ttl_secs);
     ([(header::SET_COOKIE, set)], Json(s.body)).into_response()
 }

@@ -62,7 +62,7 @@ pub async fn add_credit(
     user: SessionUser,
     ApiJson(req): ApiJson<AddCredit>,
 ) -> ApiResult<Json<Balance>> {
-    if user.role != "admin" {
+    if user.role != crate::accounts::roles::Role::Admin {
         return Err(ApiError::Forbidden("Admin session required".into()));
     }
     if !req.amount_usd.is_finite() || req.amount_usd <= 0.0 || req.amount_usd > 1_000_000.0 {

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::accounts::roles::Role;
 use crate::accounts::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -168,7 +169,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
 pub struct SessionUser {
     pub user_id: String,
     pub account_id: String,
-    pub role: String,
+    pub role: Role,
 }
 
 impl SessionUser {
@@ -176,7 +177,7 @@ impl SessionUser {
         Principal::Session {
             user_id: self.user_id.clone(),
             account_id: self.account_id.clone(),
-            role: self.role.clone(),
+            role: self.role,
         }
     }
 }
@@ -320,6 +321,7 @@ where
         let Auth(principal) = Auth::from_request_parts(parts, state).await?;
         let ApiQuery(query) = ApiQuery::<Q>::from_request_parts(parts, state).await?;
         let workspace = workspace(state, &principal, query.workspace_slug()).await?;
+        refuse_archived(&parts.method, &workspace)?;
         Ok(Self {
             principal,
             workspace,
@@ -346,10 +348,18 @@ where
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
         let Auth(principal) = Auth::from_request_parts(&mut parts, state).await?;
+        let method = parts.method.clone();
+        let read_only = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .is_some_and(|p| READ_ONLY_POSTS.contains(&p.as_str()));
         let req = Request::from_parts(parts, body);
         let ApiJson(body) = ApiJson::<T>::from_request(req, state).await?;
         let slug = body.workspace_slug().map(str::to_owned);
         let workspace = workspace(state, &principal, slug.as_deref()).await?;
+        if !read_only {
+            refuse_archived(&method, &workspace)?;
+        }
         Ok(Self {
             principal,
             workspace,
@@ -367,6 +377,25 @@ pub async fn workspace(
     slug: Option<&str>,
 ) -> Result<Workspace, ApiError> {
     crate::accounts::workspaces::resolve(state.accounts.as_ref(), principal, slug).await
+}
+
+/// POST routes that only read (a search, a context pack): allowed in an archived workspace.
+const READ_ONLY_POSTS: [&str; 3] = [
+    "/v1/search",
+    "/v1/memory/context-pack",
+    "/v1/memory/context",
+];
+
+/// An archived workspace keeps its data readable and refuses every write (409).
+pub fn refuse_archived(method: &axum::http::Method, ws: &Workspace) -> Result<(), ApiError> {
+    let reads = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
+    if reads || ws.status != "archived" {
+        return Ok(());
+    }
+    Err(ApiError::Conflict(format!(
+        "workspace {} is archived and refuses writes; set its status to active to write again",
+        ws.workspace_id
+    )))
 }
 
 /// 201 for a new row, 200 for an update or an unchanged upsert.

@@ -69,6 +69,10 @@ pub async fn create_version(
         body: input,
     }: ScopedJson<VersionInput>,
 ) -> ApiResult<Response> {
+    if input.activate == Some(true) {
+        // Activating a version changes what every agent of the workspace runs: a review.
+        p.require(crate::accounts::roles::Scope::Review)?;
+    }
     let row = state.harness.add_version(&ws, &p.actor(), input).await?;
     Ok(written(row, true))
 }

@@ -15,7 +15,8 @@ use crate::context::model::{
 };
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::extract::{
-    workspace, written, ApiPath, Auth, MaybeJson, Scope, ScopedJson, WorkspaceParam,
+    refuse_archived, workspace, written, ApiPath, Auth, MaybeJson, Scope, ScopedJson,
+    WorkspaceParam,
 };
 use crate::http::openapi::{JsonBody, Scoped};
 use crate::memory::model::{
@@ -120,6 +121,10 @@ pub async fn update_note(
         body: patch,
     }: ScopedJson<NotePatch>,
 ) -> ApiResult<Json<NoteRow>> {
+    if patch.status.is_some() {
+        // A status in a PATCH is a review decision.
+        p.require(crate::accounts::roles::Scope::Review)?;
+    }
     Ok(Json(
         state
             .memory
@@ -137,6 +142,7 @@ async fn review(
     status: NoteStatus,
 ) -> ApiResult<Json<NoteRow>> {
     let ws = workspace(state, p, input.workspace_id.as_deref()).await?;
+    refuse_archived(&axum::http::Method::POST, &ws)?;
     Ok(Json(
         state
             .memory

@@ -9,9 +9,11 @@ use axum::response::{IntoResponse, Response};
 
 use crate::accounts::keys::{self, KEY_PREFIX};
 use crate::accounts::rate_limit::Decision;
+use crate::accounts::roles::Role;
 use crate::accounts::Principal;
 use crate::error::{ApiError, OpenAiError};
 use crate::http::extract::client_ip;
+use crate::http::scopes::{self, Need};
 use crate::state::AppState;
 
 /// Routes that mimic OpenAI answer errors in OpenAI's shape, so its SDKs can read them.
@@ -53,11 +55,33 @@ async fn principal_from_headers(
             .ok_or_else(invalid);
     }
     let claims = state.sessions.verify(token).ok_or_else(invalid)?;
+    // The role is read now, not from the token, so a demotion takes effect at once.
+    let user = state
+        .accounts
+        .user_by_id(&claims.sub)
+        .await?
+        .ok_or_else(invalid)?;
     Ok(Principal::Session {
-        user_id: claims.sub,
-        account_id: claims.acc,
-        role: claims.role,
+        role: user.role.parse().unwrap_or(Role::Member),
+        user_id: user.id,
+        account_id: user.account_id,
     })
+}
+
+/// 403 naming what the matched route needs (`http/scopes.rs`) when the caller lacks it; a
+/// route missing from the table is refused to everyone.
+fn permitted(principal: &Principal, req: &Request) -> Result<(), ApiError> {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    match route.and_then(|r| scopes::need(req.method(), r)) {
+        Some(Need::Scope(scope)) => principal.require(scope),
+        Some(Need::Session | Need::Authenticated) => Ok(()),
+        None => Err(ApiError::Forbidden(
+            "this route declares no permission; refused".into(),
+        )),
+    }
 }
 
 /// The per-IP budget of requests without a valid credential.
@@ -129,11 +153,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         } => rate_limit_per_minute.unwrap_or(state.config.rate_limit.default_per_minute),
     };
     let decision = state.rate_limiter.check(&principal.rate_key(), limit);
-    let response = if decision.allowed {
+    let response = if !decision.allowed {
+        over_limit(&path, decision)
+    } else if let Err(e) = permitted(&principal, &req) {
+        error_response(&path, e)
+    } else {
         req.extensions_mut().insert(principal);
         next.run(req).await
-    } else {
-        over_limit(&path, decision)
     };
     with_limit_headers(response, decision)
 }

@@ -20,8 +20,10 @@ pub mod local_endpoints;
 pub mod memory;
 pub mod middleware;
 pub mod openapi;
+pub mod scopes;
 pub mod sources;
 pub mod usage;
+pub mod users;
 pub mod workspaces;
 
 use std::time::Duration;
@@ -47,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::public_routes(&state))
         .merge(openapi::public_routes(&state))
         .merge(auth::public_routes(&state))
+        .merge(users::public_routes(&state))
         .merge(chat::public_routes(&state))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -56,6 +59,7 @@ pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .merge(auth::routes(&state))
         .merge(keys::routes(&state))
+        .merge(users::routes(&state))
         .merge(workspaces::routes(&state))
         .merge(sources::routes(&state))
         .merge(memory::routes(&state))

@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 use crate::http::{
     actions, auth, billing, chat, embeddings, harness, health, keys, local_endpoints, memory,
-    sources, usage, workspaces,
+    scopes, sources, usage, users, workspaces,
 };
 
 #[derive(OpenApi)]
@@ -30,6 +30,7 @@ use crate::http::{
     paths(
         health::healthz, health::metrics, openapi_json,
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
+        users::setup, users::list, users::update,
         keys::create, keys::list, keys::revoke,
         workspaces::create, workspaces::list, workspaces::get, workspaces::update,
         sources::create, sources::list, sources::get, sources::delete, sources::reindex,
@@ -55,11 +56,12 @@ use crate::http::{
         harness::list_reflections, harness::generate_reflection,
     ),
     components(schemas(ErrorBody, OpenAiErrorBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &DeclaredNeeds),
     tags(
         (name = "system", description = "Health, metrics and this document"),
         (name = "auth", description = "Users and dashboard sessions"),
         (name = "keys", description = "Runtime API keys (session only)"),
+        (name = "users", description = "First admin setup; users and their roles (admin only)"),
         (name = "workspaces", description = "Workspaces of an account"),
         (name = "sources", description = "Ingest, documents, chunks and search"),
         (name = "memory", description = "Memory Vault: notes, review, entities, links, events, feedback, batch and context packs"),
@@ -87,6 +89,55 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Writes each authenticated operation's need (`http/scopes.rs`) into its security
+/// requirement, and documents the 403 a caller without that scope gets and the 409 a write to
+/// an archived workspace gets.
+struct DeclaredNeeds;
+
+impl Modify for DeclaredNeeds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::SecurityRequirement;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops = [
+                ("GET", item.get.as_mut()),
+                ("POST", item.post.as_mut()),
+                ("PATCH", item.patch.as_mut()),
+                ("DELETE", item.delete.as_mut()),
+                ("PUT", item.put.as_mut()),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op else { continue };
+                if op.security.as_ref().is_none_or(|s| s.is_empty()) {
+                    continue;
+                }
+                let needed = scopes::openapi_scopes(method, path);
+                let privileged = needed.iter().any(|s| s != "session");
+                op.security = Some(vec![SecurityRequirement::new("bearer", needed)]);
+                let responses = &mut op.responses.responses;
+                let openai = crate::http::middleware::is_openai_route(path);
+                let body = if openai {
+                    "OpenAiErrorBody"
+                } else {
+                    "ErrorBody"
+                };
+                if privileged {
+                    responses.entry("403".into()).or_insert_with(|| {
+                        refusal(
+                            body,
+                            "The credential lacks the scope this route needs; the message names it",
+                        )
+                    });
+                }
+                if privileged && method != "GET" && !openai {
+                    responses.entry("409".into()).or_insert_with(|| {
+                        refusal("ErrorBody", "The workspace is archived and refuses writes")
+                    });
+                }
+            }
+        }
     }
 }
 

@@ -78,8 +78,16 @@ impl NoteFields {
         })
     }
 
-    /// The existing note with the given fields changed (content always: it is required).
-    fn update(self, old: &NoteRow) -> NoteRow {
+    /// The existing note with the given fields changed (content always: it is required). Its
+    /// status changes only by review (approve / reject), never by writing it again.
+    fn update(self, old: &NoteRow) -> ApiResult<NoteRow> {
+        if self.status.is_some_and(|s| s != old.status) {
+            return Err(ApiError::Conflict(format!(
+                "status: note {} is {}; its status changes by review (POST /v1/memory/notes/{{id}}/approve or /reject)",
+                old.id,
+                old.status.as_str()
+            )));
+        }
         let mut n = old.clone();
         n.content = self.content;
         n.title = self.title.or(n.title);
@@ -91,7 +99,7 @@ impl NoteFields {
         n.status = self.status.unwrap_or(n.status);
         n.valid_from = self.valid_from.unwrap_or(n.valid_from);
         n.valid_to = self.valid_to.or(n.valid_to);
-        n
+        Ok(n)
     }
 
     /// A new note: an inferred one waits for review (pending) at a lower confidence.
@@ -173,7 +181,7 @@ impl Memory {
         };
         let (mut note, old) = match existing {
             Some(old) if old.status == NoteStatus::Forgotten => return Err(forgotten(&old.id)),
-            Some(old) => (fields.update(&old), Some(old)),
+            Some(old) => (fields.update(&old)?, Some(old)),
             None => (fields.create(plan), None),
         };
         if let Some(to) = &note.valid_to {
@@ -274,6 +282,9 @@ impl Memory {
             return Err(forgotten(id));
         }
         let (mut n, action) = patched(&old, &patch)?;
+        if n.status != old.status {
+            self.refuse_own_review(ws, actor, &old).await?;
+        }
         if n.content != old.content || n.title != old.title {
             let rules = self.guard.memory_rules(&ws.id).await?;
             self.guard.screen_note(&rules, &mut n)?;
@@ -308,6 +319,9 @@ impl Memory {
             return Err(forgotten(id));
         }
         let reason = v::optional_text("reason", reason.as_deref(), 2_000)?;
+        if status != NoteStatus::Forgotten {
+            self.refuse_own_review(ws, actor, &old).await?;
+        }
         let mut plan = WritePlan::new(ws, actor);
         let mut n = old.clone();
         n.status = status;
@@ -339,6 +353,29 @@ impl Memory {
             data: rows,
             next_cursor,
         })
+    }
+
+    /// Separation of duties: whoever wrote a note (created it, or made its latest content or
+    /// status-to-pending change) cannot decide its review, whatever scopes it holds; a second actor must.
+    pub async fn refuse_own_review(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        note: &NoteRow,
+    ) -> ApiResult<()> {
+        let history = self.store.note_history(&ws.id, &note.id).await?;
+        let last_writer = history
+            .iter()
+            .filter(|h| matches!(h.action, HistoryAction::Created | HistoryAction::Updated))
+            .max_by_key(|h| h.revision)
+            .map(|h| h.actor.as_str());
+        if note.created_by == actor || last_writer == Some(actor) {
+            return Err(ApiError::Forbidden(format!(
+                "note {}: its writer cannot review it; another reviewer must decide",
+                note.id
+            )));
+        }
+        Ok(())
     }
 
     pub async fn note_history(&self, ws: &Workspace, id: &str) -> ApiResult<NoteHistory> {

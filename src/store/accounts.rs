@@ -70,6 +70,8 @@ pub struct ApiKey {
     pub metadata: Value,
     pub rate_limit_per_minute: Option<u32>,
     pub monthly_budget_usd: Option<f64>,
+    /// Scope names; `None` for keys made before scopes existed (they hold the runtime set).
+    pub scopes: Option<Vec<String>>,
     pub last_used_at: Option<String>,
     pub created_at: String,
 }
@@ -84,6 +86,7 @@ pub struct NewApiKey {
     pub metadata: Value,
     pub rate_limit_per_minute: Option<u32>,
     pub monthly_budget_usd: Option<f64>,
+    pub scopes: Vec<String>,
 }
 
 /// What registration creates in one transaction: the account, its first user and its
@@ -93,8 +96,8 @@ pub struct NewAccount {
     pub account_name: String,
     pub email: String,
     pub password_hash: String,
-    /// `None`: admin if this is the first user of the installation, else user.
-    pub role: Option<String>,
+    /// `admin`, `reviewer` or `member`.
+    pub role: String,
 }
 
 #[async_trait]
@@ -104,6 +107,14 @@ pub trait AccountStore: Send + Sync {
     async fn user_by_email(&self, email: &str) -> anyhow::Result<Option<User>>;
     async fn user_by_id(&self, id: &str) -> anyhow::Result<Option<User>>;
     async fn first_admin(&self) -> anyhow::Result<Option<User>>;
+    /// Every user of the installation, oldest first.
+    async fn list_users(&self) -> anyhow::Result<Vec<User>>;
+    /// Sets a user's role; `Err(LastAdmin)` when it would leave the installation without one.
+    async fn set_role(
+        &self,
+        id: &str,
+        role: &str,
+    ) -> anyhow::Result<Result<Option<User>, LastAdmin>>;
 
     async fn insert_refresh_token(&self, token: RefreshToken) -> anyhow::Result<()>;
     async fn refresh_token_by_hash(&self, hash: &str) -> anyhow::Result<Option<RefreshToken>>;
@@ -150,3 +161,6 @@ pub struct DuplicateEmail;
 
 #[derive(Debug, Clone, Copy)]
 pub struct DuplicateWorkspace;
+
+#[derive(Debug, Clone, Copy)]
+pub struct LastAdmin;

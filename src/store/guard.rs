@@ -98,6 +98,8 @@ pub struct ApprovalRow {
     #[schema(value_type = Object)]
     pub request: Value,
     pub reasons: Vec<String>,
+    /// The caller whose check asked for this approval; it can never decide it.
+    pub requested_by: Option<String>,
     pub decided_by: Option<String>,
     pub decision_note: Option<String>,
     pub expires_at: String,
@@ -134,17 +136,12 @@ impl AuditEvent {
         }
     }
 
-    /// The events an agent may report with `POST /v1/actions/audit`.
+    /// The events an agent may report with `POST /v1/actions/audit`: what it did. Approvals,
+    /// rejections and expiries are written by Cairn alone, when they happen.
     pub fn reported(s: &str) -> Option<Self> {
-        [
-            Self::Executed,
-            Self::Failed,
-            Self::Blocked,
-            Self::Approved,
-            Self::Rejected,
-        ]
-        .into_iter()
-        .find(|e| e.as_str() == s)
+        [Self::Executed, Self::Failed, Self::Blocked]
+            .into_iter()
+            .find(|e| e.as_str() == s)
     }
 }
 

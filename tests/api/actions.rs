@@ -186,7 +186,9 @@ async fn an_approval_is_decided_once() {
     let s = app.register("guard@example.com").await;
     let reviewer = app.actor_of(&s).await;
     let policies = create_policies(&app, &s).await;
-    let approval_id = check_an_email(&app, &s, &policies).await;
+    // The agent asks; a second actor (the reviewer's session) decides.
+    let (_, agent) = app.create_key(&s, None, json!({})).await;
+    let approval_id = check_an_email(&app, &agent, &policies).await;
     decide_once(&app, &s, &approval_id, &reviewer).await;
 }
 
@@ -206,7 +208,8 @@ async fn every_check_and_decision_is_in_the_trail_newest_first() {
     let reviewer = app.actor_of(&s).await;
     let policies = create_policies(&app, &s).await;
     check_a_low_risk_read(&app, &s).await;
-    let approval_id = check_an_email(&app, &s, &policies).await;
+    let (_, agent) = app.create_key(&s, None, json!({})).await;
+    let approval_id = check_an_email(&app, &agent, &policies).await;
     decide_once(&app, &s, &approval_id, &reviewer).await;
     check_a_spend_and_a_risky_command(&app, &s, &policies).await;
     report_the_execution(&app, &s, &approval_id).await;
@@ -456,8 +459,22 @@ async fn guardrails_are_scoped_by_workspace() {
     let s = app.register("guardiso@example.com").await;
     app.create_workspace(&s, "alpha").await;
     app.create_workspace(&s, "beta").await;
-    let (_, alpha) = app.create_key(&s, Some("alpha"), json!({})).await;
-    let (_, beta) = app.create_key(&s, Some("beta"), json!({})).await;
+    // Alpha's key may also write policies (a reviewer handed it `policy`).
+    let (_, alpha) = app
+        .create_key(
+            &s,
+            Some("alpha"),
+            json!({"scopes": ["actions:check", "actions:report", "policy"]}),
+        )
+        .await;
+    // Beta's key may decide approvals, so a 404 below is isolation, not a missing scope.
+    let (_, beta) = app
+        .create_key(
+            &s,
+            Some("beta"),
+            json!({"scopes": ["actions:check", "actions:report", "review"]}),
+        )
+        .await;
     app.post_json(
         "/v1/actions/policies",
         &alpha,

@@ -34,15 +34,41 @@ async fn post_cookie(app: &TestApp, route: &str, cookie: Option<&String>) -> Res
 }
 
 #[tokio::test]
-async fn first_user_is_admin_and_later_users_are_not() {
+async fn registering_first_grants_no_operator_rights_and_the_setup_token_makes_the_admin() {
     let app = TestApp::spawn().await;
     let first = app.register("first@example.com").await;
     let me = json_of(app.get("/api/auth/me", &first).await).await;
-    assert_eq!(me["role"], "admin");
+    assert_eq!(me["role"], "reviewer");
     assert_eq!(me["email"], "first@example.com");
-    let second = app.register("second@example.com").await;
-    let me = json_of(app.get("/api/auth/me", &second).await).await;
-    assert_eq!(me["role"], "user");
+    assert_eq!(app.get("/v1/users", &first).await.status(), 403);
+
+    let token = app
+        .setup_token()
+        .await
+        .expect("a fresh server prints a setup token");
+    let wrong = app
+        .request(
+            Method::POST,
+            "/v1/setup",
+            None,
+            Some(json!({"setup_token": "guess", "email": "a@example.com", "password": "long-enough"})),
+        )
+        .await;
+    assert_eq!(wrong.status(), 403);
+    let admin = app.admin("ops@example.com").await;
+    let me = json_of(app.get("/api/auth/me", &admin).await).await;
+    assert_eq!(me["role"], "admin");
+    let again = app
+        .request(
+            Method::POST,
+            "/v1/setup",
+            None,
+            Some(
+                json!({"setup_token": token, "email": "b@example.com", "password": "long-enough"}),
+            ),
+        )
+        .await;
+    assert_eq!(again.status(), 409, "the token works once");
 }
 
 #[tokio::test]

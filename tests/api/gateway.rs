@@ -103,11 +103,12 @@ pub fn config(dir: &std::path::Path, base: &str) -> std::path::PathBuf {
     path
 }
 
+/// The operator credits the account of the user signed in as `session`.
 pub async fn fund(app: &TestApp, session: &str, amount: f64) {
-    let res = app
-        .post("/v1/billing/add", session, json!({"amount_usd": amount}))
-        .await;
-    assert_eq!(res.status(), 200);
+    let me = json_of(app.get("/api/auth/me", session).await).await;
+    let email = me["email"].as_str().expect("email").to_string();
+    let operator = app.operator().await.to_string();
+    fund_user(app, &operator, &email, amount).await;
 }
 
 /// The installation's admin credits the account of the user with `email`.
@@ -645,8 +646,16 @@ async fn chat_needs_funds_and_funding_needs_a_session_and_a_positive_amount() {
             .status(),
         403
     );
+    // A registered user is no operator: crediting is the admin's.
     assert_eq!(
-        app.post("/v1/billing/add", &s, json!({"amount_usd": -5}))
+        app.post("/v1/billing/add", &s, json!({"amount_usd": 5}))
+            .await
+            .status(),
+        403
+    );
+    let operator = app.operator().await.to_string();
+    assert_eq!(
+        app.post("/v1/billing/add", &operator, json!({"amount_usd": -5}))
             .await
             .status(),
         400
@@ -654,7 +663,7 @@ async fn chat_needs_funds_and_funding_needs_a_session_and_a_positive_amount() {
     assert_eq!(
         app.post(
             "/v1/billing/add",
-            &s,
+            &operator,
             json!({"amount_usd": 1, "email": "nobody@example.com"})
         )
         .await

@@ -655,7 +655,10 @@ async fn alpha_harness() -> AlphaHarness {
     let s = app.register("harnessiso@example.com").await;
     app.create_workspace(&s, "alpha").await;
     app.create_workspace(&s, "beta").await;
-    let (_, alpha) = app.create_key(&s, Some("alpha"), json!({})).await;
+    // Alpha's key may also activate versions (a reviewer handed it `review`).
+    let (_, alpha) = app
+        .create_key(&s, Some("alpha"), json!({"scopes": ["harness", "review"]}))
+        .await;
     let (_, beta) = app.create_key(&s, Some("beta"), json!({})).await;
     let (_, mission) = app
         .post_json(

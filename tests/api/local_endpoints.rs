@@ -259,9 +259,9 @@ async fn auto_prefers_a_local_endpoint_and_charges_5_percent_of_the_baseline() {
 #[tokio::test]
 async fn another_account_neither_sees_nor_routes_to_a_local_endpoint() {
     let l = register_home_ollama().await;
-    let (app, s, id) = (&l.app, &l.s, &l.id);
+    let (app, id) = (&l.app, &l.id);
     let other = app.register("other-local@example.com").await;
-    super::gateway::fund_user(app, s, "other-local@example.com", 10.0).await;
+    super::gateway::fund(app, &other, 10.0).await;
     let (_, other_key) = app.create_key(&other, None, json!({})).await;
     assert_eq!(
         app.get(&format!("/v1/local-endpoints/{id}"), &other)

@@ -70,9 +70,11 @@ fn office_query() -> Value {
 /// An inferred note waits in the review queue and stays out of packs until approved; returns
 /// its id once approved (with the reason "confirmed on a call").
 async fn review_inferred_note(app: &TestApp, s: &str) -> String {
+    // An agent infers the note; the user reviews it (a writer never reviews its own note).
+    let (_, agent) = app.create_key(s, None, json!({})).await;
     let inferred = app
         .create_note(
-            s,
+            &agent,
             json!({"content": "The user probably works in the Berlin office.", "inferred": true}),
         )
         .await;

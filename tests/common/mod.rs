@@ -18,8 +18,14 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub child: Child,
     pub data_dir: PathBuf,
+    /// The first-admin token the server printed, if it printed one.
+    setup_token: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// The operator's session, made on first use by [`Self::operator`].
+    operator: tokio::sync::OnceCell<String>,
     _dir: Option<tempfile::TempDir>,
 }
+
+const SETUP_LINE: &str = "cairn setup token: ";
 
 impl TestApp {
     pub async fn spawn() -> Self {
@@ -56,13 +62,20 @@ impl TestApp {
         let mut child = cmd.spawn().expect("start cairn");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let setup_token = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let token_slot = setup_token.clone();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
             if let Some(Ok(line)) = lines.next() {
                 let _ = tx.send(line);
             }
             // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
+            for line in lines.map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix(SETUP_LINE) {
+                    let token = rest.split_whitespace().next().unwrap_or_default();
+                    *token_slot.lock().unwrap() = Some(token.to_string());
+                }
+            }
         });
         let line = rx
             .recv_timeout(Duration::from_secs(60))
@@ -76,8 +89,66 @@ impl TestApp {
             client: reqwest::Client::builder().build().expect("client"),
             child,
             data_dir: data_dir.to_path_buf(),
+            setup_token,
+            operator: tokio::sync::OnceCell::new(),
             _dir: None,
         }
+    }
+
+    /// The setup token the server printed after its address (waits up to 5 s for the line).
+    pub async fn setup_token(&self) -> Option<String> {
+        for _ in 0..100 {
+            if let Some(t) = self.setup_token.lock().unwrap().clone() {
+                return Some(t);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
+    /// Makes the installation's first admin with the printed setup token; returns its session.
+    pub async fn admin(&self, email: &str) -> String {
+        let token = self
+            .setup_token()
+            .await
+            .expect("the server printed a setup token");
+        let res = self
+            .request(
+                Method::POST,
+                "/v1/setup",
+                None,
+                Some(json!({"setup_token": token, "email": email, "password": "s3cret-password"})),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "setup {email}");
+        let body: Value = res.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
+    /// The operator's (admin's) session, made with the setup token on first use.
+    pub async fn operator(&self) -> &str {
+        self.operator
+            .get_or_init(|| self.admin("operator@example.com"))
+            .await
+    }
+
+    /// Adds a user with a role: registers it, then the operator sets the role. Returns its
+    /// session token (taken after the change).
+    pub async fn user_with_role(&self, email: &str, role: &str) -> String {
+        let session = self.register(email).await;
+        let me = json_of(self.get("/api/auth/me", &session).await).await;
+        let id = me["id"].as_str().expect("id").to_string();
+        let operator = self.operator().await.to_string();
+        let res = self
+            .request(
+                Method::PATCH,
+                &format!("/v1/users/{id}"),
+                Some(&operator),
+                Some(json!({ "role": role })),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "set role of {email}");
+        session
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -11,8 +11,8 @@ use sqlx::{Row, SqlitePool};
 
 use crate::store::time::{new_id, now};
 use crate::store::{
-    AccountStore, ApiKey, DuplicateEmail, DuplicateWorkspace, NewAccount, NewApiKey, NewWorkspace,
-    RefreshToken, StoreError, User, Workspace, WorkspacePatch,
+    AccountStore, ApiKey, DuplicateEmail, DuplicateWorkspace, LastAdmin, NewAccount, NewApiKey,
+    NewWorkspace, RefreshToken, StoreError, User, Workspace, WorkspacePatch,
 };
 
 #[derive(Clone)]
@@ -95,7 +95,7 @@ fn parse_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
-const KEY_SELECT: &str = "SELECT k.id, k.account_id, k.name, k.prefix, k.metadata, \
+const KEY_SELECT: &str = "SELECT k.id, k.account_id, k.name, k.prefix, k.metadata, k.scopes, \
      k.rate_limit_per_minute, k.monthly_budget_usd, k.last_used_at, k.created_at, \
      w.id AS w_id, w.account_id AS w_account_id, w.workspace_id AS w_workspace_id, \
      w.name AS w_name, w.status AS w_status, w.metadata AS w_metadata, \
@@ -111,6 +111,7 @@ fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<ApiKey> {
     };
     let metadata: String = row.try_get("metadata")?;
     let limit: Option<i64> = row.try_get("rate_limit_per_minute")?;
+    let scopes: Option<String> = row.try_get("scopes")?;
     Ok(ApiKey {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
@@ -120,6 +121,7 @@ fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<ApiKey> {
         metadata: parse_json(&metadata),
         rate_limit_per_minute: limit.and_then(|l| u32::try_from(l).ok()),
         monthly_budget_usd: row.try_get("monthly_budget_usd")?,
+        scopes: scopes.map(|text| serde_json::from_str(&text).unwrap_or_default()),
         last_used_at: row.try_get("last_used_at")?,
         created_at: row.try_get("created_at")?,
     })
@@ -133,15 +135,7 @@ impl AccountStore for SqliteAccounts {
     ) -> anyhow::Result<Result<User, DuplicateEmail>> {
         let mut tx = self.pool.begin().await?;
         let created_at = now();
-        let role = match new.role {
-            Some(role) => role,
-            None => {
-                let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if users == 0 { "admin" } else { "user" }.to_string()
-            }
-        };
+        let role = new.role;
         let account_id = new_id();
         sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)")
             .bind(&account_id)
@@ -211,6 +205,47 @@ impl AccountStore for SqliteAccounts {
         )
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    async fn list_users(&self) -> anyhow::Result<Vec<User>> {
+        Ok(
+            sqlx::query_as::<_, User>("SELECT * FROM users ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_role(
+        &self,
+        id: &str,
+        role: &str,
+    ) -> anyhow::Result<Result<Option<User>, LastAdmin>> {
+        let mut tx = self.pool.begin().await?;
+        let Some(user) = sqlx::query_as::<_, User>("SELECT * FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(Ok(None));
+        };
+        if user.is_admin() && role != "admin" {
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+                .fetch_one(&mut *tx)
+                .await?;
+            if admins <= 1 {
+                return Ok(Err(LastAdmin));
+            }
+        }
+        sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+            .bind(role)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(Some(User {
+            role: role.to_string(),
+            ..user
+        })))
     }
 
     async fn insert_refresh_token(&self, t: RefreshToken) -> anyhow::Result<()> {
@@ -401,7 +436,8 @@ impl AccountStore for SqliteAccounts {
         let id = new_id();
         sqlx::query(
             "INSERT INTO api_keys (id, account_id, workspace_id, name, prefix, key_hash, metadata, \
-             rate_limit_per_minute, monthly_budget_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             rate_limit_per_minute, monthly_budget_usd, scopes, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(&new.account_id)
@@ -412,6 +448,7 @@ impl AccountStore for SqliteAccounts {
         .bind(new.metadata.to_string())
         .bind(new.rate_limit_per_minute.map(i64::from))
         .bind(new.monthly_budget_usd)
+        .bind(serde_json::to_string(&new.scopes)?)
         .bind(now())
         .execute(&self.pool)
         .await?;

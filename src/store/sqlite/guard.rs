@@ -60,6 +60,7 @@ fn approval_row(r: &SqliteRow) -> sqlx::Result<ApprovalRow> {
         tool_ref: r.try_get("tool_ref")?,
         request: json(r.try_get("request")?),
         reasons: strings(r.try_get("reasons")?),
+        requested_by: r.try_get("requested_by")?,
         decided_by: r.try_get("decided_by")?,
         decision_note: r.try_get("decision_note")?,
         expires_at: r.try_get("expires_at")?,
@@ -224,12 +225,12 @@ impl GuardStore for SqliteGuard {
         if let Some(a) = approval {
             sqlx::query(
                 "INSERT INTO action_approvals (id, workspace_id, policy_id, status, app, mission_id, task_id, \
-                 tool_ref, request, reasons, decided_by, decision_note, expires_at, decided_at, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 tool_ref, request, reasons, requested_by, decided_by, decision_note, expires_at, decided_at, \
+                 created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&a.id).bind(&a.workspace_id).bind(&a.policy_id).bind(a.status).bind(&a.app)
             .bind(&a.mission_id).bind(&a.task_id).bind(&a.tool_ref).bind(a.request.to_string())
-            .bind(serde_json::to_string(&a.reasons).map_err(anyhow::Error::from)?).bind(&a.decided_by).bind(&a.decision_note)
+            .bind(serde_json::to_string(&a.reasons).map_err(anyhow::Error::from)?).bind(&a.requested_by).bind(&a.decided_by).bind(&a.decision_note)
             .bind(&a.expires_at).bind(&a.decided_at).bind(&a.created_at)
             .execute(&mut *tx)
             .await?;
