@@ -175,9 +175,15 @@ async fn create_key(config: Config, args: CreateKeyArgs) -> anyhow::Result<()> {
         rate_limit_per_minute: args.rate_limit,
         ..Default::default()
     };
-    let created = keys::create(stores.accounts.as_ref(), &owner.account_id, request)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let max_rate_limit = config.rate_limit.max_per_minute;
+    let created = keys::create(
+        stores.accounts.as_ref(),
+        &owner.account_id,
+        request,
+        max_rate_limit,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     stores.close().await;
     println!("{}", created.key);
     eprintln!(

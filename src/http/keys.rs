@@ -25,7 +25,13 @@ pub async fn create(
     ApiJson(req): ApiJson<CreateKey>,
 ) -> ApiResult<Json<CreatedKey>> {
     Ok(Json(
-        keys::create(state.accounts.as_ref(), &session.account_id, req).await?,
+        keys::create(
+            state.accounts.as_ref(),
+            &session.account_id,
+            req,
+            state.config.rate_limit.max_per_minute,
+        )
+        .await?,
     ))
 }
 
