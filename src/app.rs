@@ -67,6 +67,10 @@ impl Stores {
                 config.storage.data_dir.display()
             )
         })?;
+        // Keys and sealed-secret keys live here: owner-only, however they got there.
+        let secrets = config.secrets_dir();
+        crate::store::private::create_dir(&secrets)?;
+        crate::store::private::tighten_tree(&secrets)?;
         let pool = sqlite::open(&config.database_path()).await?;
         Ok(Self {
             accounts: Arc::new(SqliteAccounts::new(pool.clone())),

@@ -185,11 +185,13 @@ async fn create_key(config: Config, args: CreateKeyArgs) -> anyhow::Result<()> {
         .role
         .parse()
         .unwrap_or(crate::accounts::roles::Role::Member);
+    let max_rate_limit = config.rate_limit.max_per_minute;
     let created = keys::create(
         stores.accounts.as_ref(),
         &owner.account_id,
         creator,
         request,
+        max_rate_limit,
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const ENV_PREFIX: &str = "CAIRN__";
+/// The highest `rate_limit.max_per_minute` accepted.
+const MAX_RATE_LIMIT: u32 = 1_000_000;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -287,6 +289,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     pub shutdown_grace_secs: u64,
     pub trust_forwarded_for: bool,
+    /// When set, `GET /metrics` answers only `Authorization: Bearer <metrics_token>` (401
+    /// otherwise); empty leaves it open.
+    pub metrics_token: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -314,6 +319,9 @@ pub struct RateLimitConfig {
     pub default_per_minute: u32,
     pub session_per_minute: u32,
     pub anonymous_per_minute: u32,
+    /// The operator's cap on a key's requests per minute: creating a key above it is a 400,
+    /// and a key stored above it (before the cap was lowered) is clamped to it.
+    pub max_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -543,6 +551,15 @@ impl Config {
             return Err(invalid(
                 "rate_limit",
                 "limits must be at least 1 per minute",
+            ));
+        }
+        if !(1..=MAX_RATE_LIMIT).contains(&limits.max_per_minute) {
+            return Err(invalid("rate_limit.max_per_minute", "expected 1-1000000"));
+        }
+        if limits.default_per_minute > limits.max_per_minute {
+            return Err(invalid(
+                "rate_limit.default_per_minute",
+                "must not exceed rate_limit.max_per_minute",
             ));
         }
         Ok(())
@@ -781,6 +798,7 @@ mod tests {
                 ),
                 ("CAIRN__EMBEDDING__REMOTE_API_KEY", "embedding-key"),
                 ("CAIRN__REFLECTION__API_KEY", "reflection-key"),
+                ("CAIRN__SERVER__METRICS_TOKEN", "metrics-token"),
             ]),
         )
         .expect("valid");
@@ -791,6 +809,7 @@ mod tests {
             "session-secret-0123456789abcdef",
             "embedding-key",
             "reflection-key",
+            "metrics-token",
         ] {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }

@@ -19,7 +19,6 @@ use crate::validate;
 
 pub const KEY_PREFIX: &str = "tok_";
 const SHOWN_PREFIX_LEN: usize = 12;
-const MAX_RATE_LIMIT: u32 = 1_000_000;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -30,7 +29,8 @@ pub struct CreateKey {
     pub workspace_id: Option<String>,
     /// Bind the key to the workspace with this name, when `workspace_id` is not given.
     pub workspace_name: Option<String>,
-    /// Requests per minute for this key; the configured default when absent.
+    /// Requests per minute for this key, at most the operator's `rate_limit.max_per_minute`;
+    /// the configured default when absent.
     pub rate_limit_per_minute: Option<u32>,
     /// Gateway spend allowed per calendar month (UTC), in USD; none when absent.
     pub monthly_budget_usd: Option<f64>,
@@ -138,11 +138,14 @@ fn requested_scopes(names: Option<&[String]>, creator: Role) -> ApiResult<Scopes
     Ok(scopes)
 }
 
+/// Creates a key; its `rate_limit_per_minute` may not exceed `max_rate_limit` (the
+/// operator's `rate_limit.max_per_minute`).
 pub async fn create(
     store: &dyn AccountStore,
     account_id: &str,
     creator: Role,
     req: CreateKey,
+    max_rate_limit: u32,
 ) -> ApiResult<CreatedKey> {
     let name = req
         .name
@@ -151,7 +154,7 @@ pub async fn create(
         .to_string();
     validate::count("name", name.chars().count(), 1, 200, "characters")?;
     if let Some(limit) = req.rate_limit_per_minute {
-        validate::range("rate_limit_per_minute", limit, 1, MAX_RATE_LIMIT)?;
+        validate::range("rate_limit_per_minute", limit, 1, max_rate_limit)?;
     }
     if let Some(b) = req.monthly_budget_usd {
         if !b.is_finite() || b < 0.0 {

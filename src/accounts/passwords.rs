@@ -1,14 +1,35 @@
-//! Argon2id password hashing. Hashing is deliberately slow, so it runs on the blocking pool.
+//! Argon2id password hashing. Hashing is deliberately slow, so it runs on the blocking pool,
+//! and at most [`CONCURRENT_HASHES`] at once: each run takes a core and about 19 MiB, so a
+//! burst of logins or registrations waits its turn instead of exhausting memory and threads.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use tokio::sync::Semaphore;
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
+/// Argon2 runs allowed at the same time, across hashing and verification.
+pub const CONCURRENT_HASHES: usize = 4;
+
+static PERMITS: Semaphore = Semaphore::const_new(CONCURRENT_HASHES);
+
+/// Runs one Argon2 computation on the blocking pool once a permit is free. The permit moves
+/// into the blocking task, so a client that hangs up does not free it before the work ends.
+async fn limited<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let permit = PERMITS.acquire().await?;
+    Ok(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await?)
+}
+
 pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
+    limited(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -20,7 +41,7 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 
 /// Checks `password` against a stored PHC string; a malformed stored hash never matches.
 pub async fn verify(password: String, stored: String) -> anyhow::Result<bool> {
-    Ok(tokio::task::spawn_blocking(move || {
+    limited(move || {
         PasswordHash::new(&stored)
             .map(|parsed| {
                 Argon2::default()
@@ -29,7 +50,7 @@ pub async fn verify(password: String, stored: String) -> anyhow::Result<bool> {
             })
             .unwrap_or(false)
     })
-    .await?)
+    .await
 }
 
 /// A hash of a random password, verified against when the email is unknown so that a login

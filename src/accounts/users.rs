@@ -168,9 +168,10 @@ pub async fn login(
     ip: IpAddr,
     req: Credentials,
 ) -> ApiResult<SignedIn> {
-    if let Err(retry_after_secs) = limiter.check(ip) {
-        return Err(ApiError::RateLimited { retry_after_secs });
-    }
+    // Counted before the password is checked, so parallel guesses cannot slip past.
+    let attempt = limiter
+        .begin(ip)
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
     let user = match normalise_email(&req.email) {
         Ok(email) => store.user_by_email(&email).await?,
         Err(_) => None,
@@ -182,12 +183,11 @@ pub async fn login(
     let matches = passwords::verify(req.password, stored_hash).await?;
     match user {
         Some(user) if matches => {
-            limiter.record_success(ip);
+            attempt.succeeded();
             tracing::info!(user_id = %user.id, "login");
             sign_in(store, settings, &user).await
         }
         _ => {
-            limiter.record_failure(ip);
             tracing::info!(%ip, "failed login");
             Err(ApiError::Unauthorized("Invalid email or password".into()))
         }

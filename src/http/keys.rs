@@ -30,6 +30,7 @@ pub async fn create(
             &session.account_id,
             session.role,
             req,
+            state.config.rate_limit.max_per_minute,
         )
         .await?,
     ))

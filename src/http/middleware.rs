@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -150,7 +150,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Principal::ApiKey {
             rate_limit_per_minute,
             ..
-        } => rate_limit_per_minute.unwrap_or(state.config.rate_limit.default_per_minute),
+        } => rate_limit_per_minute
+            .unwrap_or(state.config.rate_limit.default_per_minute)
+            // A key stored above the operator's cap (set before it was lowered) gets the cap.
+            .min(state.config.rate_limit.max_per_minute),
     };
     let decision = state.rate_limiter.check(&principal.rate_key(), limit);
     let response = if !decision.allowed {
@@ -164,7 +167,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     with_limit_headers(response, decision)
 }
 
-/// Counts requests and records their latency by route template and status.
+/// Counts requests and records their latency by method, route template and status. Every
+/// label comes from a closed set, so strangers cannot grow the series count: a method outside
+/// the standard nine is `other`, a path no route matched is `unmatched`, and the status is a
+/// number the server itself chose.
 pub async fn record_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = req
@@ -172,7 +178,7 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method());
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
     let elapsed = start.elapsed().as_secs_f64();
@@ -180,4 +186,23 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
     metrics::counter!("cairn_http_requests_total", &labels).increment(1);
     metrics::histogram!("cairn_http_request_duration_seconds", &labels).record(elapsed);
     response
+}
+
+fn method_label(method: &Method) -> String {
+    let known = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    if known.contains(method) {
+        method.as_str().to_string()
+    } else {
+        "other".to_string()
+    }
 }

@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod guard;
 pub mod harness;
 pub mod memory;
+pub mod private;
 pub mod sources;
 pub mod sqlite;
 pub mod text_index;

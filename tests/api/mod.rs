@@ -18,6 +18,7 @@ mod openapi;
 mod rate_limit;
 mod recovery;
 mod security_roles;
+mod security_exposure;
 mod shutdown;
 mod sources;
 mod workspaces;

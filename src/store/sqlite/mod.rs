@@ -24,7 +24,7 @@ pub use harness::SqliteHarness;
 pub use memory::SqliteMemory;
 pub use sources::SqliteSources;
 
-use crate::store::StoreError;
+use crate::store::{private, StoreError};
 
 /// The one place a driver error is classified: a unique-key violation is
 /// `StoreError::Conflict` (carrying the driver's text for logs), anything else `Other`.
@@ -85,11 +85,17 @@ fn strings(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-/// Opens (creating if needed) the database file and brings its schema up to date.
+/// Opens (creating if needed) the database file and brings its schema up to date. The file
+/// is created owner-only before SQLite sees it (SQLite gives its WAL and shared-memory files
+/// the database's mode), and any looser mode left on the three files is tightened.
 pub async fn open(path: &Path) -> anyhow::Result<SqlitePool> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data directory {}", dir.display()))?;
+    }
+    private::create_empty(path)?;
+    for file in private::database_files(path) {
+        private::tighten(&file)?;
     }
     let url = format!("sqlite://{}", path.display());
     let options = SqliteConnectOptions::from_str(&url)?
@@ -107,6 +113,9 @@ pub async fn open(path: &Path) -> anyhow::Result<SqlitePool> {
         .run(&pool)
         .await
         .context("applying database migrations")?;
+    for file in private::database_files(path) {
+        private::tighten(&file)?;
+    }
     Ok(pool)
 }
 
