@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::context::budget::TokenCounter;
 use crate::context::ContextPacks;
 use crate::gateway::cache::ResponseCache;
-use crate::gateway::catalog::LocalDefaults;
+use crate::gateway::catalog::{Clients, LocalDefaults};
 use crate::gateway::ledger::Ledger;
 use crate::gateway::sealed::SecretBox;
 use crate::gateway::{Gateway, GatewayParts};
@@ -29,6 +29,7 @@ use crate::guard::{Guard, GuardSettings};
 use crate::harness::reflect::Reflector;
 use crate::harness::{Harness, HarnessSettings};
 use crate::memory::Memory;
+use crate::outbound::{Outbound, Reach, DEFAULT_MAX_BODY};
 use crate::retrieval::Retriever;
 use crate::sources::fetch::{FetchSettings, UrlFetcher};
 use crate::sources::{Sources, SourcesSettings};
@@ -125,7 +126,7 @@ impl Engine {
         let harness = build_harness(config, &stores, memory.clone())?;
         let _ = context.hooks.set(harness.clone());
         let gateway = open_gateway(config, &stores).await?;
-        let sources = build_sources(config, &stores, retriever, chunker);
+        let sources = build_sources(config, &stores, retriever, chunker)?;
         sources.recover().await?;
         Ok(Self {
             stores,
@@ -261,6 +262,23 @@ fn build_harness(
     )))
 }
 
+/// The outbound clients of the gateway (`crate::outbound`): the operator's reach for the
+/// config file's providers, the operator's networks or public addresses for local endpoints.
+fn gateway_clients(g: &crate::config::GatewayConfig) -> anyhow::Result<Clients> {
+    let networks =
+        crate::outbound::parse_networks(&g.local_endpoint_networks).map_err(anyhow::Error::msg)?;
+    // Each request sets its provider's timeout; this bounds anything that does not.
+    let client = |reach| Outbound::new(reach, Duration::from_secs(600), DEFAULT_MAX_BODY);
+    Ok(Clients {
+        operator: client(Reach::Operator)?,
+        networks: client(Reach::Networks(networks))?,
+        public: client(Reach::Public {
+            allow_hosts: vec![],
+        })?,
+        members_reach_networks: g.local_endpoints_for_members,
+    })
+}
+
 /// Seeds the catalog with the config file's providers and models, then opens the gateway.
 async fn open_gateway(config: &Config, stores: &Stores) -> anyhow::Result<Arc<Gateway>> {
     let sealed = Arc::new(SecretBox::open(&config.secrets_dir())?);
@@ -275,7 +293,9 @@ async fn open_gateway(config: &Config, stores: &Stores) -> anyhow::Result<Arc<Ga
             context_window: g.local_context_window,
             timeout: Duration::from_secs(g.local_timeout_secs),
             discovery_timeout: Duration::from_secs(g.local_discovery_timeout_secs),
+            max_models: g.local_endpoint_max_models,
         },
+        clients: gateway_clients(g)?,
         usage: stores.usage.clone(),
         ledger: Arc::new(Ledger::new(stores.billing.clone())),
         enforce_balance: config.billing.enforce,
@@ -290,15 +310,15 @@ fn build_sources(
     stores: &Stores,
     retriever: Arc<Retriever>,
     chunker: Arc<Chunker>,
-) -> Arc<Sources> {
+) -> anyhow::Result<Arc<Sources>> {
     let s = &config.sources;
     let fetcher = Arc::new(UrlFetcher::new(FetchSettings {
         allow_hosts: s.url_allow_hosts.clone(),
         max_bytes: s.url_max_bytes,
         timeout: Duration::from_secs(s.url_timeout_secs),
         max_redirects: s.url_max_redirects,
-    }));
-    Arc::new(Sources {
+    })?);
+    Ok(Arc::new(Sources {
         store: stores.sources.clone(),
         retriever,
         chunker,
@@ -312,7 +332,7 @@ fn build_sources(
             max_records: s.max_records,
         },
         wake: Arc::new(tokio::sync::Notify::new()),
-    })
+    }))
 }
 
 pub struct App {

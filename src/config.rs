@@ -60,6 +60,13 @@ pub struct GatewayConfig {
     pub local_context_window: usize,
     pub local_timeout_secs: u64,
     pub local_discovery_timeout_secs: u64,
+    /// Internal networks (CIDR) local endpoints may be on; public addresses are always
+    /// allowed, link-local and metadata never.
+    pub local_endpoint_networks: Vec<String>,
+    /// Members (not only admins) may register local endpoints on those networks.
+    pub local_endpoints_for_members: bool,
+    /// Most models kept from an endpoint's `/v1/models` answer.
+    pub local_endpoint_max_models: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -538,6 +545,15 @@ impl Config {
             return Err(invalid(
                 "gateway.local_context_window",
                 "local_context_window, local_timeout_secs and local_discovery_timeout_secs must be positive",
+            ));
+        }
+        if let Err(why) = crate::outbound::parse_networks(&gateway.local_endpoint_networks) {
+            return Err(invalid("gateway.local_endpoint_networks", &why));
+        }
+        if gateway.local_endpoint_max_models == 0 {
+            return Err(invalid(
+                "gateway.local_endpoint_max_models",
+                "must be at least 1",
             ));
         }
         if self.memory.max_batch_items == 0 {

@@ -1,4 +1,5 @@
-//! Builds the configured `Embedder` backend.
+//! Builds the configured `Embedder` backend. The remote one calls through the outbound
+//! policy (`crate::outbound`) with the operator's reach: its URL is the config file's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use cairn_ingest::{Chunker, Embedder};
 use secrecy::ExposeSecret;
 
 use crate::config::{Config, EmbeddingBackend};
+use crate::outbound::{Outbound, Reach, DEFAULT_MAX_BODY};
 
 pub async fn build(config: &Config) -> anyhow::Result<Arc<dyn Embedder>> {
     let e = &config.embedding;
@@ -27,7 +29,10 @@ pub async fn build(config: &Config) -> anyhow::Result<Arc<dyn Embedder>> {
             max_retries: e.remote_max_retries,
             batch_size: e.remote_batch_size,
         };
-        let embedder = RemoteEmbedder::connect(settings, &e.model)
+        let client = Outbound::new(Reach::Operator, settings.timeout, DEFAULT_MAX_BODY)?
+            .client_for(&e.remote_url)
+            .context("embedding.remote_url")?;
+        let embedder = RemoteEmbedder::connect_with(client, settings, &e.model)
             .await
             .with_context(|| format!("connecting to the embeddings server at {}", e.remote_url))?;
         return Ok(Arc::new(embedder));

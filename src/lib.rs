@@ -13,6 +13,7 @@ pub mod guard;
 pub mod harness;
 pub mod http;
 pub mod memory;
+pub mod outbound;
 pub mod retrieval;
 pub mod sources;
 pub mod state;

@@ -94,7 +94,6 @@ impl Gateway {
         let provider = call.provider()?;
         let api: &dyn ChatProvider = provider.api.as_ref();
         let to = Upstream {
-            client: &self.client,
             provider,
             model: &call.model.upstream,
             name: &call.model.name,
@@ -110,7 +109,7 @@ impl Gateway {
             if status.is_success() {
                 return Ok(res);
             }
-            let text = res.text().await.unwrap_or_default();
+            let text = provider.outbound.text(res).await;
             if status.is_server_error() && !retried {
                 retried = true;
                 tokio::time::sleep(RETRY_BACKOFF).await;
@@ -128,13 +127,12 @@ impl Gateway {
     ) -> Result<Reply, Attempt> {
         let m = call.model;
         let res = self.send(&call, false).await?;
-        let answer: Value = res.json().await.map_err(|e| {
-            Attempt::Next(format!(
-                "{}: unreadable answer: {}",
-                m.name,
-                e.without_url()
-            ))
-        })?;
+        let answer: Value = call
+            .provider()?
+            .outbound
+            .json(res)
+            .await
+            .map_err(|e| Attempt::Next(format!("{}: {e}", m.name)))?;
         let latency = call.started.elapsed();
         self.breakers.success(&m.name, latency);
         let api = call.provider()?.api.clone();

@@ -12,6 +12,7 @@ use super::providers::{self, ProviderEntry};
 use super::route::{LocalOwner, ModelEntry};
 use super::sealed::SecretBox;
 use crate::config::Config;
+use crate::outbound::Outbound;
 use crate::store::gateway::{CatalogStore, LocalEndpoint, ModelRow, ProviderRow};
 
 /// Settings for the models of local endpoints, whose capability and window are unknown.
@@ -25,6 +26,37 @@ pub struct LocalDefaults {
     pub timeout: Duration,
     /// For the health check and model discovery.
     pub discovery_timeout: Duration,
+    /// Most models kept from an endpoint's `/v1/models` answer.
+    pub max_models: usize,
+}
+
+/// The outbound clients (`crate::outbound`) providers are called through, one per reach.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// Providers from the config file: anywhere but link-local and metadata.
+    pub operator: Outbound,
+    /// Local endpoints an admin saved: public addresses and the operator's networks.
+    pub networks: Outbound,
+    /// Other local endpoints: public addresses only.
+    pub public: Outbound,
+    /// `gateway.local_endpoints_for_members`: members' endpoints reach the networks too.
+    pub members_reach_networks: bool,
+}
+
+impl Clients {
+    /// Whether an endpoint saved by an admin (or not) may be on the operator's networks.
+    pub fn reaches_networks(&self, by_admin: bool) -> bool {
+        by_admin || self.members_reach_networks
+    }
+
+    /// The client a local endpoint is called through.
+    pub fn for_endpoint(&self, e: &LocalEndpoint) -> &Outbound {
+        if self.reaches_networks(e.registered_by_admin) {
+            &self.networks
+        } else {
+            &self.public
+        }
+    }
 }
 
 #[derive(Default)]
@@ -145,8 +177,9 @@ pub async fn load(
     store: &dyn CatalogStore,
     sealed: &SecretBox,
     local: &LocalDefaults,
+    clients: &Clients,
 ) -> anyhow::Result<Catalog> {
-    let mut providers = load_providers(store, sealed).await?;
+    let mut providers = load_providers(store, sealed, &clients.operator).await?;
     let mut capabilities = HashMap::new();
     let mut models: Vec<ModelEntry> = store
         .models()
@@ -170,7 +203,7 @@ pub async fn load(
                 continue;
             }
         };
-        let provider = endpoint_provider(&e, headers, local.timeout);
+        let provider = endpoint_provider(&e, headers, local.timeout, clients.for_endpoint(&e));
         models.extend(endpoint_models(
             &e,
             &provider.name,
@@ -191,6 +224,7 @@ pub async fn load(
 async fn load_providers(
     store: &dyn CatalogStore,
     sealed: &SecretBox,
+    outbound: &Outbound,
 ) -> anyhow::Result<HashMap<String, ProviderEntry>> {
     let mut out = HashMap::new();
     for p in store.providers().await? {
@@ -211,6 +245,7 @@ async fn load_providers(
                 api_key: secret["api_key"].as_str().unwrap_or_default().into(),
                 headers: secret_headers(headers_of(&secret["headers"])),
                 timeout: Duration::from_secs(u64::try_from(p.timeout_secs).unwrap_or(60)),
+                outbound: outbound.clone(),
             },
         );
     }
@@ -232,11 +267,13 @@ fn managed_model(m: ModelRow) -> ModelEntry {
     }
 }
 
-/// The provider a local endpoint's models are served by; `timeout`: per request.
+/// The provider a local endpoint's models are served by; `timeout`: per request; `outbound`:
+/// the client of the endpoint's reach ([`Clients::for_endpoint`]).
 pub fn endpoint_provider(
     e: &LocalEndpoint,
     headers: Vec<(String, String)>,
     timeout: Duration,
+    outbound: &Outbound,
 ) -> ProviderEntry {
     ProviderEntry {
         name: local_provider(&e.id),
@@ -245,6 +282,7 @@ pub fn endpoint_provider(
         api_key: SecretString::default(),
         headers: secret_headers(headers),
         timeout,
+        outbound: outbound.clone(),
     }
 }
 

@@ -2,6 +2,12 @@
 //! (Ollama, vLLM, LocalAI). Registration and rechecks ask the server for `/v1/models`; one
 //! that does not answer is kept as `unreachable`, which routing skips until a recheck finds it
 //! again. Header values (tokens) are sealed at rest and never shown.
+//!
+//! Every call to an endpoint goes through the outbound policy (`crate::outbound`): its URL
+//! is vetted when saved (link-local and metadata never; internal addresses only within
+//! `gateway.local_endpoint_networks`, and only for admins unless the operator opens them to
+//! members), and again by the client's resolver at every call. Saves and deletes are
+//! serialized with the catalog reload after them: a deleted endpoint never routes again.
 
 use std::collections::BTreeMap;
 
@@ -11,10 +17,14 @@ use utoipa::ToSchema;
 use super::catalog::{endpoint_headers, endpoint_provider, local_model_name};
 use super::Gateway;
 use crate::error::{ApiError, ApiResult};
+use crate::outbound::OutboundError;
 use crate::store::gateway::LocalEndpoint;
 use crate::store::time::{new_id, now};
 
 const MAX_HEADERS: usize = 20;
+
+/// The body cap of a `/v1/models` answer (the model list is capped too).
+const DISCOVERY_MAX_BODY: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +100,18 @@ fn check_url(url: &str) -> ApiResult<String> {
             "url: expected an http or https URL with a host",
         ));
     }
+    // Credentials belong in `headers` (sealed); a query or fragment would be glued to every
+    // path Cairn appends.
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(ApiError::bad_request(
+            "url: no user or password in the URL; send credentials in headers",
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(ApiError::bad_request(
+            "url: expected a base URL without a query string or fragment",
+        ));
+    }
     Ok(url.trim().trim_end_matches('/').to_string())
 }
 
@@ -154,12 +176,48 @@ impl Gateway {
         Ok(())
     }
 
-    /// Asks the endpoint for its models (through the provider that speaks to it) and records
-    /// what it answered.
+    /// Vets the endpoint's URL for a caller (`by_admin`): 400 for an address Cairn never
+    /// calls, 403 for an internal one only an admin may use. A host that does not resolve
+    /// passes: the check that follows records it as unreachable.
+    async fn vet(&self, e: &mut LocalEndpoint, by_admin: bool) -> ApiResult<()> {
+        let url = reqwest::Url::parse(&e.url)
+            .map_err(|err| ApiError::bad_request(format!("url: not a URL ({err})")))?;
+        let refusal = |err: OutboundError| match err {
+            OutboundError::Refused(why) | OutboundError::BadUrl(why) => Some(why),
+            OutboundError::Unresolved(_) => None,
+        };
+        let reaches = self.clients.reaches_networks(by_admin);
+        let own = if reaches {
+            &self.clients.networks
+        } else {
+            &self.clients.public
+        };
+        let Some(why) = own.vet(&url).await.err().and_then(refusal) else {
+            e.registered_by_admin = by_admin;
+            return Ok(());
+        };
+        if !reaches && self.clients.networks.vet(&url).await.is_ok() {
+            return Err(ApiError::Forbidden(format!(
+                "url: {why}; only admins may register local endpoints on internal networks \
+                 (gateway.local_endpoints_for_members)"
+            )));
+        }
+        Err(ApiError::bad_request(format!("url: {why}")))
+    }
+
+    /// Asks the endpoint for its models (through the provider that speaks to it, and the
+    /// client of its reach) and records what it answered, at most `max_models` of them.
     async fn check(&self, e: &mut LocalEndpoint) -> ApiResult<()> {
         let headers = endpoint_headers(&self.sealed, e)?;
-        let provider = endpoint_provider(e, headers, self.local.discovery_timeout);
-        let outcome = provider.api.discover_models(&self.client, &provider).await;
+        let client = self
+            .clients
+            .for_endpoint(e)
+            .with_max_body(DISCOVERY_MAX_BODY);
+        let provider = endpoint_provider(e, headers, self.local.discovery_timeout, &client);
+        let outcome = provider
+            .api
+            .discover_models(&provider, self.local.max_models)
+            .await;
         e.checked_at = Some(now());
         match outcome {
             Ok(models) => {
@@ -179,18 +237,26 @@ impl Gateway {
         Ok(())
     }
 
-    /// Stores the endpoint and swaps in a catalog that routes by it.
-    async fn save(&self, e: &LocalEndpoint) -> ApiResult<()> {
+    /// Stores the endpoint and swaps in a catalog that routes by it, in turn with other
+    /// writes. `existing`: an update, which must not bring back an endpoint deleted while
+    /// its check was in flight (404 then).
+    async fn save(&self, e: &LocalEndpoint, existing: bool) -> ApiResult<()> {
+        let _turn = self.catalog_writes.lock().await;
+        if existing && self.store.endpoint(&e.account_id, &e.id).await?.is_none() {
+            return Err(ApiError::NotFound("Local endpoint"));
+        }
         self.store.save_endpoint(e).await?;
-        self.reload().await?;
+        self.reload_locked().await?;
         Ok(())
     }
 
-    /// `workspace_row_id`: the workspace the endpoint is bound to, already resolved.
+    /// `workspace_row_id`: the workspace the endpoint is bound to, already resolved;
+    /// `by_admin`: the caller is an admin (`Principal::is_admin`).
     pub async fn register_endpoint(
         &self,
         account_id: &str,
         workspace_row_id: Option<String>,
+        by_admin: bool,
         req: RegisterEndpoint,
     ) -> ApiResult<LocalEndpoint> {
         let at = now();
@@ -208,12 +274,14 @@ impl Gateway {
             last_error: None,
             checked_at: None,
             enabled: req.enabled.unwrap_or(true),
+            registered_by_admin: false,
             created_at: at.clone(),
             updated_at: at,
         };
         self.seal_headers(&mut e, &req.headers.unwrap_or_default())?;
+        self.vet(&mut e, by_admin).await?;
         self.check(&mut e).await?;
-        self.save(&e).await?;
+        self.save(&e, false).await?;
         Ok(e)
     }
 
@@ -232,10 +300,12 @@ impl Gateway {
             .ok_or(ApiError::NotFound("Local endpoint"))
     }
 
+    /// `by_admin`: the caller is an admin; a new URL or headers are vetted and checked again.
     pub async fn patch_endpoint(
         &self,
         account_id: &str,
         id: &str,
+        by_admin: bool,
         patch: PatchEndpoint,
     ) -> ApiResult<LocalEndpoint> {
         let mut e = self.endpoint(account_id, id).await?;
@@ -256,26 +326,37 @@ impl Gateway {
             e.enabled = enabled;
         }
         if recheck {
+            self.vet(&mut e, by_admin).await?;
             self.check(&mut e).await?;
         }
         e.updated_at = now();
-        self.save(&e).await?;
+        self.save(&e, true).await?;
         Ok(e)
     }
 
-    pub async fn recheck_endpoint(&self, account_id: &str, id: &str) -> ApiResult<LocalEndpoint> {
+    /// `by_admin`: the caller is an admin; the URL is vetted again for the caller.
+    pub async fn recheck_endpoint(
+        &self,
+        account_id: &str,
+        id: &str,
+        by_admin: bool,
+    ) -> ApiResult<LocalEndpoint> {
         let mut e = self.endpoint(account_id, id).await?;
+        self.vet(&mut e, by_admin).await?;
         self.check(&mut e).await?;
         e.updated_at = now();
-        self.save(&e).await?;
+        self.save(&e, true).await?;
         Ok(e)
     }
 
+    /// Deletes the endpoint and reloads the catalog before answering, in turn with other
+    /// writes: once this returns, no request routes to it.
     pub async fn delete_endpoint(&self, account_id: &str, id: &str) -> ApiResult<()> {
+        let _turn = self.catalog_writes.lock().await;
         if !self.store.delete_endpoint(account_id, id).await? {
             return Err(ApiError::NotFound("Local endpoint"));
         }
-        self.reload().await?;
+        self.reload_locked().await?;
         Ok(())
     }
 }

@@ -35,7 +35,7 @@ use crate::store::time::{new_id, now};
 
 use cache::Cached;
 use call::Call;
-use catalog::{Catalog, LocalDefaults};
+use catalog::{Catalog, Clients, LocalDefaults};
 use health::Breakers;
 use ledger::{Budget, Hold, Ledger, Refusal};
 use providers::Attempt;
@@ -87,7 +87,11 @@ pub struct Gateway {
     /// Requests need prepaid balance (`billing.enforce`).
     pub enforce_balance: bool,
     pub cache: cache::ResponseCache<Cached>,
-    client: reqwest::Client,
+    /// What providers and local endpoints are called through (`crate::outbound`).
+    clients: Clients,
+    /// Serializes endpoint writes with the catalog reloads after them, so that a reload
+    /// that read the store before a delete can never swap its catalog in after the delete's.
+    catalog_writes: tokio::sync::Mutex<()>,
     counter: TokenCounter,
 }
 
@@ -100,6 +104,7 @@ pub struct GatewayParts {
     pub ledger: Arc<Ledger>,
     pub enforce_balance: bool,
     pub cache: cache::ResponseCache<Cached>,
+    pub clients: Clients,
 }
 
 /// A usage row for `caller` asking `requested`, with nothing spent yet; callers fill in the
@@ -134,7 +139,13 @@ fn usage_row(caller: &Caller, requested: &str, request_type: &str) -> UsageRow {
 
 impl Gateway {
     pub async fn open(parts: GatewayParts) -> anyhow::Result<Self> {
-        let catalog = catalog::load(parts.catalog.as_ref(), &parts.sealed, &parts.local).await?;
+        let catalog = catalog::load(
+            parts.catalog.as_ref(),
+            &parts.sealed,
+            &parts.local,
+            &parts.clients,
+        )
+        .await?;
         for m in &catalog.models {
             anyhow::ensure!(
                 catalog.providers.contains_key(&m.provider),
@@ -153,9 +164,8 @@ impl Gateway {
             ledger: parts.ledger,
             enforce_balance: parts.enforce_balance,
             cache: parts.cache,
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(64)
-                .build()?,
+            clients: parts.clients,
+            catalog_writes: tokio::sync::Mutex::new(()),
             counter: TokenCounter::new("cl100k_base")?,
         })
     }
@@ -168,9 +178,16 @@ impl Gateway {
             .clone()
     }
 
-    /// Reads the catalog again (after a local endpoint changed).
-    pub async fn reload(&self) -> anyhow::Result<()> {
-        let fresh = catalog::load(self.store.as_ref(), &self.sealed, &self.local).await?;
+    /// Reads the catalog again and swaps it in. Callers hold `catalog_writes`, so reloads
+    /// happen one at a time, in the order of the writes.
+    async fn reload_locked(&self) -> anyhow::Result<()> {
+        let fresh = catalog::load(
+            self.store.as_ref(),
+            &self.sealed,
+            &self.local,
+            &self.clients,
+        )
+        .await?;
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
         Ok(())
     }

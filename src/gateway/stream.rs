@@ -23,6 +23,9 @@ use crate::store::gateway::UsageRow;
 /// The bytes of a streamed answer (SSE), as the HTTP layer sends them.
 pub type ChatStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
 
+/// The longest upstream event line relayed (an SSE `data:` line holds one chunk).
+const MAX_EVENT_LINE: usize = 1024 * 1024;
+
 /// Events buffered between the relay task and the client.
 const BUFFER: usize = 32;
 
@@ -126,6 +129,12 @@ impl StreamJob {
                 if !self.forward(chunks, &mut ending, tx).await {
                     return ending;
                 }
+            }
+            // What is left is one unfinished line: an upstream that never ends it would
+            // grow it without bound (outbound policy: bodies are capped).
+            if buffer.len() > MAX_EVENT_LINE {
+                ending.broken = Some(format!("an event line longer than {MAX_EVENT_LINE} bytes"));
+                break;
             }
         }
         ending

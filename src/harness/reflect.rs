@@ -1,6 +1,7 @@
 //! Reflections: selected traces go to a model (any OpenAI-compatible chat completions
 //! endpoint, `[reflection]` in config) which answers with one lesson; it is stored and,
 //! when asked, kept as a pending `lesson` note. Without a provider the route answers 503.
+//! The call goes through the outbound policy (`crate::outbound`) with the operator's reach.
 
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::harness::model::{ReflectInput, ReflectionList};
 use crate::harness::Harness;
 use crate::memory::model::{NoteInput, NoteStatus};
+use crate::outbound::{self, Outbound, Reach, DEFAULT_MAX_BODY};
 use crate::store::harness::{ReflectionRow, TraceRow};
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
@@ -21,7 +23,7 @@ what it answered, the outcome and the feedback it got. Write one concise, action
 sentences) the agent should remember next time. Reply with the lesson only.";
 
 pub struct Reflector {
-    client: reqwest::Client,
+    client: Outbound,
     base_url: String,
     api_key: SecretString,
     pub model: String,
@@ -35,7 +37,7 @@ impl Reflector {
         timeout: Duration,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            client: reqwest::Client::builder().timeout(timeout).build()?,
+            client: Outbound::new(Reach::Operator, timeout, DEFAULT_MAX_BODY)?,
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: api_key.into(),
             model: model.to_string(),
@@ -43,9 +45,14 @@ impl Reflector {
     }
 
     async fn complete(&self, system: &str, user: &str) -> ApiResult<String> {
+        let unavailable = |why: String| {
+            tracing::warn!(%why, "reflection provider call failed");
+            ApiError::ServiceUnavailable(format!("Reflection provider failed: {why}"))
+        };
         let mut req = self
             .client
-            .post(format!("{}/chat/completions", self.base_url))
+            .post(&format!("{}/chat/completions", self.base_url))
+            .map_err(|e| unavailable(e.to_string()))?
             .json(&json!({"model": self.model, "temperature": 0.2,
                           "messages": [{"role": "system", "content": system},
                                        {"role": "user", "content": user}]}));
@@ -53,22 +60,15 @@ impl Reflector {
         if !key.is_empty() {
             req = req.bearer_auth(key);
         }
-        let unavailable = |why: String| {
-            tracing::warn!(%why, "reflection provider call failed");
-            ApiError::ServiceUnavailable(format!("Reflection provider failed: {why}"))
-        };
         let res = req
             .send()
             .await
-            .map_err(|e| unavailable(e.without_url().to_string()))?;
+            .map_err(|e| unavailable(outbound::describe(e)))?;
         let status = res.status();
         if !status.is_success() {
             return Err(unavailable(format!("it answered HTTP {status}")));
         }
-        let body: Value = res
-            .json()
-            .await
-            .map_err(|e| unavailable(e.without_url().to_string()))?;
+        let body: Value = self.client.json(res).await.map_err(unavailable)?;
         body["choices"][0]["message"]["content"]
             .as_str()
             .map(|s| s.trim().to_string())

@@ -1,5 +1,7 @@
 //! `/v1/local-endpoints`: an account's self-hosted OpenAI-compatible servers. A dashboard
-//! session surface (the seed: not for `tok_...` keys).
+//! session surface (the seed: not for `tok_...` keys). URLs go through the outbound policy
+//! (`crate::outbound`): 400 for an address Cairn never calls, 403 for an internal network
+//! only an admin may use.
 
 use std::collections::HashMap;
 
@@ -113,7 +115,7 @@ pub async fn register(
     };
     let e = state
         .gateway
-        .register_endpoint(&session.account_id, ws, req)
+        .register_endpoint(&session.account_id, ws, session.principal().is_admin(), req)
         .await?;
     Ok(written(view(&state, &session.account_id, e).await?, true))
 }
@@ -171,7 +173,12 @@ pub async fn update(
 ) -> ApiResult<Json<EndpointView>> {
     let e = state
         .gateway
-        .patch_endpoint(&session.account_id, &id, req)
+        .patch_endpoint(
+            &session.account_id,
+            &id,
+            session.principal().is_admin(),
+            req,
+        )
         .await?;
     Ok(Json(view(&state, &session.account_id, e).await?))
 }
@@ -195,6 +202,7 @@ pub async fn delete(
 #[utoipa::path(post, path = "/v1/local-endpoints/{id}/recheck", tag = "gateway", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = EndpointView),
+        (status = 400, body = ErrorBody, description = "The outbound policy now refuses the endpoint's URL"),
         SessionOnly, NoEndpoint))]
 pub async fn recheck(
     State(state): State<AppState>,
@@ -203,7 +211,7 @@ pub async fn recheck(
 ) -> ApiResult<Json<EndpointView>> {
     let e = state
         .gateway
-        .recheck_endpoint(&session.account_id, &id)
+        .recheck_endpoint(&session.account_id, &id, session.principal().is_admin())
         .await?;
     Ok(Json(view(&state, &session.account_id, e).await?))
 }

@@ -1,12 +1,13 @@
-//! Fetching URLs for ingest without becoming a proxy into private networks: http(s) only,
-//! every address a host resolves to is checked (loopback, private, link-local, metadata and
-//! other internal ranges are refused unless allow-listed), the connection is pinned to the
-//! checked address, redirects are followed by hand and checked again, size and time capped.
+//! Fetching URLs for ingest without becoming a proxy into private networks, through the
+//! outbound policy (`crate::outbound`) with the public reach: http(s) only, every address a
+//! host resolves to is checked (loopback, private and other internal ranges are refused
+//! unless allow-listed in `sources.url_allow_hosts`; link-local and metadata always), the
+//! connection is pinned to the checked addresses, redirects are followed by hand and each
+//! hop checked again, size and time capped.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use futures::StreamExt;
+use crate::outbound::{self, BodyError, Outbound, OutboundError, Reach};
 
 #[derive(Debug, Clone)]
 pub struct FetchSettings {
@@ -34,116 +35,60 @@ pub struct Fetched {
     pub final_url: String,
 }
 
-fn internal_v4(ip: Ipv4Addr) -> bool {
-    let o = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || o[0] == 0
-        || (o[0] == 100 && (64..128).contains(&o[1])) // carrier-grade NAT
-        || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-        || (o[0] == 198 && (18..20).contains(&o[1]))
-        || o[0] >= 240
-}
-
-/// Whether `ip` is an address a server-side fetch must not reach by default.
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => internal_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return internal_v4(v4);
-            }
-            let seg = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00 // unique local
-                || (seg[0] & 0xffc0) == 0xfe80 // link local
-                || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
-                || (seg[0] == 0x64 && seg[1] == 0xff9b) // NAT64
-                || v6 == Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x254) // AWS metadata (v6)
-        }
-    }
-}
-
 pub struct UrlFetcher {
     settings: FetchSettings,
+    client: Outbound,
 }
 
 impl UrlFetcher {
-    pub fn new(settings: FetchSettings) -> Self {
-        Self { settings }
+    pub fn new(settings: FetchSettings) -> anyhow::Result<Self> {
+        let client = Outbound::new(
+            Reach::Public {
+                allow_hosts: settings.allow_hosts.clone(),
+            },
+            settings.timeout,
+            settings.max_bytes,
+        )?;
+        Ok(Self { settings, client })
     }
 
-    fn allowed(&self, host: &str, ip: Option<IpAddr>) -> bool {
-        self.settings.allow_hosts.iter().any(|a| {
-            a.eq_ignore_ascii_case(host)
-                || ip.is_some_and(|ip| a.parse::<IpAddr>().ok() == Some(ip))
-        })
-    }
-
-    /// Checks scheme and every resolved address; returns the address to connect to.
-    async fn vet(&self, url: &reqwest::Url) -> Result<SocketAddr, FetchError> {
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(FetchError::Blocked(format!(
-                "url: only http and https URLs can be ingested, not {}",
-                url.scheme()
-            )));
-        }
-        let host = url
-            .host_str()
-            .ok_or_else(|| FetchError::Blocked("url: the URL has no host".into()))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let port = url.port_or_known_default().unwrap_or(80);
-        let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map_err(|e| FetchError::Failed(format!("url: cannot resolve {host}: {e}")))?
-                .collect(),
-        };
-        let first = *addrs
-            .first()
-            .ok_or_else(|| FetchError::Failed(format!("url: {host} resolves to no address")))?;
-        for addr in &addrs {
-            if is_internal(addr.ip()) && !self.allowed(&host, Some(addr.ip())) {
-                return Err(FetchError::Blocked(format!(
-                    "url: {host} resolves to {}, an internal address (loopback, private, link-local \
-                     or metadata); ask the operator to allow-list it in sources.url_allow_hosts",
-                    addr.ip()
-                )));
+    /// Checks scheme and every resolved address now, for a clear 400; the client's resolver
+    /// checks the addresses it connects to again.
+    async fn vet(&self, url: &reqwest::Url) -> Result<(), FetchError> {
+        self.client.vet(url).await.map_err(|e| match e {
+            OutboundError::Refused(why) => FetchError::Blocked(format!(
+                "url: {why}; the operator may allow-list an internal host that is not \
+                 link-local or metadata in sources.url_allow_hosts"
+            )),
+            OutboundError::BadUrl(why) if why.starts_with("only http") => {
+                FetchError::Blocked(format!(
+                    "url: only http and https URLs can be ingested, not {}",
+                    url.scheme()
+                ))
             }
-        }
-        Ok(first)
+            OutboundError::BadUrl(why) => FetchError::Blocked(format!("url: {why}")),
+            OutboundError::Unresolved(why) => FetchError::Failed(format!("url: {why}")),
+        })
     }
 
     pub async fn fetch(&self, raw: &str) -> Result<Fetched, FetchError> {
         let mut url = reqwest::Url::parse(raw)
             .map_err(|e| FetchError::Blocked(format!("url: not a valid URL ({e})")))?;
         for _ in 0..=self.settings.max_redirects {
-            let addr = self.vet(&url).await?;
-            let host = url.host_str().unwrap_or_default().to_string();
-            let client = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                // A proxy would resolve the host again and undo the address check.
-                .no_proxy()
-                .timeout(self.settings.timeout)
-                .resolve(&host, addr)
-                .user_agent(concat!("cairn/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| FetchError::Failed(e.to_string()))?;
-            let res = client
-                .get(url.clone())
+            self.vet(&url).await?;
+            let res = self
+                .client
+                .get(url.as_str())
+                .map_err(|e| FetchError::Blocked(format!("url: {e}")))?
                 .send()
                 .await
-                .map_err(|e| FetchError::Failed(format!("url: fetching {url} failed: {e}")))?;
+                .map_err(|e| match outbound::refusal_in(&e) {
+                    Some(why) => FetchError::Blocked(format!("url: {why}")),
+                    None => FetchError::Failed(format!(
+                        "url: fetching {url} failed: {}",
+                        e.without_url()
+                    )),
+                })?;
             if res.status().is_redirection() {
                 let location = res
                     .headers()
@@ -161,18 +106,17 @@ impl UrlFetcher {
                     res.status()
                 )));
             }
-            if res
-                .content_length()
-                .is_some_and(|l| l > self.settings.max_bytes as u64)
-            {
-                return Err(FetchError::TooLarge(self.settings.max_bytes));
-            }
             let media_type = res
                 .headers()
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let bytes = self.read_body(res, &url).await?;
+            let bytes = self.client.body(res).await.map_err(|e| match e {
+                BodyError::TooLarge(n) => FetchError::TooLarge(n),
+                BodyError::Failed(why) => {
+                    FetchError::Failed(format!("url: reading {url} failed: {why}"))
+                }
+            })?;
             return Ok(Fetched {
                 bytes,
                 media_type,
@@ -183,52 +127,5 @@ impl UrlFetcher {
             "url: more than {} redirects",
             self.settings.max_redirects
         )))
-    }
-
-    /// The body, streamed so that a server that lies about (or omits) its length is cut off
-    /// at `max_bytes`.
-    async fn read_body(
-        &self,
-        res: reqwest::Response,
-        url: &reqwest::Url,
-    ) -> Result<Vec<u8>, FetchError> {
-        let mut bytes = Vec::new();
-        let mut stream = res.bytes_stream();
-        while let Some(piece) = stream.next().await {
-            let piece =
-                piece.map_err(|e| FetchError::Failed(format!("url: reading {url} failed: {e}")))?;
-            if bytes.len() + piece.len() > self.settings.max_bytes {
-                return Err(FetchError::TooLarge(self.settings.max_bytes));
-            }
-            bytes.extend_from_slice(&piece);
-        }
-        Ok(bytes)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_internal;
-
-    #[test]
-    fn internal_ranges_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(is_internal(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
-            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
-        }
     }
 }

@@ -199,6 +199,9 @@ pub struct LocalEndpoint {
     pub last_error: Option<String>,
     pub checked_at: Option<String>,
     pub enabled: bool,
+    /// An admin saved it last: it may reach the operator's internal networks (see
+    /// `crate::outbound`); members' endpoints may only when the operator allows.
+    pub registered_by_admin: bool,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -19,6 +19,7 @@ mod rate_limit;
 mod recovery;
 mod security_roles;
 mod security_exposure;
+mod security_outbound;
 mod shutdown;
 mod sources;
 mod workspaces;

@@ -1,5 +1,7 @@
 //! Any OpenAI-compatible `/v1/embeddings` server: batched requests, timeouts, retries with
-//! exponential backoff on 429, 5xx and transport errors.
+//! exponential backoff on 429, 5xx and transport errors. Answers are read under a size cap;
+//! the service hands in its own HTTP client ([`RemoteEmbedder::connect_with`]) so that the
+//! calls follow its outbound policy (no redirects, vetted and pinned addresses).
 
 use std::time::Duration;
 
@@ -7,6 +9,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{normalize, EmbedError, Embedder};
+
+/// The most bytes read from one answer (a batch of large vectors as JSON is a few MiB).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct RemoteSettings {
@@ -44,9 +49,20 @@ impl RemoteEmbedder {
     pub async fn connect(settings: RemoteSettings, model_id: &str) -> Result<Self, EmbedError> {
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(16)
             .build()
             .map_err(|e| EmbedError::Unavailable(e.to_string()))?;
+        Self::connect_with(client, settings, model_id).await
+    }
+
+    /// [`Self::connect`] through `client`, whose settings (redirects, resolver, timeout)
+    /// are the caller's; `settings.timeout` still bounds each request.
+    pub async fn connect_with(
+        client: reqwest::Client,
+        settings: RemoteSettings,
+        model_id: &str,
+    ) -> Result<Self, EmbedError> {
         let mut embedder = Self {
             client,
             settings,
@@ -71,20 +87,28 @@ impl RemoteEmbedder {
         let body = serde_json::json!({"model": self.settings.model, "input": batch});
         let mut attempt = 0;
         loop {
-            let mut req = self.client.post(&url).json(&body);
+            let mut req = self
+                .client
+                .post(&url)
+                .timeout(self.settings.timeout)
+                .json(&body);
             if let Some(key) = &self.settings.api_key {
                 req = req.bearer_auth(key);
             }
             let outcome = match req.send().await {
                 Ok(res) if res.status().is_success() => {
-                    let parsed: Response = res.json().await.map_err(|e| {
+                    let bytes = read_capped(res).await?;
+                    let parsed: Response = serde_json::from_slice(&bytes).map_err(|e| {
                         EmbedError::Failed(format!("unreadable embeddings response: {e}"))
                     })?;
                     return order(parsed, batch.len());
                 }
                 Ok(res) => {
                     let status = res.status();
-                    let text = res.text().await.unwrap_or_default();
+                    let text = read_capped(res)
+                        .await
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
                     let retryable = status.as_u16() == 429 || status.is_server_error();
                     let err = EmbedError::Failed(format!(
                         "embeddings server answered {status}: {}",
@@ -104,6 +128,25 @@ impl RemoteEmbedder {
             attempt += 1;
         }
     }
+}
+
+/// The body, cut off with an error past [`MAX_RESPONSE_BYTES`] (whatever the server says its
+/// length is).
+async fn read_capped(mut res: reqwest::Response) -> Result<Vec<u8>, EmbedError> {
+    let mut bytes = Vec::new();
+    while let Some(piece) = res
+        .chunk()
+        .await
+        .map_err(|e| EmbedError::Failed(format!("reading the embeddings response: {e}")))?
+    {
+        if bytes.len() + piece.len() > MAX_RESPONSE_BYTES {
+            return Err(EmbedError::Failed(format!(
+                "the embeddings response is larger than {MAX_RESPONSE_BYTES} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&piece);
+    }
+    Ok(bytes)
 }
 
 fn truncate(text: &str) -> String {

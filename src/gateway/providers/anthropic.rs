@@ -319,8 +319,7 @@ impl Anthropic {
     ) -> Result<reqwest::Response, Attempt> {
         let body = request_body(req, to.model, stream).map_err(Attempt::Fatal)?;
         let builder = to
-            .client
-            .post(to.url("messages"))
+            .post("messages")?
             .header("x-api-key", to.provider.api_key.expose_secret())
             .header("anthropic-version", VERSION)
             .json(&body);
@@ -365,20 +364,21 @@ impl ChatProvider for Anthropic {
     /// Anthropic lists its models at `GET /v1/models` in OpenAI's `data` shape.
     async fn discover_models(
         &self,
-        client: &reqwest::Client,
         provider: &ProviderEntry,
+        max: usize,
     ) -> Result<Vec<String>, String> {
+        let client = &provider.outbound;
         let to = Upstream {
-            client,
             provider,
             model: "",
             name: &provider.name,
         };
         let req = client
-            .get(to.url("models"))
+            .get(&to.url("models"))
+            .map_err(|e| e.to_string())?
             .header("x-api-key", provider.api_key.expose_secret())
             .header("anthropic-version", VERSION);
-        openai::models_of(to.with_provider_headers(req)).await
+        openai::models_of(client, to.with_provider_headers(req), max).await
     }
 }
 

@@ -44,9 +44,9 @@ impl ChatProvider for OpenAiCompatible {
 
     async fn discover_models(
         &self,
-        client: &reqwest::Client,
         provider: &ProviderEntry,
+        max: usize,
     ) -> Result<Vec<String>, String> {
-        openai::list_models(client, provider).await
+        openai::list_models(provider, max).await
     }
 }

@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::outbound::{self, Outbound};
 
 /// Where one provider lives, as the catalog knows it.
 #[derive(Clone)]
@@ -30,6 +31,9 @@ pub struct ProviderEntry {
     pub api_key: SecretString,
     pub headers: Vec<(String, SecretString)>,
     pub timeout: Duration,
+    /// The client every call to it goes through: its reach is the operator's for configured
+    /// providers, the endpoint owner's for local endpoints.
+    pub outbound: Outbound,
 }
 
 // Hand-written for the kind's name (`ChatProvider` is no `Debug`).
@@ -43,9 +47,9 @@ impl std::fmt::Debug for ProviderEntry {
     }
 }
 
-/// One request to one upstream: the provider, the HTTP client and the model it knows.
+/// One request to one upstream: the provider (with the client that calls it) and the model
+/// it knows.
 pub struct Upstream<'a> {
-    pub client: &'a reqwest::Client,
     pub provider: &'a ProviderEntry,
     /// The model name the provider knows.
     pub model: &'a str,
@@ -57,6 +61,15 @@ impl Upstream<'_> {
     /// `path` under the provider's base URL.
     pub fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.provider.base_url.trim_end_matches('/'))
+    }
+
+    /// A POST to `path`; a destination the outbound policy refuses lets the next candidate
+    /// try.
+    pub fn post(&self, path: &str) -> Result<reqwest::RequestBuilder, Attempt> {
+        self.provider
+            .outbound
+            .post(&self.url(path))
+            .map_err(|e| Attempt::Next(format!("{}: {e}", self.name)))
     }
 
     /// A request with the provider's timeout and extra headers.
@@ -137,11 +150,12 @@ pub trait ChatProvider: Send + Sync {
     /// A fresh translator for one stream.
     fn stream_events(&self) -> Box<dyn StreamEvents>;
 
-    /// The model ids the server lists (health check and discovery of local endpoints).
+    /// The model ids the server lists (health check and discovery of local endpoints), at
+    /// most `max`.
     async fn discover_models(
         &self,
-        client: &reqwest::Client,
         provider: &ProviderEntry,
+        max: usize,
     ) -> Result<Vec<String>, String>;
 }
 
@@ -212,7 +226,7 @@ pub async fn send(
     to.with_provider_headers(req)
         .send()
         .await
-        .map_err(|e| Attempt::Next(format!("{}: {}", to.name, e.without_url())))
+        .map_err(|e| Attempt::Next(format!("{}: {}", to.name, outbound::describe(e))))
 }
 
 #[cfg(test)]

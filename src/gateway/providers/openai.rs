@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::{send, Attempt, ChatProvider, ProviderEntry, StreamEvents, StreamStep, Upstream};
 use crate::gateway::ChatRequest;
+use crate::outbound::{self, Outbound};
 
 #[derive(Debug, Default)]
 pub struct OpenAi;
@@ -23,8 +24,7 @@ pub async fn post(
     // asked for it.
     let include_usage = stream.then(|| json!({"include_usage": true}));
     let mut builder = to
-        .client
-        .post(to.url("chat/completions"))
+        .post("chat/completions")?
         .json(&req.wire(to.model, include_usage.as_ref()));
     let key = to.provider.api_key.expose_secret();
     if !key.is_empty() {
@@ -49,41 +49,46 @@ impl StreamEvents for Chunks {
     }
 }
 
-/// `GET models`: the ids of the `data` array.
-pub async fn list_models(
-    client: &reqwest::Client,
-    provider: &ProviderEntry,
-) -> Result<Vec<String>, String> {
+/// `GET models`: the ids of the `data` array, at most `max`.
+pub async fn list_models(provider: &ProviderEntry, max: usize) -> Result<Vec<String>, String> {
     let to = Upstream {
-        client,
         provider,
         model: "",
         name: &provider.name,
     };
-    let mut req = client.get(to.url("models"));
+    let mut req = provider
+        .outbound
+        .get(&to.url("models"))
+        .map_err(|e| e.to_string())?;
     let key = provider.api_key.expose_secret();
     if !key.is_empty() {
         req = req.bearer_auth(key);
     }
-    models_of(to.with_provider_headers(req)).await
+    models_of(&provider.outbound, to.with_provider_headers(req), max).await
 }
 
 /// Sends a model listing request and reads the ids of its `data` array (OpenAI's and
-/// Anthropic's shape alike).
-pub async fn models_of(req: reqwest::RequestBuilder) -> Result<Vec<String>, String> {
-    let res = req.send().await.map_err(|e| e.without_url().to_string())?;
+/// Anthropic's shape alike), keeping the first `max`. The body is read under the client's
+/// size cap, so a server cannot answer an endless list.
+pub async fn models_of(
+    client: &Outbound,
+    req: reqwest::RequestBuilder,
+    max: usize,
+) -> Result<Vec<String>, String> {
+    let res = req.send().await.map_err(outbound::describe)?;
     if !res.status().is_success() {
         return Err(format!("GET /v1/models answered {}", res.status()));
     }
-    let body: Value = res
-        .json()
+    let body: Value = client
+        .json(res)
         .await
-        .map_err(|e| format!("GET /v1/models: unreadable answer ({})", e.without_url()))?;
+        .map_err(|e| format!("GET /v1/models: {e}"))?;
     Ok(body["data"]
         .as_array()
         .ok_or("GET /v1/models: no data array")?
         .iter()
         .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .take(max)
         .collect())
 }
 
@@ -123,9 +128,9 @@ impl ChatProvider for OpenAi {
 
     async fn discover_models(
         &self,
-        client: &reqwest::Client,
         provider: &ProviderEntry,
+        max: usize,
     ) -> Result<Vec<String>, String> {
-        list_models(client, provider).await
+        list_models(provider, max).await
     }
 }

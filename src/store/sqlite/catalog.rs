@@ -58,6 +58,7 @@ fn endpoint_row(r: &SqliteRow) -> sqlx::Result<LocalEndpoint> {
         last_error: r.try_get("last_error")?,
         checked_at: r.try_get("checked_at")?,
         enabled: r.try_get("enabled")?,
+        registered_by_admin: r.try_get("registered_by_admin")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -171,8 +172,8 @@ impl CatalogStore for SqliteCatalog {
     async fn save_endpoint(&self, e: &LocalEndpoint) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT OR REPLACE INTO local_endpoints (id, account_id, workspace_id, url, label, default_model, \
-             headers_enc, header_names, status, models, last_error, checked_at, enabled, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             headers_enc, header_names, status, models, last_error, checked_at, enabled, registered_by_admin, \
+             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&e.id)
         .bind(&e.account_id)
@@ -187,6 +188,7 @@ impl CatalogStore for SqliteCatalog {
         .bind(&e.last_error)
         .bind(&e.checked_at)
         .bind(e.enabled)
+        .bind(e.registered_by_admin)
         .bind(&e.created_at)
         .bind(&e.updated_at)
         .execute(&self.pool)
