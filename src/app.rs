@@ -30,6 +30,7 @@ use crate::harness::{Harness, HarnessSettings};
 use crate::memory::Memory;
 use crate::retrieval::Retriever;
 use crate::sources::fetch::{FetchSettings, UrlFetcher};
+use crate::sources::isolate::ExtractLimits;
 use crate::sources::{Sources, SourcesSettings};
 use crate::state::AppState;
 use crate::store::gateway::{BillingStore, CatalogStore, UsageStore};
@@ -120,7 +121,7 @@ impl Engine {
         let harness = build_harness(config, &stores, memory.clone())?;
         let _ = context.hooks.set(harness.clone());
         let gateway = open_gateway(config, &stores).await?;
-        let sources = build_sources(config, &stores, retriever, chunker);
+        let sources = build_sources(config, &stores, retriever, chunker)?;
         sources.recover().await?;
         Ok(Self {
             stores,
@@ -285,15 +286,19 @@ fn build_sources(
     stores: &Stores,
     retriever: Arc<Retriever>,
     chunker: Arc<Chunker>,
-) -> Arc<Sources> {
+) -> anyhow::Result<Arc<Sources>> {
     let s = &config.sources;
+    let extract = ExtractLimits::new(
+        s.extract_memory_mb,
+        Duration::from_secs(s.extract_timeout_secs),
+    )?;
     let fetcher = Arc::new(UrlFetcher::new(FetchSettings {
         allow_hosts: s.url_allow_hosts.clone(),
         max_bytes: s.url_max_bytes,
         timeout: Duration::from_secs(s.url_timeout_secs),
         max_redirects: s.url_max_redirects,
     }));
-    Arc::new(Sources {
+    Ok(Arc::new(Sources {
         store: stores.sources.clone(),
         retriever,
         chunker,
@@ -305,9 +310,12 @@ fn build_sources(
                 .max_length
                 .saturating_sub(s.chunk_tokens + 4),
             max_records: s.max_records,
+            extract,
+            queue_max_jobs: s.queue_max_jobs,
+            queue_max_bytes: s.queue_max_bytes,
         },
         wake: Arc::new(tokio::sync::Notify::new()),
-    })
+    }))
 }
 
 pub struct App {

@@ -10,6 +10,7 @@ pub mod memory;
 pub mod sources;
 pub mod sqlite;
 pub mod text_index;
+mod text_stats;
 pub mod time;
 pub mod vectors;
 
