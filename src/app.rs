@@ -32,6 +32,7 @@ use crate::memory::Memory;
 use crate::outbound::{Outbound, Reach, DEFAULT_MAX_BODY};
 use crate::retrieval::Retriever;
 use crate::sources::fetch::{FetchSettings, UrlFetcher};
+use crate::sources::isolate::ExtractLimits;
 use crate::sources::{Sources, SourcesSettings};
 use crate::state::AppState;
 use crate::store::gateway::{BillingStore, CatalogStore, UsageStore};
@@ -312,12 +313,17 @@ fn build_sources(
     chunker: Arc<Chunker>,
 ) -> anyhow::Result<Arc<Sources>> {
     let s = &config.sources;
+    let extract = ExtractLimits::new(
+        s.extract_memory_mb,
+        Duration::from_secs(s.extract_timeout_secs),
+    )?;
     let fetcher = Arc::new(UrlFetcher::new(FetchSettings {
         allow_hosts: s.url_allow_hosts.clone(),
         max_bytes: s.url_max_bytes,
         timeout: Duration::from_secs(s.url_timeout_secs),
         max_redirects: s.url_max_redirects,
     })?);
+    }));
     Ok(Arc::new(Sources {
         store: stores.sources.clone(),
         retriever,
@@ -330,6 +336,9 @@ fn build_sources(
                 .max_length
                 .saturating_sub(s.chunk_tokens + 4),
             max_records: s.max_records,
+            extract,
+            queue_max_jobs: s.queue_max_jobs,
+            queue_max_bytes: s.queue_max_bytes,
         },
         wake: Arc::new(tokio::sync::Notify::new()),
     }))

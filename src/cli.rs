@@ -68,6 +68,17 @@ pub enum Command {
     },
     /// Re-embed every document with the configured embedding model (after changing it).
     Reindex,
+    /// Internal: extract the document on stdin, answer JSON on stdout. The server runs it as
+    /// a child process under memory and time limits (`sources::isolate`).
+    #[command(hide = true)]
+    Extract {
+        /// text, markdown, html or pdf.
+        #[arg(long)]
+        kind: String,
+        /// Lower the address-space limit to the current size plus this many MiB first.
+        #[arg(long)]
+        memory_mb: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,9 +118,16 @@ pub struct CreateAdminArgs {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Openapi = cli.command {
-        print!("{}", crate::http::openapi::spec_json());
-        return Ok(());
+    match &cli.command {
+        Command::Openapi => {
+            print!("{}", crate::http::openapi::spec_json());
+            return Ok(());
+        }
+        // No config and no logs: stdout carries the answer.
+        Command::Extract { kind, memory_mb } => {
+            return crate::sources::isolate::run_child(kind, *memory_mb)
+        }
+        _ => {}
     }
     let config = Config::load(cli.config.as_deref())?;
     crate::telemetry::init_logs(&config.log);
@@ -117,7 +135,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Keys(KeysCommand::Create(args)) => create_key(config, args).await,
         Command::Users(UsersCommand::CreateAdmin(args)) => create_admin(config, args).await,
-        Command::Openapi => Ok(()),
+        Command::Openapi | Command::Extract { .. } => Ok(()),
         Command::Ingest {
             paths,
             workspace,

@@ -164,6 +164,8 @@ pub struct ContextConfig {
     pub chunk_candidates: usize,
     pub graph_hops: usize,
     pub graph_neighbours: usize,
+    /// Most entities named in a query that seed the graph walk.
+    pub graph_max_entities: usize,
     pub recent_events: usize,
     pub recency_half_life_days: f64,
     pub duplicate_threshold: f64,
@@ -259,6 +261,13 @@ pub struct SourcesConfig {
     pub url_timeout_secs: u64,
     pub url_max_redirects: usize,
     pub max_records: usize,
+    /// Memory (MiB) a PDF parser may use in its child process, beyond the program itself.
+    pub extract_memory_mb: u64,
+    /// Seconds a child process may spend extracting one document before it is killed.
+    pub extract_timeout_secs: u64,
+    /// Per workspace: most jobs queued for the background worker, and most queued bytes.
+    pub queue_max_jobs: u64,
+    pub queue_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -399,6 +408,7 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_server_and_auth()?;
         self.validate_embedding_and_sources()?;
+        self.validate_source_limits()?;
         self.validate_search_and_context()?;
         self.validate_harness_guard_reflection()?;
         self.validate_providers_and_models()?;
@@ -437,6 +447,27 @@ impl Config {
                 "sources.chunk_overlap",
                 "must be smaller than sources.chunk_tokens",
             ));
+        }
+        Ok(())
+    }
+
+    /// The extraction sandbox and the ingest queue need room to work at all.
+    fn validate_source_limits(&self) -> Result<(), ConfigError> {
+        let s = &self.sources;
+        if s.extract_memory_mb < 16 {
+            return Err(invalid("sources.extract_memory_mb", "must be at least 16"));
+        }
+        if s.extract_timeout_secs == 0 {
+            return Err(invalid("sources.extract_timeout_secs", "must be positive"));
+        }
+        if s.queue_max_jobs == 0 || s.queue_max_bytes == 0 {
+            return Err(invalid(
+                "sources.queue_max_jobs",
+                "queue_max_jobs and queue_max_bytes must be positive",
+            ));
+        }
+        if self.context.graph_max_entities == 0 {
+            return Err(invalid("context.graph_max_entities", "must be at least 1"));
         }
         Ok(())
     }

@@ -30,6 +30,9 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("Rate limit exceeded")]
     RateLimited { retry_after_secs: u64 },
+    /// 429 for a resource at its cap (a full ingest queue), not a credential's rate.
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("{0}")]
     ServiceUnavailable(String),
     /// 402: the prepaid balance or a budget cannot cover the request.
@@ -66,7 +69,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BillingRequired(_) => StatusCode::PAYMENT_REQUIRED,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -87,6 +90,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "Unsupported media type".into(),
             Self::Unprocessable(_) => "Unprocessable content".into(),
             Self::RateLimited { .. } => "Rate limit exceeded".into(),
+            Self::TooManyRequests(_) => "Too many requests".into(),
             Self::ServiceUnavailable(msg) => msg.clone(),
             Self::BillingRequired(_) => "billing_required".into(),
             Self::NotImplemented(_) => "Not implemented".into(),
@@ -99,7 +103,8 @@ impl ApiError {
             Self::BadRequest(m)
             | Self::Conflict(m)
             | Self::UnsupportedMediaType(m)
-            | Self::Unprocessable(m) => Some(m.clone()),
+            | Self::Unprocessable(m)
+            | Self::TooManyRequests(m) => Some(m.clone()),
             Self::PayloadTooLarge(_) => Some(self.to_string()),
             Self::Unauthorized(_) => {
                 Some("Send `Authorization: Bearer <token>` with a valid API key or session token.".into())

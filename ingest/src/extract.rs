@@ -91,14 +91,15 @@ pub enum ExtractError {
 }
 
 /// One page's character range within [`Extracted::text`] (PDF only).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PageSpan {
     pub page: u32,
     pub start: usize,
     pub end: usize,
 }
 
-#[derive(Debug, Clone)]
+/// Serializable: the server runs some parsers in a child process that answers in JSON.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Extracted {
     pub kind: ContentKind,
     pub title: Option<String>,

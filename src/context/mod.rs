@@ -110,6 +110,15 @@ fn ms(since: Instant) -> f64 {
     (since.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0
 }
 
+/// Where each note candidate sits in `out`, so a graph hit finds it without a scan.
+fn note_positions(out: &[Candidate]) -> HashMap<String, usize> {
+    out.iter()
+        .enumerate()
+        .filter(|(_, c)| c.item_type == ItemType::Note)
+        .map(|(i, c)| (c.id.clone(), i))
+        .collect()
+}
+
 /// Whether a note may enter a pack answered as of `at`.
 fn visible(n: &NoteRow, at: &str, spec: &PackSpec) -> bool {
     let status_ok = n.status == NoteStatus::Approved
@@ -390,7 +399,8 @@ impl ContextPacks {
     ) -> ApiResult<usize> {
         let graph = &self.memory.graph;
         let ws_id = &g.ws.id;
-        let matched = graph.match_entities(ws_id, &g.spec.query);
+        let s = &self.settings;
+        let matched = graph.match_entities(ws_id, &g.spec.query, s.graph_max_entities);
         let mut seeds: Vec<NodeKey> = matched.iter().map(|id| NodeKey::entity(id)).collect();
         seeds.extend(top_notes);
         let mut added = 0;
@@ -403,8 +413,10 @@ impl ContextPacks {
                 added += 1;
             }
         }
-        let s = &self.settings;
         let near = graph.neighbours(ws_id, &seeds, s.graph_hops, s.graph_neighbours);
+        let matched: HashSet<String> = matched.into_iter().collect();
+        // Entities pushed below never move the retrieved notes' positions.
+        let retrieved = note_positions(&g.out);
         let mut wanted_notes: HashMap<String, (f64, String)> = HashMap::new();
         for n in &near {
             let why = format!(
@@ -417,11 +429,7 @@ impl ContextPacks {
             let hops = n.hops as f64;
             let graph_relevance = GRAPH_RELEVANCE_SHARE * n.weight / hops;
             if n.node.kind == ItemType::Note {
-                if let Some(c) = g
-                    .out
-                    .iter_mut()
-                    .find(|c| c.item_type == ItemType::Note && c.id == n.node.id)
-                {
+                if let Some(c) = retrieved.get(&n.node.id).and_then(|i| g.out.get_mut(*i)) {
                     c.relevance = (c.relevance + GRAPH_BOOST_SHARE * n.weight / hops).min(1.0);
                     c.reason = format!("retrieved; {why}");
                     continue;

@@ -1,14 +1,23 @@
 //! The memory graph in `petgraph`: notes and entities as nodes, links as edges, one graph per
 //! workspace. Loaded from SQL at start and updated after every committed write, so k-hop
-//! neighbourhoods cost no SQL on the context-pack path.
+//! neighbourhoods cost no SQL on the context-pack path. Each workspace has its own lock (the
+//! map's lock is held only to find a workspace), none is held across an await, and the work
+//! of one query is bounded: entity names are matched through a phrase index (no scan of every
+//! entity), at most `max` matched entities are kept and a walk visits at most
+//! [`MAX_VISITED`] nodes.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::RwLock;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableUnGraph};
 use petgraph::visit::EdgeRef;
 
 use crate::store::memory::{EntityRow, ItemType, LinkRow};
+
+/// Most nodes one neighbourhood walk visits, whatever the hubs it meets.
+pub const MAX_VISITED: usize = 10_000;
+/// Longest entity name or alias, in words, that a query is searched for.
+const MAX_TERM_WORDS: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NodeKey {
@@ -53,7 +62,7 @@ struct Edge {
 pub struct EntityName {
     pub name: String,
     pub entity_type: String,
-    /// Lower-cased name and aliases.
+    /// Name and aliases as lower-cased words joined by one space ("acme corp").
     terms: Vec<String>,
 }
 
@@ -63,6 +72,10 @@ struct WorkspaceGraph {
     nodes: HashMap<NodeKey, NodeIndex>,
     edges: HashMap<String, EdgeIndex>,
     entities: HashMap<String, EntityName>,
+    /// Each normalised name or alias and the entities that have it.
+    by_term: HashMap<String, BTreeSet<String>>,
+    /// Words of the longest term.
+    max_words: usize,
 }
 
 /// A node reached from the seeds: how far, through which relation, with the product of the
@@ -76,9 +89,27 @@ pub struct Neighbour {
     pub from: NodeKey,
 }
 
+type Shared = Arc<RwLock<WorkspaceGraph>>;
+
 #[derive(Default)]
 pub struct Graphs {
-    inner: RwLock<HashMap<String, WorkspaceGraph>>,
+    inner: RwLock<HashMap<String, Shared>>,
+}
+
+/// Lower-cased alphanumeric words.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+fn read(g: &Shared) -> RwLockReadGuard<'_, WorkspaceGraph> {
+    g.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write(g: &Shared) -> RwLockWriteGuard<'_, WorkspaceGraph> {
+    g.write().unwrap_or_else(|p| p.into_inner())
 }
 
 impl WorkspaceGraph {
@@ -96,6 +127,52 @@ impl WorkspaceGraph {
             self.graph.remove_edge(e);
         }
     }
+
+    /// Replaces the phrase-index entries of entity `id` with `terms`.
+    fn index_terms(&mut self, id: &str, terms: &[String]) {
+        let old = self
+            .entities
+            .get(id)
+            .map(|e| e.terms.clone())
+            .unwrap_or_default();
+        for t in old {
+            if let Some(ids) = self.by_term.get_mut(&t) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    self.by_term.remove(&t);
+                }
+            }
+        }
+        for t in terms {
+            self.by_term
+                .entry(t.clone())
+                .or_default()
+                .insert(id.to_string());
+            self.max_words = self.max_words.max(t.split(' ').count());
+        }
+    }
+
+    /// Entity ids whose term is a run of `words`, with the words of their longest match.
+    fn matches(&self, words: &[String]) -> HashMap<&str, usize> {
+        let longest = self.max_words.min(MAX_TERM_WORDS);
+        let mut best: HashMap<&str, usize> = HashMap::new();
+        let mut rest = words;
+        while let Some((_, tail)) = rest.split_first() {
+            let mut phrase = String::new();
+            for (len, word) in rest.iter().take(longest).enumerate() {
+                if len > 0 {
+                    phrase.push(' ');
+                }
+                phrase.push_str(word);
+                for id in self.by_term.get(&phrase).into_iter().flatten() {
+                    let n = best.entry(id.as_str()).or_default();
+                    *n = (*n).max(len + 1);
+                }
+            }
+            rest = tail;
+        }
+        best
+    }
 }
 
 impl Graphs {
@@ -110,24 +187,37 @@ impl Graphs {
         graphs
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, WorkspaceGraph>> {
-        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    /// The workspace's graph, if it has one; the map's lock is released on return.
+    fn workspace(&self, workspace_id: &str) -> Option<Shared> {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(workspace_id)
+            .cloned()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, WorkspaceGraph>> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    fn workspace_or_new(&self, workspace_id: &str) -> Shared {
+        if let Some(g) = self.workspace(workspace_id) {
+            return g;
+        }
+        self.inner
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(workspace_id.to_string())
+            .or_default()
+            .clone()
     }
 
     pub fn put_entity(&self, e: &EntityRow) {
-        let mut terms: Vec<String> = std::iter::once(&e.name)
+        let terms: BTreeSet<String> = std::iter::once(&e.name)
             .chain(e.aliases.iter())
-            .map(|t| t.trim().to_lowercase())
+            .map(|t| words(t).join(" "))
             .filter(|t| !t.is_empty())
             .collect();
-        terms.sort();
-        terms.dedup();
-        let mut all = self.write();
-        let g = all.entry(e.workspace_id.clone()).or_default();
+        let terms: Vec<String> = terms.into_iter().collect();
+        let shared = self.workspace_or_new(&e.workspace_id);
+        let mut g = write(&shared);
+        g.index_terms(&e.id, &terms);
         g.node(NodeKey::entity(&e.id));
         g.entities.insert(
             e.id.clone(),
@@ -140,8 +230,8 @@ impl Graphs {
     }
 
     pub fn put_link(&self, l: &LinkRow) {
-        let mut all = self.write();
-        let g = all.entry(l.workspace_id.clone()).or_default();
+        let shared = self.workspace_or_new(&l.workspace_id);
+        let mut g = write(&shared);
         g.remove_link(&l.id);
         let a = g.node(NodeKey::new(&l.from_type, &l.from_id));
         let b = g.node(NodeKey::new(&l.to_type, &l.to_id));
@@ -157,50 +247,38 @@ impl Graphs {
     }
 
     pub fn remove_link(&self, workspace_id: &str, link_id: &str) {
-        if let Some(g) = self.write().get_mut(workspace_id) {
-            g.remove_link(link_id);
+        if let Some(shared) = self.workspace(workspace_id) {
+            write(&shared).remove_link(link_id);
         }
     }
 
     pub fn entity(&self, workspace_id: &str, id: &str) -> Option<EntityName> {
-        self.read()
-            .get(workspace_id)
-            .and_then(|g| g.entities.get(id).cloned())
+        let shared = self.workspace(workspace_id)?;
+        let g = read(&shared);
+        g.entities.get(id).cloned()
     }
 
-    /// Entities whose name or an alias occurs in `query` as whole words, case-insensitively.
-    pub fn match_entities(&self, workspace_id: &str, query: &str) -> Vec<String> {
-        let words: Vec<String> = query
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect();
-        let haystack = format!(" {} ", words.join(" "));
-        let all = self.read();
-        let Some(g) = all.get(workspace_id) else {
+    /// Entities whose name or an alias occurs in `query` as whole words, case-insensitively:
+    /// at most `max`, those with the longest matching name first (then by id).
+    pub fn match_entities(&self, workspace_id: &str, query: &str, max: usize) -> Vec<String> {
+        let query_words = words(query);
+        let Some(shared) = self.workspace(workspace_id) else {
             return vec![];
         };
-        let mut out: Vec<String> = g
-            .entities
-            .iter()
-            .filter(|(_, e)| {
-                e.terms.iter().any(|t| {
-                    let normalised: Vec<&str> = t
-                        .split(|c: char| !c.is_alphanumeric())
-                        .filter(|w| !w.is_empty())
-                        .collect();
-                    !normalised.is_empty()
-                        && haystack.contains(&format!(" {} ", normalised.join(" ")))
-                })
-            })
-            .map(|(id, _)| id.clone())
+        let g = read(&shared);
+        let mut found: Vec<(usize, &str)> = g
+            .matches(&query_words)
+            .into_iter()
+            .map(|(id, n)| (n, id))
             .collect();
-        out.sort();
-        out
+        found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        found.truncate(max);
+        found.into_iter().map(|(_, id)| id.to_string()).collect()
     }
 
     /// Breadth-first neighbourhood of `seeds` up to `hops` links away, seeds excluded; each
-    /// node once, at its shortest distance (the heavier path on ties).
+    /// node once, at its shortest distance (the heavier path on ties); at most
+    /// [`MAX_VISITED`] nodes are reached.
     pub fn neighbours(
         &self,
         workspace_id: &str,
@@ -208,18 +286,18 @@ impl Graphs {
         hops: usize,
         limit: usize,
     ) -> Vec<Neighbour> {
-        let all = self.read();
-        let Some(g) = all.get(workspace_id) else {
+        let Some(shared) = self.workspace(workspace_id) else {
             return vec![];
         };
-        let mut seen: HashMap<NodeIndex, Neighbour> = HashMap::new();
+        let g = read(&shared);
+        let mut seed_set: HashSet<NodeIndex> = HashSet::new();
         let mut queue: VecDeque<(NodeIndex, usize, f64)> = VecDeque::new();
-        for s in seeds {
-            if let Some(i) = g.nodes.get(s) {
+        for i in seeds.iter().filter_map(|s| g.nodes.get(s)) {
+            if seed_set.insert(*i) {
                 queue.push_back((*i, 0, 1.0));
             }
         }
-        let seed_set: Vec<NodeIndex> = queue.iter().map(|(i, _, _)| *i).collect();
+        let mut seen: HashMap<NodeIndex, Neighbour> = HashMap::new();
         while let Some((at, depth, weight)) = queue.pop_front() {
             if depth >= hops {
                 continue;
@@ -234,6 +312,12 @@ impl Graphs {
                     continue;
                 }
                 let w = weight * edge.weight().weight.clamp(0.0, 1.0);
+                match seen.get(&other) {
+                    Some(prev) if prev.hops < depth + 1 => continue,
+                    Some(prev) if prev.hops == depth + 1 && prev.weight >= w => continue,
+                    None if seen.len() >= MAX_VISITED => continue,
+                    _ => {}
+                }
                 let candidate = Neighbour {
                     node: g.graph[other].clone(),
                     hops: depth + 1,
@@ -241,16 +325,8 @@ impl Graphs {
                     relation: edge.weight().relation.clone(),
                     from: g.graph[at].clone(),
                 };
-                match seen.get(&other) {
-                    Some(prev) if prev.hops < candidate.hops => continue,
-                    Some(prev) if prev.hops == candidate.hops && prev.weight >= w => continue,
-                    Some(_) => {
-                        seen.insert(other, candidate);
-                    }
-                    None => {
-                        seen.insert(other, candidate);
-                        queue.push_back((other, depth + 1, w));
-                    }
+                if seen.insert(other, candidate).is_none() {
+                    queue.push_back((other, depth + 1, w));
                 }
             }
         }
@@ -310,10 +386,13 @@ mod tests {
             ],
             vec![],
         );
-        assert_eq!(g.match_entities("w", "what does acme sell?"), vec!["e1"]);
-        assert_eq!(g.match_entities("w", "Acme-Corp pricing"), vec!["e1"]);
-        assert!(g.match_entities("w", "bobsled results").is_empty());
-        assert!(g.match_entities("other", "Bob").is_empty());
+        assert_eq!(
+            g.match_entities("w", "what does acme sell?", 50),
+            vec!["e1"]
+        );
+        assert_eq!(g.match_entities("w", "Acme-Corp pricing", 50), vec!["e1"]);
+        assert!(g.match_entities("w", "bobsled results", 50).is_empty());
+        assert!(g.match_entities("other", "Bob", 50).is_empty());
     }
 
     #[test]
@@ -334,5 +413,45 @@ mod tests {
         g.remove_link("w", "l2");
         let near = g.neighbours("w", &seeds, 2, 10);
         assert_eq!(near.len(), 1);
+    }
+
+    #[test]
+    fn matched_entities_are_capped_longest_names_first() {
+        let mut entities: Vec<EntityRow> = (0..200)
+            .map(|i| entity(&format!("e{i:03}"), &format!("w{i}"), &[]))
+            .collect();
+        entities.push(entity("long", "w1 w2 w3", &[]));
+        let g = Graphs::load(entities, vec![]);
+        let query: Vec<String> = (0..200).map(|i| format!("w{i}")).collect();
+        let matched = g.match_entities("w", &query.join(" "), 50);
+        assert_eq!(matched.len(), 50);
+        assert_eq!(matched[0], "long");
+        assert_eq!(matched[1], "e000");
+        assert!(g.match_entities("w", &query.join(" "), 1000).len() == 201);
+    }
+
+    #[test]
+    fn a_renamed_entity_no_longer_matches_its_old_name() {
+        let g = Graphs::load(vec![entity("e1", "Acme", &[])], vec![]);
+        g.put_entity(&entity("e1", "Globex", &[]));
+        assert!(g.match_entities("w", "acme", 50).is_empty());
+        assert_eq!(g.match_entities("w", "globex", 50), vec!["e1"]);
+    }
+
+    #[test]
+    fn a_walk_through_a_hub_stops_at_the_visit_cap() {
+        let links: Vec<LinkRow> = (0..MAX_VISITED + 500)
+            .map(|i| {
+                link(
+                    &format!("l{i}"),
+                    ("entity", "hub"),
+                    ("note", format!("n{i}").as_str()),
+                    1.0,
+                )
+            })
+            .collect();
+        let g = Graphs::load(vec![entity("hub", "Hub", &[])], links);
+        let near = g.neighbours("w", &[NodeKey::entity("hub")], 2, usize::MAX);
+        assert_eq!(near.len(), MAX_VISITED);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod fetch;
 pub mod intake;
+pub mod isolate;
 pub mod model;
 mod pipeline;
 mod search;

@@ -8,6 +8,7 @@ use cairn_ingest::{extract, Chunk, ContentKind, ExtractError, Extracted};
 use crate::error::ApiError;
 use crate::retrieval::Retriever;
 use crate::sources::fetch::FetchError;
+use crate::sources::isolate;
 use crate::sources::service::{Sources, CHUNK_ITEM};
 use crate::store::sources::{BeginIngest, ChunkRow, DocumentRow, SourceRow, SourceStore};
 use crate::store::text_index::TextEntry;
@@ -112,16 +113,16 @@ impl Sources {
                     fetched.media_type.as_deref(),
                     &fetched.bytes,
                 )?;
-                Ok(run_extract(kind, fetched.bytes).await?)
+                Ok(self.run_extract(kind, fetched.bytes).await?)
             }
-            "text" | "record" => Ok(run_extract(ContentKind::Text, bytes).await?),
+            "text" | "record" => Ok(self.run_extract(ContentKind::Text, bytes).await?),
             _ => {
                 let kind = ContentKind::detect(
                     source.filename.as_deref(),
                     source.media_type.as_deref(),
                     &bytes,
                 )?;
-                Ok(run_extract(kind, bytes).await?)
+                Ok(self.run_extract(kind, bytes).await?)
             }
         }
     }
@@ -467,10 +468,21 @@ impl Writer {
     }
 }
 
-async fn run_extract(kind: ContentKind, bytes: Vec<u8>) -> Result<Extracted, ExtractError> {
-    tokio::task::spawn_blocking(move || extract(kind, &bytes))
-        .await
-        .unwrap_or_else(|_| Err(ExtractError::Undecodable("extraction crashed".into())))
+impl Sources {
+    /// Extracts in a child process under memory and time limits for the formats whose parser
+    /// decompresses (`isolate`), on the blocking pool for the others.
+    async fn run_extract(
+        &self,
+        kind: ContentKind,
+        bytes: Vec<u8>,
+    ) -> Result<Extracted, ExtractError> {
+        if isolate::isolated(kind) {
+            return isolate::extract(&self.settings.extract, kind, bytes).await;
+        }
+        tokio::task::spawn_blocking(move || extract(kind, &bytes))
+            .await
+            .unwrap_or_else(|_| Err(ExtractError::Undecodable("extraction crashed".into())))
+    }
 }
 
 fn path_name(url: &str) -> Option<String> {

@@ -11,7 +11,7 @@ use crate::retrieval::Retriever;
 use crate::sources::fetch::UrlFetcher;
 use crate::sources::model::{ChunkList, ChunkView, DocumentView, SourceList, SourceView};
 use crate::sources::pipeline::{OnFailure, Pending};
-use crate::store::sources::{SourceFilter, SourceRow, SourceStore};
+use crate::store::sources::{EnqueueRefused, QueueLimits, SourceFilter, SourceRow, SourceStore};
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
 
@@ -53,6 +53,11 @@ pub struct SourcesSettings {
     /// the special tokens and the separator.
     pub title_tokens: usize,
     pub max_records: usize,
+    /// Limits of the child process that extracts PDFs.
+    pub extract: crate::sources::isolate::ExtractLimits,
+    /// Per workspace: most queued jobs, and most queued payload bytes.
+    pub queue_max_jobs: u64,
+    pub queue_max_bytes: u64,
 }
 
 pub struct Sources {
@@ -80,15 +85,18 @@ impl Sources {
         let p_bytes = bytes;
         if !wait {
             row.status = "queued".into();
-            if self
+            match self
                 .store
-                .enqueue(row.clone(), insert, p_bytes)
+                .enqueue(row.clone(), insert, p_bytes, self.queue_limits())
                 .await?
-                .is_err()
             {
-                return Err(ApiError::Conflict(
-                    "a source with this external_source/external_id already exists".into(),
-                ));
+                Ok(()) => {}
+                Err(EnqueueRefused::QueueFull) => return Err(self.queue_full()),
+                Err(EnqueueRefused::ExternalConflict) => {
+                    return Err(ApiError::Conflict(
+                        "a source with this external_source/external_id already exists".into(),
+                    ))
+                }
             }
             self.wake.notify_one();
             let mut view = SourceView::from_row(row, &ws.workspace_id);
@@ -114,6 +122,7 @@ impl Sources {
         wait: bool,
     ) -> ApiResult<(Ingested, Vec<SourceView>)> {
         if !wait {
+            self.check_queue_room(ws, &items).await?;
             let mut out = Vec::with_capacity(items.len());
             for p in items {
                 out.push(self.create(ws, p, false).await?.1);
@@ -159,6 +168,39 @@ impl Sources {
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("batch result count mismatch")))?;
         Ok((Ingested::Ready, out))
+    }
+
+    fn queue_limits(&self) -> QueueLimits {
+        QueueLimits {
+            max_jobs: self.settings.queue_max_jobs,
+            max_bytes: self.settings.queue_max_bytes,
+        }
+    }
+
+    fn queue_full(&self) -> ApiError {
+        ApiError::TooManyRequests(format!(
+            "this workspace's ingest queue is full (at most {} sources and {} bytes waiting: \
+             sources.queue_max_jobs, sources.queue_max_bytes); retry once queued sources are \
+             processed",
+            self.settings.queue_max_jobs, self.settings.queue_max_bytes
+        ))
+    }
+
+    /// Refuses a batch to queue that cannot fit the workspace's queue as a whole, before any
+    /// of it is queued (each enqueue still checks on its own).
+    async fn check_queue_room(&self, ws: &Workspace, items: &[Pending]) -> ApiResult<()> {
+        let (jobs, bytes) = self.store.queue_usage(&ws.id).await?;
+        let more_jobs = u64::try_from(items.len()).unwrap_or(u64::MAX);
+        let more_bytes: u64 = items
+            .iter()
+            .map(|p| u64::try_from(p.bytes.len()).unwrap_or(u64::MAX))
+            .fold(0, u64::saturating_add);
+        if jobs.saturating_add(more_jobs) > self.settings.queue_max_jobs
+            || bytes.saturating_add(more_bytes) > self.settings.queue_max_bytes
+        {
+            return Err(self.queue_full());
+        }
+        Ok(())
     }
 
     /// Decides what a new source is: a duplicate of what the workspace holds, or a row to

@@ -11,6 +11,7 @@ pub mod private;
 pub mod sources;
 pub mod sqlite;
 pub mod text_index;
+mod text_stats;
 pub mod time;
 pub mod vectors;
 

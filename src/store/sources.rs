@@ -95,6 +95,22 @@ pub struct BeginIngest {
 #[derive(Debug, Clone, Copy)]
 pub struct ExternalConflict;
 
+/// How much one workspace may hold in the ingest queue.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    pub max_jobs: u64,
+    pub max_bytes: u64,
+}
+
+/// Why a job was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnqueueRefused {
+    /// Another source of the workspace has this external pair.
+    ExternalConflict,
+    /// The workspace's queue is at its job or byte limit.
+    QueueFull,
+}
+
 #[async_trait]
 pub trait SourceStore: Send + Sync {
     async fn source(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<SourceRow>>;
@@ -124,16 +140,22 @@ pub trait SourceStore: Send + Sync {
         ids: &[String],
     ) -> anyhow::Result<Vec<ChunkHit>>;
 
-    /// Inserts a queued source and its raw payload, for processing in the background.
+    /// Inserts a queued source and its raw payload, for processing in the background, unless
+    /// the workspace's queue would go past `limits` (checked in the same transaction).
     async fn enqueue(
         &self,
         source: SourceRow,
         insert: bool,
         payload: Vec<u8>,
-    ) -> anyhow::Result<Result<(), ExternalConflict>>;
+        limits: QueueLimits,
+    ) -> anyhow::Result<Result<(), EnqueueRefused>>;
+    /// What a workspace holds in the ingest queue: (jobs, payload bytes).
+    async fn queue_usage(&self, workspace_id: &str) -> anyhow::Result<(u64, u64)>;
     /// The payload of a queued source.
     async fn queued_payload(&self, source_id: &str) -> anyhow::Result<Option<Vec<u8>>>;
-    async fn queued_sources(&self) -> anyhow::Result<Vec<SourceRow>>;
+    /// One round of the worker: the oldest queued source of each workspace that has one, the
+    /// longest-waiting first, so a long queue of one workspace cannot starve the others.
+    async fn next_jobs(&self) -> anyhow::Result<Vec<SourceRow>>;
     async fn set_status(
         &self,
         source_id: &str,

@@ -1,4 +1,6 @@
-//! BM25 over tantivy: one index for every workspace, every query filtered by workspace.
+//! BM25 over tantivy: one index for every workspace, every query filtered by workspace and
+//! scored with that workspace's own statistics (`text_stats`), so scores never depend on, or
+//! reveal, other workspaces' documents.
 //! Title and body are analysed with an English stemming analyzer (lowercase, stop words,
 //! Porter-style stemmer), the usual setup for BM25 baselines.
 
@@ -15,6 +17,8 @@ use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
 };
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::store::text_stats::ScopedStats;
 
 const ANALYZER: &str = "cairn_en";
 const WRITER_HEAP: usize = 64 * 1024 * 1024;
@@ -227,7 +231,19 @@ impl TextIndex {
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
         let searcher = self.reader.searcher();
-        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit))?;
+        let scope = vec![
+            Term::from_field_text(self.fields.workspace_id, workspace_id),
+            Term::from_field_text(self.fields.item_type, item_type),
+        ];
+        let stats = ScopedStats::compute(&searcher, scope, &[self.fields.title, self.fields.body])?;
+        if stats.docs() == 0 {
+            return Ok(vec![]);
+        }
+        let top = searcher.search_with_statistics_provider(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(limit),
+            &stats,
+        )?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;

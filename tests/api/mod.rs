@@ -20,6 +20,7 @@ mod recovery;
 mod security_roles;
 mod security_exposure;
 mod security_outbound;
+mod security_extract;
 mod shutdown;
 mod sources;
 mod workspaces;

@@ -7,8 +7,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::{json, strings};
 use crate::store::sources::{
-    BeginIngest, ChunkHit, ChunkRow, DocumentRow, ExternalConflict, RecoveryReport, SourceFilter,
-    SourceRow, SourceStore,
+    BeginIngest, ChunkHit, ChunkRow, DocumentRow, EnqueueRefused, ExternalConflict, QueueLimits,
+    RecoveryReport, SourceFilter, SourceRow, SourceStore,
 };
 use crate::store::time::now;
 use crate::store::StoreError;
@@ -275,26 +275,56 @@ impl SourceStore for SqliteSources {
         source: SourceRow,
         insert: bool,
         payload: Vec<u8>,
-    ) -> anyhow::Result<Result<(), ExternalConflict>> {
+        limits: QueueLimits,
+    ) -> anyhow::Result<Result<(), EnqueueRefused>> {
         let mut tx = self.pool.begin().await?;
         match write_source(&mut tx, &source, insert)
             .await
             .map_err(StoreError::from)
         {
-            Err(e) if e.is_conflict() => return Ok(Err(ExternalConflict)),
-            Ok(false) => return Ok(Err(ExternalConflict)),
+            Err(e) if e.is_conflict() => return Ok(Err(EnqueueRefused::ExternalConflict)),
+            Ok(false) => return Ok(Err(EnqueueRefused::ExternalConflict)),
             other => other?,
         };
-        sqlx::query(
-            "INSERT OR REPLACE INTO ingest_queue (source_id, payload, created_at) VALUES (?, ?, ?)",
+        // The source's write above holds SQLite's write lock, so the check and the insert
+        // see no concurrent enqueue.
+        let size = i64::try_from(payload.len()).unwrap_or(i64::MAX);
+        let queued = sqlx::query(
+            "INSERT OR REPLACE INTO ingest_queue (source_id, payload, created_at) \
+             SELECT ?, ?, ? FROM (SELECT COUNT(*) AS jobs, COALESCE(SUM(LENGTH(q.payload)), 0) AS bytes \
+               FROM ingest_queue q JOIN sources s ON s.id = q.source_id \
+               WHERE s.workspace_id = ? AND q.source_id <> ?) \
+             WHERE jobs < ? AND bytes + ? <= ?",
         )
         .bind(&source.id)
         .bind(payload)
         .bind(now())
+        .bind(&source.workspace_id)
+        .bind(&source.id)
+        .bind(i64::try_from(limits.max_jobs).unwrap_or(i64::MAX))
+        .bind(size)
+        .bind(i64::try_from(limits.max_bytes).unwrap_or(i64::MAX))
         .execute(&mut *tx)
         .await?;
+        if queued.rows_affected() == 0 {
+            return Ok(Err(EnqueueRefused::QueueFull));
+        }
         tx.commit().await?;
         Ok(Ok(()))
+    }
+
+    async fn queue_usage(&self, workspace_id: &str) -> anyhow::Result<(u64, u64)> {
+        let (jobs, bytes): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(q.payload)), 0) \
+             FROM ingest_queue q JOIN sources s ON s.id = q.source_id WHERE s.workspace_id = ?",
+        )
+        .bind(workspace_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((
+            u64::try_from(jobs).unwrap_or(0),
+            u64::try_from(bytes).unwrap_or(0),
+        ))
     }
 
     async fn queued_payload(&self, source_id: &str) -> anyhow::Result<Option<Vec<u8>>> {
@@ -306,11 +336,18 @@ impl SourceStore for SqliteSources {
         )
     }
 
-    async fn queued_sources(&self) -> anyhow::Result<Vec<SourceRow>> {
-        let rows =
-            sqlx::query("SELECT * FROM sources WHERE status = 'queued' ORDER BY created_at, id")
-                .fetch_all(&self.pool)
-                .await?;
+    async fn next_jobs(&self) -> anyhow::Result<Vec<SourceRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM ( \
+               SELECT s.*, COALESCE(q.created_at, s.created_at) AS queued_at, \
+                 ROW_NUMBER() OVER (PARTITION BY s.workspace_id \
+                   ORDER BY COALESCE(q.created_at, s.created_at), s.id) AS turn \
+               FROM sources s LEFT JOIN ingest_queue q ON q.source_id = s.id \
+               WHERE s.status = 'queued') \
+             WHERE turn = 1 ORDER BY queued_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(source_row).collect::<sqlx::Result<_>>()?)
     }
 
