@@ -44,6 +44,9 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct BillingConfig {
     pub enforce: bool,
+    /// USD per 1k input tokens of `/v1/embeddings` when no catalog model of that name has a
+    /// price.
+    pub embedding_per_1k: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +61,8 @@ pub struct GatewayConfig {
     pub local_context_window: usize,
     pub local_timeout_secs: u64,
     pub local_discovery_timeout_secs: u64,
+    /// The `max_tokens` sent upstream (and held for) when a chat request sets none.
+    pub default_max_tokens: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -530,6 +535,16 @@ impl Config {
             return Err(invalid(
                 "gateway.local_context_window",
                 "local_context_window, local_timeout_secs and local_discovery_timeout_secs must be positive",
+            ));
+        }
+        if !(1..=1_000_000).contains(&gateway.default_max_tokens) {
+            return Err(invalid("gateway.default_max_tokens", "expected 1-1000000"));
+        }
+        let per_1k = self.billing.embedding_per_1k;
+        if !per_1k.is_finite() || per_1k < 0.0 {
+            return Err(invalid(
+                "billing.embedding_per_1k",
+                "expected a non-negative price",
             ));
         }
         if self.memory.max_batch_items == 0 {

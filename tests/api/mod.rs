@@ -17,6 +17,7 @@ mod memory;
 mod openapi;
 mod rate_limit;
 mod recovery;
+mod security_money;
 mod shutdown;
 mod sources;
 mod workspaces;
