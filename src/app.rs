@@ -301,6 +301,8 @@ async fn open_gateway(config: &Config, stores: &Stores) -> anyhow::Result<Arc<Ga
         ledger: Arc::new(Ledger::new(stores.billing.clone())),
         enforce_balance: config.billing.enforce,
         cache: ResponseCache::new(Duration::from_secs(g.cache_ttl_secs), g.cache_max_entries),
+        default_max_tokens: g.default_max_tokens,
+        embedding_per_1k: config.billing.embedding_per_1k,
     })
     .await?;
     Ok(Arc::new(gateway))

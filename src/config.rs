@@ -46,6 +46,9 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct BillingConfig {
     pub enforce: bool,
+    /// USD per 1k input tokens of `/v1/embeddings` when no catalog model of that name has a
+    /// price.
+    pub embedding_per_1k: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +70,8 @@ pub struct GatewayConfig {
     pub local_endpoints_for_members: bool,
     /// Most models kept from an endpoint's `/v1/models` answer.
     pub local_endpoint_max_models: usize,
+    /// The `max_tokens` sent upstream (and held for) when a chat request sets none.
+    pub default_max_tokens: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -585,6 +590,14 @@ impl Config {
             return Err(invalid(
                 "gateway.local_endpoint_max_models",
                 "must be at least 1",
+        if !(1..=1_000_000).contains(&gateway.default_max_tokens) {
+            return Err(invalid("gateway.default_max_tokens", "expected 1-1000000"));
+        }
+        let per_1k = self.billing.embedding_per_1k;
+        if !per_1k.is_finite() || per_1k < 0.0 {
+            return Err(invalid(
+                "billing.embedding_per_1k",
+                "expected a non-negative price",
             ));
         }
         if self.memory.max_batch_items == 0 {

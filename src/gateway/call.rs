@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::catalog::Catalog;
+use super::ledger::Reservation;
 use super::providers::{Attempt, ChatProvider, ProviderEntry, Upstream};
 use super::route::ModelEntry;
 use super::stream::StreamJob;
@@ -119,11 +120,12 @@ impl Gateway {
         }
     }
 
-    /// A whole answer, translated into OpenAI's shape and charged.
+    /// A whole answer, translated into OpenAI's shape and charged: it takes the
+    /// reservation, and settles it.
     pub(super) async fn answer(
         &self,
         call: Call<'_>,
-        hold: Option<&super::ledger::Hold>,
+        reservation: &mut Option<Reservation>,
     ) -> Result<Reply, Attempt> {
         let m = call.model;
         let res = self.send(&call, false).await?;
@@ -143,8 +145,7 @@ impl Gateway {
         let output = out["usage"]["completion_tokens"].as_u64().unwrap_or(0) as usize;
         out["model"] = json!(call.request.model);
         let row = call.usage_row("chat", input, output, json!({}));
-        let cost = row.charged_usd;
-        self.ledger.finish(hold, row);
+        let cost = self.ledger.finish(reservation.take(), row);
         Ok(Reply::Json {
             body: out,
             cost_usd: cost,
@@ -153,22 +154,24 @@ impl Gateway {
         })
     }
 
-    /// A streamed answer: the relay runs in its own task, which charges when it ends.
+    /// A streamed answer: once the upstream answers, the relay takes the reservation into
+    /// its own task, which settles it when the stream ends.
     pub(super) async fn stream(
         &self,
         call: Call<'_>,
-        hold: Option<super::ledger::Hold>,
+        reservation: &mut Option<Reservation>,
     ) -> Result<Reply, Attempt> {
         let res = self.send(&call, true).await?;
         let job = StreamJob {
             ledger: self.ledger.clone(),
             breakers: self.breakers.clone(),
+            counter: self.counter.clone(),
             row: call.usage_row("chat_stream", call.input_estimate, 0, json!({})),
             model: call.model.clone(),
             baseline: call.catalog.baseline.clone(),
             started: call.started,
             wants_usage: call.request.wants_stream_usage(),
-            hold,
+            reservation: reservation.take(),
             events: call.provider()?.api.stream_events(),
         };
         Ok(Reply::Stream {

@@ -244,11 +244,16 @@ impl Ledger {
         }
     }
 
-    /// Queues an answered request's usage row, charging its hold if it has one.
-    pub fn finish(&self, hold: Option<&Hold>, row: UsageRow) {
-        match hold {
-            Some(h) => self.settle(h, row.charged_usd, Some(row)),
-            None => self.record(row),
+    /// Queues an answered request's usage row, charging its reservation if it has one;
+    /// answers what was charged.
+    pub fn finish(&self, reservation: Option<Reservation>, row: UsageRow) -> f64 {
+        match reservation {
+            Some(r) => r.settle(row),
+            None => {
+                let charged = row.charged_usd;
+                self.record(row);
+                charged
+            }
         }
     }
 
@@ -306,6 +311,67 @@ impl Ledger {
         }
         self.flush_for_read().await;
         Ok((self.store.balance(account_id).await?, 0.0))
+    }
+}
+
+/// A hold in flight. It ends exactly once: [`Reservation::settle`] charges it, and dropping
+/// it unsettled gives it back, so every way a request can end (an error, a failed upstream,
+/// a client that hung up and dropped the handler's future, the request timeout, a panic in a
+/// relay task) releases what it held.
+pub struct Reservation {
+    ledger: Arc<Ledger>,
+    hold: Hold,
+    settled: bool,
+}
+
+impl Reservation {
+    /// Holds `hold.amount_usd` (see [`Ledger::reserve`]); the refusal says which fund was
+    /// short.
+    pub async fn take(ledger: &Arc<Ledger>, hold: Hold) -> anyhow::Result<Result<Self, Refusal>> {
+        // No await between the hold and the guard that gives it back.
+        Ok(ledger.reserve(&hold).await?.map(|()| Self {
+            ledger: ledger.clone(),
+            hold,
+            settled: false,
+        }))
+    }
+
+    pub fn amount_usd(&self) -> f64 {
+        self.hold.amount_usd
+    }
+
+    /// Charges the row's `charged_usd` and queues the row; never more than was held: a
+    /// provider reporting more usage than the request could have produced is charged the
+    /// hold, and logged. Answers what was charged.
+    pub fn settle(mut self, mut row: UsageRow) -> f64 {
+        cap_charge(&mut row, self.hold.amount_usd);
+        let charged = row.charged_usd;
+        self.settled = true;
+        self.ledger.settle(&self.hold, charged, Some(row));
+        charged
+    }
+}
+
+/// Caps a usage row's charge at what its request held: a provider reporting more usage than
+/// the request could produce (or a tokenizer that counts the input higher than Cairn's
+/// estimate) is charged the hold, and logged.
+fn cap_charge(row: &mut UsageRow, held_usd: f64) {
+    if row.charged_usd > held_usd {
+        tracing::warn!(
+            reported_usd = row.charged_usd,
+            held_usd,
+            model = %row.served_model,
+            "usage over the hold; charging the hold"
+        );
+        row.charged_usd = held_usd;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.ledger.settle(&self.hold, 0.0, None);
+        }
     }
 }
 
@@ -438,5 +504,35 @@ mod tests {
             .unwrap();
         assert_eq!(rows, charges);
         assert!(rows > 0);
+    }
+
+    /// A reservation dropped unsettled gives its hold back; a settled one never charges more
+    /// than it held.
+    #[tokio::test]
+    async fn reservations_release_on_drop_and_settle_at_most_the_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = sqlite::open(&dir.path().join("cairn.db")).await.unwrap();
+        let store: Arc<dyn BillingStore> = Arc::new(SqliteBilling::new(pool));
+        store.credit("a", 1.0, "test", None).await.unwrap();
+        let ledger = Arc::new(Ledger::new(store));
+        let hold = |amount_usd| Hold {
+            account_id: "a".into(),
+            balance: true,
+            budgets: vec![],
+            amount_usd,
+        };
+        let r = Reservation::take(&ledger, hold(0.4))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ledger.balance("a").await.unwrap(), (1.0, 0.4));
+        drop(r);
+        assert_eq!(ledger.balance("a").await.unwrap(), (1.0, 0.0));
+        let r = Reservation::take(&ledger, hold(0.25))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.settle(row("a", 5.0)), 0.25);
+        assert_eq!(ledger.balance("a").await.unwrap(), (0.75, 0.0));
     }
 }

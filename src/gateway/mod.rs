@@ -37,16 +37,13 @@ use cache::Cached;
 use call::Call;
 use catalog::{Catalog, Clients, LocalDefaults};
 use health::Breakers;
-use ledger::{Budget, Hold, Ledger, Refusal};
+use ledger::{Budget, Hold, Ledger, Refusal, Reservation};
 use providers::Attempt;
 pub use providers::ProviderEntry;
 pub use request::{text_of, ChatRequest};
 use route::{Ask, ModelEntry, Plan};
 use sealed::SecretBox;
 pub use stream::ChatStream;
-
-/// Output tokens assumed when the request sets no limit, for routing and holds.
-const DEFAULT_OUTPUT_TOKENS: usize = 256;
 
 /// Who is calling, for the usage row.
 #[derive(Debug, Clone)]
@@ -93,6 +90,12 @@ pub struct Gateway {
     /// that read the store before a delete can never swap its catalog in after the delete's.
     catalog_writes: tokio::sync::Mutex<()>,
     counter: TokenCounter,
+    client: reqwest::Client,
+    counter: Arc<TokenCounter>,
+    /// `gateway.default_max_tokens`.
+    default_max_tokens: u64,
+    /// `billing.embedding_per_1k`.
+    embedding_per_1k: f64,
 }
 
 /// What the gateway is built from.
@@ -105,6 +108,10 @@ pub struct GatewayParts {
     pub enforce_balance: bool,
     pub cache: cache::ResponseCache<Cached>,
     pub clients: Clients,
+    /// `gateway.default_max_tokens`: sent upstream and held for when a request sets none.
+    pub default_max_tokens: u64,
+    /// `billing.embedding_per_1k`.
+    pub embedding_per_1k: f64,
 }
 
 /// A usage row for `caller` asking `requested`, with nothing spent yet; callers fill in the
@@ -167,6 +174,12 @@ impl Gateway {
             clients: parts.clients,
             catalog_writes: tokio::sync::Mutex::new(()),
             counter: TokenCounter::new("cl100k_base")?,
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()?,
+            counter: Arc::new(TokenCounter::new("cl100k_base")?),
+            default_max_tokens: parts.default_max_tokens,
+            embedding_per_1k: parts.embedding_per_1k,
         })
     }
 
@@ -241,20 +254,20 @@ impl Gateway {
         })
     }
 
-    /// Keeps the candidates whose estimated cost fits what the balance and budgets have left,
-    /// and holds the most any of them could cost before the call, so concurrent requests
-    /// can't spend the same money twice.
+    /// Keeps the candidates whose worst case (`input` tokens in, `output` out) fits what the
+    /// balance and budgets have left, and holds the most any of them could cost before the
+    /// call, so concurrent requests can't spend the same money twice.
     async fn reserve<'m>(
         &self,
         caller: &Caller,
         candidates: Vec<&'m ModelEntry>,
         input: usize,
-        max_tokens: usize,
-    ) -> ApiResult<(Vec<&'m ModelEntry>, Option<Hold>)> {
+        output: usize,
+    ) -> ApiResult<(Vec<&'m ModelEntry>, Option<Reservation>)> {
         let Some(mut hold) = self.hold_for(caller) else {
             return Ok((candidates, None));
         };
-        let cost = |m: &ModelEntry| m.cost(input, max_tokens);
+        let cost = |m: &ModelEntry| m.cost(input, output);
         let room = self.ledger.headroom(&hold).await?;
         let fitting: Vec<&ModelEntry> = candidates
             .iter()
@@ -267,24 +280,22 @@ impl Gateway {
         } else {
             fitting.iter().map(|m| cost(m)).fold(0.0, f64::max)
         };
-        match self.ledger.reserve(&hold).await? {
-            Ok(()) => Ok((fitting, Some(hold))),
-            Err(Refusal::Balance { balance, held }) => Err(ApiError::BillingRequired(format!(
-                "the balance ({balance:.6} USD, {held:.6} held by requests in flight) cannot cover this request's estimated {:.6} USD; an admin adds credit with POST /v1/billing/add",
-                hold.amount_usd
-            ))),
-            Err(Refusal::Budget { scope, limit }) => Err(ApiError::BillingRequired(format!(
-                "this request (estimated {:.6} USD) would exceed the {}'s monthly budget of {limit:.2} USD",
-                hold.amount_usd,
-                if scope == BudgetScope::Key { "API key" } else { "workspace" }
-            ))),
-        }
+        let reservation = self.take(hold).await?;
+        Ok((fitting, Some(reservation)))
     }
 
-    /// Gives a hold back without charging (the request failed).
-    fn release(&self, hold: Option<&Hold>) {
-        if let Some(h) = hold {
-            self.ledger.settle(h, 0.0, None);
+    /// Holds `hold`, or the 402 saying which fund cannot cover it.
+    async fn take(&self, hold: Hold) -> ApiResult<Reservation> {
+        let amount = hold.amount_usd;
+        match Reservation::take(&self.ledger, hold).await? {
+            Ok(r) => Ok(r),
+            Err(Refusal::Balance { balance, held }) => Err(ApiError::BillingRequired(format!(
+                "the balance ({balance:.6} USD, {held:.6} held by requests in flight) cannot cover this request's estimated {amount:.6} USD; an admin adds credit with POST /v1/billing/add"
+            ))),
+            Err(Refusal::Budget { scope, limit }) => Err(ApiError::BillingRequired(format!(
+                "this request (estimated {amount:.6} USD) would exceed the {}'s monthly budget of {limit:.2} USD",
+                if scope == BudgetScope::Key { "API key" } else { "workspace" }
+            ))),
         }
     }
 
@@ -293,7 +304,7 @@ impl Gateway {
     pub async fn chat(
         &self,
         caller: Caller,
-        req: ChatRequest,
+        mut req: ChatRequest,
         cache: Option<bool>,
     ) -> ApiResult<Reply> {
         let cache_key = cache::cacheable(&req, cache)
@@ -307,10 +318,13 @@ impl Gateway {
                 served_by: hit.served_by,
             });
         }
-        let input_tokens = self.counter.count(&req.prompt_text()) + 4 * req.messages.len();
-        let max_tokens = req
-            .output_limit()
-            .map_or(DEFAULT_OUTPUT_TOKENS, |t| t as usize);
+        // The upstream stops where the hold ends, whatever the caller asked.
+        req.cap_output(self.default_max_tokens);
+        let input_tokens = req.input_estimate(|t| self.counter.count(t));
+        // Routing fits one choice in the window; the hold covers all `n` of them.
+        let max_tokens = usize::try_from(req.output_limit().unwrap_or(self.default_max_tokens))
+            .unwrap_or(usize::MAX);
+        let worst_output = req.worst_output(self.default_max_tokens);
         let ask = Ask {
             model: &req.model,
             account_id: &caller.account_id,
@@ -321,8 +335,8 @@ impl Gateway {
         };
         let catalog = self.catalog();
         let plan = self.plan(&catalog, &ask)?;
-        let (candidates, hold) = self
-            .reserve(&caller, plan.candidates, input_tokens, max_tokens)
+        let (candidates, reservation) = self
+            .reserve(&caller, plan.candidates, input_tokens, worst_output)
             .await?;
         let first = candidates.first().map_or("-", |m| m.name.as_str());
         tracing::info!(model = %req.model, method = %plan.method, %first, "gateway.route");
@@ -333,7 +347,7 @@ impl Gateway {
             catalog: &catalog,
             input_estimate: input_tokens,
         };
-        let reply = self.first_answer(tries, candidates, hold).await?;
+        let reply = self.first_answer(tries, candidates, reservation).await?;
         if let (
             Some(key),
             Reply::Json {
@@ -376,13 +390,13 @@ impl Gateway {
     }
 
     /// Tries the candidates in order until one answers: failover on a failed model, only
-    /// larger windows after a context-length refusal, and the hold given back when none
-    /// answers.
+    /// larger windows after a context-length refusal. The answer takes the reservation; when
+    /// none answers it is dropped here, which gives the hold back.
     async fn first_answer(
         &self,
         tries: Tries<'_>,
         candidates: Vec<&ModelEntry>,
-        hold: Option<Hold>,
+        mut reservation: Option<Reservation>,
     ) -> ApiResult<Reply> {
         let mut last = String::new();
         let mut min_window = 0;
@@ -392,16 +406,13 @@ impl Gateway {
             }
             let call = tries.call(m);
             let outcome = if tries.request.streams() {
-                self.stream(call, hold.clone()).await
+                self.stream(call, &mut reservation).await
             } else {
-                self.answer(call, hold.as_ref()).await
+                self.answer(call, &mut reservation).await
             };
             match outcome {
                 Ok(reply) => return Ok(reply),
-                Err(Attempt::Fatal(e)) => {
-                    self.release(hold.as_ref());
-                    return Err(e);
-                }
+                Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Next(why)) => {
                     self.breakers.failure(&m.name);
                     tracing::warn!(model = %m.name, %why, "gateway.failover");
@@ -414,7 +425,6 @@ impl Gateway {
                 }
             }
         }
-        self.release(hold.as_ref());
         Err(ApiError::ServiceUnavailable(format!(
             "No provider available for {}: every candidate failed (last: {last})",
             tries.request.model
@@ -434,6 +444,71 @@ impl Gateway {
             latency_ms: Some(0.0),
             ..usage_row(caller, requested, "chat")
         });
+    }
+}
+
+/// An embeddings request being metered: what it holds and the usage row it will write.
+/// Dropped before [`Gateway::finish_metered`] (the embedder failed, the client left), it
+/// charges nothing and gives the hold back.
+pub struct Metered {
+    reservation: Option<Reservation>,
+    row: UsageRow,
+    started: Instant,
+}
+
+impl Gateway {
+    /// Holds what `tokens` input tokens of embeddings cost before they are computed, like a
+    /// chat request (balance, workspace and key budgets; 402 when they can't cover it). The
+    /// price per 1k tokens is the input price of the managed catalog model named `requested`
+    /// when there is one, else `billing.embedding_per_1k`. `served`: the embedder's model.
+    pub async fn meter_embeddings(
+        &self,
+        caller: &Caller,
+        requested: &str,
+        served: &str,
+        tokens: usize,
+    ) -> ApiResult<Metered> {
+        let per_1k = self
+            .catalog()
+            .models
+            .iter()
+            .find(|m| {
+                m.local.is_none()
+                    && (m.name == requested || m.aliases.iter().any(|a| a == requested))
+            })
+            .map_or(self.embedding_per_1k, |m| m.input_per_1k);
+        let cost = tokens as f64 / 1000.0 * per_1k;
+        let reservation = match self.hold_for(caller) {
+            Some(mut hold) => {
+                hold.amount_usd = cost;
+                Some(self.take(hold).await?)
+            }
+            None => None,
+        };
+        let row = UsageRow {
+            provider: "cairn".into(),
+            upstream_model: served.to_string(),
+            served_model: served.to_string(),
+            routing_method: "embeddings".into(),
+            execution_source: "embedder".into(),
+            input_tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
+            actual_cost_usd: cost,
+            charged_usd: cost,
+            baseline_usd: cost,
+            ..usage_row(caller, requested, "embeddings")
+        };
+        Ok(Metered {
+            reservation,
+            row,
+            started: Instant::now(),
+        })
+    }
+
+    /// Charges a metered request whose work is done and queues its usage row.
+    pub fn finish_metered(&self, metered: Metered) {
+        let mut row = metered.row;
+        row.latency_ms = Some(metered.started.elapsed().as_secs_f64() * 1000.0);
+        self.ledger.finish(metered.reservation, row);
     }
 }
 

@@ -1,10 +1,11 @@
 //! The chat request as the gateway reads it: the fields routing needs, typed, and every other
 //! field kept as sent so OpenAI-wire upstreams receive it unchanged.
 //!
-//! Parsing is lenient on purpose: a known field of an unexpected type (say `max_tokens:
-//! "50"`) is not refused here but kept among the extra fields, so the upstream answers it
-//! exactly as it did before the gateway typed its requests. Only `model` and `messages`, which
-//! routing cannot do without, are refused with a 400 naming the field.
+//! Fields the gateway does not read pass through unchanged. The fields that bound what a
+//! request can cost (`max_tokens`, `max_completion_tokens`, `n`, `tools`) and OpenAI's other
+//! numeric sampling fields are checked here, type and range, with a 400 naming the field: a
+//! value the upstream reads differently from Cairn would let an answer cost more than its
+//! hold. `model` and `messages`, which routing cannot do without, are required.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
@@ -20,6 +21,8 @@ pub struct ChatRequest {
     pub messages: Vec<Value>,
     pub max_tokens: Option<u64>,
     pub max_completion_tokens: Option<u64>,
+    /// Choices asked for: each may produce the output limit.
+    pub n: Option<u64>,
     pub stream: Option<bool>,
     pub stream_options: Option<Value>,
     pub tools: Option<Vec<Value>>,
@@ -50,11 +53,58 @@ fn string(v: Value) -> Result<String, Value> {
     }
 }
 
-fn array(v: Value) -> Result<Vec<Value>, Value> {
-    match v {
-        Value::Array(a) => Ok(a),
-        other => Err(other),
+/// The most output tokens a request may ask for (and `gateway.default_max_tokens` may be).
+pub const MAX_OUTPUT_TOKENS: u64 = 1_000_000;
+/// OpenAI's limit on `n`.
+const MAX_CHOICES: u64 = 128;
+/// Input tokens counted per image part: the most a provider bills for one image (a large
+/// image at high detail is about 1,600 tokens on Anthropic, 1,100 on OpenAI).
+pub const IMAGE_TOKENS: usize = 1_600;
+/// Tokens counted per message for its role and framing.
+const MESSAGE_TOKENS: usize = 4;
+
+/// OpenAI's numeric sampling fields and their ranges, checked when present.
+const RANGES: &[(&str, f64, f64)] = &[
+    ("temperature", 0.0, 2.0),
+    ("top_p", 0.0, 1.0),
+    ("presence_penalty", -2.0, 2.0),
+    ("frequency_penalty", -2.0, 2.0),
+    ("top_logprobs", 0.0, 20.0),
+];
+
+/// An integer field from `min` to `max`, when present.
+fn count_field(
+    body: &mut Map<String, Value>,
+    key: &str,
+    min: u64,
+    max: u64,
+) -> ApiResult<Option<u64>> {
+    match body.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (min..=max).contains(n))
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("{key}: expected an integer from {min} to {max}"))
+            }),
     }
+}
+
+/// Every field of [`RANGES`] present in `body` is a number within its range.
+fn check_ranges(body: &Map<String, Value>) -> ApiResult<()> {
+    for (key, min, max) in RANGES {
+        match body.get(*key) {
+            None | Some(Value::Null) => {}
+            Some(v) if v.as_f64().is_some_and(|x| (*min..=*max).contains(&x)) => {}
+            Some(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "{key}: expected a number from {min} to {max}"
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 impl ChatRequest {
@@ -74,18 +124,75 @@ impl ChatRequest {
                 ))
             }
         };
+        let tools = match body.remove("tools") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(t)) => Some(t),
+            Some(_) => return Err(ApiError::bad_request("tools: expected an array")),
+        };
+        check_ranges(&body)?;
         Ok(Self {
             model,
             messages,
-            max_tokens: take(&mut body, "max_tokens", |v| v.as_u64().ok_or(v)),
-            max_completion_tokens: take(&mut body, "max_completion_tokens", |v| {
-                v.as_u64().ok_or(v)
-            }),
+            max_tokens: count_field(&mut body, "max_tokens", 1, MAX_OUTPUT_TOKENS)?,
+            max_completion_tokens: count_field(
+                &mut body,
+                "max_completion_tokens",
+                1,
+                MAX_OUTPUT_TOKENS,
+            )?,
+            n: count_field(&mut body, "n", 1, MAX_CHOICES)?,
             stream: take(&mut body, "stream", |v| v.as_bool().ok_or(v)),
             stream_options: body.remove("stream_options"),
-            tools: take(&mut body, "tools", array),
+            tools,
             extra: body,
         })
+    }
+
+    /// Sets `max_tokens` to `cap` when the caller gave no output limit, so the upstream stops
+    /// where the hold ends.
+    pub fn cap_output(&mut self, cap: u64) {
+        if self.output_limit().is_none() {
+            self.max_tokens = Some(cap);
+        }
+    }
+
+    /// The most output tokens the answer can hold: the limit for each of the `n` choices.
+    pub fn worst_output(&self, default_limit: u64) -> usize {
+        let per_choice = self.output_limit().unwrap_or(default_limit);
+        let total = per_choice.saturating_mul(self.n.unwrap_or(1));
+        usize::try_from(total).unwrap_or(usize::MAX)
+    }
+
+    /// The input tokens the request can be billed for, `count` being the tokenizer: the
+    /// messages' text and framing, the tool and function definitions and the response format
+    /// as sent, and [`IMAGE_TOKENS`] per image part.
+    pub fn input_estimate(&self, count: impl Fn(&str) -> usize) -> usize {
+        let text = count(&self.prompt_text()) + MESSAGE_TOKENS * self.messages.len();
+        let definitions: usize = [
+            self.tools.as_ref().map(|t| Value::Array(t.clone())),
+            self.extra.get("functions").cloned(),
+            self.extra.get("response_format").cloned(),
+        ]
+        .iter()
+        .flatten()
+        .map(|v| count(&v.to_string()))
+        .sum();
+        text + definitions + IMAGE_TOKENS * self.images()
+    }
+
+    /// Image parts across the messages.
+    fn images(&self) -> usize {
+        self.messages
+            .iter()
+            .filter_map(|m| m.get("content").and_then(Value::as_array))
+            .flatten()
+            .filter(|p| {
+                matches!(
+                    p.get("type").and_then(Value::as_str),
+                    Some("image_url" | "input_image" | "image")
+                )
+            })
+            .count()
     }
 
     /// The most output tokens the caller allows, when it said.
@@ -167,6 +274,9 @@ impl Serialize for Wire<'_> {
         if let Some(v) = r.max_completion_tokens {
             map.serialize_entry("max_completion_tokens", &v)?;
         }
+        if let Some(v) = r.n {
+            map.serialize_entry("n", &v)?;
+        }
         if let Some(v) = r.stream {
             map.serialize_entry("stream", &v)?;
         }
@@ -197,12 +307,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unknown_and_mistyped_fields_pass_through_unchanged() {
+    fn unknown_fields_pass_through_unchanged() {
         let body = json!({"model": "auto", "messages": [{"role": "user", "content": "hi"}],
-            "max_tokens": "50", "stream": true, "temperature": 0, "logprobs": true,
+            "max_tokens": 50, "n": 2, "stream": true, "temperature": 0, "logprobs": true,
             "stream_options": {"include_usage": true}});
         let req = ChatRequest::from_value(body.clone()).unwrap();
-        assert_eq!(req.max_tokens, None);
+        assert_eq!(req.max_tokens, Some(50));
         assert!(req.streams() && req.wants_stream_usage());
         assert_eq!(req.temperature(), Some(0.0));
         assert_eq!(serde_json::to_value(&req).unwrap(), body);
@@ -210,6 +320,40 @@ mod tests {
         assert_eq!(upstream["model"], "gpt-x");
         assert_eq!(upstream["stream_options"], json!({"a": 1}));
         assert_eq!(upstream["logprobs"], true);
+    }
+
+    #[test]
+    fn numeric_fields_are_range_checked_and_name_the_field() {
+        let err = |extra: Value| {
+            let mut body =
+                json!({"model": "auto", "messages": [{"role": "user", "content": "hi"}]});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            ChatRequest::from_value(body).unwrap_err().to_string()
+        };
+        assert!(err(json!({"max_tokens": "50"})).starts_with("max_tokens: "));
+        assert!(err(json!({"max_tokens": 0})).starts_with("max_tokens: "));
+        assert!(err(json!({"max_tokens": u64::MAX})).starts_with("max_tokens: "));
+        assert!(err(json!({"max_completion_tokens": -1})).starts_with("max_completion_tokens: "));
+        assert!(err(json!({"n": 1000})).starts_with("n: "));
+        assert!(err(json!({"temperature": 9})).starts_with("temperature: "));
+        assert!(err(json!({"top_p": "x"})).starts_with("top_p: "));
+        assert!(err(json!({"tools": {}})).starts_with("tools: "));
+    }
+
+    #[test]
+    fn the_worst_case_counts_n_the_default_cap_tools_and_images() {
+        let body = json!({"model": "auto", "n": 3, "tools": [{"type": "function"}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "a b"},
+                                                      {"type": "image_url", "image_url": {"url": "x"}}]}]});
+        let mut req = ChatRequest::from_value(body).unwrap();
+        assert_eq!(req.worst_output(100), 300);
+        req.cap_output(100);
+        assert_eq!(req.max_tokens, Some(100));
+        let words = |t: &str| t.split_whitespace().count();
+        // "a b" (2) + one message (4) + the tools' JSON (1 word) + one image.
+        assert_eq!(req.input_estimate(words), 2 + 4 + 1 + IMAGE_TOKENS);
     }
 
     #[test]

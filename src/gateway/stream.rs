@@ -1,8 +1,14 @@
 //! The stream relay: one task per streamed answer reads the upstream's SSE, lets the provider
 //! translate its events into OpenAI chunks, rewrites `model` to the requested one, keeps the
 //! usage chunk for the usage row (forwarding it only when the client asked), and ends a
-//! stream that breaks after its first byte with an explicit error event. The usage row is
-//! written when the stream ends, whatever way it ends.
+//! stream that breaks after its first byte with an explicit error event.
+//!
+//! Money: the relay owns the request's reservation and settles it when the stream ends,
+//! whatever way it ends. Output tokens are counted as chunks are handed to the client, so a
+//! client that hangs up before the upstream's usage chunk pays for what it received; the
+//! relay watches the client while the upstream is silent, so a hang-up ends the stream (and
+//! the hold) at once. A client leaving is not the model's failure: only the upstream's own
+//! breaks count against its breaker.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,9 +21,10 @@ use tokio::sync::mpsc;
 
 use super::call::price;
 use super::health::Breakers;
-use super::ledger::{Hold, Ledger};
+use super::ledger::{Ledger, Reservation};
 use super::providers::{StreamEvents, StreamStep};
 use super::route::ModelEntry;
+use crate::context::budget::TokenCounter;
 use crate::store::gateway::UsageRow;
 
 /// The bytes of a streamed answer (SSE), as the HTTP layer sends them.
@@ -33,6 +40,8 @@ const BUFFER: usize = 32;
 pub struct StreamJob {
     pub ledger: Arc<Ledger>,
     pub breakers: Arc<Breakers>,
+    /// Counts the output tokens handed to the client.
+    pub counter: Arc<TokenCounter>,
     /// The row to write when the stream ends; its tokens and costs are filled in then.
     pub row: UsageRow,
     pub model: ModelEntry,
@@ -40,7 +49,8 @@ pub struct StreamJob {
     pub started: Instant,
     /// The client asked for the usage chunk (`stream_options.include_usage`).
     pub wants_usage: bool,
-    pub hold: Option<Hold>,
+    /// Settled when the stream ends; given back if the task dies first.
+    pub reservation: Option<Reservation>,
     /// The provider's translator of this stream's events.
     pub events: Box<dyn StreamEvents>,
 }
@@ -49,8 +59,21 @@ pub struct StreamJob {
 struct Ending {
     done: bool,
     broken: Option<String>,
+    /// The client hung up (the HTTP body was dropped).
+    client_left: bool,
     input: usize,
-    output: usize,
+    /// Output tokens the upstream's usage chunk reported, once it came.
+    reported: Option<usize>,
+    /// Output tokens in the chunks handed to the client.
+    delivered: usize,
+}
+
+impl Ending {
+    /// What the stream is charged for: the upstream's count when it came, else what the
+    /// client received.
+    fn output(&self) -> usize {
+        self.reported.unwrap_or(self.delivered)
+    }
 }
 
 type Sender = mpsc::Sender<Result<Bytes, std::io::Error>>;
@@ -68,9 +91,12 @@ impl StreamJob {
         if ending.done {
             self.breakers
                 .success(&self.model.name, self.started.elapsed());
+        } else if ending.client_left {
+            tracing::info!(model = %self.model.name, delivered = ending.delivered, "gateway.stream: the client hung up");
         } else {
             let why = ending
                 .broken
+                .clone()
                 .unwrap_or_else(|| "the upstream stream ended without [DONE]".into());
             self.breakers.failure(&self.model.name);
             let event = json!({"error": {"message": format!("The provider stream was interrupted: {why}"),
@@ -78,16 +104,16 @@ impl StreamJob {
             let _ = tx.send(Ok(Bytes::from(format!("data: {event}\n\n")))).await;
         }
         let mut row = self.row;
-        row.metadata = json!({"stream_completed": ending.done});
+        row.metadata = json!({"stream_completed": ending.done, "client_left": ending.client_left});
         row.latency_ms = Some(self.started.elapsed().as_secs_f64() * 1000.0);
         price(
             &mut row,
             &self.model,
             self.baseline.as_ref(),
             ending.input,
-            ending.output,
+            ending.output(),
         );
-        self.ledger.finish(self.hold.as_ref(), row);
+        self.ledger.finish(self.reservation.take(), row);
     }
 
     /// Reads the upstream line by line until `[DONE]`, a break, or a client that left.
@@ -97,10 +123,22 @@ impl StreamJob {
         let mut ending = Ending {
             done: false,
             broken: None,
+            client_left: false,
             input: usize::try_from(self.row.input_tokens).unwrap_or(0),
-            output: 0,
+            reported: None,
+            delivered: 0,
         };
-        while let Some(chunk) = upstream.next().await {
+        loop {
+            // A client that hangs up while the upstream is silent ends the stream now, not
+            // when the upstream next speaks (or times out).
+            let next = tokio::select! {
+                next = upstream.next() => next,
+                () = tx.closed() => {
+                    ending.client_left = true;
+                    return ending;
+                }
+            };
+            let Some(chunk) = next else { break };
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {
@@ -127,6 +165,7 @@ impl StreamJob {
                     }
                 };
                 if !self.forward(chunks, &mut ending, tx).await {
+                    ending.client_left = true;
                     return ending;
                 }
             }
@@ -147,9 +186,9 @@ impl StreamJob {
                 ending.input = u["prompt_tokens"]
                     .as_u64()
                     .map_or(ending.input, |t| t as usize);
-                ending.output = u["completion_tokens"]
-                    .as_u64()
-                    .map_or(ending.output, |t| t as usize);
+                if let Some(t) = u["completion_tokens"].as_u64() {
+                    ending.reported = Some(t as usize);
+                }
                 let only_usage = chunk["choices"].as_array().is_none_or(Vec::is_empty);
                 if only_usage && !self.wants_usage {
                     continue;
@@ -159,12 +198,37 @@ impl StreamJob {
                 }
             }
             chunk["model"] = json!(self.row.model);
+            let tokens = self.output_tokens(&chunk);
             let out = format!("data: {chunk}\n\n");
             if tx.send(Ok(Bytes::from(out))).await.is_err() {
                 return false;
             }
+            ending.delivered += tokens;
         }
         true
+    }
+
+    /// The output tokens of one chunk: the text, refusal and tool calls of its choices'
+    /// deltas.
+    fn output_tokens(&self, chunk: &Value) -> usize {
+        let deltas = chunk["choices"].as_array().into_iter().flatten();
+        deltas
+            .map(|c| &c["delta"])
+            .map(|d| {
+                let calls = d["tool_calls"].as_array().into_iter().flatten();
+                let call_text: usize = calls
+                    .map(|t| {
+                        let f = &t["function"];
+                        self.count(&f["name"]) + self.count(&f["arguments"])
+                    })
+                    .sum();
+                self.count(&d["content"]) + self.count(&d["refusal"]) + call_text
+            })
+            .sum()
+    }
+
+    fn count(&self, text: &Value) -> usize {
+        text.as_str().map_or(0, |t| self.counter.count(t))
     }
 }
 
@@ -245,12 +309,13 @@ mod tests {
         let job = StreamJob {
             ledger: ledger.clone(),
             breakers: Arc::new(Breakers::new(3, Duration::from_secs(30))),
+            counter: Arc::new(TokenCounter::new("cl100k_base").unwrap()),
             row: row(),
             model: model(),
             baseline: None,
             started: Instant::now(),
             wants_usage,
-            hold: None,
+            reservation: None,
             events: Box::new(openai::Chunks),
         };
         let events = job.start(upstream(body).await);
@@ -303,5 +368,6 @@ mod tests {
             row.input_tokens, 3,
             "the estimate stands when no usage came"
         );
+        assert_eq!(row.output_tokens, 1, "the delivered \"hel\" is charged");
     }
 }

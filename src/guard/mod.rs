@@ -244,17 +244,34 @@ impl Guard {
         })
     }
 
-    /// The policies' verdict on an action, turned to deny when its amount would take the
-    /// workspace over its monthly budget.
+    /// The policies' verdict on an action, under the workspace's monthly budget: an amount
+    /// that would take the workspace over it (its executed actions and its gateway spend
+    /// this month, see [`GuardStore::spent_since`]) turns the verdict to deny, and a check
+    /// that states no amount in a workspace with a budget needs approval, since Cairn cannot
+    /// tell whether it fits.
     async fn verdict(&self, ws: &Workspace, action: &Action) -> ApiResult<PolicyVerdict> {
         let rules = self.rules(&ws.id, false).await?;
         let mut verdict = policy::decide(&rules, action, self.settings.default_effect);
-        if let (Some(budget), Some(amount)) = (ws.monthly_budget_usd, action.amount_usd) {
-            let spent = self.store.spent_since(&ws.id, &month_start()).await?;
-            if spent + amount > budget && verdict.effect != Effect::Deny {
-                verdict.effect = Effect::Deny;
+        let Some(budget) = ws.monthly_budget_usd else {
+            return Ok(verdict);
+        };
+        if verdict.effect == Effect::Deny {
+            return Ok(verdict);
+        }
+        match action.amount_usd {
+            Some(amount) => {
+                let spent = self.store.spent_since(&ws.id, &month_start()).await?;
+                if spent + amount > budget {
+                    verdict.effect = Effect::Deny;
+                    verdict.reasons.push(format!(
+                        "the workspace has spent {spent:.2} of its {budget:.2} USD monthly budget; {amount:.2} more would exceed it"
+                    ));
+                }
+            }
+            None => {
+                verdict.effect = Effect::RequireApproval;
                 verdict.reasons.push(format!(
-                    "the workspace has spent {spent:.2} of its {budget:.2} USD monthly budget; {amount:.2} more would exceed it"
+                    "the workspace has a monthly budget of {budget:.2} USD and the check gives no requested_amount_usd"
                 ));
             }
         }

@@ -63,6 +63,10 @@ pub async fn check(
         body: input,
     }: ScopedJson<CheckInput>,
 ) -> ApiResult<Json<CheckResult>> {
+    if ws.monthly_budget_usd.is_some() {
+        // The budget counts gateway spend, whose usage rows are written behind the requests.
+        state.gateway.ledger.flush_for_read().await;
+    }
     Ok(Json(state.guard.check(&ws, &p.actor(), input).await?))
 }
 

@@ -44,9 +44,13 @@ pub struct ChatRequest {
     /// `{"include_usage": true}` adds the usage chunk to a stream.
     #[schema(value_type = Option<Object>)]
     pub stream_options: Option<Value>,
+    /// 1 to 1,000,000. When neither limit is given Cairn sends `gateway.default_max_tokens`
+    /// upstream: the request holds the price of its limit times `n` before the call.
     pub max_tokens: Option<u64>,
     /// Wins over `max_tokens` when both are given.
     pub max_completion_tokens: Option<u64>,
+    /// Choices, 1 to 128.
+    pub n: Option<u64>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub tools: Option<Vec<Value>>,
     /// Cairn's own: ground the answer in a context pack (never sent upstream).

@@ -1,6 +1,9 @@
 //! `POST /v1/embeddings`, OpenAI-compatible, so the official SDKs work against Cairn. It
 //! answers to the in-process model's own name and to the configured `embedding.aliases`
-//! (OpenAI's model names, which its clients send by default).
+//! (OpenAI's model names, which its clients send by default). Embeddings are metered like
+//! chat: held before the model runs (402 when the balance or a budget can't cover them),
+//! charged after, one usage row each (`request_type` `embeddings`), under the caller's rate
+//! limit.
 
 use axum::extract::State;
 use axum::routing::post;
@@ -9,8 +12,10 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::accounts::workspaces;
 use crate::error::OpenAiErrorBody;
 use crate::error::{ApiError, OpenAiError};
+use crate::gateway::Caller;
 use crate::http::extract::{ApiJson, Auth};
 use crate::state::AppState;
 
@@ -85,15 +90,17 @@ pub struct EmbeddingsResponse {
     responses((status = 200, body = EmbeddingsResponse),
         (status = 400, body = OpenAiErrorBody, description = "A field is wrong (the message names it)"),
         (status = 401, body = OpenAiErrorBody, description = "Missing or invalid credential"),
+        (status = 402, body = OpenAiErrorBody, description = "The balance or a monthly budget cannot cover the request"),
         (status = 404, body = OpenAiErrorBody, description = "`model` names neither the configured model nor one of its aliases"),
         (status = 413, body = OpenAiErrorBody, description = "Body over the size limit"),
         (status = 429, body = OpenAiErrorBody, description = "Rate limit exceeded")))]
 pub async fn embeddings(
     State(state): State<AppState>,
-    _auth: Auth,
+    Auth(p): Auth,
     body: Result<ApiJson<EmbeddingsRequest>, ApiError>,
 ) -> Result<Json<EmbeddingsResponse>, OpenAiError> {
     let ApiJson(req) = body?;
+    let ws = workspaces::resolve(state.accounts.as_ref(), &p, None).await?;
     let embedder = state.sources.retriever.embedder.clone();
     if let Some(model) = &req.model {
         let id = embedder.model_id();
@@ -133,7 +140,20 @@ pub async fn embeddings(
                 .min(state.config.embedding.max_length)
         })
         .sum();
+    let caller = Caller {
+        account_id: p.account_id().to_string(),
+        workspace_id: ws.id.clone(),
+        api_key_id: p.key_id().map(str::to_string),
+        workspace_budget_usd: ws.monthly_budget_usd,
+        key_budget_usd: p.key_budget_usd(),
+    };
+    let requested = req.model.as_deref().unwrap_or(embedder.model_id());
+    let metered = state
+        .gateway
+        .meter_embeddings(&caller, requested, embedder.model_id(), tokens)
+        .await?;
     let vectors = embedder.embed(inputs).await.map_err(ApiError::from)?;
+    state.gateway.finish_metered(metered);
     let data = vectors
         .into_iter()
         .enumerate()

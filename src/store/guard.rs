@@ -223,6 +223,7 @@ pub trait GuardStore: Send + Sync {
     ) -> StoreResult<Option<AuditRow>>;
     async fn add_audit(&self, row: &AuditRow) -> StoreResult<()>;
     async fn audit(&self, workspace_id: &str, f: &AuditFilter) -> StoreResult<Vec<AuditRow>>;
-    /// Amounts of executed spend actions since `since`.
+    /// What the workspace spent since `since`: the amounts of its executed actions plus what
+    /// its gateway requests were charged (usage rows), the two halves of its monthly budget.
     async fn spent_since(&self, workspace_id: &str, since: &str) -> StoreResult<f64>;
 }

@@ -62,7 +62,9 @@ async fn local_server(up: Arc<AtomicBool>) -> String {
 async fn answer_of(app: &TestApp, key: &str, model: &str) -> (u16, Value) {
     app.chat(
         key,
-        json!({"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}),
+        // Room for the 500 completion tokens the server reports: a charge never exceeds the
+        // request's hold.
+        json!({"model": model, "max_tokens": 500, "messages": [{"role": "user", "content": "hi"}]}),
     )
     .await
 }

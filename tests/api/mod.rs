@@ -21,6 +21,7 @@ mod security_roles;
 mod security_exposure;
 mod security_outbound;
 mod security_extract;
+mod security_money;
 mod shutdown;
 mod sources;
 mod workspaces;

@@ -298,9 +298,13 @@ impl GuardStore for SqliteGuard {
 
     async fn spent_since(&self, ws: &str, since: &str) -> StoreResult<f64> {
         let total: Option<f64> = sqlx::query_scalar(
-            "SELECT SUM(amount_usd) FROM action_audit WHERE workspace_id = ? AND event = 'executed' \
-             AND amount_usd IS NOT NULL AND created_at >= ?",
+            "SELECT (SELECT COALESCE(SUM(amount_usd), 0) FROM action_audit WHERE workspace_id = ? \
+                     AND event = 'executed' AND amount_usd IS NOT NULL AND created_at >= ?) \
+                  + (SELECT COALESCE(SUM(charged_usd), 0) FROM gateway_usage \
+                     WHERE workspace_id = ? AND created_at >= ?)",
         )
+        .bind(ws)
+        .bind(since)
         .bind(ws)
         .bind(since)
         .fetch_one(&self.pool)
