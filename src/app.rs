@@ -325,7 +325,6 @@ fn build_sources(
         timeout: Duration::from_secs(s.url_timeout_secs),
         max_redirects: s.url_max_redirects,
     })?);
-    }));
     Ok(Arc::new(Sources {
         store: stores.sources.clone(),
         retriever,

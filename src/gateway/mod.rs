@@ -89,8 +89,6 @@ pub struct Gateway {
     /// Serializes endpoint writes with the catalog reloads after them, so that a reload
     /// that read the store before a delete can never swap its catalog in after the delete's.
     catalog_writes: tokio::sync::Mutex<()>,
-    counter: TokenCounter,
-    client: reqwest::Client,
     counter: Arc<TokenCounter>,
     /// `gateway.default_max_tokens`.
     default_max_tokens: u64,
@@ -173,10 +171,6 @@ impl Gateway {
             cache: parts.cache,
             clients: parts.clients,
             catalog_writes: tokio::sync::Mutex::new(()),
-            counter: TokenCounter::new("cl100k_base")?,
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(64)
-                .build()?,
             counter: Arc::new(TokenCounter::new("cl100k_base")?),
             default_max_tokens: parts.default_max_tokens,
             embedding_per_1k: parts.embedding_per_1k,
