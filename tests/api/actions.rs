@@ -454,10 +454,7 @@ async fn memory_writes_are_screened_for_secrets_and_review() {
 async fn guardrails_are_scoped_by_workspace() {
     let app = TestApp::spawn().await;
     let s = app.register("guardiso@example.com").await;
-    app.create_workspace(&s, "alpha").await;
-    app.create_workspace(&s, "beta").await;
-    let (_, alpha) = app.create_key(&s, Some("alpha"), json!({})).await;
-    let (_, beta) = app.create_key(&s, Some("beta"), json!({})).await;
+    let (alpha, beta) = app.two_workspaces(&s).await;
     app.post_json(
         "/v1/actions/policies",
         &alpha,
