@@ -738,6 +738,11 @@ mod tests {
             .collect()
     }
 
+    /// The error of loading the defaults with the one override `var=value`.
+    fn env_error(var: &str, value: &str) -> ConfigError {
+        Config::load_from(None, &env(&[(var, value)])).expect_err("the override is refused")
+    }
+
     #[test]
     fn defaults_load_without_any_layer() {
         let config = Config::load_from(None, &[]).expect("defaults are valid");
@@ -763,8 +768,7 @@ mod tests {
 
     #[test]
     fn unknown_env_key_is_an_error_naming_the_key() {
-        let err = Config::load_from(None, &env(&[("CAIRN__SERVER__BINDD", "x")]))
-            .expect_err("unknown key");
+        let err = env_error("CAIRN__SERVER__BINDD", "x");
         assert!(err.to_string().contains("bindd"), "{err}");
     }
 
@@ -820,7 +824,7 @@ mod tests {
                 "`convex` or `rrf`",
             ),
         ] {
-            let err = Config::load_from(None, &env(&[(var, value)])).expect_err("bad choice");
+            let err = env_error(var, value);
             assert!(
                 matches!(&err, ConfigError::Invalid { key: k, .. } if k == key),
                 "{err:?}"
@@ -834,8 +838,7 @@ mod tests {
 
     #[test]
     fn the_remote_backend_needs_a_url() {
-        let err = Config::load_from(None, &env(&[("CAIRN__EMBEDDING__BACKEND", "remote")]))
-            .expect_err("no url");
+        let err = env_error("CAIRN__EMBEDDING__BACKEND", "remote");
         assert!(err.to_string().contains("embedding.remote_url"), "{err}");
     }
 
@@ -889,11 +892,7 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_key() {
-        let err = Config::load_from(
-            None,
-            &env(&[("CAIRN__RATE_LIMIT__DEFAULT_PER_MINUTE", "lots")]),
-        )
-        .expect_err("wrong type");
+        let err = env_error("CAIRN__RATE_LIMIT__DEFAULT_PER_MINUTE", "lots");
         assert!(
             err.to_string().contains("rate_limit.default_per_minute"),
             "{err}"

@@ -8,11 +8,19 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::time::rfc3339;
+use crate::store::Keyset;
 
 pub const MAX_CONTENT_CHARS: usize = 20_000;
 pub const MAX_LABEL_CHARS: usize = 100;
+/// Search and context-pack queries.
+pub const MAX_QUERY_CHARS: usize = 4_000;
 
 pub fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
+    trimmed(field, value, max).map(str::to_string)
+}
+
+/// `value` trimmed, not empty and at most `max` characters.
+pub fn trimmed<'a>(field: &str, value: &'a str, max: usize) -> ApiResult<&'a str> {
     let v = value.trim();
     if v.is_empty() {
         return Err(ApiError::bad_request(format!("{field}: must not be empty")));
@@ -22,7 +30,7 @@ pub fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
             "{field}: at most {max} characters"
         )));
     }
-    Ok(v.to_string())
+    Ok(v)
 }
 
 pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
@@ -138,6 +146,46 @@ pub fn decode_cursor(cursor: Option<&str>) -> ApiResult<Option<(String, String)>
         .split_once('|')
         .ok_or_else(|| ApiError::bad_request("cursor: not a cursor returned by this API"))?;
     Ok(Some((at.to_string(), id.to_string())))
+}
+
+/// A route's page of rows: `{object: "list", data, next_cursor}`.
+pub trait Listing<T> {
+    fn listing(data: Vec<T>, next_cursor: Option<String>) -> Self;
+}
+
+/// Implements [`Listing`] for list bodies with the fields `object`, `data`, `next_cursor`.
+macro_rules! listing {
+    ($($list:ty: $row:ty),+) => {
+        $(impl $crate::validate::Listing<$row> for $list {
+            fn listing(data: Vec<$row>, next_cursor: Option<String>) -> Self {
+                Self {
+                    object: "list".into(),
+                    data,
+                    next_cursor,
+                }
+            }
+        })+
+    };
+}
+pub(crate) use listing;
+
+/// One page of a keyset-paginated list, newest first. The store is asked for one row more
+/// than the page holds, so whether another page follows is known without a count; the next
+/// cursor is `cursor_of` the last row kept.
+pub async fn page<F: Keyset, T, E, L: Listing<T>>(
+    filter: F,
+    fetch: impl AsyncFnOnce(F) -> Result<Vec<T>, E>,
+    cursor_of: impl Fn(&T) -> String,
+) -> ApiResult<L>
+where
+    ApiError: From<E>,
+{
+    let limit = filter.limit();
+    let mut rows = fetch(filter.with_limit(limit + 1)).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = more.then(|| rows.last().map(cursor_of)).flatten();
+    Ok(L::listing(rows, next_cursor))
 }
 
 #[cfg(test)]

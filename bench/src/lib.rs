@@ -268,6 +268,25 @@ impl BenchServer {
         })
     }
 
+    /// `POST path` with the JSON `body` as the benchmark user; fails unless it succeeds, and
+    /// reads the whole answer (so the timing includes it).
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<()> {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            res.status().is_success(),
+            "{path} answered {}",
+            res.status()
+        );
+        res.bytes().await?;
+        Ok(())
+    }
+
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         self.server.await??;

@@ -183,19 +183,8 @@ async fn over_http(dir: &Path, qs: &[String]) -> anyhow::Result<()> {
         let started = Instant::now();
         for (i, q) in qs.iter().enumerate() {
             let t = Instant::now();
-            let res = server
-                .client
-                .post(format!("{}/v1/memory/context-pack", server.base))
-                .bearer_auth(&server.token)
-                .json(&serde_json::json!({"query": q, "include_sources": include_sources}))
-                .send()
-                .await?;
-            anyhow::ensure!(
-                res.status().is_success(),
-                "context-pack answered {}",
-                res.status()
-            );
-            res.bytes().await?;
+            let body = serde_json::json!({"query": q, "include_sources": include_sources});
+            server.post("/v1/memory/context-pack", &body).await?;
             if i >= 10 {
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
             }

@@ -126,6 +126,17 @@ async fn ingest(corpus: &Path, docs: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The benchmark's query: the top 10 in `mode`, no filters, in the default workspace.
+fn search_request(query: &str, mode: SearchMode) -> SearchRequest {
+    SearchRequest {
+        query: query.to_string(),
+        workspace_id: None,
+        mode,
+        limit: Some(10),
+        filters: SearchFilters::default(),
+    }
+}
+
 async fn search(chunks: usize, queries: usize, dir: &Path) -> anyhow::Result<()> {
     let (engine, ws) = engine_at(dir).await?;
     let have = engine.sources.retriever.vectors.count().await?;
@@ -140,13 +151,7 @@ async fn search(chunks: usize, queries: usize, dir: &Path) -> anyhow::Result<()>
         .collect();
     for mode in [SearchMode::Hybrid, SearchMode::Bm25, SearchMode::Vector] {
         for q in qs.iter().take(10) {
-            let req = SearchRequest {
-                query: q.clone(),
-                workspace_id: None,
-                mode,
-                limit: Some(10),
-                filters: SearchFilters::default(),
-            };
+            let req = search_request(q, mode);
             engine
                 .sources
                 .search(&ws, req)
@@ -156,13 +161,7 @@ async fn search(chunks: usize, queries: usize, dir: &Path) -> anyhow::Result<()>
         let mut lat = Vec::with_capacity(qs.len());
         let started = Instant::now();
         for q in &qs {
-            let req = SearchRequest {
-                query: q.clone(),
-                workspace_id: None,
-                mode,
-                limit: Some(10),
-                filters: SearchFilters::default(),
-            };
+            let req = search_request(q, mode);
             let t = Instant::now();
             engine
                 .sources
@@ -195,19 +194,8 @@ async fn http_search(dir: &Path, qs: &[String]) -> anyhow::Result<()> {
         let mut lat = Vec::with_capacity(qs.len());
         for (i, q) in qs.iter().enumerate() {
             let t = Instant::now();
-            let res = server
-                .client
-                .post(format!("{}/v1/search", server.base))
-                .bearer_auth(&server.token)
-                .json(&serde_json::json!({"query": q, "mode": mode, "limit": 10}))
-                .send()
-                .await?;
-            anyhow::ensure!(
-                res.status().is_success(),
-                "search answered {}",
-                res.status()
-            );
-            res.bytes().await?;
+            let body = serde_json::json!({"query": q, "mode": mode, "limit": 10});
+            server.post("/v1/search", &body).await?;
             if i >= 10 {
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
             }

@@ -33,8 +33,6 @@ use model::{
 };
 use rank::Candidate;
 
-const MAX_QUERY_CHARS: usize = 4_000;
-
 // The relevance the graph and events give, on the same 0-1 scale as a retrieval hit's
 // (`rank::relevance`), so all candidates compare in one weighted sum.
 
@@ -132,15 +130,7 @@ fn visible(n: &NoteRow, at: &str, spec: &PackSpec) -> bool {
 
 impl ContextPacks {
     fn check(&self, req: &ContextPackRequest) -> ApiResult<PackSpec> {
-        let query = req.query.trim();
-        if query.is_empty() {
-            return Err(ApiError::bad_request("query: must not be empty"));
-        }
-        if query.chars().count() > MAX_QUERY_CHARS {
-            return Err(ApiError::bad_request(format!(
-                "query: at most {MAX_QUERY_CHARS} characters"
-            )));
-        }
+        let query = validate::trimmed("query", &req.query, validate::MAX_QUERY_CHARS)?;
         let limit = self.settings.max_tokens_limit;
         let max_tokens = req.max_tokens.unwrap_or(self.settings.default_max_tokens);
         let max_tokens = validate::range("max_tokens", max_tokens, 1, limit)?;
@@ -717,28 +707,8 @@ mod tests {
 
     fn note(status: NoteStatus, valid_from: &str, valid_to: Option<&str>) -> NoteRow {
         NoteRow {
-            id: "n1".into(),
-            account_id: "acct".into(),
-            workspace_id: "ws".into(),
-            title: None,
-            content: "Deploys happen on Tuesdays".into(),
-            kind: "fact".into(),
-            tags: vec![],
-            importance: 0.5,
-            confidence: 1.0,
-            metadata: serde_json::json!({}),
-            status,
-            external_source: None,
-            external_id: None,
-            valid_from: valid_from.into(),
             valid_to: valid_to.map(str::to_string),
-            supersedes: None,
-            superseded_by: None,
-            revision: 1,
-            index_key: Some("k1".into()),
-            created_by: "key:k1".into(),
-            created_at: valid_from.into(),
-            updated_at: valid_from.into(),
+            ..NoteRow::sample(status, valid_from)
         }
     }
 

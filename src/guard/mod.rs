@@ -445,26 +445,9 @@ impl Guard {
         Ok((row, true))
     }
 
-    pub async fn audit(
-        &self,
-        ws: &Workspace,
-        mut filter: AuditFilter,
-        cursor: Option<&str>,
-    ) -> ApiResult<AuditList> {
-        filter.before = v::decode_cursor(cursor)?;
-        let limit = filter.limit;
-        filter.limit = limit + 1;
-        let mut rows = self.store.audit(&ws.id, &filter).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        let next_cursor = more
-            .then(|| rows.last().map(|r| v::encode_cursor(&r.created_at, &r.id)))
-            .flatten();
-        Ok(AuditList {
-            object: "list".into(),
-            data: rows,
-            next_cursor,
-        })
+    pub async fn audit(&self, ws: &Workspace, filter: AuditFilter) -> ApiResult<AuditList> {
+        let fetch = async |f: AuditFilter| self.store.audit(&ws.id, &f).await;
+        v::page(filter, fetch, |r| v::encode_cursor(&r.created_at, &r.id)).await
     }
 
     /// Memory writes are actions too. Secret-looking content is rejected or redacted; an

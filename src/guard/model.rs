@@ -146,3 +146,5 @@ pub struct AuditList {
     pub data: Vec<AuditRow>,
     pub next_cursor: Option<String>,
 }
+
+crate::validate::listing!(AuditList: AuditRow);

@@ -171,26 +171,9 @@ impl Harness {
         Ok(row)
     }
 
-    pub async fn traces(
-        &self,
-        ws: &Workspace,
-        mut filter: TraceFilter,
-        cursor: Option<&str>,
-    ) -> ApiResult<TraceList> {
-        filter.before = v::decode_cursor(cursor)?;
-        let limit = filter.limit;
-        filter.limit = limit + 1;
-        let mut rows = self.store.traces(&ws.id, &filter).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        let next_cursor = more
-            .then(|| rows.last().map(|r| v::encode_cursor(&r.created_at, &r.id)))
-            .flatten();
-        Ok(TraceList {
-            object: "list".into(),
-            data: rows,
-            next_cursor,
-        })
+    pub async fn traces(&self, ws: &Workspace, filter: TraceFilter) -> ApiResult<TraceList> {
+        let fetch = async |f: TraceFilter| self.store.traces(&ws.id, &f).await;
+        v::page(filter, fetch, |r| v::encode_cursor(&r.created_at, &r.id)).await
     }
 
     /// A rating marks every memory and document the trace used helpful (above 0) or unhelpful

@@ -191,6 +191,8 @@ pub struct TraceList {
     pub next_cursor: Option<String>,
 }
 
+crate::validate::listing!(TraceList: TraceRow);
+
 /// `POST /v1/harness/feedback`: a rating flows into the feedback scores of the memories and
 /// documents the trace used; `remember_text` becomes a note; `forget_note_ids` are forgotten.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

@@ -16,7 +16,7 @@ use crate::http::extract::{written, ApiPath, Scope, ScopedJson, WorkspaceParam};
 use crate::http::openapi::{JsonBody, Scoped};
 use crate::state::AppState;
 use crate::store::guard::{ApprovalRow, AuditFilter, AuditRow, PolicyRow};
-use crate::validate::limit;
+use crate::validate::{decode_cursor, limit};
 
 pub fn routes(_state: &AppState) -> Router<AppState> {
     Router::new()
@@ -118,12 +118,10 @@ pub async fn list_audit(
         mission_id: q.mission_id,
         event: q.event,
         tool_ref: q.tool_ref,
-        before: None,
         limit: limit(q.limit, 50, 200)?,
+        before: decode_cursor(q.cursor.as_deref())?,
     };
-    Ok(Json(
-        state.guard.audit(&ws, filter, q.cursor.as_deref()).await?,
-    ))
+    Ok(Json(state.guard.audit(&ws, filter).await?))
 }
 
 #[utoipa::path(post, path = "/v1/actions/audit", tag = "actions", security(("bearer" = [])), request_body = AuditInput,

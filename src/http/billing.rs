@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{ApiJson, Auth, SessionUser};
+use crate::http::openapi::{Keyed, KeyedJson};
 use crate::state::AppState;
 
 /// The authenticated routes of this module.
@@ -29,8 +30,7 @@ pub struct Balance {
 
 #[utoipa::path(get, path = "/v1/balance", tag = "openai", security(("bearer" = [])),
     responses((status = 200, body = Balance),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        Keyed))]
 pub async fn balance(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Balance>> {
     let (balance_usd, reserved_usd) = state.gateway.ledger.balance(p.account_id()).await?;
     Ok(Json(Balance {
@@ -51,12 +51,9 @@ pub struct AddCredit {
 
 #[utoipa::path(post, path = "/v1/billing/add", tag = "openai", security(("bearer" = [])), request_body = AddCredit,
     responses((status = 200, body = Balance),
-        (status = 400, body = ErrorBody, description = "A field is wrong (the message names it)"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
         (status = 403, body = ErrorBody, description = "Not an admin's dashboard session"),
         (status = 404, body = ErrorBody, description = "No user with that email"),
-        (status = 413, body = ErrorBody, description = "Body over the size limit"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        Keyed, KeyedJson))]
 pub async fn add_credit(
     State(state): State<AppState>,
     user: SessionUser,
@@ -95,8 +92,7 @@ pub async fn add_credit(
 }
 
 #[utoipa::path(post, path = "/v1/billing/checkout", tag = "openai", security(("bearer" = [])),
-    responses((status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded"),
+    responses(Keyed,
         (status = 501, body = ErrorBody, description = "Card payments are not available in self-hosted Cairn")))]
 pub async fn checkout(Auth(_caller): Auth) -> ApiResult<Json<Balance>> {
     Err(ApiError::NotImplemented(

@@ -16,6 +16,7 @@ use crate::accounts::workspaces;
 use crate::error::{ApiError, ApiResult, ErrorBody, OpenAiError, OpenAiErrorBody};
 use crate::gateway::{self, Caller, Reply};
 use crate::http::extract::{ApiJson, Auth};
+use crate::http::openapi::OpenAiKeyed;
 use crate::state::AppState;
 
 /// The authenticated routes of this module.
@@ -134,11 +135,10 @@ async fn ground(
     responses(
         (status = 200, description = "OpenAI chat completion, or an SSE stream of chunks when `stream` is true. `model` is the name asked for; headers: x-cairn-model (the catalog model that served), x-cairn-cost, x-cairn-cache"),
         (status = 400, body = OpenAiErrorBody, description = "A field is missing or wrong (the message names it), or the provider refused the request"),
-        (status = 401, body = OpenAiErrorBody, description = "Missing or invalid credential"),
         (status = 402, body = OpenAiErrorBody, description = "The balance or a monthly budget cannot cover the request"),
         (status = 404, body = OpenAiErrorBody, description = "Unknown model, or unknown workspace in `cairn.workspace_id`"),
         (status = 413, body = OpenAiErrorBody, description = "Body over the size limit"),
-        (status = 429, body = OpenAiErrorBody, description = "Rate limit exceeded"),
+        OpenAiKeyed,
         (status = 503, body = OpenAiErrorBody, description = "No model can serve now, or every candidate failed")))]
 pub async fn completions(
     State(state): State<AppState>,
@@ -260,8 +260,7 @@ pub struct ModelList {
 
 #[utoipa::path(get, path = "/v1/models", tag = "openai", security(("bearer" = [])),
     responses((status = 200, body = ModelList),
-        (status = 401, body = OpenAiErrorBody, description = "Missing or invalid credential"),
-        (status = 429, body = OpenAiErrorBody, description = "Rate limit exceeded")))]
+        OpenAiKeyed))]
 pub async fn models(
     State(state): State<AppState>,
     Auth(p): Auth,

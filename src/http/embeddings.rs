@@ -17,6 +17,7 @@ use crate::error::OpenAiErrorBody;
 use crate::error::{ApiError, OpenAiError};
 use crate::gateway::Caller;
 use crate::http::extract::{ApiJson, Auth};
+use crate::http::openapi::{OpenAiKeyed, OpenAiKeyedJson};
 use crate::state::AppState;
 
 /// The authenticated routes of this module.
@@ -88,12 +89,9 @@ pub struct EmbeddingsResponse {
 
 #[utoipa::path(post, path = "/v1/embeddings", tag = "openai", security(("bearer" = [])), request_body = EmbeddingsRequest,
     responses((status = 200, body = EmbeddingsResponse),
-        (status = 400, body = OpenAiErrorBody, description = "A field is wrong (the message names it)"),
-        (status = 401, body = OpenAiErrorBody, description = "Missing or invalid credential"),
         (status = 402, body = OpenAiErrorBody, description = "The balance or a monthly budget cannot cover the request"),
         (status = 404, body = OpenAiErrorBody, description = "`model` names neither the configured model nor one of its aliases"),
-        (status = 413, body = OpenAiErrorBody, description = "Body over the size limit"),
-        (status = 429, body = OpenAiErrorBody, description = "Rate limit exceeded")))]
+        OpenAiKeyed, OpenAiKeyedJson))]
 pub async fn embeddings(
     State(state): State<AppState>,
     Auth(p): Auth,

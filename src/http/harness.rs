@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::store::harness::{
     ArtifactRow, MissionRow, ReflectionRow, StepRow, TraceFilter, TraceRow, VersionRow,
 };
-use crate::validate::limit;
+use crate::validate::{decode_cursor, limit};
 
 pub fn routes(_state: &AppState) -> Router<AppState> {
     Router::new()
@@ -195,15 +195,10 @@ pub async fn list_traces(
     let filter = TraceFilter {
         mission_id: q.mission_id,
         trace_type: q.trace_type,
-        before: None,
         limit: limit(q.limit, 50, 200)?,
+        before: decode_cursor(q.cursor.as_deref())?,
     };
-    Ok(Json(
-        state
-            .harness
-            .traces(&ws, filter, q.cursor.as_deref())
-            .await?,
-    ))
+    Ok(Json(state.harness.traces(&ws, filter).await?))
 }
 
 #[utoipa::path(post, path = "/v1/harness/traces", tag = "harness", security(("bearer" = [])), request_body = TraceInput,

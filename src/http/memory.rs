@@ -30,7 +30,7 @@ use crate::state::AppState;
 use crate::store::memory::{
     EntityFilter, EntityRow, EventFilter, EventRow, LinkFilter, LinkRow, NoteFilter, NoteRow,
 };
-use crate::validate::limit;
+use crate::validate::{decode_cursor, limit};
 
 pub fn routes(_state: &AppState) -> Router<AppState> {
     Router::new()
@@ -86,15 +86,10 @@ pub async fn list_notes(
         status: q.status,
         kind: q.kind,
         tag: q.tag,
-        before: None,
         limit: limit(q.limit, 50, 200)?,
+        before: decode_cursor(q.cursor.as_deref())?,
     };
-    Ok(Json(
-        state
-            .memory
-            .list_notes(&ws, filter, q.cursor.as_deref())
-            .await?,
-    ))
+    Ok(Json(state.memory.list_notes(&ws, filter).await?))
 }
 
 #[utoipa::path(get, path = "/v1/memory/notes/{id}", tag = "memory", security(("bearer" = [])),
@@ -346,15 +341,10 @@ pub async fn list_events(
         mission_id: q.mission_id,
         from: q.from,
         to: q.to,
-        before: None,
         limit: limit(q.limit, 50, 200)?,
+        before: decode_cursor(q.cursor.as_deref())?,
     };
-    Ok(Json(
-        state
-            .memory
-            .list_events(&ws, filter, q.cursor.as_deref())
-            .await?,
-    ))
+    Ok(Json(state.memory.list_events(&ws, filter).await?))
 }
 
 #[utoipa::path(post, path = "/v1/memory/feedback", tag = "memory", security(("bearer" = [])), request_body = FeedbackInput,

@@ -176,6 +176,11 @@ fn refusal(body: &str, description: &str) -> RefOr<Response> {
 
 const MALFORMED: &str = "A malformed query or path parameter or body field; the message names it";
 const NO_CREDENTIAL: &str = "Missing, invalid or expired credential";
+/// The shorter wording of `NO_CREDENTIAL` and `OVER_LIMIT` the OpenAI-style routes document.
+const KEYED_NO_CREDENTIAL: &str = "Missing or invalid credential";
+const KEYED_OVER_LIMIT: &str = "Rate limit exceeded";
+const KEYED_BAD_FIELD: &str = "A field is wrong (the message names it)";
+const KEYED_TOO_LARGE: &str = "Body over the size limit";
 const OVER_LIMIT: &str =
     "Over the requests-per-minute limit (of the credential, or of the IP without one); see Retry-After";
 
@@ -239,6 +244,36 @@ refusals!(
     JsonBody:
         ("400", "Malformed JSON, an empty body, a wrong type or an unknown field; the message names it"),
         ("413", "The body is larger than `server.max_body_bytes`"),
+);
+
+refusals!(
+    /// The credential refusals of the OpenAI-style account routes (balance, billing, usage).
+    Keyed: ("401", KEYED_NO_CREDENTIAL), ("429", KEYED_OVER_LIMIT),
+);
+
+refusals!(
+    /// `Keyed` in OpenAI's error shape (chat completions, models, embeddings).
+    OpenAiKeyed("OpenAiErrorBody"): ("401", KEYED_NO_CREDENTIAL), ("429", KEYED_OVER_LIMIT),
+);
+
+refusals!(
+    /// The body refusals of the OpenAI-style account routes with a JSON body.
+    KeyedJson: ("400", KEYED_BAD_FIELD), ("413", KEYED_TOO_LARGE),
+);
+
+refusals!(
+    /// `KeyedJson` in OpenAI's error shape.
+    OpenAiKeyedJson("OpenAiErrorBody"): ("400", KEYED_BAD_FIELD), ("413", KEYED_TOO_LARGE),
+);
+
+refusals!(
+    /// The usage and statistics queries: `Keyed`, a bad parameter, or a workspace filter
+    /// naming no workspace of the account.
+    UsageQuery:
+        ("400", "A query parameter is wrong (the message names it)"),
+        ("401", KEYED_NO_CREDENTIAL),
+        ("404", "Unknown workspace"),
+        ("429", KEYED_OVER_LIMIT),
 );
 
 refusals!(

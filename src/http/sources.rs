@@ -22,6 +22,7 @@ use crate::sources::model::{
 use crate::sources::Ingested;
 use crate::state::AppState;
 use crate::store::sources::SourceFilter;
+use crate::validate::decode_cursor;
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -155,15 +156,10 @@ pub async fn list(
     let filter = SourceFilter {
         status: params.status,
         tag: params.tag,
-        before: None,
         limit,
+        before: decode_cursor(params.cursor.as_deref())?,
     };
-    Ok(Json(
-        state
-            .sources
-            .list(&ws, filter, params.cursor.as_deref())
-            .await?,
-    ))
+    Ok(Json(state.sources.list(&ws, filter).await?))
 }
 
 #[utoipa::path(get, path = "/v1/sources/{id}", tag = "sources", security(("bearer" = [])),

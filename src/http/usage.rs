@@ -11,8 +11,9 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::{workspaces, Principal};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, Auth};
+use crate::http::openapi::UsageQuery;
 use crate::state::AppState;
 use crate::store::gateway::{UsageFilter, UsageKey, UsageRow, UsageSums};
 use crate::store::time::rfc3339;
@@ -45,10 +46,7 @@ pub struct UsageList {
 
 #[utoipa::path(get, path = "/v1/usage", tag = "openai", security(("bearer" = [])), params(UsageParams),
     responses((status = 200, body = UsageList),
-        (status = 400, body = ErrorBody, description = "A query parameter is wrong (the message names it)"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 404, body = ErrorBody, description = "Unknown workspace"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        UsageQuery))]
 pub async fn usage(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -131,10 +129,7 @@ pub struct Breakdown {
 
 #[utoipa::path(get, path = "/v1/usage/breakdown", tag = "openai", security(("bearer" = [])), params(BreakdownParams),
     responses((status = 200, body = Breakdown),
-        (status = 400, body = ErrorBody, description = "A query parameter is wrong (the message names it)"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 404, body = ErrorBody, description = "Unknown workspace"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        UsageQuery))]
 pub async fn breakdown(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -211,10 +206,7 @@ pub struct Stats {
 
 #[utoipa::path(get, path = "/v1/stats", tag = "openai", security(("bearer" = [])), params(StatsParams),
     responses((status = 200, body = Stats),
-        (status = 400, body = ErrorBody, description = "A query parameter is wrong (the message names it)"),
-        (status = 401, body = ErrorBody, description = "Missing or invalid credential"),
-        (status = 404, body = ErrorBody, description = "Unknown workspace"),
-        (status = 429, body = ErrorBody, description = "Rate limit exceeded")))]
+        UsageQuery))]
 pub async fn stats(
     State(state): State<AppState>,
     Auth(p): Auth,

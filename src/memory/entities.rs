@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::error::{ApiError, ApiResult};
 use crate::memory::graph::NodeKey;
 use crate::memory::model::{EntityInput, EntityList, EntityPatch, LinkInput, LinkList, NodeRef};
-use crate::memory::plan::Upsert;
+use crate::memory::plan::{planned_or_stored, Upsert};
 use crate::memory::{Memory, WritePlan};
 use crate::store::memory::{EntityFilter, EntityRow, ItemType, LinkFilter, LinkRow};
 use crate::store::time::new_id;
@@ -97,18 +97,20 @@ impl Memory {
     ) -> ApiResult<Option<EntityRow>> {
         let ws = &plan.workspace_id;
         if let Some((s, i)) = external {
-            let found = match plan.entity_by_external(s, i) {
-                Some(e) => Some(e.clone()),
-                None => self.store.entity_by_external(ws, s, i).await?,
-            };
+            let found = planned_or_stored(
+                plan.entity_by_external(s, i),
+                self.store.entity_by_external(ws, s, i),
+            )
+            .await?;
             if found.is_some() {
                 return Ok(found);
             }
         }
-        Ok(match plan.entity_by_name(entity_type, name) {
-            Some(e) => Some(e.clone()),
-            None => self.store.entity_by_name(ws, entity_type, name).await?,
-        })
+        planned_or_stored(
+            plan.entity_by_name(entity_type, name),
+            self.store.entity_by_name(ws, entity_type, name),
+        )
+        .await
     }
 
     pub async fn update_entity(
@@ -171,28 +173,26 @@ impl Memory {
         match r.node_type.as_str() {
             t if t == ItemType::Note.as_str() => {
                 let note = match (&r.id, &external) {
-                    (Some(id), _) => match plan.note(id) {
-                        Some(n) => Some(n.clone()),
-                        None => self.store.note(ws, id).await?,
-                    },
-                    (None, Some((s, i))) => match plan.note_by_external(s, i) {
-                        Some(n) => Some(n.clone()),
-                        None => self.store.note_by_external(ws, s, i).await?,
-                    },
+                    (Some(id), _) => {
+                        planned_or_stored(plan.note(id), self.store.note(ws, id)).await?
+                    }
+                    (None, Some((s, i))) => {
+                        let stored = self.store.note_by_external(ws, s, i);
+                        planned_or_stored(plan.note_by_external(s, i), stored).await?
+                    }
                     (None, None) => None,
                 };
                 note.map(|n| NodeKey::note(&n.id)).ok_or_else(missing)
             }
             t if t == ItemType::Entity.as_str() => {
                 let entity = match (&r.id, &external) {
-                    (Some(id), _) => match plan.entity(id) {
-                        Some(e) => Some(e.clone()),
-                        None => self.store.entity(ws, id).await?,
-                    },
-                    (None, Some((s, i))) => match plan.entity_by_external(s, i) {
-                        Some(e) => Some(e.clone()),
-                        None => self.store.entity_by_external(ws, s, i).await?,
-                    },
+                    (Some(id), _) => {
+                        planned_or_stored(plan.entity(id), self.store.entity(ws, id)).await?
+                    }
+                    (None, Some((s, i))) => {
+                        let stored = self.store.entity_by_external(ws, s, i);
+                        planned_or_stored(plan.entity_by_external(s, i), stored).await?
+                    }
                     (None, None) => None,
                 };
                 entity.map(|e| NodeKey::entity(&e.id)).ok_or_else(missing)

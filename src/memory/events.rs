@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::memory::model::{
     EventInput, EventList, FeedbackInput, FeedbackResult, ItemType, NoteStatus, Signal,
 };
-use crate::memory::plan::Upsert;
+use crate::memory::plan::{by_external, planned_or_stored, Upsert};
 use crate::memory::{Memory, WritePlan};
 use crate::store::memory::{EventFilter, EventRow, FeedbackRow, HistoryAction, NoteRow};
 use crate::store::time::new_id;
@@ -91,41 +91,18 @@ impl Memory {
         let Some((s, i)) = external else {
             return Ok(None);
         };
-        let planned = plan.writes.events.iter().find(|e| {
-            e.external_source.as_deref() == Some(s.as_str())
-                && e.external_id.as_deref() == Some(i.as_str())
-        });
-        match planned {
-            Some(e) => Ok(Some(e.clone())),
-            None => Ok(self
-                .store
-                .event_by_external(&plan.workspace_id, s, i)
-                .await?),
-        }
+        let stored = self.store.event_by_external(&plan.workspace_id, s, i);
+        planned_or_stored(by_external(&plan.writes.events, s, i), stored).await
     }
 
-    pub async fn list_events(
-        &self,
-        ws: &Workspace,
-        mut filter: EventFilter,
-        cursor: Option<&str>,
-    ) -> ApiResult<EventList> {
-        filter.before = v::decode_cursor(cursor)?;
-        filter.from = v::optional_timestamp("from", filter.from.as_deref())?;
-        filter.to = v::optional_timestamp("to", filter.to.as_deref())?;
-        let limit = filter.limit;
-        filter.limit = limit + 1;
-        let mut rows = self.store.list_events(&ws.id, &filter).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        let next_cursor = more
-            .then(|| rows.last().map(|r| v::encode_cursor(&r.occurred_at, &r.id)))
-            .flatten();
-        Ok(EventList {
-            object: "list".into(),
-            data: rows,
-            next_cursor,
-        })
+    pub async fn list_events(&self, ws: &Workspace, filter: EventFilter) -> ApiResult<EventList> {
+        let filter = EventFilter {
+            from: v::optional_timestamp("from", filter.from.as_deref())?,
+            to: v::optional_timestamp("to", filter.to.as_deref())?,
+            ..filter
+        };
+        let fetch = async |f: EventFilter| self.store.list_events(&ws.id, &f).await;
+        v::page(filter, fetch, |r| v::encode_cursor(&r.occurred_at, &r.id)).await
     }
 
     pub async fn give_feedback(
@@ -212,17 +189,8 @@ impl Memory {
         let Some((s, i)) = external else {
             return Ok(None);
         };
-        let planned = plan.writes.feedback.iter().find(|f| {
-            f.external_source.as_deref() == Some(s.as_str())
-                && f.external_id.as_deref() == Some(i.as_str())
-        });
-        match planned {
-            Some(f) => Ok(Some(f.clone())),
-            None => Ok(self
-                .store
-                .feedback_by_external(&plan.workspace_id, s, i)
-                .await?),
-        }
+        let stored = self.store.feedback_by_external(&plan.workspace_id, s, i);
+        planned_or_stored(by_external(&plan.writes.feedback, s, i), stored).await
     }
 
     fn apply_signal(&self, plan: &mut WritePlan, old: NoteRow, signal: Signal) -> Option<NoteRow> {

@@ -88,6 +88,8 @@ pub struct NoteList {
     pub next_cursor: Option<String>,
 }
 
+crate::validate::listing!(NoteList: NoteRow, EventList: EventRow);
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NoteHistory {
     pub object: String,

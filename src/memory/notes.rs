@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::memory::model::{NoteHistory, NoteInput, NoteList, NotePatch, NoteStatus};
-use crate::memory::plan::Upsert;
+use crate::memory::plan::{planned_or_stored, Upsert};
 use crate::memory::{Memory, WritePlan};
 use crate::store::memory::{HistoryAction, NoteFilter, NoteRow};
 use crate::store::time::new_id;
@@ -144,10 +144,7 @@ impl NoteFields {
 
 impl Memory {
     async fn find_note(&self, plan: &WritePlan, id: &str) -> ApiResult<Option<NoteRow>> {
-        if let Some(n) = plan.note(id) {
-            return Ok(Some(n.clone()));
-        }
-        Ok(self.store.note(&plan.workspace_id, id).await?)
+        planned_or_stored(plan.note(id), self.store.note(&plan.workspace_id, id)).await
     }
 
     pub async fn create_note(
@@ -169,14 +166,10 @@ impl Memory {
     ) -> ApiResult<(NoteRow, Upsert)> {
         let fields = NoteFields::check(&input)?;
         let existing = match &fields.external {
-            Some((s, i)) => match plan.note_by_external(s, i) {
-                Some(n) => Some(n.clone()),
-                None => {
-                    self.store
-                        .note_by_external(&plan.workspace_id, s, i)
-                        .await?
-                }
-            },
+            Some((s, i)) => {
+                let stored = self.store.note_by_external(&plan.workspace_id, s, i);
+                planned_or_stored(plan.note_by_external(s, i), stored).await?
+            }
             None => None,
         };
         let (mut note, old) = match existing {
@@ -333,26 +326,9 @@ impl Memory {
         Ok(note)
     }
 
-    pub async fn list_notes(
-        &self,
-        ws: &Workspace,
-        mut filter: NoteFilter,
-        cursor: Option<&str>,
-    ) -> ApiResult<NoteList> {
-        filter.before = v::decode_cursor(cursor)?;
-        let limit = filter.limit;
-        filter.limit = limit + 1;
-        let mut rows = self.store.list_notes(&ws.id, &filter).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        let next_cursor = more
-            .then(|| rows.last().map(|r| v::encode_cursor(&r.created_at, &r.id)))
-            .flatten();
-        Ok(NoteList {
-            object: "list".into(),
-            data: rows,
-            next_cursor,
-        })
+    pub async fn list_notes(&self, ws: &Workspace, filter: NoteFilter) -> ApiResult<NoteList> {
+        let fetch = async |f: NoteFilter| self.store.list_notes(&ws.id, &f).await;
+        v::page(filter, fetch, |r| v::encode_cursor(&r.created_at, &r.id)).await
     }
 
     /// Separation of duties: whoever wrote a note (created it, or made its latest content or
@@ -453,30 +429,7 @@ mod tests {
     use super::*;
 
     fn note() -> NoteRow {
-        NoteRow {
-            id: "n1".into(),
-            account_id: "acct".into(),
-            workspace_id: "ws".into(),
-            title: None,
-            content: "Deploys happen on Tuesdays".into(),
-            kind: "fact".into(),
-            tags: vec![],
-            importance: 0.5,
-            confidence: 1.0,
-            metadata: json!({}),
-            status: NoteStatus::Pending,
-            external_source: None,
-            external_id: None,
-            valid_from: "2026-01-01T00:00:00.000Z".into(),
-            valid_to: None,
-            supersedes: None,
-            superseded_by: None,
-            revision: 1,
-            index_key: Some("k1".into()),
-            created_by: "key:k1".into(),
-            created_at: "2026-01-01T00:00:00.000Z".into(),
-            updated_at: "2026-01-01T00:00:00.000Z".into(),
-        }
+        NoteRow::sample(NoteStatus::Pending, "2026-01-01T00:00:00.000Z")
     }
 
     #[test]

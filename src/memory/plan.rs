@@ -1,9 +1,14 @@
 //! A memory write before it is committed: the rows it changes and the note versions to index.
 
+use std::future::Future;
+
 use crate::error::ApiResult;
 use crate::memory::Memory;
-use crate::store::memory::{EntityRow, HistoryAction, HistoryRow, MemoryWrites, NoteRow};
+use crate::store::memory::{
+    EntityRow, EventRow, FeedbackRow, HistoryAction, HistoryRow, MemoryWrites, NoteRow,
+};
 use crate::store::time::{new_id, now};
+use crate::store::StoreResult;
 use crate::store::Workspace;
 
 pub(crate) struct WritePlan {
@@ -18,6 +23,45 @@ pub(crate) struct WritePlan {
     pub stale: Vec<String>,
     /// The workspace's `memory_write` policies, read once per plan when a note is screened.
     pub memory_rules: Option<Vec<crate::guard::policy::Rule>>,
+}
+
+/// Rows a client may name by an external identity (`external_source`, `external_id`).
+pub(crate) trait External {
+    fn external(&self) -> (Option<&str>, Option<&str>);
+}
+
+macro_rules! external_rows {
+    ($($row:ty),+) => {
+        $(impl External for $row {
+            fn external(&self) -> (Option<&str>, Option<&str>) {
+                (self.external_source.as_deref(), self.external_id.as_deref())
+            }
+        })+
+    };
+}
+
+external_rows!(NoteRow, EntityRow, EventRow, FeedbackRow);
+
+/// The row of `rows` with the external pair (`source`, `external_id`).
+pub(crate) fn by_external<'a, T: External>(
+    rows: &'a [T],
+    source: &str,
+    external_id: &str,
+) -> Option<&'a T> {
+    rows.iter()
+        .find(|r| r.external() == (Some(source), Some(external_id)))
+}
+
+/// The row planned earlier in this write, else the stored one: a batch sees its own earlier
+/// items before the database. `stored` is only awaited when nothing is planned.
+pub(crate) async fn planned_or_stored<T: Clone>(
+    planned: Option<&T>,
+    stored: impl Future<Output = StoreResult<Option<T>>>,
+) -> ApiResult<Option<T>> {
+    match planned {
+        Some(row) => Ok(Some(row.clone())),
+        None => Ok(stored.await?),
+    }
 }
 
 fn replace_or_push<T>(rows: &mut Vec<T>, row: T, same: impl Fn(&T) -> bool) {
@@ -90,10 +134,7 @@ impl WritePlan {
     }
 
     pub fn note_by_external(&self, source: &str, external_id: &str) -> Option<&NoteRow> {
-        self.writes.notes.iter().find(|n| {
-            n.external_source.as_deref() == Some(source)
-                && n.external_id.as_deref() == Some(external_id)
-        })
+        by_external(&self.writes.notes, source, external_id)
     }
 
     pub fn put_entity(&mut self, e: EntityRow) {
@@ -106,10 +147,7 @@ impl WritePlan {
     }
 
     pub fn entity_by_external(&self, source: &str, external_id: &str) -> Option<&EntityRow> {
-        self.writes.entities.iter().find(|e| {
-            e.external_source.as_deref() == Some(source)
-                && e.external_id.as_deref() == Some(external_id)
-        })
+        by_external(&self.writes.entities, source, external_id)
     }
 
     pub fn entity_by_name(&self, entity_type: &str, name: &str) -> Option<&EntityRow> {

@@ -43,30 +43,24 @@ fn normalise(value: f32, (min, max): (f32, f32)) -> f32 {
     }
 }
 
+/// The fused item of `id`, unscored and in neither list until the caller says which.
+fn entry<'m, 'k>(by_id: &'m mut HashMap<&'k str, Fused>, id: &'k str) -> &'m mut Fused {
+    by_id.entry(id).or_insert_with(|| Fused {
+        id: id.to_string(),
+        bm25: None,
+        vector: None,
+        score: 0.0,
+    })
+}
+
 /// Fuses two ranked lists (best first) into one, best first, ties broken by id.
 pub fn fuse(bm25: &[(String, f32)], vector: &[(String, f32)], fusion: Fusion) -> Vec<Fused> {
     let mut by_id: HashMap<&str, Fused> = HashMap::new();
     for (id, s) in bm25 {
-        by_id
-            .entry(id)
-            .or_insert_with(|| Fused {
-                id: id.clone(),
-                bm25: None,
-                vector: None,
-                score: 0.0,
-            })
-            .bm25 = Some(*s);
+        entry(&mut by_id, id).bm25 = Some(*s);
     }
     for (id, s) in vector {
-        by_id
-            .entry(id)
-            .or_insert_with(|| Fused {
-                id: id.clone(),
-                bm25: None,
-                vector: None,
-                score: 0.0,
-            })
-            .vector = Some(*s);
+        entry(&mut by_id, id).vector = Some(*s);
     }
     match fusion {
         Fusion::Rrf { k } => {

@@ -102,6 +102,8 @@ pub struct SourceList {
     pub next_cursor: Option<String>,
 }
 
+crate::validate::listing!(SourceList: SourceView);
+
 /// What `POST /v1/sources` returns for records: one source per record.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SourceBatch {

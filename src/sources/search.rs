@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::retrieval::{Fused, SearchQuery};
 use crate::sources::model::{Citation, Scores, SearchHit, SearchRequest, SearchResponse};
 use crate::sources::service::{Sources, CHUNK_ITEM};
@@ -11,7 +11,6 @@ use crate::store::sources::ChunkHit;
 use crate::store::Workspace;
 
 pub const MAX_LIMIT: usize = 100;
-const MAX_QUERY_CHARS: usize = 4_000;
 
 fn matches_filters(hit: &ChunkHit, req: &SearchRequest) -> bool {
     if let Some(tags) = &req.filters.tags {
@@ -29,15 +28,7 @@ fn matches_filters(hit: &ChunkHit, req: &SearchRequest) -> bool {
 
 /// The trimmed query and the number of hits asked for, checked.
 fn checked_query(req: &SearchRequest) -> ApiResult<(&str, usize)> {
-    let query = req.query.trim();
-    if query.is_empty() {
-        return Err(ApiError::bad_request("query: must not be empty"));
-    }
-    if query.chars().count() > MAX_QUERY_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "query: at most {MAX_QUERY_CHARS} characters"
-        )));
-    }
+    let query = crate::validate::trimmed("query", &req.query, crate::validate::MAX_QUERY_CHARS)?;
     let limit = crate::validate::range("limit", req.limit.unwrap_or(10), 1, MAX_LIMIT)?;
     Ok((query, limit))
 }

@@ -14,6 +14,7 @@ use crate::sources::pipeline::{OnFailure, Pending};
 use crate::store::sources::{EnqueueRefused, QueueLimits, SourceFilter, SourceRow, SourceStore};
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
+use crate::validate;
 
 /// Reads the page spans a document row keeps (`[[page, start, end], ...]`).
 fn page_spans(stored: &serde_json::Value) -> Vec<cairn_ingest::extract::PageSpan> {
@@ -317,36 +318,17 @@ impl Sources {
         Ok(view)
     }
 
-    pub async fn list(
-        &self,
-        ws: &Workspace,
-        mut filter: SourceFilter,
-        cursor: Option<&str>,
-    ) -> ApiResult<SourceList> {
-        if let Some(c) = cursor {
-            let (at, id) = c.split_once('|').ok_or_else(|| {
-                ApiError::bad_request("cursor: not a cursor returned by this API")
-            })?;
-            filter.before = Some((at.to_string(), id.to_string()));
-        }
-        let limit = filter.limit;
-        filter.limit = limit + 1;
-        let mut rows = self.store.list_sources(&ws.id, &filter).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        let next_cursor = if more {
-            rows.last().map(|r| format!("{}|{}", r.created_at, r.id))
-        } else {
-            None
+    pub async fn list(&self, ws: &Workspace, filter: SourceFilter) -> ApiResult<SourceList> {
+        let fetch = async |f: SourceFilter| {
+            let rows = self.store.list_sources(&ws.id, &f).await;
+            rows.map(|rows| {
+                rows.into_iter()
+                    .map(|r| SourceView::from_row(r, &ws.workspace_id))
+                    .collect()
+            })
         };
-        Ok(SourceList {
-            object: "list".into(),
-            data: rows
-                .into_iter()
-                .map(|r| SourceView::from_row(r, &ws.workspace_id))
-                .collect(),
-            next_cursor,
-        })
+        let cursor_of = |s: &SourceView| validate::encode_cursor(&s.created_at, &s.id);
+        validate::page(filter, fetch, cursor_of).await
     }
 
     /// Removes a source and everything it produced from all three stores.

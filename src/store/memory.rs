@@ -103,6 +103,38 @@ pub struct NoteRow {
     pub updated_at: String,
 }
 
+#[cfg(test)]
+impl NoteRow {
+    /// A note for unit tests ("Deploys happen on Tuesdays", a fact), valid and created from
+    /// `valid_from`.
+    pub fn sample(status: NoteStatus, valid_from: &str) -> Self {
+        NoteRow {
+            id: "n1".into(),
+            account_id: "acct".into(),
+            workspace_id: "ws".into(),
+            title: None,
+            content: "Deploys happen on Tuesdays".into(),
+            kind: "fact".into(),
+            tags: vec![],
+            importance: 0.5,
+            confidence: 1.0,
+            metadata: serde_json::json!({}),
+            status,
+            external_source: None,
+            external_id: None,
+            valid_from: valid_from.into(),
+            valid_to: None,
+            supersedes: None,
+            superseded_by: None,
+            revision: 1,
+            index_key: Some("k1".into()),
+            created_by: "key:k1".into(),
+            created_at: valid_from.into(),
+            updated_at: valid_from.into(),
+        }
+    }
+}
+
 /// What a note's history row records: the same lowercase word in JSON and in SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]

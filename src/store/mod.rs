@@ -17,3 +17,31 @@ pub mod vectors;
 
 pub use accounts::*;
 pub use error::{StoreError, StoreResult};
+
+/// A list filter paged by a (timestamp, id) keyset: rows before its `before`, at most `limit`.
+pub trait Keyset {
+    fn limit(&self) -> i64;
+    fn with_limit(self, limit: i64) -> Self;
+}
+
+macro_rules! keyset {
+    ($($filter:ty),+) => {
+        $(impl Keyset for $filter {
+            fn limit(&self) -> i64 {
+                self.limit
+            }
+
+            fn with_limit(self, limit: i64) -> Self {
+                Self { limit, ..self }
+            }
+        })+
+    };
+}
+
+keyset!(
+    guard::AuditFilter,
+    harness::TraceFilter,
+    memory::NoteFilter,
+    memory::EventFilter,
+    sources::SourceFilter
+);

@@ -4,6 +4,7 @@
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
+use crate::common::api::{error_message, header_of};
 use crate::common::{json_of, TestApp};
 
 fn refresh_cookie(res: &reqwest::Response) -> String {
@@ -103,17 +104,9 @@ async fn register_login_and_me_round_trip() {
 async fn short_passwords_and_bad_emails_are_rejected() {
     let app = TestApp::spawn().await;
     let res = post_credentials(&app, "register", "a@example.com", "short").await;
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("password"));
+    assert!(error_message(res, 400).await.contains("password"));
     let res = post_credentials(&app, "register", "not-an-email", "long-enough").await;
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("email"));
+    assert!(error_message(res, 400).await.contains("email"));
 }
 
 #[tokio::test]
@@ -138,12 +131,7 @@ async fn refresh_rotates_the_cookie_and_a_reused_refresh_token_is_refused() {
     let after = post_cookie(&app, "refresh", Some(&second_cookie)).await;
     assert_eq!(after.status(), 401);
 
-    let missing = app
-        .client
-        .post(app.url("/api/auth/refresh"))
-        .send()
-        .await
-        .unwrap();
+    let missing = post_cookie(&app, "refresh", None).await;
     assert_eq!(missing.status(), 401);
 }
 
@@ -172,11 +160,7 @@ async fn five_failed_logins_lock_the_ip_out_even_for_the_right_password() {
     }
     let res = post_credentials(&app, "login", "victim@example.com", "s3cret-password").await;
     assert_eq!(res.status(), 429);
-    let retry: u64 = res.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: u64 = header_of(&res, "retry-after");
     assert!(retry > 800 && retry <= 900, "{retry}");
 }
 

@@ -7,7 +7,8 @@ use proptest::test_runner::{Config, TestRunner};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{json_of, TestApp};
+use crate::common::api::{error_message, expect_json};
+use crate::common::{json_of, TestApp, NO_LIMITS};
 
 #[tokio::test]
 async fn malformed_json_wrong_types_and_unknown_enums_get_400_naming_the_field() {
@@ -41,8 +42,7 @@ async fn malformed_json_wrong_types_and_unknown_enums_get_400_naming_the_field()
             json!({"workspace_id": 7, "name": "x"}),
         )
         .await;
-    assert_eq!(res.status(), 400);
-    let msg = json_of(res).await["message"].as_str().unwrap().to_string();
+    let msg = error_message(res, 400).await;
     assert!(msg.starts_with("workspace_id:"), "{msg}");
 
     let res = app
@@ -52,48 +52,31 @@ async fn malformed_json_wrong_types_and_unknown_enums_get_400_naming_the_field()
             json!({"rate_limit_per_minute": "fast"}),
         )
         .await;
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
+    assert!(error_message(res, 400)
+        .await
         .starts_with("rate_limit_per_minute:"));
 
     let res = app
-        .request(
-            Method::PATCH,
+        .patch(
             "/v1/workspaces/default",
-            Some(&session),
-            Some(json!({"status": "paused"})),
+            &session,
+            json!({"status": "paused"}),
         )
         .await;
-    assert_eq!(res.status(), 400);
-    let msg = json_of(res).await["message"].as_str().unwrap().to_string();
+    let msg = error_message(res, 400).await;
     assert!(
         msg.starts_with("status:") && msg.contains("paused"),
         "{msg}"
     );
 
-    let res = app
-        .post(
-            "/v1/workspaces",
-            &session,
-            json!({"workspace_id": "ok", "name": "x", "colour": "red"}),
-        )
-        .await;
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("colour"));
+    let unknown = json!({"workspace_id": "ok", "name": "x", "colour": "red"});
+    let res = app.post("/v1/workspaces", &session, unknown).await;
+    assert!(error_message(res, 400).await.contains("colour"));
 
     let res = app
         .post("/v1/workspaces", &session, json!({"name": "x"}))
         .await;
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("workspace_id"));
+    assert!(error_message(res, 400).await.contains("workspace_id"));
 
     let res = app
         .client
@@ -102,11 +85,7 @@ async fn malformed_json_wrong_types_and_unknown_enums_get_400_naming_the_field()
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("empty"));
+    assert!(error_message(res, 400).await.contains("empty"));
 }
 
 #[tokio::test]
@@ -121,8 +100,7 @@ async fn oversized_bodies_get_413() {
             json!({"workspace_id": "w", "name": big}),
         )
         .await;
-    assert_eq!(res.status(), 413);
-    let body = json_of(res).await;
+    let body: Value = expect_json(res, 413).await;
     assert_eq!(body["error"], "Payload too large");
     assert!(body["message"].as_str().unwrap().contains("1024"));
 }
@@ -173,12 +151,7 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
 /// path parameters, must answer below 500.
 #[tokio::test]
 async fn random_bodies_on_every_route_never_get_a_5xx() {
-    let app = TestApp::spawn_with(&[
-        ("CAIRN__RATE_LIMIT__SESSION_PER_MINUTE", "1000000"),
-        ("CAIRN__RATE_LIMIT__ANONYMOUS_PER_MINUTE", "1000000"),
-        ("CAIRN__AUTH__LOGIN_MAX_ATTEMPTS", "1000000"),
-    ])
-    .await;
+    let app = TestApp::spawn_with(NO_LIMITS).await;
     let session = app.register("fuzz@example.com").await;
     let spec: Value = serde_json::from_str(&cairn::http::openapi::spec_json()).unwrap();
     let mut runner = TestRunner::new_with_rng(

@@ -3,30 +3,14 @@
 
 use std::process::Command;
 
-use crate::common::api::cairn_cli;
+use crate::common::api::{cairn_cli, create_admin};
 use crate::common::{TestApp, BIN};
 
 #[tokio::test]
 async fn operators_create_an_admin_and_a_key_without_a_server() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = cairn_cli(
-        &data,
-        &[],
-        &[
-            "users",
-            "create-admin",
-            "--email",
-            "ops@example.com",
-            "--password",
-            "operator-pass",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    create_admin(&data, "ops@example.com", "operator-pass");
     let out = cairn_cli(
         &data,
         &[],

@@ -1,7 +1,7 @@
 //! The `cairn ingest`, `search` and `reindex` commands over a data directory.
 //! Each test starts the real binary ([`crate::common::TestApp`]).
 
-use crate::common::api::cairn_cli;
+use crate::common::api::{cairn_cli, create_admin};
 use crate::common::TestApp;
 
 #[tokio::test]
@@ -25,19 +25,7 @@ async fn the_cli_ingests_a_directory_and_searches_it() {
         "This text file is filtered out by --include.",
     )
     .unwrap();
-    let out = cairn_cli(
-        &data,
-        &[],
-        &[
-            "users",
-            "create-admin",
-            "--email",
-            "cli@example.com",
-            "--password",
-            "cli-password",
-        ],
-    );
-    assert!(out.status.success());
+    create_admin(&data, "cli@example.com", "cli-password");
 
     let out = cairn_cli(
         &data,

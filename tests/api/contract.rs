@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::TestApp;
+use crate::common::{TestApp, NO_LIMITS};
 
 /// Routes that answer errors in OpenAI's shape (`middleware::is_openai_route`).
 const OPENAI_ROUTES: [&str; 3] = ["/v1/chat/completions", "/v1/embeddings", "/v1/models"];
@@ -159,22 +159,9 @@ async fn probe(
 /// Walks every documented operation; routes are never skipped, and every failure is listed.
 #[tokio::test]
 async fn every_answer_to_bad_input_is_documented_and_json() {
-    let app = TestApp::spawn_with(&[
-        ("CAIRN__RATE_LIMIT__SESSION_PER_MINUTE", "1000000"),
-        ("CAIRN__RATE_LIMIT__ANONYMOUS_PER_MINUTE", "1000000"),
-        ("CAIRN__AUTH__LOGIN_MAX_ATTEMPTS", "1000000"),
-    ])
-    .await;
+    let app = TestApp::spawn_with(NO_LIMITS).await;
     let session = app.register("contract@example.com").await;
-    let spec: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = app.openapi().await;
     let ops = operations(&spec);
     assert!(ops.len() >= 80, "only {} operations documented", ops.len());
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
+use crate::common::api::{header_of, strings_of};
 use crate::common::{json_of, TestApp};
 
 /// A loopback upstream speaking OpenAI's wire format; the upstream model name picks the
@@ -161,11 +162,7 @@ async fn chat_with_cheap(r: &Routed) {
         .post("/v1/chat/completions", &r.s, ask("cheap", false))
         .await;
     assert_eq!(res.status(), 200);
-    let cost: f64 = res.headers()["x-cairn-cost"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cost: f64 = header_of(&res, "x-cairn-cost");
     assert!(
         (cost - (0.012 * 0.0001 + 0.005 * 0.0002)).abs() < 1e-9,
         "{cost}"
@@ -335,12 +332,7 @@ async fn models_and_the_public_pricing_list_the_catalog() {
     let r = routed().await;
     let (app, s) = (&r.app, &r.s);
     let models = json_of(app.get("/v1/models", s).await).await;
-    let ids: Vec<&str> = models["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let ids = strings_of(&models["data"], "id");
     assert_eq!(&ids[..3], ["auto", "fast", "max"]);
     assert!(ids.contains(&"cheap") && ids.contains(&"cheap-alias"));
     let pricing = app.client.get(app.url("/v1/pricing")).send().await.unwrap();
@@ -758,15 +750,12 @@ async fn grounded_chat_puts_a_context_pack_before_the_conversation() {
     let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
     let s = app.register("grounded-chat@example.com").await;
     fund(&app, &s, 100.0).await;
-    let note = json_of(
-        app.post(
-            "/v1/memory/notes",
+    let note = app
+        .create_note(
             &s,
             json!({"content": "The staging database is rebuilt every Sunday night."}),
         )
-        .await,
-    )
-    .await;
+        .await;
     let mut body = ask("cheap", false);
     body["messages"] = json!([
         {"role": "system", "content": "be brief"},
@@ -776,7 +765,7 @@ async fn grounded_chat_puts_a_context_pack_before_the_conversation() {
     let res = app.post("/v1/chat/completions", &s, body.clone()).await;
     assert_eq!(res.status(), 200);
     let out = json_of(res).await;
-    assert_eq!(out["cairn"]["citations"][0]["id"], note["id"]);
+    assert_eq!(out["cairn"]["citations"][0]["id"], note.id.as_str());
     assert_eq!(out["cairn"]["citations"][0]["marker"], "[1]");
     let sent = seen.lock().unwrap().last().unwrap().0.clone();
     assert!(

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::common::api::{error_message, strings_of};
 use crate::common::{json_of, TestApp};
 
 fn catalog_config(
@@ -93,15 +94,14 @@ async fn budgets_filter_routes_windows_grow_and_slow_providers_time_out() {
     );
 
     // A key's monthly budget keeps the candidates it can afford, and refuses when none fits.
-    let res = app
-        .post(
+    let created = app
+        .post_expect(
             "/v1/keys",
             &s,
             json!({"name": "capped", "monthly_budget_usd": 0.0001}),
+            200,
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let created = json_of(res).await;
     assert_eq!(created["monthly_budget_usd"], 0.0001);
     let capped = created["key"].as_str().unwrap().to_string();
     let (status, body) = chat(&app, &capped, "strong").await;
@@ -132,11 +132,7 @@ async fn budgets_filter_routes_windows_grow_and_slow_providers_time_out() {
             json!({"name": "bad", "monthly_budget_usd": -1}),
         )
         .await;
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("monthly_budget_usd"));
+    assert!(error_message(res, 400).await.contains("monthly_budget_usd"));
 }
 
 #[tokio::test]
@@ -186,12 +182,7 @@ async fn the_catalog_lives_in_sql_with_sealed_keys_and_usage_survives_a_restart(
             .await,
     )
     .await;
-    let names: Vec<&str> = pricing["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let names = strings_of(&pricing["data"], "id");
     assert_eq!(names, ["cheap", "strong"]);
     let s = app.login("restart@example.com").await;
     let usage = json_of(app.get("/v1/usage", &s).await).await;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::common::api::pack_item_ids;
 use crate::common::{json_of, TestApp};
 
 async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
@@ -14,16 +15,6 @@ async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Val
         .await;
     let status = res.status().as_u16();
     (status, json_of(res).await)
-}
-
-fn note_ids(pack: &Value) -> Vec<String> {
-    pack["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["type"] == "note")
-        .map(|i| i["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// A loopback server speaking OpenAI's chat completions wire format, recording requests.
@@ -262,7 +253,10 @@ async fn pack_without_a_version(app: &TestApp, s: &str, notes: &Standups) {
     let (_, before) = app
         .post_json("/v1/memory/context-pack", s, standup_query())
         .await;
-    assert_eq!(note_ids(&before)[0], notes.strong["id"].as_str().unwrap());
+    assert_eq!(
+        pack_item_ids(&before, "note")[0],
+        notes.strong["id"].as_str().unwrap()
+    );
     assert!(before["harness_version_id"].is_null());
 
     let trace_id = before["trace_id"].as_str().unwrap();
@@ -293,7 +287,7 @@ async fn activate_importance_first(app: &TestApp, s: &str, notes: &Standups) -> 
         .post_json("/v1/memory/context-pack", s, standup_query())
         .await;
     assert_eq!(
-        note_ids(&still)[0],
+        pack_item_ids(&still, "note")[0],
         notes.strong["id"].as_str().unwrap(),
         "a draft changes nothing"
     );
@@ -310,7 +304,10 @@ async fn activate_importance_first(app: &TestApp, s: &str, notes: &Standups) -> 
     let (_, after) = app
         .post_json("/v1/memory/context-pack", s, standup_query())
         .await;
-    assert_eq!(note_ids(&after)[0], notes.weak["id"].as_str().unwrap());
+    assert_eq!(
+        pack_item_ids(&after, "note")[0],
+        notes.weak["id"].as_str().unwrap()
+    );
     assert_eq!(after["harness_version_id"], active["id"]);
     let stored = json_of(
         app.get(
@@ -380,7 +377,10 @@ async fn activating_a_version_archives_the_active_one() {
     let (_, back) = app
         .post_json("/v1/memory/context-pack", &s, standup_query())
         .await;
-    assert_eq!(note_ids(&back)[0], notes.strong["id"].as_str().unwrap());
+    assert_eq!(
+        pack_item_ids(&back, "note")[0],
+        notes.strong["id"].as_str().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -442,7 +442,7 @@ async fn rate_until_the_order_flips(app: &TestApp, s: &str) -> (String, String, 
     let (_, before) = app
         .post_json("/v1/memory/context-pack", s, invoice_query(None))
         .await;
-    let order = note_ids(&before);
+    let order = pack_item_ids(&before, "note");
     assert_eq!(order.len(), 2);
     let (top, second) = (order[0].clone(), order[1].clone());
     let kind_of = |id: &str| {
@@ -462,7 +462,7 @@ async fn rate_until_the_order_flips(app: &TestApp, s: &str) -> (String, String, 
                     invoice_query(Some(kind_of(id))),
                 )
                 .await;
-            assert_eq!(note_ids(&pack), vec![id.clone()]);
+            assert_eq!(pack_item_ids(&pack, "note"), vec![id.clone()]);
             let (status, fb) = app
                 .post_json(
                     "/v1/harness/feedback",
@@ -477,7 +477,10 @@ async fn rate_until_the_order_flips(app: &TestApp, s: &str) -> (String, String, 
     let (_, after) = app
         .post_json("/v1/memory/context-pack", s, invoice_query(None))
         .await;
-    assert_eq!(note_ids(&after), vec![second.clone(), top.clone()]);
+    assert_eq!(
+        pack_item_ids(&after, "note"),
+        vec![second.clone(), top.clone()]
+    );
     (top, second, after)
 }
 

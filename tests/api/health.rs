@@ -3,14 +3,13 @@
 
 use serde_json::Value;
 
+use crate::common::api::expect_json;
 use crate::common::TestApp;
 
 #[tokio::test]
 async fn healthz_reports_ok_with_version_and_store_checks() {
     let app = TestApp::spawn().await;
-    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
+    let body: Value = expect_json(app.get_public("/healthz").await, 200).await;
     assert_eq!(body["status"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(body["checks"]["sqlite"]["status"], "ok");
@@ -21,9 +20,7 @@ async fn healthz_reports_ok_with_version_and_store_checks() {
 async fn healthz_is_503_when_the_data_directory_is_gone() {
     let app = TestApp::spawn().await;
     std::fs::remove_dir_all(&app.data_dir).unwrap();
-    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(res.status(), 503);
-    let body: Value = res.json().await.unwrap();
+    let body: Value = expect_json(app.get_public("/healthz").await, 503).await;
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["checks"]["data_dir"]["status"], "error");
 }
@@ -32,18 +29,10 @@ async fn healthz_is_503_when_the_data_directory_is_gone() {
 async fn metrics_count_requests_by_route_and_status() {
     let app = TestApp::spawn().await;
     for _ in 0..3 {
-        app.client.get(app.url("/healthz")).send().await.unwrap();
+        app.get_public("/healthz").await;
     }
-    app.client.get(app.url("/nowhere")).send().await.unwrap();
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    app.get_public("/nowhere").await;
+    let text = app.get_public("/metrics").await.text().await.unwrap();
     let line = text
         .lines()
         .find(|l| {
@@ -60,7 +49,7 @@ async fn metrics_count_requests_by_route_and_status() {
 #[tokio::test]
 async fn request_ids_are_generated_or_echoed() {
     let app = TestApp::spawn().await;
-    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let res = app.get_public("/healthz").await;
     let generated = res.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
     let res = app
@@ -76,9 +65,7 @@ async fn request_ids_are_generated_or_echoed() {
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json_errors() {
     let app = TestApp::spawn().await;
-    let res = app.client.get(app.url("/v1/nope")).send().await.unwrap();
-    assert_eq!(res.status(), 404);
-    let body: Value = res.json().await.unwrap();
+    let body: Value = expect_json(app.get_public("/v1/nope").await, 404).await;
     assert_eq!(body["error"], "Route not found");
     let res = app.client.delete(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 405);

@@ -1,7 +1,6 @@
 //! Workspace and account isolation across the runtime routes.
 //! Each test starts the real binary ([`crate::common::TestApp`]).
 
-use reqwest::Method;
 use serde_json::json;
 
 use crate::common::{json_of, TestApp};
@@ -10,9 +9,7 @@ use crate::common::{json_of, TestApp};
 async fn a_key_bound_to_workspace_a_gets_404_for_workspace_b() {
     let app = TestApp::spawn().await;
     let session = app.register("iso@example.com").await;
-    app.create_workspace(&session, "alpha").await;
-    app.create_workspace(&session, "beta").await;
-    let (_, alpha_key) = app.create_key(&session, Some("alpha"), json!({})).await;
+    let (alpha_key, _) = app.two_workspaces(&session).await;
 
     assert_eq!(
         app.get("/v1/workspaces/alpha", &alpha_key).await.status(),
@@ -40,22 +37,10 @@ async fn one_account_cannot_see_or_touch_another_accounts_data() {
     assert_eq!(app.get("/v1/workspaces/alpha", &b).await.status(), 404);
     assert_eq!(app.get("/v1/workspaces/alpha", &b_key).await.status(), 404);
     let patch = app
-        .request(
-            Method::PATCH,
-            "/v1/workspaces/alpha",
-            Some(&b),
-            Some(json!({"name": "pwned"})),
-        )
+        .patch("/v1/workspaces/alpha", &b, json!({"name": "pwned"}))
         .await;
     assert_eq!(patch.status(), 404);
-    let del = app
-        .request(
-            Method::DELETE,
-            &format!("/v1/keys/{a_key_id}"),
-            Some(&b),
-            None,
-        )
-        .await;
+    let del = app.delete(&format!("/v1/keys/{a_key_id}"), &b).await;
     assert_eq!(del.status(), 404);
     let b_keys = json_of(app.get("/v1/keys", &b).await).await;
     assert!(!b_keys.to_string().contains(&a_key_id));

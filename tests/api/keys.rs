@@ -13,11 +13,7 @@ async fn register_login_workspace_key_then_runtime_call_with_the_key() {
     let session = app.login("owner@example.com").await;
     app.create_workspace(&session, "acme-support").await;
 
-    let res = app
-        .post("/v1/keys", &session, json!({"name": "production", "workspace_id": "acme-support", "metadata": {"team": "a"}}))
-        .await;
-    assert_eq!(res.status(), 200);
-    let created = json_of(res).await;
+    let created = app.post_expect("/v1/keys", &session, json!({"name": "production", "workspace_id": "acme-support", "metadata": {"team": "a"}}), 200).await;
     let secret = created["key"].as_str().unwrap().to_string();
     assert!(secret.starts_with("tok_"));
     assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
@@ -94,28 +90,14 @@ async fn deleted_keys_stop_working_immediately() {
         app.get("/v1/workspaces/default", &secret).await.status(),
         200
     );
-    let res = app
-        .request(
-            Method::DELETE,
-            &format!("/v1/keys/{id}"),
-            Some(&session),
-            None,
-        )
-        .await;
+    let res = app.delete(&format!("/v1/keys/{id}"), &session).await;
     assert_eq!(res.status(), 200);
     assert_eq!(json_of(res).await, json!({"deleted": true, "id": id}));
     assert_eq!(
         app.get("/v1/workspaces/default", &secret).await.status(),
         401
     );
-    let again = app
-        .request(
-            Method::DELETE,
-            &format!("/v1/keys/{id}"),
-            Some(&session),
-            None,
-        )
-        .await;
+    let again = app.delete(&format!("/v1/keys/{id}"), &session).await;
     assert_eq!(again.status(), 404);
     assert_eq!(
         json_of(app.get("/v1/keys", &session).await).await["data"],

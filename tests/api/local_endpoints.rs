@@ -8,6 +8,7 @@ use axum::response::IntoResponse;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::common::api::strings_of;
 use crate::common::{json_of, TestApp};
 
 /// A self-hosted OpenAI-compatible server (Ollama-like): `/v1/models` and chat completions,
@@ -249,12 +250,7 @@ async fn auto_prefers_a_local_endpoint_and_charges_5_percent_of_the_baseline() {
         "{charged} vs {baseline}"
     );
     let listed = json_of(app.get("/v1/models", key).await).await;
-    let ids: Vec<&str> = listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let ids = strings_of(&listed["data"], "id");
     assert!(ids.contains(&"home-ollama/llama3.2") && ids.contains(&"qwen2.5"));
 }
 

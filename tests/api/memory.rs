@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::api::{Note, PackItems};
+use crate::common::api::{error_message, pack_item_ids, Note, PackItems};
 use crate::common::{json_of, TestApp};
 
 async fn note(app: &TestApp, token: &str, body: Value) -> Value {
@@ -18,16 +18,6 @@ async fn pack(app: &TestApp, token: &str, body: Value) -> Value {
     let body = json_of(res).await;
     assert_eq!(status, 200, "{body}");
     body
-}
-
-fn item_ids(pack: &Value, item_type: &str) -> Vec<String> {
-    pack["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["type"] == item_type)
-        .map(|i| i["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// The query the preference note answers.
@@ -208,7 +198,7 @@ async fn a_write_is_visible_to_the_very_next_pack() {
         )
         .await;
         assert!(
-            item_ids(&p, "note").contains(&created["id"].as_str().unwrap().to_string()),
+            pack_item_ids(&p, "note").contains(&created["id"].as_str().unwrap().to_string()),
             "note {i} missing from the pack right after its write"
         );
     }
@@ -242,14 +232,14 @@ async fn supersede_closes_validity_and_as_of_answers_from_the_past() {
 
     let q = "who is Alice's manager?";
     let now = pack(&app, &s, json!({"query": q})).await;
-    assert_eq!(item_ids(&now, "note"), vec![new_id.clone()]);
+    assert_eq!(pack_item_ids(&now, "note"), vec![new_id.clone()]);
     let march = pack(
         &app,
         &s,
         json!({"query": q, "as_of": "2026-03-15T12:00:00Z"}),
     )
     .await;
-    assert_eq!(item_ids(&march, "note"), vec![old_id.clone()]);
+    assert_eq!(pack_item_ids(&march, "note"), vec![old_id.clone()]);
     assert_eq!(march["as_of"], "2026-03-15T12:00:00.000Z");
     let before = pack(
         &app,
@@ -257,7 +247,7 @@ async fn supersede_closes_validity_and_as_of_answers_from_the_past() {
         json!({"query": q, "as_of": "2025-12-01T00:00:00Z"}),
     )
     .await;
-    assert!(item_ids(&before, "note").is_empty());
+    assert!(pack_item_ids(&before, "note").is_empty());
 
     let history = json_of(
         app.get(&format!("/v1/memory/notes/{old_id}/history"), &s)
@@ -289,15 +279,14 @@ async fn build_graph(app: &TestApp, s: &str) -> Graph {
     assert_eq!(res.status(), 201);
     let globex = json_of(res).await["id"].as_str().unwrap().to_string();
     // The same (type, name) upserts and merges aliases.
-    let res = app
-        .post(
+    let merged = app
+        .post_expect(
             "/v1/memory/entities",
             s,
             json!({"type": "company", "name": "globex", "aliases": ["GBX"]}),
+            200,
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let merged = json_of(res).await;
     assert_eq!(merged["id"], globex.as_str());
     assert_eq!(merged["aliases"], json!(["Globex Corp", "GBX"]));
     let hank = json_of(
@@ -510,21 +499,21 @@ async fn events_are_filtered_by_time_and_type_and_join_packs() {
     assert_eq!(bad.status(), 400);
 
     let p = pack(&app, &s, json!({"query": "did the invoice export run?"})).await;
-    assert_eq!(item_ids(&p, "event").len(), 3);
+    assert_eq!(pack_item_ids(&p, "event").len(), 3);
     let p = pack(
         &app,
         &s,
         json!({"query": "did the invoice export run?", "as_of": "2026-11-05T00:00:00Z"}),
     )
     .await;
-    assert_eq!(item_ids(&p, "event").len(), 1);
+    assert_eq!(pack_item_ids(&p, "event").len(), 1);
     let p = pack(
         &app,
         &s,
         json!({"query": "did the invoice export run?", "include_events": false}),
     )
     .await;
-    assert!(item_ids(&p, "event").is_empty());
+    assert!(pack_item_ids(&p, "event").is_empty());
 }
 
 fn urlencode(s: &str) -> String {
@@ -561,11 +550,7 @@ async fn batch_is_all_or_nothing_and_idempotent() {
         .push(json!({"from": {"type": "note", "external_id": "nope"},
                      "to": {"type": "entity", "external_id": "p-apollo"}, "relation": "about"}));
     let res = app.post("/v1/memory/batch", &s, bad).await;
-    assert_eq!(res.status(), 422);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("links[1].from"));
+    assert!(error_message(res, 422).await.starts_with("links[1].from"));
     for path in [
         "/v1/memory/notes",
         "/v1/memory/entities",
@@ -605,7 +590,7 @@ async fn batch_is_all_or_nothing_and_idempotent() {
 
     let p = pack(&app, &s, json!({"query": "When does Apollo ship?"})).await;
     assert_eq!(
-        item_ids(&p, "note")[0],
+        pack_item_ids(&p, "note")[0],
         first["note_ids"][0].as_str().unwrap()
     );
 
@@ -645,7 +630,7 @@ async fn feedback_changes_the_order_and_packs_are_stored() {
         .to_string();
     let q = json!({"query": "when are standups?", "include_events": false});
     let before = pack(&app, &s, q.clone()).await;
-    let order = item_ids(&before, "note");
+    let order = pack_item_ids(&before, "note");
     assert_eq!(order.len(), 2);
     let (top, second) = (order[0].clone(), order[1].clone());
     assert!(top == a || top == b);
@@ -675,7 +660,10 @@ async fn feedback_changes_the_order_and_packs_are_stored() {
         .await;
     assert_eq!(res.status(), 200);
     let after = pack(&app, &s, q).await;
-    assert_eq!(item_ids(&after, "note"), vec![second.clone(), top.clone()]);
+    assert_eq!(
+        pack_item_ids(&after, "note"),
+        vec![second.clone(), top.clone()]
+    );
     let promoted = &after["items"][0]["scores"];
     assert!(promoted["feedback_score"].as_f64().unwrap() > 0.9);
 
@@ -793,15 +781,14 @@ async fn the_budget_holds_and_citations_point_back() {
     }
 
     // The compatibility form ranks notes without a budget.
-    let res = app
-        .post(
+    let ranked = app
+        .post_expect(
             "/v1/memory/context",
             &s,
             json!({"query": "ingest worker lag", "limit": 3}),
+            200,
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let ranked = json_of(res).await;
     assert_eq!(ranked["data"].as_array().unwrap().len(), 3);
     assert!(
         ranked["data"][0]["scores"]["score"].as_f64().unwrap()
@@ -845,7 +832,7 @@ async fn source_chunks_join_packs_with_their_citation() {
         json!({"query": "how often do we rotate signing keys?"}),
     )
     .await;
-    assert!(item_ids(&without, "chunk").is_empty());
+    assert!(pack_item_ids(&without, "chunk").is_empty());
 }
 
 #[tokio::test]
@@ -936,10 +923,7 @@ struct TwoWorkspaces {
 async fn alpha_remembers_bluebird() -> TwoWorkspaces {
     let app = TestApp::spawn().await;
     let s = app.register("memiso@example.com").await;
-    app.create_workspace(&s, "alpha").await;
-    app.create_workspace(&s, "beta").await;
-    let (_, alpha_key) = app.create_key(&s, Some("alpha"), json!({})).await;
-    let (_, beta_key) = app.create_key(&s, Some("beta"), json!({})).await;
+    let (alpha_key, beta_key) = app.two_workspaces(&s).await;
 
     let secret = app
         .create_note(
@@ -1099,7 +1083,7 @@ async fn packs_work_when_vectors_outgrow_memory_and_lancedb_answers() {
         ids.push(id);
         for (i, earlier) in topics.iter().enumerate().take(ids.len()) {
             let p = pack(&app, &s, json!({"query": earlier, "include_events": false})).await;
-            assert_eq!(item_ids(&p, "note")[0], ids[i], "{earlier}");
+            assert_eq!(pack_item_ids(&p, "note")[0], ids[i], "{earlier}");
         }
     }
     let res = app

@@ -18,15 +18,7 @@ fn openapi_json_is_current() {
 #[tokio::test]
 async fn the_server_serves_the_same_document() {
     let app = crate::common::TestApp::spawn().await;
-    let served: serde_json::Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served = app.openapi().await;
     let generated: serde_json::Value =
         serde_json::from_str(&cairn::http::openapi::spec_json()).unwrap();
     assert_eq!(served["paths"], generated["paths"]);

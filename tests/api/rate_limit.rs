@@ -68,12 +68,7 @@ async fn public_routes_and_rejected_credentials_count_per_ip_with_headers() {
     let res = app.get("/v1/keys", "tok_wrong").await;
     assert_eq!(res.status(), 401);
     assert_eq!(res.headers()["x-ratelimit-remaining"], "1");
-    let res = app
-        .client
-        .get(app.url("/no/such/route"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_public("/no/such/route").await;
     assert_eq!(res.status(), 404);
     assert_eq!(res.headers()["x-ratelimit-remaining"], "0");
     let res = app.client.get(app.url("/metrics")).send().await.unwrap();

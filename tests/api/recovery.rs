@@ -5,7 +5,17 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::common::api::strings_of;
 use crate::common::{json_of, TestApp};
+
+/// The entries of the vector index and of the text index of the data directory `data`.
+async fn index_entries(data: &std::path::Path) -> (usize, u64) {
+    let vectors = cairn::store::vectors::VectorStore::open(&data.join("lance"), 384, 50_000)
+        .await
+        .unwrap();
+    let text = cairn::store::text_index::TextIndex::open(&data.join("tantivy")).unwrap();
+    (vectors.count().await.unwrap(), text.num_docs())
+}
 
 /// SIGKILL between the index writes and activation, then restart: the synchronous ingest
 /// leaves nothing anywhere, and the queued job is picked up again and completes.
@@ -66,22 +76,12 @@ async fn a_server_killed_mid_ingest_recovers_without_leftovers() {
         .await,
     )
     .await;
-    let found: Vec<&str> = hits["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["text"].as_str().unwrap())
-        .collect();
+    let found = strings_of(&hits["data"], "text");
     assert_eq!(found, vec!["Queued kiwi birds forage at night."]);
     drop(app);
 
     // Nothing orphaned in the indexes themselves: one chunk each.
-    let vectors = cairn::store::vectors::VectorStore::open(&data.join("lance"), 384, 50_000)
-        .await
-        .unwrap();
-    assert_eq!(vectors.count().await.unwrap(), 1);
-    let text = cairn::store::text_index::TextIndex::open(&data.join("tantivy")).unwrap();
-    assert_eq!(text.num_docs(), 1);
+    assert_eq!(index_entries(&data).await, (1, 1));
 }
 
 /// Two writers on one source: the second is refused while the first is in flight, and a
@@ -92,16 +92,10 @@ async fn concurrent_writes_to_one_source_conflict_and_deletes_mid_ingest_leave_n
     let data = dir.path().join("data");
     let app = TestApp::spawn_on(&data, &[("CAIRN_TEST_PAUSE_BEFORE_ACTIVATE_MS", "1500")]).await;
     let s = app.register("race@example.com").await;
-    let created = json_of(
-        app.post(
-            "/v1/sources",
-            &s,
-            json!({"text": "Hoatzin chicks have wing claws."}),
-        )
-        .await,
-    )
-    .await;
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = app
+        .create_source(&s, json!({"text": "Hoatzin chicks have wing claws."}))
+        .await
+        .id;
 
     let reindex = |app: &TestApp| {
         let (client, url, token) = (
@@ -125,27 +119,14 @@ async fn concurrent_writes_to_one_source_conflict_and_deletes_mid_ingest_leave_n
     let second = reindex(&app);
     let (a, b) = (first.await.unwrap(), second.await.unwrap());
     assert_eq!((a, b), (200, 409));
-    let hits = json_of(
-        app.post(
-            "/v1/search",
-            &s,
-            json!({"query": "hoatzin wing claws", "mode": "bm25"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(hits["data"].as_array().unwrap().len(), 1);
+    let hits = app
+        .search(&s, json!({"query": "hoatzin wing claws", "mode": "bm25"}))
+        .await;
+    assert_eq!(hits.data.len(), 1);
 
     let again = reindex(&app);
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let deleted = app
-        .request(
-            reqwest::Method::DELETE,
-            &format!("/v1/sources/{id}"),
-            Some(&s),
-            None,
-        )
-        .await;
+    let deleted = app.delete(&format!("/v1/sources/{id}"), &s).await;
     assert_eq!(deleted.status(), 200);
     assert_eq!(
         again.await.unwrap(),
@@ -154,10 +135,5 @@ async fn concurrent_writes_to_one_source_conflict_and_deletes_mid_ingest_leave_n
     );
     drop(app);
 
-    let vectors = cairn::store::vectors::VectorStore::open(&data.join("lance"), 384, 50_000)
-        .await
-        .unwrap();
-    assert_eq!(vectors.count().await.unwrap(), 0);
-    let text = cairn::store::text_index::TextIndex::open(&data.join("tantivy")).unwrap();
-    assert_eq!(text.num_docs(), 0);
+    assert_eq!(index_entries(&data).await, (0, 0));
 }

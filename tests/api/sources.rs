@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::api::{hit_texts, SourceBatch, SourceView};
+use crate::common::api::{error_message, hit_texts, SourceBatch, SourceView};
 use crate::common::fixtures::{pdf, serve};
 use crate::common::{json_of, TestApp};
 
@@ -205,11 +205,7 @@ async fn unsupported_and_undecodable_content_is_refused_and_nothing_is_stored() 
             &[],
         )
         .await;
-    assert_eq!(res.status(), 415);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("supported"));
+    assert!(error_message(res, 415).await.contains("supported"));
     let res = app
         .upload_source(
             &s,
@@ -245,11 +241,7 @@ async fn unsupported_and_undecodable_content_is_refused_and_nothing_is_stored() 
             json!({"records": [{"body": "no text field"}]}),
         )
         .await;
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("records[0].text"));
+    assert!(error_message(res, 400).await.contains("records[0].text"));
     let list = json_of(app.get("/v1/sources", &s).await).await;
     assert_eq!(list["data"], json!([]));
 }
@@ -262,15 +254,14 @@ async fn a_url_is_fetched_from_a_loopback_server_when_allow_listed() {
     ]);
     let app = TestApp::spawn_with(&[("CAIRN__SOURCES__URL_ALLOW_HOSTS", "[\"127.0.0.1\"]")]).await;
     let s = app.register("url@example.com").await;
-    let res = app
-        .post(
+    let source = app
+        .post_expect(
             "/v1/sources",
             &s,
             json!({"url": format!("{}/moved", site.base)}),
+            200,
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let source = json_of(res).await;
     assert_eq!(source["kind"], "url");
     assert_eq!(
         source["url"],
@@ -317,11 +308,7 @@ async fn internal_urls_are_blocked_with_a_reason() {
     let res = app
         .post("/v1/sources", &s, json!({"url": "file:///etc/passwd"}))
         .await;
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("http and https"));
+    assert!(error_message(res, 400).await.contains("http and https"));
     // A public host redirecting inward is blocked at the redirect, too.
     assert_eq!(
         json_of(app.get("/v1/sources", &s).await).await["data"],
@@ -333,17 +320,11 @@ async fn internal_urls_are_blocked_with_a_reason() {
 async fn delete_removes_the_source_from_every_store() {
     let app = TestApp::spawn().await;
     let s = app.register("delete@example.com").await;
-    let created = json_of(
-        app.post(
-            "/v1/sources",
-            &s,
-            json!({"text": "Axolotls regenerate limbs."}),
-        )
-        .await,
-    )
-    .await;
-    let id = created["id"].as_str().unwrap();
-    let doc = created["document_id"].as_str().unwrap();
+    let created = app
+        .create_source(&s, json!({"text": "Axolotls regenerate limbs."}))
+        .await;
+    let id = created.id.as_str();
+    let doc = created.document_id.as_deref().unwrap();
     assert_eq!(
         hit_texts(
             &app.search(&s, json!({"query": "axolotl regeneration"}))
@@ -352,9 +333,7 @@ async fn delete_removes_the_source_from_every_store() {
         .len(),
         1
     );
-    let res = app
-        .request(Method::DELETE, &format!("/v1/sources/{id}"), Some(&s), None)
-        .await;
+    let res = app.delete(&format!("/v1/sources/{id}"), &s).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         app.get(&format!("/v1/sources/{id}"), &s).await.status(),
@@ -376,9 +355,7 @@ async fn delete_removes_the_source_from_every_store() {
         );
     }
     assert_eq!(
-        app.request(Method::DELETE, &format!("/v1/sources/{id}"), Some(&s), None)
-            .await
-            .status(),
+        app.delete(&format!("/v1/sources/{id}"), &s).await.status(),
         404
     );
 }
@@ -511,15 +488,14 @@ async fn a_failed_ingest_leaves_nothing_behind() {
 async fn background_jobs_report_status_and_failures() {
     let app = TestApp::spawn().await;
     let s = app.register("jobs@example.com").await;
-    let res = app
-        .post(
+    let queued = app
+        .post_expect(
             "/v1/sources",
             &s,
             json!({"text": "Queued text about kakapo parrots.", "wait": false}),
+            202,
         )
         .await;
-    assert_eq!(res.status(), 202);
-    let queued = json_of(res).await;
     assert_eq!(queued["status"], "queued");
     assert_eq!(queued["job_id"], queued["id"]);
     let id = queued["id"].as_str().unwrap().to_string();
@@ -590,9 +566,7 @@ fn urlencode(s: &str) -> String {
 async fn search_is_isolated_by_workspace() {
     let app = TestApp::spawn().await;
     let s = app.register("ws-search@example.com").await;
-    app.create_workspace(&s, "alpha").await;
-    app.create_workspace(&s, "beta").await;
-    let (_, alpha_key) = app.create_key(&s, Some("alpha"), json!({})).await;
+    let (alpha_key, _) = app.two_workspaces(&s).await;
     assert_eq!(
         app.post(
             "/v1/sources",
@@ -638,14 +612,9 @@ async fn search_is_isolated_by_workspace() {
         404
     );
     assert_eq!(
-        app.request(
-            Method::DELETE,
-            &format!("/v1/sources/{beta_id}"),
-            Some(&alpha_key),
-            None
-        )
-        .await
-        .status(),
+        app.delete(&format!("/v1/sources/{beta_id}"), &alpha_key)
+            .await
+            .status(),
         404
     );
     let beta_doc = beta_sources["data"][0]["document_id"].as_str().unwrap();
@@ -774,11 +743,7 @@ async fn a_json_lines_upload_becomes_one_source_per_record() {
             &[("text_field", "body")],
         )
         .await;
-    assert_eq!(bad.status(), 400);
-    assert!(json_of(bad).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("records[0].body"));
+    assert!(error_message(bad, 400).await.contains("records[0].body"));
 }
 
 #[tokio::test]
@@ -818,9 +783,5 @@ async fn search_reindex_and_chunks_reject_bad_input_with_the_field_named() {
     assert_eq!(res.status(), 404);
     assert_eq!(json_of(res).await["error"], "Document not found");
     let res = app.get("/v1/sources?status=done", &s).await;
-    assert_eq!(res.status(), 400);
-    assert!(json_of(res).await["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("status"));
+    assert!(error_message(res, 400).await.starts_with("status"));
 }

@@ -1,20 +1,16 @@
 //! Workspaces: creation, listing and settings.
 //! Each test starts the real binary ([`crate::common::TestApp`]).
 
-use reqwest::Method;
 use serde_json::json;
 
+use crate::common::api::strings_of;
 use crate::common::{json_of, TestApp};
 
 #[tokio::test]
 async fn workspaces_are_created_listed_and_patched() {
     let app = TestApp::spawn().await;
     let session = app.register("w@example.com").await;
-    let res = app
-        .post("/v1/workspaces", &session, json!({"workspace_id": "acme-support", "name": "Acme Support", "monthly_budget_usd": 250, "metadata": {"tier": "gold"}}))
-        .await;
-    assert_eq!(res.status(), 200);
-    let ws = json_of(res).await;
+    let ws = app.post_expect("/v1/workspaces", &session, json!({"workspace_id": "acme-support", "name": "Acme Support", "monthly_budget_usd": 250, "metadata": {"tier": "gold"}}), 200).await;
     assert_eq!(ws["workspace_id"], "acme-support");
     assert_eq!(ws["status"], "active");
     assert_eq!(ws["monthly_budget_usd"], 250.0);
@@ -30,20 +26,14 @@ async fn workspaces_are_created_listed_and_patched() {
     assert_eq!(dup.status(), 409);
 
     let list = json_of(app.get("/v1/workspaces", &session).await).await;
-    let slugs: Vec<&str> = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["workspace_id"].as_str().unwrap())
-        .collect();
+    let slugs = strings_of(&list["data"], "workspace_id");
     assert_eq!(slugs, ["default", "acme-support"]);
 
     let res = app
-        .request(
-            Method::PATCH,
+        .patch(
             "/v1/workspaces/acme-support",
-            Some(&session),
-            Some(json!({"name": "Acme", "status": "archived"})),
+            &session,
+            json!({"name": "Acme", "status": "archived"}),
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -56,11 +46,10 @@ async fn workspaces_are_created_listed_and_patched() {
     );
 
     let res = app
-        .request(
-            Method::PATCH,
+        .patch(
             "/v1/workspaces/acme-support",
-            Some(&session),
-            Some(json!({"monthly_budget_usd": null})),
+            &session,
+            json!({"monthly_budget_usd": null}),
         )
         .await;
     assert!(
@@ -69,12 +58,7 @@ async fn workspaces_are_created_listed_and_patched() {
     );
 
     let missing = app
-        .request(
-            Method::PATCH,
-            "/v1/workspaces/nope",
-            Some(&session),
-            Some(json!({"name": "x"})),
-        )
+        .patch("/v1/workspaces/nope", &session, json!({"name": "x"}))
         .await;
     assert_eq!(missing.status(), 404);
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, Response};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -62,9 +63,55 @@ impl PackItems for ContextPack {
     }
 }
 
+/// The ids of the items of one type in a context pack read as JSON, in rank order.
+pub fn pack_item_ids(pack: &Value, item_type: &str) -> Vec<String> {
+    pack["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|item| item["type"] == item_type)
+        .map(|item| item["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
 /// The texts of the hits, best first.
 pub fn hit_texts(results: &SearchResponse) -> Vec<String> {
     results.data.iter().map(|hit| hit.text.clone()).collect()
+}
+
+/// Asserts the status of `res` (naming the body when it differs) and returns the body typed.
+pub async fn expect_json<T: DeserializeOwned>(res: Response, status: u16) -> T {
+    let got = res.status();
+    let text = res.text().await.expect("body");
+    assert_eq!(got, status, "{text}");
+    serde_json::from_str(&text).expect("JSON body")
+}
+
+/// The `message` of an error in the seeds' shape, answered with `status`.
+pub async fn error_message(res: Response, status: u16) -> String {
+    let body: Value = expect_json(res, status).await;
+    body["message"].as_str().expect("message").to_string()
+}
+
+/// The string field `field` of every element of the JSON array `list`, in order.
+pub fn strings_of<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .expect("array")
+        .iter()
+        .map(|item| item[field].as_str().expect(field))
+        .collect()
+}
+
+/// A response header parsed as a number (or any `FromStr` type).
+pub fn header_of<T: std::str::FromStr>(res: &Response, name: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    res.headers()[name]
+        .to_str()
+        .expect("header text")
+        .parse()
+        .expect("header value")
 }
 
 impl TestApp {
@@ -98,11 +145,36 @@ impl TestApp {
 
     /// `GET path`, asserting 200, as JSON.
     pub async fn get_json(&self, path: &str, token: &str) -> Value {
-        let res = self.get(path, token).await;
-        let status = res.status();
-        let body = json_of(res).await;
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
+        expect_json(self.get(path, token).await, 200).await
+    }
+
+    /// `POST path`, asserting `status`; the body as JSON.
+    pub async fn post_expect(&self, path: &str, token: &str, body: Value, status: u16) -> Value {
+        expect_json(self.post(path, token, body).await, status).await
+    }
+
+    /// `GET path` without a credential.
+    pub async fn get_public(&self, path: &str) -> Response {
+        self.request(Method::GET, path, None, None).await
+    }
+
+    /// The OpenAPI document the server serves.
+    pub async fn openapi(&self) -> Value {
+        expect_json(self.get_public("/openapi.json").await, 200).await
+    }
+
+    /// Workspaces `alpha` and `beta` of `session`'s account and a key bound to each:
+    /// (alpha key, beta key).
+    pub async fn two_workspaces(&self, session: &str) -> (String, String) {
+        self.create_workspace(session, "alpha").await;
+        self.create_workspace(session, "beta").await;
+        let (_, alpha) = self
+            .create_key(session, Some("alpha"), serde_json::json!({}))
+            .await;
+        let (_, beta) = self
+            .create_key(session, Some("beta"), serde_json::json!({}))
+            .await;
+        (alpha, beta)
     }
 
     /// The `user:<id>` actor the audit trails record for this session's user.
@@ -131,11 +203,7 @@ impl TestApp {
 
     /// `POST /v1/memory/context-pack`, asserting 200.
     pub async fn context_pack(&self, token: &str, body: Value) -> ContextPack {
-        let res = self.post("/v1/memory/context-pack", token, body).await;
-        let status = res.status();
-        let text = res.text().await.expect("body");
-        assert_eq!(status, 200, "{text}");
-        serde_json::from_str(&text).expect("context pack")
+        expect_json(self.post("/v1/memory/context-pack", token, body).await, 200).await
     }
 }
 
@@ -171,11 +239,7 @@ impl TestApp {
 
     /// `POST /v1/sources` as JSON (one text or URL), asserting 200.
     pub async fn create_source(&self, token: &str, body: Value) -> SourceView {
-        let res = self.post("/v1/sources", token, body).await;
-        let status = res.status();
-        let text = res.text().await.expect("body");
-        assert_eq!(status, 200, "{text}");
-        serde_json::from_str(&text).expect("source")
+        expect_json(self.post("/v1/sources", token, body).await, 200).await
     }
 
     /// Polls `GET /v1/sources/{id}` until the source is ready or failed, up to `timeout`.
@@ -224,4 +288,22 @@ pub fn cairn_cli(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().expect("run cairn")
+}
+
+/// `cairn users create-admin` on the data directory `data`, asserting success.
+pub fn create_admin(data: &Path, email: &str, password: &str) {
+    let args = [
+        "users",
+        "create-admin",
+        "--email",
+        email,
+        "--password",
+        password,
+    ];
+    let out = cairn_cli(data, &[], &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

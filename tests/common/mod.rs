@@ -13,6 +13,14 @@ use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cairn");
 
+/// Config overrides for tests that send many requests in a burst (the fuzzers): no rate or
+/// login limit gets in the way.
+pub const NO_LIMITS: &[(&str, &str)] = &[
+    ("CAIRN__RATE_LIMIT__SESSION_PER_MINUTE", "1000000"),
+    ("CAIRN__RATE_LIMIT__ANONYMOUS_PER_MINUTE", "1000000"),
+    ("CAIRN__AUTH__LOGIN_MAX_ATTEMPTS", "1000000"),
+];
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -183,30 +191,25 @@ impl TestApp {
 
     /// Registers a user and returns its session token.
     pub async fn register(&self, email: &str) -> String {
-        let res = self
-            .request(
-                Method::POST,
-                "/api/auth/register",
-                None,
-                Some(json!({"email": email, "password": "s3cret-password"})),
-            )
-            .await;
-        assert_eq!(res.status(), 200, "register {email}");
-        let body: Value = res.json().await.expect("json");
-        body["access_token"].as_str().expect("token").to_string()
+        self.credentials("register", email).await
     }
 
     /// Logs a user registered by [`Self::register`] in again and returns a new session token.
     pub async fn login(&self, email: &str) -> String {
+        self.credentials("login", email).await
+    }
+
+    /// `POST /api/auth/{route}` with the test password, asserting 200; the session token.
+    async fn credentials(&self, route: &str, email: &str) -> String {
         let res = self
             .request(
                 Method::POST,
-                "/api/auth/login",
+                &format!("/api/auth/{route}"),
                 None,
                 Some(json!({"email": email, "password": "s3cret-password"})),
             )
             .await;
-        assert_eq!(res.status(), 200, "login {email}");
+        assert_eq!(res.status(), 200, "{route} {email}");
         let body: Value = res.json().await.expect("json");
         body["access_token"].as_str().expect("token").to_string()
     }
