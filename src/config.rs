@@ -590,6 +590,8 @@ impl Config {
             return Err(invalid(
                 "gateway.local_endpoint_max_models",
                 "must be at least 1",
+            ));
+        }
         if !(1..=1_000_000).contains(&gateway.default_max_tokens) {
             return Err(invalid("gateway.default_max_tokens", "expected 1-1000000"));
         }

@@ -88,7 +88,7 @@ async fn register_home_ollama() -> Local {
     let dir = tempfile::tempdir().unwrap();
     let cfg = super::gateway::config(dir.path(), &managed);
     let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
-    let s = app.register("local@example.com").await;
+    let s = app.admin("local@example.com").await;
     super::gateway::fund(&app, &s, 10.0).await;
     let (_, key) = app.create_key(&s, None, json!({})).await;
 
@@ -325,7 +325,7 @@ async fn an_endpoint_bound_to_a_workspace_serves_only_that_workspace() {
 #[tokio::test]
 async fn local_endpoint_input_is_checked() {
     let app = TestApp::spawn().await;
-    let s = app.register("local-bad@example.com").await;
+    let s = app.admin("local-bad@example.com").await;
     let (_, key) = app.create_key(&s, None, json!({})).await;
     for (body, field) in [
         (json!({"url": "ftp://host", "label": "a"}), "url"),

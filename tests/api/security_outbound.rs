@@ -81,7 +81,7 @@ async fn register(app: &TestApp, session: &str, url: &str, label: &str) -> (u16,
 #[tokio::test]
 async fn a_local_endpoint_that_redirects_to_another_internal_address_is_not_followed() {
     let app = app().await;
-    let admin = app.register("redirect-admin@example.com").await;
+    let admin = app.admin("redirect-admin@example.com").await;
     let inner_hits = Arc::new(AtomicUsize::new(0));
     let inner = model_server(llama(), Arc::default(), inner_hits.clone()).await;
     let target = format!("{inner}/v1/models");
@@ -114,7 +114,7 @@ async fn a_local_endpoint_that_redirects_to_another_internal_address_is_not_foll
 #[tokio::test]
 async fn a_local_endpoint_at_cloud_metadata_or_link_local_is_refused() {
     let app = app().await;
-    let admin = app.register("metadata-admin@example.com").await;
+    let admin = app.admin("metadata-admin@example.com").await;
     for url in [
         "http://169.254.169.254",
         "http://169.254.169.254/latest/meta-data",
@@ -138,7 +138,7 @@ async fn a_local_endpoint_at_cloud_metadata_or_link_local_is_refused() {
 #[tokio::test]
 async fn a_member_cannot_register_a_loopback_endpoint_by_default() {
     let app = app().await;
-    let admin = app.register("first-admin@example.com").await;
+    let admin = app.admin("first-admin@example.com").await;
     let member = app.register("member@example.com").await;
     let hits = Arc::new(AtomicUsize::new(0));
     let server = model_server(llama(), Arc::default(), hits.clone()).await;
@@ -181,7 +181,7 @@ async fn members_may_use_the_operator_networks_only_when_the_operator_opens_them
         ),
     ])
     .await;
-    let admin = app.register("open-admin@example.com").await;
+    let admin = app.admin("open-admin@example.com").await;
     let member = app.register("open-member@example.com").await;
     let server = model_server(llama(), Arc::default(), Arc::default()).await;
     let (status, body) = register(&app, &member, &server, "lab").await;
@@ -204,7 +204,7 @@ async fn members_may_use_the_operator_networks_only_when_the_operator_opens_them
 #[tokio::test]
 async fn an_endpoint_url_with_userinfo_query_or_fragment_is_refused() {
     let app = app().await;
-    let admin = app.register("userinfo-admin@example.com").await;
+    let admin = app.admin("userinfo-admin@example.com").await;
     let hits = Arc::new(AtomicUsize::new(0));
     let server = model_server(llama(), Arc::default(), hits.clone()).await;
     let host = server.trim_start_matches("http://");
@@ -242,7 +242,7 @@ async fn an_endpoint_url_with_userinfo_query_or_fragment_is_refused() {
 #[tokio::test]
 async fn a_huge_model_list_is_capped() {
     let app = app().await;
-    let admin = app.register("huge-admin@example.com").await;
+    let admin = app.admin("huge-admin@example.com").await;
     let many: Vec<String> = (0..10_000).map(|i| format!("model-{i}")).collect();
     let server = model_server(many, Arc::default(), Arc::default()).await;
     let (status, ep) = register(&app, &admin, &server, "hoarder").await;
@@ -288,7 +288,7 @@ async fn a_url_source_whose_host_resolves_to_loopback_is_refused() {
 #[tokio::test]
 async fn a_deleted_endpoint_never_routes_again_even_with_a_check_in_flight() {
     let app = app().await;
-    let admin = app.register("delete-admin@example.com").await;
+    let admin = app.admin("delete-admin@example.com").await;
     let (_, key) = app.create_key(&admin, None, json!({})).await;
     let slow = Arc::new(AtomicBool::new(false));
     let server = model_server(llama(), slow.clone(), Arc::default()).await;

@@ -130,7 +130,11 @@ impl TestApp {
             .await;
         assert_eq!(res.status(), 200, "setup {email}");
         let body: Value = res.json().await.expect("json");
-        body["access_token"].as_str().expect("token").to_string()
+        let session = body["access_token"].as_str().expect("token").to_string();
+        // The installation has one setup: this admin is also the operator (when called from
+        // `operator` the cell is mid-initialisation and keeps its own value).
+        let _ = self.operator.set(session.clone());
+        session
     }
 
     /// The operator's (admin's) session, made with the setup token on first use.
