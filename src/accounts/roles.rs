@@ -46,14 +46,24 @@ impl Role {
     }
 }
 
+/// The one of `all` whose word is `s`; the error names what was sent.
+fn word_of<T: Copy>(
+    all: &[T],
+    word: fn(T) -> &'static str,
+    s: &str,
+    what: &str,
+) -> Result<T, String> {
+    all.iter().copied().find(|x| word(*x) == s).ok_or_else(|| {
+        let known: Vec<&str> = all.iter().map(|x| word(*x)).collect();
+        format!("unknown {what} `{s}`; expected one of {}", known.join(", "))
+    })
+}
+
 impl FromStr for Role {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}`; expected admin, reviewer or member"))
+        word_of(&Role::ALL, Role::as_str, s, "role")
     }
 }
 
@@ -135,10 +145,7 @@ impl FromStr for Scope {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Scope::ALL
-            .into_iter()
-            .find(|sc| sc.as_str() == s)
-            .ok_or_else(|| format!("unknown scope `{s}`"))
+        word_of(&Scope::ALL, Scope::as_str, s, "scope")
     }
 }
 
