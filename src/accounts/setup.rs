@@ -8,6 +8,7 @@
 use std::sync::Mutex;
 
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use crate::accounts::sessions::{random_token, sha256_hex};
@@ -49,14 +50,9 @@ impl SetupToken {
     pub fn redeem(&self, presented: &str) -> bool {
         let mut hash = self.lock();
         let presented = sha256_hex(presented);
-        let matches = hash.as_deref().is_some_and(|h| {
-            // Both are hex digests of equal length; compare without an early exit.
-            h.len() == presented.len()
-                && h.bytes()
-                    .zip(presented.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        });
+        let matches = hash
+            .as_deref()
+            .is_some_and(|h| bool::from(h.as_bytes().ct_eq(presented.as_bytes())));
         if matches {
             *hash = None;
         }

@@ -57,6 +57,19 @@ pub struct Caller {
     pub key_budget_usd: Option<f64>,
 }
 
+impl Caller {
+    /// The caller `principal` acting in `ws`, with both budgets that bound its spend.
+    pub fn of(principal: &crate::accounts::Principal, ws: &crate::store::Workspace) -> Self {
+        Self {
+            account_id: principal.account_id().to_string(),
+            workspace_id: ws.id.clone(),
+            api_key_id: principal.key_id().map(str::to_string),
+            workspace_budget_usd: ws.monthly_budget_usd,
+            key_budget_usd: principal.key_budget_usd(),
+        }
+    }
+}
+
 /// A chat answer. `served_by` names the catalog model that answered (`x-cairn-model`); the
 /// body's `model` stays the name the caller asked for.
 pub enum Reply {

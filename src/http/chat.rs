@@ -160,13 +160,7 @@ pub async fn completions(
         Some(g) => Some(ground(&state, &ws, g, &mut req).await?),
         None => None,
     };
-    let caller = Caller {
-        account_id: p.account_id().to_string(),
-        workspace_id: ws.id.clone(),
-        api_key_id: p.key_id().map(str::to_string),
-        workspace_budget_usd: ws.monthly_budget_usd,
-        key_budget_usd: p.key_budget_usd(),
-    };
+    let caller = Caller::of(&p, &ws);
     let reply = state.gateway.chat(caller, req, cache).await?;
     Ok(respond(reply, grounded))
 }

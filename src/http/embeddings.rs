@@ -138,13 +138,7 @@ pub async fn embeddings(
                 .min(state.config.embedding.max_length)
         })
         .sum();
-    let caller = Caller {
-        account_id: p.account_id().to_string(),
-        workspace_id: ws.id.clone(),
-        api_key_id: p.key_id().map(str::to_string),
-        workspace_budget_usd: ws.monthly_budget_usd,
-        key_budget_usd: p.key_budget_usd(),
-    };
+    let caller = Caller::of(&p, &ws);
     let requested = req.model.as_deref().unwrap_or(embedder.model_id());
     let metered = state
         .gateway

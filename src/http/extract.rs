@@ -386,10 +386,18 @@ const READ_ONLY_POSTS: [&str; 3] = [
     "/v1/memory/context",
 ];
 
-/// An archived workspace keeps its data readable and refuses every write (409).
-pub fn refuse_archived(method: &axum::http::Method, ws: &Workspace) -> Result<(), ApiError> {
+/// Reads pass; a write to an archived workspace is refused ([`writable`]).
+fn refuse_archived(method: &axum::http::Method, ws: &Workspace) -> Result<(), ApiError> {
     let reads = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
-    if reads || ws.status != "archived" {
+    if reads {
+        return Ok(());
+    }
+    writable(ws)
+}
+
+/// An archived workspace keeps its data readable and refuses every write (409).
+pub fn writable(ws: &Workspace) -> Result<(), ApiError> {
+    if ws.status != "archived" {
         return Ok(());
     }
     Err(ApiError::Conflict(format!(

@@ -15,8 +15,7 @@ use crate::context::model::{
 };
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::extract::{
-    refuse_archived, workspace, written, ApiPath, Auth, MaybeJson, Scope, ScopedJson,
-    WorkspaceParam,
+    workspace, writable, written, ApiPath, Auth, MaybeJson, Scope, ScopedJson, WorkspaceParam,
 };
 use crate::http::openapi::{JsonBody, Scoped};
 use crate::memory::model::{
@@ -137,7 +136,7 @@ async fn review(
     status: NoteStatus,
 ) -> ApiResult<Json<NoteRow>> {
     let ws = workspace(state, p, input.workspace_id.as_deref()).await?;
-    refuse_archived(&axum::http::Method::POST, &ws)?;
+    writable(&ws)?;
     Ok(Json(
         state
             .memory

@@ -115,23 +115,23 @@ pub const TABLE: &[(&str, &str, Need)] = &[
 
 /// What the route matched as `path` (a template) needs, or `None` for an unlisted route.
 pub fn need(method: &Method, path: &str) -> Option<Need> {
+    listed(method.as_str(), path)
+}
+
+fn listed(method: &str, path: &str) -> Option<Need> {
     TABLE
         .iter()
-        .find(|(m, p, _)| *p == path && *m == method.as_str())
+        .find(|(m, p, _)| *p == path && m.eq_ignore_ascii_case(method))
         .map(|(_, _, need)| *need)
 }
 
 /// The OpenAPI words for a need: the scope's name, or none.
 pub fn openapi_scopes(method: &str, path: &str) -> Vec<String> {
-    TABLE
-        .iter()
-        .find(|(m, p, _)| *p == path && m.eq_ignore_ascii_case(method))
-        .map(|(_, _, need)| match need {
-            Need::Scope(scope) => vec![scope.as_str().to_string()],
-            Need::Session => vec!["session".to_string()],
-            Need::Authenticated => vec![],
-        })
-        .unwrap_or_default()
+    match listed(method, path) {
+        Some(Need::Scope(scope)) => vec![scope.as_str().to_string()],
+        Some(Need::Session) => vec!["session".to_string()],
+        Some(Need::Authenticated) | None => vec![],
+    }
 }
 
 #[cfg(test)]

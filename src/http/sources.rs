@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{
-    parse_json, refuse_archived, workspace, ApiPath, Auth, Scope, ScopedJson, WorkspaceParam,
+    parse_json, workspace, writable, ApiPath, Auth, Scope, ScopedJson, WorkspaceParam,
 };
 use crate::http::openapi::{JsonBody, Scoped};
 use crate::sources::intake::{self, Items, Upload, UploadedFile};
@@ -103,7 +103,7 @@ pub async fn create(
         intake::from_json(parse_json(&bytes)?, max_records)?
     };
     let ws = workspace(&state, &principal, intake.workspace_id.as_deref()).await?;
-    refuse_archived(&axum::http::Method::POST, &ws)?;
+    writable(&ws)?;
     Ok(match intake.items {
         Items::One(pending) => {
             let (done, view) = state.sources.create(&ws, *pending, intake.wait).await?;
