@@ -26,7 +26,6 @@ use crate::gateway::ledger::Ledger;
 use crate::gateway::sealed::SecretBox;
 use crate::gateway::{Gateway, GatewayParts};
 use crate::guard::{Guard, GuardSettings};
-use crate::harness::reflect::Reflector;
 use crate::harness::{Harness, HarnessSettings};
 use crate::memory::Memory;
 use crate::outbound::{Outbound, Reach, DEFAULT_MAX_BODY};
@@ -235,30 +234,20 @@ fn build_guard(config: &Config, stores: &Stores) -> Arc<Guard> {
     })
 }
 
-/// The harness, with a reflector when `reflection.base_url` names a model server.
+/// The harness; reflections use `reflection.model` through the gateway.
 fn build_harness(
     config: &Config,
     stores: &Stores,
     memory: Arc<Memory>,
 ) -> anyhow::Result<Arc<Harness>> {
-    let r = &config.reflection;
-    let reflector = if r.base_url.is_empty() {
-        None
-    } else {
-        Some(Reflector::new(
-            &r.base_url,
-            r.api_key.expose_secret(),
-            &r.model,
-            Duration::from_secs(r.timeout_secs),
-        )?)
-    };
+    let model = &config.reflection.model;
     Ok(Arc::new(Harness::new(
         stores.harness.clone(),
         stores.guard.clone(),
         memory,
-        reflector,
         HarnessSettings {
             remember_status: config.harness.remember_status,
+            reflection_model: (!model.is_empty()).then(|| model.clone()),
         },
     )))
 }

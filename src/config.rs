@@ -147,10 +147,16 @@ pub struct HarnessConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReflectionConfig {
-    pub base_url: String,
-    pub api_key: SecretString,
+    /// The gateway model that writes reflections: a catalog name, alias or tier.
     pub model: String,
-    pub timeout_secs: u64,
+    /// Keys of the time reflections called a server directly, refused with the way to move
+    /// them into the catalog rather than silently ignored.
+    #[serde(default)]
+    base_url: Option<toml::Value>,
+    #[serde(default)]
+    api_key: Option<toml::Value>,
+    #[serde(default)]
+    timeout_secs: Option<toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -519,11 +525,18 @@ impl Config {
         if self.guard.approval_ttl_secs <= 0 {
             return Err(invalid("guard.approval_ttl_secs", "must be positive"));
         }
-        if !self.reflection.base_url.is_empty() && self.reflection.model.is_empty() {
-            return Err(invalid(
-                "reflection.model",
-                "required when reflection.base_url is set",
-            ));
+        let r = &self.reflection;
+        for (key, set) in [
+            ("reflection.base_url", &r.base_url),
+            ("reflection.api_key", &r.api_key),
+            ("reflection.timeout_secs", &r.timeout_secs),
+        ] {
+            if set.is_some() {
+                return Err(invalid(
+                    key,
+                    "reflections now go through the gateway: add the server as a [[providers]] entry, its model as a [[models]] entry, and name that model (or a tier) in reflection.model",
+                ));
+            }
         }
         Ok(())
     }
@@ -862,7 +875,6 @@ mod tests {
                     "session-secret-0123456789abcdef",
                 ),
                 ("CAIRN__EMBEDDING__REMOTE_API_KEY", "embedding-key"),
-                ("CAIRN__REFLECTION__API_KEY", "reflection-key"),
                 ("CAIRN__SERVER__METRICS_TOKEN", "metrics-token"),
             ]),
         )
@@ -873,7 +885,6 @@ mod tests {
             "header-secret",
             "session-secret-0123456789abcdef",
             "embedding-key",
-            "reflection-key",
             "metrics-token",
         ] {
             assert!(!printed.contains(secret), "{secret} in {printed}");
@@ -899,5 +910,13 @@ mod tests {
             err.to_string().contains("rate_limit.default_per_minute"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_reflection_server_url_says_where_it_moved() {
+        let err = env_error("CAIRN__REFLECTION__BASE_URL", "http://127.0.0.1:11434/v1");
+        let text = err.to_string();
+        assert!(text.contains("reflection.base_url"), "{text}");
+        assert!(text.contains("[[providers]]"), "{text}");
     }
 }

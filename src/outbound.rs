@@ -1,5 +1,5 @@
 //! Outbound HTTP: every call Cairn makes to another server (URL ingest, gateway providers,
-//! local endpoints, reflection, the remote embedder) goes through an [`Outbound`] client, and
+//! local endpoints, the remote embedder) goes through an [`Outbound`] client, and
 //! the rule is the same for all of them:
 //!
 //! - the client follows no redirect (URL ingest follows them by hand, each hop vetted again);

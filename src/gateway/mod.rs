@@ -12,6 +12,7 @@
 pub mod cache;
 mod call;
 pub mod catalog;
+pub mod complete;
 pub mod health;
 pub mod ledger;
 pub mod local;
@@ -36,6 +37,7 @@ use crate::store::time::{new_id, now};
 use cache::Cached;
 use call::Call;
 use catalog::{Catalog, Clients, LocalDefaults};
+pub use complete::{Completion, Prompt};
 use health::Breakers;
 use ledger::{Budget, Hold, Ledger, Refusal, Reservation};
 use providers::Attempt;
@@ -55,6 +57,9 @@ pub struct Caller {
     pub workspace_budget_usd: Option<f64>,
     /// The API key's monthly budget.
     pub key_budget_usd: Option<f64>,
+    /// For Cairn's own calls, what asked for them (`reflection`): the usage row's
+    /// `request_type`, so usage tells them from the caller's chat.
+    pub purpose: Option<&'static str>,
 }
 
 impl Caller {
@@ -66,6 +71,7 @@ impl Caller {
             api_key_id: principal.key_id().map(str::to_string),
             workspace_budget_usd: ws.monthly_budget_usd,
             key_budget_usd: principal.key_budget_usd(),
+            purpose: None,
         }
     }
 }
@@ -144,7 +150,7 @@ fn usage_row(caller: &Caller, requested: &str, request_type: &str) -> UsageRow {
         routing_method: String::new(),
         execution_source: "provider".into(),
         billing_mode: "usage".into(),
-        request_type: request_type.into(),
+        request_type: caller.purpose.unwrap_or(request_type).into(),
         input_tokens: 0,
         output_tokens: 0,
         actual_cost_usd: 0.0,

@@ -33,6 +33,8 @@ use model::{FeedbackInput, FeedbackResult, TraceInput, TraceList, VersionInput, 
 pub struct HarnessSettings {
     /// Status of notes made from `remember_text`: pending (default) or approved.
     pub remember_status: NoteStatus,
+    /// `reflection.model`, when reflections are configured.
+    pub reflection_model: Option<String>,
 }
 
 type Active = Option<(String, Option<Weights>)>;
@@ -41,7 +43,6 @@ pub struct Harness {
     pub store: Arc<dyn HarnessStore>,
     pub guard: Arc<dyn GuardStore>,
     pub memory: Arc<Memory>,
-    pub reflector: Option<reflect::Reflector>,
     pub settings: HarnessSettings,
     /// Active version per workspace, read on every context pack.
     active: RwLock<HashMap<String, Active>>,
@@ -69,14 +70,12 @@ impl Harness {
         store: Arc<dyn HarnessStore>,
         guard: Arc<dyn GuardStore>,
         memory: Arc<Memory>,
-        reflector: Option<reflect::Reflector>,
         settings: HarnessSettings,
     ) -> Self {
         Self {
             store,
             guard,
             memory,
-            reflector,
             settings,
             active: RwLock::new(HashMap::new()),
         }

@@ -1,10 +1,8 @@
-//! Reflections: selected traces go to a model (any OpenAI-compatible chat completions
-//! endpoint, `[reflection]` in config) which answers with one lesson; it is stored and,
-//! when asked, kept as a pending `lesson` note. Without a provider the route answers 503.
-//! The call goes through the outbound policy (`crate::outbound`) with the operator's reach.
-
-use secrecy::{ExposeSecret, SecretString};
-use std::time::Duration;
+//! Reflections: selected traces go to a model, which answers with one lesson; it is stored
+//! and, when asked, kept as a pending `lesson` note. The model is `reflection.model`, called
+//! through the routed gateway by `http/` on behalf of the caller (so it is held, metered and
+//! charged like chat); without one configured the route answers 503. This file builds the
+//! prompt and stores the answer.
 
 use serde_json::{json, Value};
 
@@ -12,7 +10,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::harness::model::{ReflectInput, ReflectionList};
 use crate::harness::Harness;
 use crate::memory::model::{NoteInput, NoteStatus};
-use crate::outbound::{self, Outbound, Reach, DEFAULT_MAX_BODY};
 use crate::store::harness::{ReflectionRow, TraceRow};
 use crate::store::time::{new_id, now};
 use crate::store::Workspace;
@@ -22,59 +19,13 @@ const INSTRUCTIONS: &str = "You review traces of an AI agent's work: what it was
 what it answered, the outcome and the feedback it got. Write one concise, actionable lesson (at most four \
 sentences) the agent should remember next time. Reply with the lesson only.";
 
-pub struct Reflector {
-    client: Outbound,
-    base_url: String,
-    api_key: SecretString,
+/// What to ask the reflection model.
+#[derive(Debug, Clone)]
+pub struct ReflectionPrompt {
+    /// `reflection.model`: a catalog model, an alias or a tier.
     pub model: String,
-}
-
-impl Reflector {
-    pub fn new(
-        base_url: &str,
-        api_key: &str,
-        model: &str,
-        timeout: Duration,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
-            client: Outbound::new(Reach::Operator, timeout, DEFAULT_MAX_BODY)?,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            api_key: api_key.into(),
-            model: model.to_string(),
-        })
-    }
-
-    async fn complete(&self, system: &str, user: &str) -> ApiResult<String> {
-        let unavailable = |why: String| {
-            tracing::warn!(%why, "reflection provider call failed");
-            ApiError::ServiceUnavailable(format!("Reflection provider failed: {why}"))
-        };
-        let mut req = self
-            .client
-            .post(&format!("{}/chat/completions", self.base_url))
-            .map_err(|e| unavailable(e.to_string()))?
-            .json(&json!({"model": self.model, "temperature": 0.2,
-                          "messages": [{"role": "system", "content": system},
-                                       {"role": "user", "content": user}]}));
-        let key = self.api_key.expose_secret();
-        if !key.is_empty() {
-            req = req.bearer_auth(key);
-        }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| unavailable(outbound::describe(e)))?;
-        let status = res.status();
-        if !status.is_success() {
-            return Err(unavailable(format!("it answered HTTP {status}")));
-        }
-        let body: Value = self.client.json(res).await.map_err(unavailable)?;
-        body["choices"][0]["message"]["content"]
-            .as_str()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| unavailable("its answer had no message content".into()))
-    }
+    pub system: String,
+    pub user: String,
 }
 
 fn render(t: &TraceRow) -> String {
@@ -98,12 +49,13 @@ fn render(t: &TraceRow) -> String {
 }
 
 impl Harness {
-    pub async fn reflect(
+    /// Checks `input` and renders its traces into the prompt for the reflection model: 400
+    /// for bad fields, 422 when a trace is not in the workspace, 503 without a model.
+    pub async fn reflection_prompt(
         &self,
         ws: &Workspace,
-        actor: &str,
-        input: ReflectInput,
-    ) -> ApiResult<ReflectionRow> {
+        input: &ReflectInput,
+    ) -> ApiResult<ReflectionPrompt> {
         v::count("trace_ids", input.trace_ids.len(), 1, 50, "trace ids")?;
         let extra = v::optional_text("instructions", input.instructions.as_deref(), 4_000)?;
         let traces = self.store.traces_by_ids(&ws.id, &input.trace_ids).await?;
@@ -112,9 +64,9 @@ impl Harness {
                 "trace_ids: some traces do not exist in this workspace".into(),
             ));
         }
-        let Some(reflector) = &self.reflector else {
+        let Some(model) = self.settings.reflection_model.clone() else {
             return Err(ApiError::ServiceUnavailable(
-                "No reflection provider configured".into(),
+                "No reflection model configured".into(),
             ));
         };
         let mut system = INSTRUCTIONS.to_string();
@@ -131,7 +83,23 @@ impl Harness {
             system = format!("{system}\n{e}");
         }
         let user: Vec<String> = traces.iter().map(render).collect();
-        let insight = reflector.complete(&system, &user.join("\n\n")).await?;
+        Ok(ReflectionPrompt {
+            model,
+            system,
+            user: user.join("\n\n"),
+        })
+    }
+
+    /// Stores what `model` answered to `input`'s prompt, and the pending lesson note when
+    /// asked for one.
+    pub async fn save_reflection(
+        &self,
+        ws: &Workspace,
+        actor: &str,
+        input: ReflectInput,
+        insight: String,
+        model: String,
+    ) -> ApiResult<ReflectionRow> {
         let note_id = if input.store_as_memory.unwrap_or(false) {
             let note = NoteInput {
                 content: insight.clone(),
@@ -149,7 +117,7 @@ impl Harness {
             workspace_id: ws.id.clone(),
             trace_ids: input.trace_ids,
             insight,
-            model: reflector.model.clone(),
+            model,
             note_id,
             created_by: actor.to_string(),
             created_at: now(),

@@ -8,6 +8,7 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::gateway::{Caller, Prompt};
 use crate::harness::model::{
     ArtifactInput, FeedbackInput, FeedbackResult, ListParams, MissionDetail, MissionInput,
     MissionList, MissionListParams, MissionPatch, ReflectInput, ReflectionList, StepInput,
@@ -244,8 +245,8 @@ pub async fn list_reflections(
 }
 
 #[utoipa::path(post, path = "/v1/harness/reflections/generate", tag = "harness", security(("bearer" = [])), request_body = ReflectInput,
-    responses(Scoped, JsonBody, (status = 201, body = ReflectionRow), (status = 422, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+    responses(Scoped, JsonBody, (status = 201, body = ReflectionRow), (status = 402, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn generate_reflection(
     State(state): State<AppState>,
     ScopedJson {
@@ -254,6 +255,23 @@ pub async fn generate_reflection(
         body: input,
     }: ScopedJson<ReflectInput>,
 ) -> ApiResult<Response> {
-    let row = state.harness.reflect(&ws, &p.actor(), input).await?;
+    let prompt = state.harness.reflection_prompt(&ws, &input).await?;
+    let answer = state
+        .gateway
+        .complete(
+            Caller::of(&p, &ws),
+            "reflection",
+            Prompt {
+                model: &prompt.model,
+                system: &prompt.system,
+                user: &prompt.user,
+                temperature: 0.2,
+            },
+        )
+        .await?;
+    let row = state
+        .harness
+        .save_reflection(&ws, &p.actor(), input, answer.text, answer.served_by)
+        .await?;
     Ok(written(row, true))
 }

@@ -1,8 +1,6 @@
 //! The agent harness: missions, versions, traces, feedback and reflections.
 //! Each test starts the real binary ([`crate::common::TestApp`]).
 
-use std::sync::{Arc, Mutex};
-
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -15,30 +13,6 @@ async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Val
         .await;
     let status = res.status().as_u16();
     (status, json_of(res).await)
-}
-
-/// A loopback server speaking OpenAI's chat completions wire format, recording requests.
-async fn mock_provider(reply: &'static str) -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let record = seen.clone();
-    let app = axum::Router::new().route(
-        "/v1/chat/completions",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let record = record.clone();
-            async move {
-                let model = body["model"].clone();
-                record.lock().unwrap().push(body);
-                axum::Json(json!({
-                    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": model,
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": reply}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-                }))
-            }
-        }),
-    );
-    let base = crate::common::fixtures::serve_router(app).await;
-    (format!("{base}/v1"), seen)
 }
 
 /// Creates mission `mission_123`, then upserts it by its mission id and by its external
@@ -558,7 +532,7 @@ async fn bad_trace_feedback_is_refused() {
 }
 
 #[tokio::test]
-async fn reflections_go_through_a_provider_or_answer_503() {
+async fn reflections_go_through_the_gateway_charged_to_the_caller_or_answer_503() {
     let app = TestApp::spawn().await;
     let s = app.register("reflect@example.com").await;
     let (_, t) = app
@@ -577,15 +551,22 @@ async fn reflections_go_through_a_provider_or_answer_503() {
         )
         .await;
     assert_eq!(status, 503);
-    assert_eq!(body["error"], "No reflection provider configured");
+    assert_eq!(body["error"], "No reflection model configured");
     drop(app);
 
-    let (url, seen) = mock_provider("Check the refund policy before refunding.").await;
-    let app = TestApp::spawn_with(&[
-        ("CAIRN__REFLECTION__BASE_URL", url.as_str()),
-        ("CAIRN__REFLECTION__MODEL", "reflector-1"),
-    ])
-    .await;
+    let (url, seen) = super::gateway::upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("reflect.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[reflection]\nmodel = \"reflector-1\"\n\n[[providers]]\nname = \"mock\"\nkind = \"openai_compatible\"\nbase_url = \"{url}\"\n\n\
+             [[models]]\nname = \"reflector-1\"\nprovider = \"mock\"\nupstream = \"ok-reflector\"\nweight = 5\n\
+             context_window = 8000\ninput_per_1k = 0.01\noutput_per_1k = 0.02\n"
+        ),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
     let s = app.register("reflect2@example.com").await;
     let (_, t) = app
         .post_json(
@@ -595,19 +576,35 @@ async fn reflections_go_through_a_provider_or_answer_503() {
         "output_summary": "refunded without checking the policy", "outcome": "failure"}),
         )
         .await;
+    let ask = json!({"trace_ids": [t["id"]], "store_as_memory": true});
+    // Unfunded, the call is refused before the model hears of it.
+    let (status, body) = app
+        .post_json("/v1/harness/reflections/generate", &s, ask.clone())
+        .await;
+    assert_eq!(status, 402, "{body}");
+    assert!(seen.lock().unwrap().is_empty());
+    super::gateway::fund(&app, &s, 1.0).await;
     let (status, r) = app
-        .post_json(
-            "/v1/harness/reflections/generate",
-            &s,
-            json!({"trace_ids": [t["id"]], "store_as_memory": true}),
-        )
+        .post_json("/v1/harness/reflections/generate", &s, ask)
         .await;
     assert_eq!(status, 201, "{r}");
-    assert_eq!(r["insight"], "Check the refund policy before refunding.");
+    assert_eq!(r["insight"], "hello from ok-reflector");
     assert_eq!(r["model"], "reflector-1");
-    let sent = seen.lock().unwrap().clone();
+    let sent: Vec<Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(b, _)| b.clone())
+        .collect();
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0]["model"], "reflector-1");
+    assert_eq!(sent[0]["model"], "ok-reflector");
+    // Metered and charged like chat: 12 tokens in, 5 out at 0.01 / 0.02 per 1k.
+    let usage = json_of(app.get("/v1/usage?request_type=reflection", &s).await).await;
+    let rows = usage["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{usage}");
+    assert_eq!(rows[0]["served_model"], "reflector-1");
+    let charged = rows[0]["charged_usd"].as_f64().unwrap();
+    assert!((charged - 0.00022).abs() < 1e-9, "{charged}");
     assert!(sent[0]["messages"][1]["content"]
         .as_str()
         .unwrap()
