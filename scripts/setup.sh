@@ -10,6 +10,7 @@ command -v clang >/dev/null || need+=(clang)
 command -v mold >/dev/null || need+=(mold)
 command -v python3 >/dev/null || need+=(python3 python3-pip python3-venv)
 command -v python3 >/dev/null && ! python3 -c "import ensurepip" 2>/dev/null && need+=(python3-venv)
+command -v npm >/dev/null || need+=(nodejs npm)
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}" >&2
   SUDO=""
@@ -21,11 +22,18 @@ fi
 # The embedding model and ONNX Runtime, sha256-pinned (idempotent, cached in ~/.cache/cairn).
 python3 "$(dirname "$0")/fetch_model.py"
 
-# The official OpenAI Python SDK, for the test that points it at Cairn unchanged (a venv of its
-# own, cached in ~/.cache/cairn).
+# The official OpenAI and MCP Python SDKs, for the tests that point them at Cairn unchanged (a
+# venv of its own, cached in ~/.cache/cairn).
 SDK_VENV="${HOME}/.cache/cairn/sdk-venv"
-if ! "$SDK_VENV/bin/python" -c "import openai" 2>/dev/null; then
-  echo "setup: installing the openai SDK into $SDK_VENV" >&2
+if ! "$SDK_VENV/bin/python" -c "import openai, mcp" 2>/dev/null; then
+  echo "setup: installing the openai and mcp SDKs into $SDK_VENV" >&2
   python3 -m venv "$SDK_VENV"
-  "$SDK_VENV/bin/pip" install -q --disable-pip-version-check 'openai>=1.40,<3'
+  "$SDK_VENV/bin/pip" install -q --disable-pip-version-check 'openai>=1.40,<3' 'mcp>=2.3,<3'
+fi
+
+# The official TypeScript MCP SDK, for the MCP tests (versions pinned by tests/sdk/package-lock.json).
+SDK_NODE="$(dirname "$0")/../tests/sdk"
+if [ ! -d "$SDK_NODE/node_modules/@modelcontextprotocol/sdk" ]; then
+  echo "setup: installing the TypeScript MCP SDK into tests/sdk" >&2
+  npm ci --prefix "$SDK_NODE" --no-audit --no-fund --loglevel=error
 fi

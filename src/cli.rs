@@ -68,6 +68,15 @@ pub enum Command {
     },
     /// Re-embed every document with the configured embedding model (after changing it).
     Reindex,
+    /// MCP over stdio for desktop agents: a thin client of the running server at `--url`.
+    Mcp {
+        /// The server's base URL, e.g. http://127.0.0.1:8080.
+        #[arg(long, env = "CAIRN_URL")]
+        url: String,
+        /// A runtime API key (tok_...); its workspace and scopes apply.
+        #[arg(long, env = "CAIRN_API_KEY")]
+        key: String,
+    },
     /// Internal: extract the document on stdin, answer JSON on stdout. The server runs it as
     /// a child process under memory and time limits (`sources::isolate`).
     #[command(hide = true)]
@@ -123,6 +132,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::http::openapi::spec_json());
             return Ok(());
         }
+        // No config and no logs: stdout carries the protocol.
+        Command::Mcp { url, key } => return crate::http::mcp::stdio::run(url, key).await,
         // No config and no logs: stdout carries the answer.
         Command::Extract { kind, memory_mb } => {
             return crate::sources::isolate::run_child(kind, *memory_mb)
@@ -135,7 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Keys(KeysCommand::Create(args)) => create_key(config, args).await,
         Command::Users(UsersCommand::CreateAdmin(args)) => create_admin(config, args).await,
-        Command::Openapi | Command::Extract { .. } => Ok(()),
+        Command::Openapi | Command::Extract { .. } | Command::Mcp { .. } => Ok(()),
         Command::Ingest {
             paths,
             workspace,

@@ -194,8 +194,66 @@ async fn over_http(dir: &Path, qs: &[String]) -> anyhow::Result<()> {
             lat,
             started.elapsed().as_secs_f64(),
         );
+        over_mcp(&server, qs, include_sources).await?;
     }
     server.stop().await
+}
+
+/// The same packs as MCP `tools/call context_pack` on `/mcp` (Streamable HTTP, one session),
+/// to set the protocol's cost beside the REST figure.
+async fn over_mcp(
+    server: &BenchServer,
+    qs: &[String],
+    include_sources: bool,
+) -> anyhow::Result<()> {
+    let mcp = format!("{}/mcp", server.base);
+    let post = |body: serde_json::Value, session: Option<&str>| {
+        let mut req = server
+            .client
+            .post(&mcp)
+            .bearer_auth(&server.token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(s) = session {
+            req = req.header("mcp-session-id", s);
+        }
+        req.send()
+    };
+    let init = serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "memory-bench", "version": "1"}}});
+    let res = post(init, None).await?;
+    let session = res
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    res.bytes().await?;
+    let initialized = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    post(initialized, session.as_deref()).await?.bytes().await?;
+    let mut lat = Vec::with_capacity(qs.len());
+    let started = Instant::now();
+    for (i, q) in qs.iter().enumerate() {
+        let t = Instant::now();
+        let call = serde_json::json!({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+            "params": {"name": "context_pack",
+                       "arguments": {"query": q, "include_sources": include_sources}}});
+        let res = post(call, session.as_deref()).await?;
+        let body = res.text().await?;
+        anyhow::ensure!(
+            body.contains("\"result\"") && !body.contains("\"isError\":true"),
+            "tools/call context_pack failed: {body}"
+        );
+        if i >= 10 {
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    report(
+        &format!("MCP tools/call context_pack over HTTP, include_sources={include_sources}"),
+        lat,
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(())
 }
 
 #[tokio::main]

@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use crate::accounts::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::guard::model::{
     ApprovalList, ApprovalParams, AuditInput, AuditList, AuditParams, CheckInput, CheckResult,
@@ -16,6 +17,7 @@ use crate::http::extract::{written, ApiPath, Scope, ScopedJson, WorkspaceParam};
 use crate::http::openapi::{JsonBody, Scoped};
 use crate::state::AppState;
 use crate::store::guard::{ApprovalRow, AuditFilter, AuditRow, PolicyRow};
+use crate::store::Workspace;
 use crate::validate::{decode_cursor, limit};
 
 pub fn routes(_state: &AppState) -> Router<AppState> {
@@ -63,11 +65,21 @@ pub async fn check(
         body: input,
     }: ScopedJson<CheckInput>,
 ) -> ApiResult<Json<CheckResult>> {
+    Ok(Json(check_action(&state, &ws, &p, input).await?))
+}
+
+/// An action check, as REST and MCP make it.
+pub async fn check_action(
+    state: &AppState,
+    ws: &Workspace,
+    p: &Principal,
+    input: CheckInput,
+) -> ApiResult<CheckResult> {
     if ws.monthly_budget_usd.is_some() {
         // The budget counts gateway spend, whose usage rows are written behind the requests.
         state.gateway.ledger.flush_for_read().await;
     }
-    Ok(Json(state.guard.check(&ws, &p.actor(), input).await?))
+    state.guard.check(ws, &p.actor(), input).await
 }
 
 #[utoipa::path(get, path = "/v1/actions/approvals", tag = "actions", security(("bearer" = [])), params(ApprovalParams),

@@ -17,6 +17,7 @@ pub mod harness;
 pub mod health;
 pub mod keys;
 pub mod local_endpoints;
+pub mod mcp;
 pub mod memory;
 pub mod middleware;
 pub mod openapi;
@@ -70,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         .merge(billing::routes(&state))
         .merge(embeddings::routes(&state))
         .merge(local_endpoints::routes(&state))
+        // MCP (Streamable HTTP): the same credential check, rate limit and scopes per tool.
+        .route_service("/mcp", mcp::service(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::authenticate,

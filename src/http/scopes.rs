@@ -111,6 +111,10 @@ pub const TABLE: &[(&str, &str, Need)] = &[
     ("DELETE", "/v1/local-endpoints/{id}", Session),
     ("POST", "/v1/local-endpoints/{id}/recheck", Session),
     ("GET", "/v1/local-endpoints/{id}/models", Session),
+    // MCP: any credential reaches the endpoint; each tool needs its REST route's scope.
+    ("POST", "/mcp", Authenticated),
+    ("GET", "/mcp", Authenticated),
+    ("DELETE", "/mcp", Authenticated),
 ];
 
 /// What the route matched as `path` (a template) needs, or `None` for an unlisted route.

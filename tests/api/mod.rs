@@ -13,6 +13,7 @@ mod health;
 mod isolation;
 mod keys;
 mod local_endpoints;
+mod mcp;
 mod memory;
 mod openapi;
 mod rate_limit;

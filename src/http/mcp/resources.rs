@@ -1,0 +1,155 @@
+//! MCP resources: the workspace's memory notes (`cairn://notes/{id}`) and knowledge-base
+//! documents (`cairn://documents/{id}`), listed a page at a time (notes first, then
+//! documents) and read by URI. A key sees the kinds its scopes allow (`memory:read`,
+//! `sources:read`) in its own workspace, as over REST.
+
+use rmcp::model::{ListResourcesResult, ReadResourceResult, Resource, ResourceContents};
+
+use crate::accounts::roles::Scope;
+use crate::accounts::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::workspace;
+use crate::state::AppState;
+use crate::store::memory::NoteFilter;
+use crate::store::sources::SourceFilter;
+use crate::validate::decode_cursor;
+
+const PAGE: i64 = 50;
+const NOTES: &str = "cairn://notes/";
+const DOCUMENTS: &str = "cairn://documents/";
+
+/// Where a listing stands: in the notes or in the sources, after the REST cursor given.
+enum Stage {
+    Notes(Option<String>),
+    Sources(Option<String>),
+}
+
+fn stage_of(cursor: Option<&str>) -> ApiResult<Stage> {
+    let rest = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    match cursor {
+        None => Ok(Stage::Notes(None)),
+        Some(c) => match c.split_once(':') {
+            Some(("notes", r)) => Ok(Stage::Notes(rest(r))),
+            Some(("sources", r)) => Ok(Stage::Sources(rest(r))),
+            _ => Err(ApiError::bad_request(
+                "cursor: not a cursor this server gave",
+            )),
+        },
+    }
+}
+
+/// One page of resources after `cursor`.
+pub async fn list(
+    state: &AppState,
+    p: &Principal,
+    cursor: Option<&str>,
+) -> ApiResult<ListResourcesResult> {
+    let ws = workspace(state, p, None).await?;
+    let scopes = p.scopes();
+    let mut stage = stage_of(cursor)?;
+    if let Stage::Notes(after) = &stage {
+        if scopes.has(Scope::MemoryRead) {
+            let filter = NoteFilter {
+                status: None,
+                kind: None,
+                tag: None,
+                before: decode_cursor(after.as_deref())?,
+                limit: PAGE,
+            };
+            let page = state.memory.list_notes(&ws, filter).await?;
+            let items = page.data.iter().map(|n| {
+                let name = n.title.clone().unwrap_or_else(|| short(&n.content));
+                Resource::new(format!("{NOTES}{}", n.id), name)
+                    .with_description(format!("{} note, {}", n.kind, n.status.as_str()))
+                    .with_mime_type("application/json")
+            });
+            let items: Vec<Resource> = items.collect();
+            if let Some(next) = page.next_cursor {
+                return Ok(with_next(items, Some(format!("notes:{next}"))));
+            }
+            if !items.is_empty() {
+                return Ok(with_next(items, Some("sources:".into())));
+            }
+        }
+        stage = Stage::Sources(None);
+    }
+    let Stage::Sources(after) = stage else {
+        return Ok(ListResourcesResult::default());
+    };
+    if !scopes.has(Scope::SourcesRead) {
+        return Ok(ListResourcesResult::default());
+    }
+    let filter = SourceFilter {
+        status: Some("ready".into()),
+        tag: None,
+        before: decode_cursor(after.as_deref())?,
+        limit: PAGE,
+    };
+    let page = state.sources.list(&ws, filter).await?;
+    let items = page
+        .data
+        .iter()
+        .filter_map(|s| {
+            let doc = s.document_id.as_ref()?;
+            let name = s.title.clone().or(s.url.clone()).or(s.filename.clone());
+            Some(
+                Resource::new(
+                    format!("{DOCUMENTS}{doc}"),
+                    name.unwrap_or_else(|| doc.clone()),
+                )
+                .with_mime_type("text/plain"),
+            )
+        })
+        .collect();
+    Ok(with_next(
+        items,
+        page.next_cursor.map(|c| format!("sources:{c}")),
+    ))
+}
+
+fn with_next(items: Vec<Resource>, next: Option<String>) -> ListResourcesResult {
+    let mut result = ListResourcesResult::with_all_items(items);
+    result.next_cursor = next;
+    result
+}
+
+/// The first words of a note, as its name when it has no title.
+fn short(content: &str) -> String {
+    let mut name: String = content.chars().take(60).collect();
+    if name.len() < content.len() {
+        name.push('…');
+    }
+    name
+}
+
+/// The resource at `uri`: a note as JSON, a document as its text.
+pub async fn read(state: &AppState, p: &Principal, uri: &str) -> ApiResult<ReadResourceResult> {
+    let ws = workspace(state, p, None).await?;
+    if let Some(id) = uri.strip_prefix(NOTES) {
+        p.require(Scope::MemoryRead)?;
+        let note = state.memory.get_note(&ws, id).await?;
+        let text = serde_json::to_string_pretty(&note).map_err(|e| ApiError::Internal(e.into()))?;
+        return Ok(ReadResourceResult::new(vec![
+            ResourceContents::TextResourceContents {
+                uri: uri.to_string(),
+                mime_type: Some("application/json".into()),
+                text,
+                meta: None,
+            },
+        ]));
+    }
+    if let Some(id) = uri.strip_prefix(DOCUMENTS) {
+        p.require(Scope::SourcesRead)?;
+        let doc = state.sources.document(&ws, id).await?;
+        let text = match doc.title {
+            Some(t) => format!("# {t}\n\n{}", doc.text.unwrap_or_default()),
+            None => doc.text.unwrap_or_default(),
+        };
+        return Ok(ReadResourceResult::new(vec![ResourceContents::text(
+            text, uri,
+        )]));
+    }
+    Err(ApiError::bad_request(format!(
+        "uri: expected {NOTES}{{id}} or {DOCUMENTS}{{id}}, got {uri}"
+    )))
+}
