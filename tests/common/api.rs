@@ -158,6 +158,11 @@ impl TestApp {
         self.request(Method::GET, path, None, None).await
     }
 
+    /// `POST path` without a credential (setup, register, login).
+    pub async fn post_public(&self, path: &str, body: Value) -> Response {
+        self.request(Method::POST, path, None, Some(body)).await
+    }
+
     /// The OpenAPI document the server serves.
     pub async fn openapi(&self) -> Value {
         expect_json(self.get_public("/openapi.json").await, 200).await
