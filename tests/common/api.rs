@@ -242,6 +242,30 @@ impl TestApp {
             .expect("upload")
     }
 
+    /// Uploads one file (name, media type, bytes) and waits for it, asserting 200 (ingested).
+    pub async fn upload(&self, token: &str, file: (&str, &str, Vec<u8>)) -> SourceView {
+        let (name, mime, bytes) = file;
+        let res = self.upload_source(token, name, mime, bytes, &[]).await;
+        expect_json(res, 200).await
+    }
+
+    /// Uploads one file with `wait=false`, asserting 202 (queued), then waits up to `timeout`
+    /// for the worker to settle it (ready or failed).
+    pub async fn upload_in_background(
+        &self,
+        token: &str,
+        file: (&str, &str, Vec<u8>),
+        timeout: Duration,
+    ) -> SourceView {
+        let (name, mime, bytes) = file;
+        let res = self
+            .upload_source(token, name, mime, bytes, &[("wait", "false")])
+            .await;
+        let queued: Value = expect_json(res, 202).await;
+        let id = queued["id"].as_str().expect("id");
+        self.wait_source_ready(token, id, timeout).await
+    }
+
     /// `POST /v1/sources` as JSON (one text or URL), asserting 200.
     pub async fn create_source(&self, token: &str, body: Value) -> SourceView {
         expect_json(self.post("/v1/sources", token, body).await, 200).await
