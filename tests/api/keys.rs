@@ -88,10 +88,7 @@ async fn deleted_keys_stop_working_immediately() {
     );
     let again = app.delete(&format!("/v1/keys/{id}"), &session).await;
     assert_eq!(again.status(), 404);
-    assert_eq!(
-        json_of(app.get("/v1/keys", &session).await).await["data"],
-        json!([])
-    );
+    assert_eq!(app.get_json("/v1/keys", &session).await["data"], json!([]));
 }
 
 #[tokio::test]

@@ -306,10 +306,7 @@ async fn internal_urls_are_blocked_with_a_reason() {
         .await;
     assert!(error_message(res, 400).await.contains("http and https"));
     // A public host redirecting inward is blocked at the redirect, too.
-    assert_eq!(
-        json_of(app.get("/v1/sources", &s).await).await["data"],
-        json!([])
-    );
+    assert_eq!(app.get_json("/v1/sources", &s).await["data"], json!([]));
 }
 
 #[tokio::test]
@@ -553,26 +550,13 @@ async fn search_is_isolated_by_workspace() {
     let app = TestApp::spawn().await;
     let s = app.register("ws-search@example.com").await;
     let (alpha_key, _) = app.two_workspaces(&s).await;
-    assert_eq!(
-        app.post(
-            "/v1/sources",
-            &s,
-            json!({"workspace_id": "beta", "text": "Beta secret about quokkas."})
-        )
-        .await
-        .status(),
-        200
-    );
-    assert_eq!(
-        app.post(
-            "/v1/sources",
-            &alpha_key,
-            json!({"text": "Alpha note about wombats."})
-        )
-        .await
-        .status(),
-        200
-    );
+    app.create_source(
+        &s,
+        json!({"workspace_id": "beta", "text": "Beta secret about quokkas."}),
+    )
+    .await;
+    app.create_source(&alpha_key, json!({"text": "Alpha note about wombats."}))
+        .await;
 
     let alpha = app
         .search(&alpha_key, json!({"query": "quokkas wombats", "limit": 10}))
