@@ -420,29 +420,7 @@ mod tests {
     use crate::store::sqlite::{self, SqliteBilling};
 
     fn row(account: &str, charged: f64) -> UsageRow {
-        UsageRow {
-            id: crate::store::time::new_id(),
-            account_id: account.into(),
-            api_key_id: None,
-            workspace_id: None,
-            metadata: serde_json::json!({}),
-            tier: "auto".into(),
-            model: "auto".into(),
-            provider: "p".into(),
-            upstream_model: "m".into(),
-            served_model: "model-m".into(),
-            routing_method: "auto:value".into(),
-            execution_source: "provider".into(),
-            billing_mode: "usage".into(),
-            request_type: "chat".into(),
-            input_tokens: 1,
-            output_tokens: 1,
-            actual_cost_usd: charged,
-            charged_usd: charged,
-            baseline_usd: charged,
-            latency_ms: Some(1.0),
-            created_at: crate::store::time::now(),
-        }
+        UsageRow::sample(account, "auto", charged)
     }
 
     /// Many holds at once against a small balance and a budget: none overspends, and after

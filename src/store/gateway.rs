@@ -40,6 +40,37 @@ pub struct UsageRow {
     pub created_at: String,
 }
 
+#[cfg(test)]
+impl UsageRow {
+    /// A unit-test row: one chat request of `account` on `tier`, charged (and costing)
+    /// `charged`, one token each way, made now; tests override the fields they vary.
+    pub fn sample(account: &str, tier: &str, charged: f64) -> Self {
+        Self {
+            id: crate::store::time::new_id(),
+            account_id: account.into(),
+            api_key_id: None,
+            workspace_id: None,
+            metadata: serde_json::json!({}),
+            tier: tier.into(),
+            model: tier.into(),
+            provider: "p".into(),
+            upstream_model: "m".into(),
+            served_model: "model-m".into(),
+            routing_method: "auto:value".into(),
+            execution_source: "provider".into(),
+            billing_mode: "usage".into(),
+            request_type: "chat".into(),
+            input_tokens: 1,
+            output_tokens: 1,
+            actual_cost_usd: charged,
+            charged_usd: charged,
+            baseline_usd: charged,
+            latency_ms: Some(1.0),
+            created_at: crate::store::time::now(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct UsageFilter {
     pub workspace_id: Option<String>,

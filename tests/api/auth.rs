@@ -16,13 +16,7 @@ fn refresh_cookie(res: &reqwest::Response) -> String {
 /// `POST /api/auth/{register|login}` with an email and a password.
 async fn post_credentials(app: &TestApp, route: &str, email: &str, password: &str) -> Response {
     let body = json!({"email": email, "password": password});
-    app.request(
-        Method::POST,
-        &format!("/api/auth/{route}"),
-        None,
-        Some(body),
-    )
-    .await
+    app.post_public(&format!("/api/auth/{route}"), body).await
 }
 
 /// `POST /api/auth/{refresh|logout}` with the refresh cookie, if any.
@@ -47,28 +41,15 @@ async fn registering_first_grants_no_operator_rights_and_the_setup_token_makes_t
         .setup_token()
         .await
         .expect("a fresh server prints a setup token");
-    let wrong = app
-        .request(
-            Method::POST,
-            "/v1/setup",
-            None,
-            Some(json!({"setup_token": "guess", "email": "a@example.com", "password": "long-enough"})),
-        )
-        .await;
+    let guess =
+        json!({"setup_token": "guess", "email": "a@example.com", "password": "long-enough"});
+    let wrong = app.post_public("/v1/setup", guess).await;
     assert_eq!(wrong.status(), 403);
     let admin = app.admin("ops@example.com").await;
     let me = json_of(app.get("/api/auth/me", &admin).await).await;
     assert_eq!(me["role"], "admin");
-    let again = app
-        .request(
-            Method::POST,
-            "/v1/setup",
-            None,
-            Some(
-                json!({"setup_token": token, "email": "b@example.com", "password": "long-enough"}),
-            ),
-        )
-        .await;
+    let second = json!({"setup_token": token, "email": "b@example.com", "password": "long-enough"});
+    let again = app.post_public("/v1/setup", second).await;
     assert_eq!(again.status(), 409, "the token works once");
 }
 

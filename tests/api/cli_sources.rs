@@ -1,6 +1,8 @@
 //! The `cairn ingest`, `search` and `reindex` commands over a data directory.
 //! Each test starts the real binary ([`crate::common::TestApp`]).
 
+use serde_json::json;
+
 use crate::common::api::{cairn_cli, create_admin};
 use crate::common::TestApp;
 
@@ -69,22 +71,13 @@ async fn a_model_change_is_refused_at_start_until_reindex() {
     let data = dir.path().join("data");
     let app = TestApp::spawn_on(&data, &[]).await;
     let s = app.register("model@example.com").await;
-    let res = app
-        .post(
-            "/v1/sources",
-            &s,
-            serde_json::json!({"text": "Stromatolites are layered sedimentary formations."}),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let res = app
-        .post(
-            "/v1/memory/notes",
-            &s,
-            serde_json::json!({"content": "Field trips to the stromatolite beds leave in May."}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    app.create_source(
+        &s,
+        json!({"text": "Stromatolites are layered sedimentary formations."}),
+    )
+    .await;
+    let trips = json!({"content": "Field trips to the stromatolite beds leave in May."});
+    app.post_expect("/v1/memory/notes", &s, trips, 201).await;
     drop(app);
 
     let renamed = [("CAIRN__EMBEDDING__MODEL", "minilm-renamed")];
@@ -106,39 +99,25 @@ async fn a_model_change_is_refused_at_start_until_reindex() {
 
     let app = TestApp::spawn_on(&data, &renamed).await;
     let token = app.login("model@example.com").await;
-    let hits: serde_json::Value = app
-        .post(
-            "/v1/search",
+    let hits = app
+        .search(
             &token,
-            serde_json::json!({"query": "layered sedimentary formations", "mode": "vector"}),
+            json!({"query": "layered sedimentary formations", "mode": "vector"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
-        hits["data"][0]["text"],
+        hits.data[0].text,
         "Stromatolites are layered sedimentary formations."
     );
-    let emb: serde_json::Value = app
-        .post("/v1/embeddings", &token, serde_json::json!({"input": "x"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let emb = app
+        .post_expect("/v1/embeddings", &token, json!({"input": "x"}), 200)
+        .await;
     assert_eq!(emb["model"], "minilm-renamed");
-    let pack: serde_json::Value = app
-        .post(
-            "/v1/memory/context-pack",
-            &token,
-            serde_json::json!({"query": "when do the field trips leave?"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let pack = app
+        .context_pack(&token, json!({"query": "when do the field trips leave?"}))
+        .await;
     assert_eq!(
-        pack["items"][0]["text"],
+        pack.items[0].text,
         "Field trips to the stromatolite beds leave in May."
     );
 }

@@ -335,7 +335,7 @@ async fn models_and_the_public_pricing_list_the_catalog() {
     let ids = strings_of(&models["data"], "id");
     assert_eq!(&ids[..3], ["auto", "fast", "max"]);
     assert!(ids.contains(&"cheap") && ids.contains(&"cheap-alias"));
-    let pricing = app.client.get(app.url("/v1/pricing")).send().await.unwrap();
+    let pricing = app.get_public("/v1/pricing").await;
     assert_eq!(pricing.status(), 200, "public");
     let pricing = json_of(pricing).await;
     let cheap = pricing["data"]

@@ -20,34 +20,23 @@ async fn register_login_workspace_key_then_runtime_call_with_the_key() {
     assert_eq!(created["workspace_id"], "acme-support");
     assert_eq!(created["workspace_name"], "acme-support");
 
-    let ws = app.get("/v1/workspaces/acme-support", &secret).await;
-    assert_eq!(ws.status(), 200);
-    assert_eq!(json_of(ws).await["workspace_id"], "acme-support");
+    let ws = app.get_json("/v1/workspaces/acme-support", &secret).await;
+    assert_eq!(ws["workspace_id"], "acme-support");
 
     // Runtime routes: the key ingests into its workspace and searches it.
     let source = app
-        .post(
-            "/v1/sources",
+        .create_source(
             &secret,
             json!({"text": "Runtime keys reach runtime routes."}),
         )
         .await;
-    assert_eq!(source.status(), 200);
-    assert_eq!(json_of(source).await["workspace_id"], "acme-support");
+    assert_eq!(source.workspace_id, "acme-support");
     let hits = app
-        .post(
-            "/v1/search",
-            &secret,
-            json!({"query": "runtime routes", "mode": "bm25"}),
-        )
+        .search(&secret, json!({"query": "runtime routes", "mode": "bm25"}))
         .await;
-    assert_eq!(hits.status(), 200);
-    assert_eq!(
-        json_of(hits).await["data"][0]["text"],
-        "Runtime keys reach runtime routes."
-    );
+    assert_eq!(hits.data[0].text, "Runtime keys reach runtime routes.");
 
-    let list = json_of(app.get("/v1/keys", &session).await).await;
+    let list = app.get_json("/v1/keys", &session).await;
     assert_eq!(list["object"], "list");
     let row = &list["data"][0];
     assert_eq!(row["keyPrefix"], created["prefix"]);
@@ -99,10 +88,7 @@ async fn deleted_keys_stop_working_immediately() {
     );
     let again = app.delete(&format!("/v1/keys/{id}"), &session).await;
     assert_eq!(again.status(), 404);
-    assert_eq!(
-        json_of(app.get("/v1/keys", &session).await).await["data"],
-        json!([])
-    );
+    assert_eq!(app.get_json("/v1/keys", &session).await["data"], json!([]));
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::api::strings_of;
+use crate::common::fixtures::local_completion;
 use crate::common::{json_of, TestApp};
 
 /// A self-hosted OpenAI-compatible server (Ollama-like): `/v1/models` and chat completions,
@@ -45,14 +46,7 @@ async fn local_server(up: Arc<AtomicBool>) -> String {
                         if !up || !authorized(&h) {
                             return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
                         }
-                        let model = body["model"].as_str().unwrap_or_default().to_string();
-                        axum::Json(json!({
-                            "id": "local-1", "object": "chat.completion", "created": 1, "model": model,
-                            "choices": [{"index": 0, "finish_reason": "stop",
-                                         "message": {"role": "assistant", "content": format!("local {model}")}}],
-                            "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}
-                        }))
-                        .into_response()
+                        axum::Json(local_completion(&body, 1000, 500)).into_response()
                     }
                 },
             ),

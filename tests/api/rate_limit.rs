@@ -61,7 +61,7 @@ async fn the_default_limit_comes_from_config() {
 async fn public_routes_and_rejected_credentials_count_per_ip_with_headers() {
     let app = TestApp::spawn_with(&[("CAIRN__RATE_LIMIT__ANONYMOUS_PER_MINUTE", "3")]).await;
     wait_for_fresh_minute().await;
-    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let res = app.get_public("/healthz").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-ratelimit-limit"], "3");
     assert_eq!(res.headers()["x-ratelimit-remaining"], "2");
@@ -71,7 +71,7 @@ async fn public_routes_and_rejected_credentials_count_per_ip_with_headers() {
     let res = app.get_public("/no/such/route").await;
     assert_eq!(res.status(), 404);
     assert_eq!(res.headers()["x-ratelimit-remaining"], "0");
-    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let res = app.get_public("/metrics").await;
     assert_eq!(res.status(), 429);
     assert_eq!(json_of(res).await["error"], "Rate limit exceeded");
 }

@@ -12,6 +12,7 @@ use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::common::api::error_message;
 use crate::common::{json_of, TestApp};
 
 const WRONG: &str = "wrong-password-guess";
@@ -71,15 +72,7 @@ async fn ten_thousand_random_methods_and_paths_leave_the_metric_series_count_fla
         .await;
     assert!(statuses.iter().all(|s| *s < 500), "no 5xx");
 
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_public("/metrics").await.text().await.unwrap();
     let series: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("cairn_http_requests_total{"))
@@ -100,7 +93,7 @@ async fn ten_thousand_random_methods_and_paths_leave_the_metric_series_count_fla
 #[tokio::test]
 async fn metrics_answer_only_the_bearer_of_the_configured_token() {
     let app = TestApp::spawn_with(&[("CAIRN__SERVER__METRICS_TOKEN", "metrics-secret-0123")]).await;
-    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let res = app.get_public("/metrics").await;
     assert_eq!(res.status(), 401);
     assert!(json_of(res).await["error"].is_string());
     for wrong in ["metrics-secret-012", "metrics-secret-01234", "tok_whatever"] {
@@ -117,7 +110,7 @@ async fn metrics_answer_only_the_bearer_of_the_configured_token() {
 
     // Without a token configured, /metrics stays open to scrapers.
     let open = TestApp::spawn().await;
-    let res = open.client.get(open.url("/metrics")).send().await.unwrap();
+    let res = open.get_public("/metrics").await;
     assert_eq!(res.status(), 200);
 }
 
@@ -126,7 +119,7 @@ async fn a_failing_health_check_reveals_no_file_path_or_raw_error() {
     let app = TestApp::spawn().await;
     // A data directory without write bits fails the data_dir check, whose cause names it.
     set_mode(&app.data_dir, 0o555);
-    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let res = app.get_public("/healthz").await;
     let status = res.status();
     let text = res.text().await.unwrap();
     set_mode(&app.data_dir, 0o755);
@@ -233,21 +226,9 @@ async fn a_key_cannot_get_a_rate_limit_above_the_operators_cap() {
     let data = dir.path().join("data");
     let mut app = TestApp::spawn_on(&data, &[]).await;
     let session = app.register("cap@example.com").await;
-    let (status, body) = app
-        .post_json(
-            "/v1/keys",
-            &session,
-            json!({"name": "greedy", "rate_limit_per_minute": 6001}),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("rate_limit_per_minute"),
-        "{body}"
-    );
+    let greedy = json!({"name": "greedy", "rate_limit_per_minute": 6001});
+    let message = error_message(app.post("/v1/keys", &session, greedy).await, 400).await;
+    assert!(message.contains("rate_limit_per_minute"), "{message}");
     let (_, fast_key) = app
         .create_key(&session, None, json!({"rate_limit_per_minute": 5000}))
         .await;
@@ -260,12 +241,6 @@ async fn a_key_cannot_get_a_rate_limit_above_the_operators_cap() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-ratelimit-limit"], "100");
     let session = app.login("cap@example.com").await;
-    let (status, body) = app
-        .post_json(
-            "/v1/keys",
-            &session,
-            json!({"name": "greedy", "rate_limit_per_minute": 101}),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
+    let greedy = json!({"name": "greedy", "rate_limit_per_minute": 101});
+    app.post_expect("/v1/keys", &session, greedy, 400).await;
 }

@@ -438,38 +438,22 @@ async fn a_workspace_budget_counts_gateway_spend_and_unpriced_checks_need_approv
     let (status, answer) = m.app.chat(&key, body).await;
     assert_eq!(status, 200, "{answer}");
 
-    let check = |extra: Value| {
+    // A card spend in the ledgered workspace, with `extra` fields.
+    let check = async |extra: Value| {
         let mut b = json!({"workspace_id": "ledgered", "app": "agent", "tool_ref": "card",
                            "action_type": "spend"});
         b.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        b
+        m.app.post_json("/v1/actions/check", &m.s, b).await
     };
-    let (status, over) = m
-        .app
-        .post_json(
-            "/v1/actions/check",
-            &m.s,
-            check(json!({"requested_amount_usd": 0.6})),
-        )
-        .await;
+    let (status, over) = check(json!({"requested_amount_usd": 0.6})).await;
     assert_eq!(status, 200);
     assert_eq!(over["decision"], "deny", "{over}");
     assert!(over["reasons"].to_string().contains("spent 0.50"), "{over}");
-    let (_, within) = m
-        .app
-        .post_json(
-            "/v1/actions/check",
-            &m.s,
-            check(json!({"requested_amount_usd": 0.4})),
-        )
-        .await;
+    let (_, within) = check(json!({"requested_amount_usd": 0.4})).await;
     assert_eq!(within["decision"], "allow", "{within}");
-    let (_, unpriced) = m
-        .app
-        .post_json("/v1/actions/check", &m.s, check(json!({})))
-        .await;
+    let (_, unpriced) = check(json!({})).await;
     assert_eq!(unpriced["decision"], "require_approval", "{unpriced}");
     assert!(
         unpriced["reasons"]

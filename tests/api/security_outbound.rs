@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
-use crate::common::fixtures::{serve, serve_router};
+use crate::common::fixtures::{local_completion, serve, serve_router};
 use crate::common::{json_of, TestApp};
 
 /// A server without billing, so that chat through a local endpoint needs no credit.
@@ -43,13 +43,7 @@ async fn model_server(
         .route(
             "/v1/chat/completions",
             axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
-                let model = body["model"].as_str().unwrap_or_default().to_string();
-                axum::Json(json!({
-                    "id": "local-1", "object": "chat.completion", "created": 1, "model": model,
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": format!("local {model}")}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-                }))
+                axum::Json(local_completion(&body, 10, 5))
             }),
         );
     serve_router(app).await
@@ -68,14 +62,8 @@ async fn endpoint_count(app: &TestApp, session: &str) -> usize {
 
 /// The status and message of a registration.
 async fn register(app: &TestApp, session: &str, url: &str, label: &str) -> (u16, Value) {
-    let res = app
-        .post(
-            "/v1/local-endpoints",
-            session,
-            json!({"url": url, "label": label}),
-        )
-        .await;
-    (res.status().as_u16(), json_of(res).await)
+    let body = json!({"url": url, "label": label});
+    app.post_json("/v1/local-endpoints", session, body).await
 }
 
 #[tokio::test]
@@ -156,14 +144,8 @@ async fn a_member_cannot_register_a_loopback_endpoint_by_default() {
     );
     assert_eq!(endpoint_count(&app, &member).await, 0);
     let (_, member_key) = app.create_key(&member, None, json!({})).await;
-    let res = app
-        .post(
-            "/v1/local-endpoints",
-            &member_key,
-            json!({"url": server, "label": "k"}),
-        )
-        .await;
-    assert_eq!(res.status(), 403, "a key of the member");
+    let (status, _) = register(&app, &member_key, &server, "k").await;
+    assert_eq!(status, 403, "a key of the member");
     // The admin may: loopback is in the default networks.
     let (status, body) = register(&app, &admin, &server, "home").await;
     assert_eq!(status, 201, "{body}");

@@ -383,15 +383,7 @@ async fn an_archived_workspace_keeps_its_data_readable_and_refuses_writes() {
 #[tokio::test]
 async fn the_openapi_document_names_the_scope_each_route_needs() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let security =
         |path: &str, method: &str| doc["paths"][path][method]["security"][0]["bearer"].clone();
     assert_eq!(

@@ -34,18 +34,14 @@ async fn ingest_every_format(app: &TestApp, s: &str) -> Corpus {
     assert_eq!(txt.tags, vec!["zoo", "arctic"]);
 
     let md = "# Glacier Guide\n\nIntro paragraph.\n\n## Crevasses\n\nCrevasses on the Vatnajokull glacier open in summer.\n";
-    let res = app
-        .upload_source(s, "guide.md", "text/markdown", md.as_bytes().to_vec(), &[])
+    let md_source = app
+        .upload(s, ("guide.md", "text/markdown", md.as_bytes().to_vec()))
         .await;
-    assert_eq!(res.status(), 200);
-    let md_source: SourceView = res.json().await.unwrap();
     assert_eq!(md_source.title, None, "no title was given");
 
     let html = "<html><head><title>Volcano Page</title><script>var x='secretscript';</script></head><body><nav>menu items</nav><main><p>Eyjafjallajokull erupted and grounded flights.</p></main></body></html>";
-    let res = app
-        .upload_source(s, "page.html", "text/html", html.as_bytes().to_vec(), &[])
+    app.upload(s, ("page.html", "text/html", html.as_bytes().to_vec()))
         .await;
-    assert_eq!(res.status(), 200);
 
     let res = app
         .upload_source(
@@ -310,10 +306,7 @@ async fn internal_urls_are_blocked_with_a_reason() {
         .await;
     assert!(error_message(res, 400).await.contains("http and https"));
     // A public host redirecting inward is blocked at the redirect, too.
-    assert_eq!(
-        json_of(app.get("/v1/sources", &s).await).await["data"],
-        json!([])
-    );
+    assert_eq!(app.get_json("/v1/sources", &s).await["data"], json!([]));
 }
 
 #[tokio::test]
@@ -503,19 +496,9 @@ async fn background_jobs_report_status_and_failures() {
         .wait_source_ready(&s, &id, Duration::from_secs(10))
         .await;
     assert_eq!(done.status, "ready");
-    let res = app
-        .upload_source(
-            &s,
-            "x.pdf",
-            "application/pdf",
-            b"%PDF-1.4 junk".to_vec(),
-            &[("wait", "false")],
-        )
-        .await;
-    assert_eq!(res.status(), 202);
-    let bad = json_of(res).await["id"].as_str().unwrap().to_string();
+    let junk = ("x.pdf", "application/pdf", b"%PDF-1.4 junk".to_vec());
     let view = app
-        .wait_source_ready(&s, &bad, Duration::from_secs(10))
+        .upload_in_background(&s, junk, Duration::from_secs(10))
         .await;
     assert_eq!(view.status, "failed");
     assert!(view.error.unwrap().contains("PDF"));
@@ -567,26 +550,13 @@ async fn search_is_isolated_by_workspace() {
     let app = TestApp::spawn().await;
     let s = app.register("ws-search@example.com").await;
     let (alpha_key, _) = app.two_workspaces(&s).await;
-    assert_eq!(
-        app.post(
-            "/v1/sources",
-            &s,
-            json!({"workspace_id": "beta", "text": "Beta secret about quokkas."})
-        )
-        .await
-        .status(),
-        200
-    );
-    assert_eq!(
-        app.post(
-            "/v1/sources",
-            &alpha_key,
-            json!({"text": "Alpha note about wombats."})
-        )
-        .await
-        .status(),
-        200
-    );
+    app.create_source(
+        &s,
+        json!({"workspace_id": "beta", "text": "Beta secret about quokkas."}),
+    )
+    .await;
+    app.create_source(&alpha_key, json!({"text": "Alpha note about wombats."}))
+        .await;
 
     let alpha = app
         .search(&alpha_key, json!({"query": "quokkas wombats", "limit": 10}))
@@ -692,12 +662,7 @@ async fn embeddings_answer_in_the_openai_shape() {
         .await;
     assert_eq!(unknown.status(), 404);
     let no_auth = app
-        .request(
-            Method::POST,
-            "/v1/embeddings",
-            None,
-            Some(json!({"input": "x"})),
-        )
+        .post_public("/v1/embeddings", json!({"input": "x"}))
         .await;
     assert_eq!(no_auth.status(), 401);
     assert!(json_of(no_auth).await["error"]["message"].is_string());

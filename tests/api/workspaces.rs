@@ -1,9 +1,9 @@
 //! Workspaces: creation, listing and settings.
 //! Each test starts the real binary ([`crate::common::TestApp`]).
 
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::common::api::strings_of;
+use crate::common::api::{expect_json, strings_of};
 use crate::common::{json_of, TestApp};
 
 #[tokio::test]
@@ -16,28 +16,19 @@ async fn workspaces_are_created_listed_and_patched() {
     assert_eq!(ws["monthly_budget_usd"], 250.0);
     assert_eq!(ws["metadata"]["tier"], "gold");
 
-    let dup = app
-        .post(
-            "/v1/workspaces",
-            &session,
-            json!({"workspace_id": "acme-support", "name": "x"}),
-        )
+    let taken = json!({"workspace_id": "acme-support", "name": "x"});
+    app.post_expect("/v1/workspaces", &session, taken, 409)
         .await;
-    assert_eq!(dup.status(), 409);
 
-    let list = json_of(app.get("/v1/workspaces", &session).await).await;
+    let list = app.get_json("/v1/workspaces", &session).await;
     let slugs = strings_of(&list["data"], "workspace_id");
     assert_eq!(slugs, ["default", "acme-support"]);
 
+    let archive = json!({"name": "Acme", "status": "archived"});
     let res = app
-        .patch(
-            "/v1/workspaces/acme-support",
-            &session,
-            json!({"name": "Acme", "status": "archived"}),
-        )
+        .patch("/v1/workspaces/acme-support", &session, archive)
         .await;
-    assert_eq!(res.status(), 200);
-    let patched = json_of(res).await;
+    let patched: Value = expect_json(res, 200).await;
     assert_eq!(patched["name"], "Acme");
     assert_eq!(patched["status"], "archived");
     assert_eq!(

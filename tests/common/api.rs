@@ -158,6 +158,11 @@ impl TestApp {
         self.request(Method::GET, path, None, None).await
     }
 
+    /// `POST path` without a credential (setup, register, login).
+    pub async fn post_public(&self, path: &str, body: Value) -> Response {
+        self.request(Method::POST, path, None, Some(body)).await
+    }
+
     /// The OpenAPI document the server serves.
     pub async fn openapi(&self) -> Value {
         expect_json(self.get_public("/openapi.json").await, 200).await
@@ -235,6 +240,30 @@ impl TestApp {
             .send()
             .await
             .expect("upload")
+    }
+
+    /// Uploads one file (name, media type, bytes) and waits for it, asserting 200 (ingested).
+    pub async fn upload(&self, token: &str, file: (&str, &str, Vec<u8>)) -> SourceView {
+        let (name, mime, bytes) = file;
+        let res = self.upload_source(token, name, mime, bytes, &[]).await;
+        expect_json(res, 200).await
+    }
+
+    /// Uploads one file with `wait=false`, asserting 202 (queued), then waits up to `timeout`
+    /// for the worker to settle it (ready or failed).
+    pub async fn upload_in_background(
+        &self,
+        token: &str,
+        file: (&str, &str, Vec<u8>),
+        timeout: Duration,
+    ) -> SourceView {
+        let (name, mime, bytes) = file;
+        let res = self
+            .upload_source(token, name, mime, bytes, &[("wait", "false")])
+            .await;
+        let queued: Value = expect_json(res, 202).await;
+        let id = queued["id"].as_str().expect("id");
+        self.wait_source_ready(token, id, timeout).await
     }
 
     /// `POST /v1/sources` as JSON (one text or URL), asserting 200.

@@ -75,6 +75,23 @@ impl Drop for HttpFixture {
     }
 }
 
+/// What a local (Ollama-like) model server answers to a chat completion `request`:
+/// `local <model>`, with the token counts it reports.
+pub fn local_completion(
+    request: &serde_json::Value,
+    prompt: u64,
+    completion: u64,
+) -> serde_json::Value {
+    let model = request["model"].as_str().unwrap_or_default();
+    serde_json::json!({
+        "id": "local-1", "object": "chat.completion", "created": 1, "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": format!("local {model}")}}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                  "total_tokens": prompt + completion}
+    })
+}
+
 /// Serves an axum router on a loopback port for the test's lifetime; returns `http://addr`.
 pub async fn serve_router(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

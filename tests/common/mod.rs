@@ -121,11 +121,9 @@ impl TestApp {
             .await
             .expect("the server printed a setup token");
         let res = self
-            .request(
-                Method::POST,
+            .post_public(
                 "/v1/setup",
-                None,
-                Some(json!({"setup_token": token, "email": email, "password": "s3cret-password"})),
+                json!({"setup_token": token, "email": email, "password": "s3cret-password"}),
             )
             .await;
         assert_eq!(res.status(), 200, "setup {email}");
@@ -152,11 +150,10 @@ impl TestApp {
         let id = me["id"].as_str().expect("id").to_string();
         let operator = self.operator().await.to_string();
         let res = self
-            .request(
-                Method::PATCH,
+            .patch(
                 &format!("/v1/users/{id}"),
-                Some(&operator),
-                Some(json!({ "role": role })),
+                &operator,
+                json!({ "role": role }),
             )
             .await;
         assert_eq!(res.status(), 200, "set role of {email}");
@@ -206,11 +203,9 @@ impl TestApp {
     /// `POST /api/auth/{route}` with the test password, asserting 200; the session token.
     async fn credentials(&self, route: &str, email: &str) -> String {
         let res = self
-            .request(
-                Method::POST,
+            .post_public(
                 &format!("/api/auth/{route}"),
-                None,
-                Some(json!({"email": email, "password": "s3cret-password"})),
+                json!({"email": email, "password": "s3cret-password"}),
             )
             .await;
         assert_eq!(res.status(), 200, "{route} {email}");
@@ -219,15 +214,8 @@ impl TestApp {
     }
 
     pub async fn create_workspace(&self, session: &str, slug: &str) -> Value {
-        let res = self
-            .post(
-                "/v1/workspaces",
-                session,
-                json!({"workspace_id": slug, "name": slug}),
-            )
-            .await;
-        assert_eq!(res.status(), 200, "create workspace {slug}");
-        res.json().await.expect("json")
+        let body = json!({"workspace_id": slug, "name": slug});
+        self.post_expect("/v1/workspaces", session, body, 200).await
     }
 
     /// Creates a key (bound to `workspace` when given) and returns (id, secret).
@@ -244,9 +232,7 @@ impl TestApp {
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
-        let res = self.post("/v1/keys", session, body).await;
-        assert_eq!(res.status(), 200, "create key");
-        let v: Value = res.json().await.expect("json");
+        let v = self.post_expect("/v1/keys", session, body, 200).await;
         (
             v["id"].as_str().expect("id").into(),
             v["key"].as_str().expect("key").into(),

@@ -367,27 +367,14 @@ mod tests {
 
     fn row(key: Option<&str>, tier: &str, created_at: &str, charged: f64) -> UsageRow {
         UsageRow {
-            id: new_id(),
-            account_id: "a".into(),
             api_key_id: key.map(str::to_string),
             workspace_id: Some("w".into()),
-            metadata: serde_json::json!({}),
-            tier: tier.into(),
-            model: tier.into(),
-            provider: "p".into(),
-            upstream_model: "m".into(),
-            served_model: "model-m".into(),
-            routing_method: "auto:value".into(),
-            execution_source: "provider".into(),
-            billing_mode: "usage".into(),
-            request_type: "chat".into(),
             input_tokens: 10,
             output_tokens: 5,
             actual_cost_usd: charged / 2.0,
-            charged_usd: charged,
-            baseline_usd: charged,
             latency_ms: (tier != "max").then_some(100.0),
             created_at: created_at.into(),
+            ..UsageRow::sample("a", tier, charged)
         }
     }
 
