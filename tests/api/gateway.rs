@@ -798,13 +798,7 @@ async fn grounded_chat_puts_a_context_pack_before_the_conversation() {
 
 #[tokio::test]
 async fn the_official_openai_sdk_works_unchanged() {
-    let python = std::path::PathBuf::from(std::env::var("HOME").unwrap())
-        .join(".cache/cairn/sdk-venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup.sh (make test does)",
-        python.display()
-    );
+    let python = crate::common::fixtures::sdk_python();
     let (base, _) = upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &base);

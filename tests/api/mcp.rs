@@ -50,17 +50,6 @@ async fn report(program: String, args: Vec<String>) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-fn python() -> String {
-    let python = std::path::PathBuf::from(std::env::var("HOME").unwrap())
-        .join(".cache/cairn/sdk-venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup.sh (make test does)",
-        python.display()
-    );
-    python.display().to_string()
-}
-
 fn script(name: &str) -> String {
     format!("{}/tests/sdk/{name}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -134,45 +123,14 @@ async fn check_rest(app: &TestApp, session: &str) {
     assert!(!weak_note.to_string().contains("should not be written"));
 }
 
-#[tokio::test]
-async fn the_python_sdk_uses_every_tool_over_streamable_http() {
-    let (app, s, key, weak) = server().await;
-    let r = report(
-        python(),
-        vec![
-            script("mcp_client.py"),
-            "http".into(),
-            app.url(""),
-            key,
-            weak,
-        ],
-    )
-    .await;
-    check(&r);
-    check_rest(&app, &s).await;
+/// The official SDKs' clients: (program, script).
+fn python() -> (String, String) {
+    let python = crate::common::fixtures::sdk_python();
+    (python.display().to_string(), script("mcp_client.py"))
 }
 
-#[tokio::test]
-async fn the_python_sdk_uses_every_tool_over_stdio_through_cairn_mcp() {
-    let (app, s, key, weak) = server().await;
-    let r = report(
-        python(),
-        vec![
-            script("mcp_client.py"),
-            "stdio".into(),
-            BIN.into(),
-            app.url(""),
-            key,
-            weak,
-        ],
-    )
-    .await;
-    check(&r);
-    check_rest(&app, &s).await;
-}
-
-/// Node with the TypeScript SDK installed in tests/sdk (scripts/setup.sh runs `npm ci` there).
-fn node() -> String {
+/// Node, with the TypeScript SDK that scripts/setup.sh installs in tests/sdk (`npm ci`).
+fn node() -> (String, String) {
     let sdk = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/sdk/node_modules/@modelcontextprotocol/sdk"
@@ -181,44 +139,40 @@ fn node() -> String {
         std::path::Path::new(sdk).exists(),
         "{sdk} is missing: run scripts/setup.sh (make test does)"
     );
-    "node".into()
+    ("node".into(), script("mcp_client.mjs"))
+}
+
+/// Runs `client`'s scenario over `transport` (http, or stdio through `cairn mcp`) against a
+/// fresh server, and checks what it saw and what REST shows after it.
+async fn drive((program, script): (String, String), transport: &str) {
+    let (app, s, key, weak) = server().await;
+    let mut args = vec![script, transport.to_string()];
+    if transport == "stdio" {
+        args.push(BIN.into());
+    }
+    args.extend([app.url(""), key, weak]);
+    check(&report(program, args).await);
+    check_rest(&app, &s).await;
+}
+
+#[tokio::test]
+async fn the_python_sdk_uses_every_tool_over_streamable_http() {
+    drive(python(), "http").await;
+}
+
+#[tokio::test]
+async fn the_python_sdk_uses_every_tool_over_stdio_through_cairn_mcp() {
+    drive(python(), "stdio").await;
 }
 
 #[tokio::test]
 async fn the_typescript_sdk_uses_every_tool_over_streamable_http() {
-    let (app, s, key, weak) = server().await;
-    let r = report(
-        node(),
-        vec![
-            script("mcp_client.mjs"),
-            "http".into(),
-            app.url(""),
-            key,
-            weak,
-        ],
-    )
-    .await;
-    check(&r);
-    check_rest(&app, &s).await;
+    drive(node(), "http").await;
 }
 
 #[tokio::test]
 async fn the_typescript_sdk_uses_every_tool_over_stdio_through_cairn_mcp() {
-    let (app, s, key, weak) = server().await;
-    let r = report(
-        node(),
-        vec![
-            script("mcp_client.mjs"),
-            "stdio".into(),
-            BIN.into(),
-            app.url(""),
-            key,
-            weak,
-        ],
-    )
-    .await;
-    check(&r);
-    check_rest(&app, &s).await;
+    drive(node(), "stdio").await;
 }
 
 #[tokio::test]

@@ -180,3 +180,15 @@ pub fn pdf_bomb(inflated: usize) -> Vec<u8> {
     ];
     assemble(&objects)
 }
+
+/// The Python of the venv scripts/setup.sh fills with the official client SDKs (openai, mcp).
+pub fn sdk_python() -> std::path::PathBuf {
+    let python = std::path::PathBuf::from(std::env::var("HOME").expect("HOME"))
+        .join(".cache/cairn/sdk-venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh (make test does)",
+        python.display()
+    );
+    python
+}
