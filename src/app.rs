@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use cairn_ingest::{Chunker, Embedder};
 use secrecy::ExposeSecret;
 use sqlx::SqlitePool;
@@ -412,8 +413,15 @@ impl App {
             let _ = stop_tx.send(true);
         });
         let mut graceful_rx = stop_rx.clone();
+        // No Nagle delay: an answer written in pieces (an SSE event, then the next) would
+        // otherwise wait for the client's delayed ACK, about 40 ms each.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let server = axum::serve(
-            self.listener,
+            listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {

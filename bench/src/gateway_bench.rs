@@ -195,8 +195,10 @@ async fn start_cairn(up: &str, dir: &std::path::Path) -> anyhow::Result<Server> 
     let mut config = Config::load(Some(&cfg_path))?;
     config.storage.data_dir = dir.join("data");
     config.server.bind = "127.0.0.1:0".into();
-    config.rate_limit.default_per_minute = 100_000_000;
-    config.rate_limit.session_per_minute = 100_000_000;
+    // The most a key may be given (`rate_limit.max_per_minute`) caps the key's own limit.
+    config.rate_limit.max_per_minute = 1_000_000;
+    config.rate_limit.default_per_minute = 1_000_000;
+    config.rate_limit.session_per_minute = 1_000_000;
     config.log.level = "warn".into();
     let app = cairn::app::App::build(config).await?;
     let base = format!("http://{}", app.local_addr()?);

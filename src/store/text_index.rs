@@ -18,7 +18,7 @@ use tantivy::tokenizer::{
 };
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::store::text_stats::ScopedStats;
+use crate::store::text_stats::{ScopedStats, StatsCache};
 
 const ANALYZER: &str = "cairn_en";
 const WRITER_HEAP: usize = 64 * 1024 * 1024;
@@ -57,6 +57,7 @@ pub struct TextIndex {
     writer: Mutex<IndexWriter>,
     fields: Fields,
     title_boost: f32,
+    stats: StatsCache,
 }
 
 fn analyzer() -> TextAnalyzer {
@@ -106,6 +107,7 @@ impl TextIndex {
             writer: Mutex::new(writer),
             fields,
             title_boost: 0.5,
+            stats: StatsCache::new(),
         })
     }
 
@@ -235,7 +237,12 @@ impl TextIndex {
             Term::from_field_text(self.fields.workspace_id, workspace_id),
             Term::from_field_text(self.fields.item_type, item_type),
         ];
-        let stats = ScopedStats::compute(&searcher, scope, &[self.fields.title, self.fields.body])?;
+        let stats = ScopedStats::compute(
+            &searcher,
+            &self.stats,
+            scope,
+            &[self.fields.title, self.fields.body],
+        )?;
         if stats.docs() == 0 {
             return Ok(vec![]);
         }

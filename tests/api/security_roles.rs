@@ -310,6 +310,10 @@ async fn only_admins_manage_roles_and_a_demotion_takes_effect_at_once() {
         set(reviewer_id.clone(), operator.clone(), "boss").await,
         400
     );
+    assert_eq!(
+        set("no-such-user".into(), operator.clone(), "member").await,
+        404
+    );
 
     let (_, agent) = app.create_key(&reviewer, None, json!({})).await;
     let id = pending_approval(&app, &reviewer, &agent).await;

@@ -13,6 +13,13 @@ use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cairn");
 
+/// The server the tests start: this build's binary, or the one `CAIRN_TEST_SERVER_BIN` names
+/// (to run the suite against another build, e.g. the code before a change, and see which of
+/// its tests fail there).
+fn server_bin() -> String {
+    std::env::var("CAIRN_TEST_SERVER_BIN").unwrap_or_else(|_| BIN.to_string())
+}
+
 /// Config overrides for tests that send many requests in a burst (the fuzzers): no rate or
 /// login limit gets in the way.
 pub const NO_LIMITS: &[(&str, &str)] = &[
@@ -50,7 +57,7 @@ impl TestApp {
 
     /// Starts a server on an existing data directory (the caller keeps the directory).
     pub async fn spawn_on(data_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(server_bin());
         cmd.arg("serve")
             .env("CAIRN__SERVER__BIND", "127.0.0.1:0")
             .env("CAIRN__STORAGE__DATA_DIR", data_dir)
