@@ -95,6 +95,10 @@ fn check(r: &Value) {
         .unwrap()
         .contains(&json!(format!("cairn://notes/{note_id}"))));
     assert_eq!(r["note_resource"]["id"], note_id);
+    // Documents follow the notes, on the next page.
+    let document = r["document_resource"].as_str().unwrap();
+    assert!(document.starts_with("# Refund policy"), "{document}");
+    assert!(document.contains("manager's approval"), "{document}");
     assert!(r["prompt"]
         .as_str()
         .unwrap()

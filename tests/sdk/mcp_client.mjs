@@ -63,9 +63,17 @@ async function scenario(mode, args, key, weakKey) {
   });
   calls.bad_argument = await call(s, "context_pack", { budget: 100 });
   calls.unknown_field = await call(s, "remember", { content: "x", colour: "red" });
-  report.resources = (await s.listResources()).resources.map((r) => r.uri);
+  report.resources = [];
+  let cursor;
+  do {
+    const page = await s.listResources(cursor ? { cursor } : undefined);
+    report.resources.push(...page.resources.map((r) => r.uri));
+    cursor = page.nextCursor;
+  } while (cursor);
   const read = await s.readResource({ uri: `cairn://notes/${noteId}` });
   report.note_resource = JSON.parse(read.contents[0].text);
+  const doc = report.resources.find((u) => u.startsWith("cairn://documents/"));
+  report.document_resource = (await s.readResource({ uri: doc })).contents[0].text;
   const prompt = await s.getPrompt({ name: "answer_with_memory", arguments: { question: "Which currency does Dana want?" } });
   report.prompt = prompt.messages[0].content.text;
   calls.forget = await call(s, "forget", { id: noteId, reason: "test" });

@@ -12,6 +12,7 @@ import json
 import sys
 from contextlib import asynccontextmanager
 
+import mcp.types as types
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -72,11 +73,19 @@ async def scenario(mode, args, key, weak_key):
             "event": "executed", "tool_ref": "stripe.refund", "action_type": "payment", "amount_usd": 20})
         calls["bad_argument"] = await call(s, "context_pack", {"budget": 100})
         calls["unknown_field"] = await call(s, "remember", {"content": "x", "colour": "red"})
-        listed = await s.list_resources()
-        report["resources"] = [str(r.uri) for r in listed.resources]
-        note_uri = f"cairn://notes/{note_id}"
-        read = await s.read_resource(note_uri)
+        uris, cursor = [], None
+        while True:
+            params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await s.list_resources(params=params)
+            uris += [str(r.uri) for r in page.resources]
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        report["resources"] = uris
+        read = await s.read_resource(f"cairn://notes/{note_id}")
         report["note_resource"] = json.loads(read.contents[0].text)
+        doc = next(u for u in uris if u.startswith("cairn://documents/"))
+        report["document_resource"] = (await s.read_resource(doc)).contents[0].text
         prompt = await s.get_prompt("answer_with_memory", {"question": "Which currency does Dana want?"})
         report["prompt"] = prompt.messages[0].content.text
         calls["forget"] = await call(s, "forget", {"id": note_id, "reason": "test"})

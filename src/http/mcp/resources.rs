@@ -12,6 +12,7 @@ use crate::http::extract::workspace;
 use crate::state::AppState;
 use crate::store::memory::NoteFilter;
 use crate::store::sources::SourceFilter;
+use crate::store::Workspace;
 use crate::validate::decode_cursor;
 
 const PAGE: i64 = 50;
@@ -38,7 +39,7 @@ fn stage_of(cursor: Option<&str>) -> ApiResult<Stage> {
     }
 }
 
-/// One page of resources after `cursor`.
+/// One page of resources after `cursor`: the notes' pages, then the documents'.
 pub async fn list(
     state: &AppState,
     p: &Principal,
@@ -46,37 +47,54 @@ pub async fn list(
 ) -> ApiResult<ListResourcesResult> {
     let ws = workspace(state, p, None).await?;
     let scopes = p.scopes();
-    let mut stage = stage_of(cursor)?;
-    if let Stage::Notes(after) = &stage {
-        if scopes.has(Scope::MemoryRead) {
-            let filter = NoteFilter {
-                status: None,
-                kind: None,
-                tag: None,
-                before: decode_cursor(after.as_deref())?,
-                limit: PAGE,
-            };
-            let page = state.memory.list_notes(&ws, filter).await?;
-            let items = page.data.iter().map(|n| {
-                let name = n.title.clone().unwrap_or_else(|| short(&n.content));
-                Resource::new(format!("{NOTES}{}", n.id), name)
-                    .with_description(format!("{} note, {}", n.kind, n.status.as_str()))
-                    .with_mime_type("application/json")
-            });
-            let items: Vec<Resource> = items.collect();
-            if let Some(next) = page.next_cursor {
-                return Ok(with_next(items, Some(format!("notes:{next}"))));
+    match stage_of(cursor)? {
+        Stage::Notes(after) => {
+            if scopes.has(Scope::MemoryRead) {
+                let (items, next) = notes_page(state, &ws, after).await?;
+                if next.is_some() || !items.is_empty() {
+                    let next = next.map(|c| format!("notes:{c}"));
+                    return Ok(with_next(items, next.or(Some("sources:".into()))));
+                }
             }
-            if !items.is_empty() {
-                return Ok(with_next(items, Some("sources:".into())));
-            }
+            sources_page(state, &ws, scopes.has(Scope::SourcesRead), None).await
         }
-        stage = Stage::Sources(None);
+        Stage::Sources(after) => {
+            sources_page(state, &ws, scopes.has(Scope::SourcesRead), after).await
+        }
     }
-    let Stage::Sources(after) = stage else {
-        return Ok(ListResourcesResult::default());
+}
+
+/// A page of the workspace's notes and the REST cursor of the next one.
+async fn notes_page(
+    state: &AppState,
+    ws: &Workspace,
+    after: Option<String>,
+) -> ApiResult<(Vec<Resource>, Option<String>)> {
+    let filter = NoteFilter {
+        status: None,
+        kind: None,
+        tag: None,
+        before: decode_cursor(after.as_deref())?,
+        limit: PAGE,
     };
-    if !scopes.has(Scope::SourcesRead) {
+    let page = state.memory.list_notes(ws, filter).await?;
+    let items = page.data.iter().map(|n| {
+        let name = n.title.clone().unwrap_or_else(|| short(&n.content));
+        Resource::new(format!("{NOTES}{}", n.id), name)
+            .with_description(format!("{} note, {}", n.kind, n.status.as_str()))
+            .with_mime_type("application/json")
+    });
+    Ok((items.collect(), page.next_cursor))
+}
+
+/// A page of the workspace's ready documents (none without `sources:read`).
+async fn sources_page(
+    state: &AppState,
+    ws: &Workspace,
+    allowed: bool,
+    after: Option<String>,
+) -> ApiResult<ListResourcesResult> {
+    if !allowed {
         return Ok(ListResourcesResult::default());
     }
     let filter = SourceFilter {
@@ -85,7 +103,7 @@ pub async fn list(
         before: decode_cursor(after.as_deref())?,
         limit: PAGE,
     };
-    let page = state.sources.list(&ws, filter).await?;
+    let page = state.sources.list(ws, filter).await?;
     let items = page
         .data
         .iter()
@@ -101,10 +119,8 @@ pub async fn list(
             )
         })
         .collect();
-    Ok(with_next(
-        items,
-        page.next_cursor.map(|c| format!("sources:{c}")),
-    ))
+    let next = page.next_cursor.map(|c| format!("sources:{c}"));
+    Ok(with_next(items, next))
 }
 
 fn with_next(items: Vec<Resource>, next: Option<String>) -> ListResourcesResult {
