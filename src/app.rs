@@ -293,6 +293,7 @@ async fn open_gateway(config: &Config, stores: &Stores) -> anyhow::Result<Arc<Ga
         cache: ResponseCache::new(Duration::from_secs(g.cache_ttl_secs), g.cache_max_entries),
         default_max_tokens: g.default_max_tokens,
         embedding_per_1k: config.billing.embedding_per_1k,
+        payment_url: Some(config.billing.payment_url.clone()).filter(|u| !u.is_empty()),
     })
     .await?;
     Ok(Arc::new(gateway))

@@ -49,6 +49,9 @@ pub struct BillingConfig {
     /// USD per 1k input tokens of `/v1/embeddings` when no catalog model of that name has a
     /// price.
     pub embedding_per_1k: f64,
+    /// Where a user adds credit (the operator's own page), sent as `payment_url` with 402s
+    /// that the balance caused; empty: not sent.
+    pub payment_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -36,12 +36,23 @@ pub enum ApiError {
     #[error("{0}")]
     ServiceUnavailable(String),
     /// 402: the prepaid balance or a budget cannot cover the request.
-    #[error("{0}")]
-    BillingRequired(String),
+    #[error("{}", .0.message)]
+    BillingRequired(PaymentNeeded),
     #[error("{0}")]
     NotImplemented(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a 402 tells the caller (seed 004's error fields): why, where to add credit, what the
+/// balance holds and what the request needed.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentNeeded {
+    pub message: String,
+    /// `billing.payment_url`, when the refusal is the balance's (a budget is not paid off).
+    pub payment_url: Option<String>,
+    pub balance_usd: Option<f64>,
+    pub required_usd: Option<f64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -51,6 +62,15 @@ pub struct ErrorBody {
     /// Human-readable detail: what was wrong and how to fix it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// 402 only: where to add credit (`billing.payment_url`), when the operator set one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_url: Option<String>,
+    /// 402 only: the balance, in USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance_usd: Option<f64>,
+    /// 402 only: what the request needed to hold, in USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_usd: Option<f64>,
 }
 
 impl ApiError {
@@ -121,7 +141,8 @@ impl ApiError {
                 "Too many requests on this credential; retry after {retry_after_secs} s with exponential backoff."
             )),
             Self::ServiceUnavailable(_) => None,
-            Self::BillingRequired(m) | Self::NotImplemented(m) => Some(m.clone()),
+            Self::BillingRequired(p) => Some(p.message.clone()),
+            Self::NotImplemented(m) => Some(m.clone()),
             Self::Internal(_) => Some("Something went wrong on our end; retry with exponential backoff.".into()),
         }
     }
@@ -131,6 +152,14 @@ impl ApiError {
             Self::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
             Self::ServiceUnavailable(msg) => tracing::warn!(%msg, "service unavailable"),
             _ => {}
+        }
+    }
+
+    /// The 402 figures, for the error bodies of both shapes.
+    fn payment(&self) -> Option<&PaymentNeeded> {
+        match self {
+            Self::BillingRequired(p) => Some(p),
+            _ => None,
         }
     }
 
@@ -145,9 +174,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
+        let payment = self.payment().cloned().unwrap_or_default();
         let body = ErrorBody {
             error: self.label(),
             message: self.message(),
+            payment_url: payment.payment_url,
+            balance_usd: payment.balance_usd,
+            required_usd: payment.required_usd,
         };
         let mut response = (self.status_code(), axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after() {
@@ -182,6 +215,13 @@ pub struct OpenAiErrorDetail {
     pub code: String,
     /// Always null.
     pub param: Option<String>,
+    /// 402 only, as in Cairn's own error body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_usd: Option<f64>,
 }
 
 /// OpenAI's error object, for the routes that mimic OpenAI so its SDKs parse our failures.
@@ -211,12 +251,16 @@ impl IntoResponse for OpenAiError {
             Some(m) if !matches!(err, ApiError::NotFound(_)) => m,
             _ => err.label(),
         };
+        let payment = err.payment().cloned().unwrap_or_default();
         let body = OpenAiErrorBody {
             error: OpenAiErrorDetail {
                 message,
                 kind: kind.to_string(),
                 code: status.as_u16().to_string(),
                 param: None,
+                payment_url: payment.payment_url,
+                balance_usd: payment.balance_usd,
+                required_usd: payment.required_usd,
             },
         };
         (status, axum::Json(body)).into_response()

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::context::budget::TokenCounter;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, PaymentNeeded};
 use crate::store::gateway::{
     BudgetScope, CatalogStore, UsageFilter, UsageKey, UsageRow, UsageStore, UsageSums,
 };
@@ -113,6 +113,8 @@ pub struct Gateway {
     default_max_tokens: u64,
     /// `billing.embedding_per_1k`.
     embedding_per_1k: f64,
+    /// `billing.payment_url`, shown on balance refusals.
+    payment_url: Option<String>,
 }
 
 /// What the gateway is built from.
@@ -129,6 +131,8 @@ pub struct GatewayParts {
     pub default_max_tokens: u64,
     /// `billing.embedding_per_1k`.
     pub embedding_per_1k: f64,
+    /// `billing.payment_url` (None when unset).
+    pub payment_url: Option<String>,
 }
 
 /// A usage row for `caller` asking `requested`, with nothing spent yet; callers fill in the
@@ -193,6 +197,7 @@ impl Gateway {
             counter: Arc::new(TokenCounter::new("cl100k_base")?),
             default_max_tokens: parts.default_max_tokens,
             embedding_per_1k: parts.embedding_per_1k,
+            payment_url: parts.payment_url,
         })
     }
 
@@ -302,13 +307,22 @@ impl Gateway {
         let amount = hold.amount_usd;
         match Reservation::take(&self.ledger, hold).await? {
             Ok(r) => Ok(r),
-            Err(Refusal::Balance { balance, held }) => Err(ApiError::BillingRequired(format!(
-                "the balance ({balance:.6} USD, {held:.6} held by requests in flight) cannot cover this request's estimated {amount:.6} USD; an admin adds credit with POST /v1/billing/add"
-            ))),
-            Err(Refusal::Budget { scope, limit }) => Err(ApiError::BillingRequired(format!(
-                "this request (estimated {amount:.6} USD) would exceed the {}'s monthly budget of {limit:.2} USD",
-                if scope == BudgetScope::Key { "API key" } else { "workspace" }
-            ))),
+            Err(Refusal::Balance { balance, held }) => Err(ApiError::BillingRequired(PaymentNeeded {
+                message: format!(
+                    "the balance ({balance:.6} USD, {held:.6} held by requests in flight) cannot cover this request's estimated {amount:.6} USD; an admin adds credit with POST /v1/billing/add"
+                ),
+                payment_url: self.payment_url.clone(),
+                balance_usd: Some(balance),
+                required_usd: Some(amount),
+            })),
+            Err(Refusal::Budget { scope, limit }) => Err(ApiError::BillingRequired(PaymentNeeded {
+                message: format!(
+                    "this request (estimated {amount:.6} USD) would exceed the {}'s monthly budget of {limit:.2} USD",
+                    if scope == BudgetScope::Key { "API key" } else { "workspace" }
+                ),
+                required_usd: Some(amount),
+                ..PaymentNeeded::default()
+            })),
         }
     }
 

@@ -615,7 +615,14 @@ async fn unfunded() -> (TestApp, String, tempfile::TempDir) {
     let (base, _) = upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &base);
-    let app = TestApp::spawn_with(&[("CAIRN_CONFIG", cfg.to_str().unwrap())]).await;
+    let app = TestApp::spawn_with(&[
+        ("CAIRN_CONFIG", cfg.to_str().unwrap()),
+        (
+            "CAIRN__BILLING__PAYMENT_URL",
+            "https://pay.example.com/top-up",
+        ),
+    ])
+    .await;
     let s = app.register("billing@example.com").await;
     (app, s, dir)
 }
@@ -627,10 +634,18 @@ async fn chat_needs_funds_and_funding_needs_a_session_and_a_positive_amount() {
         .post("/v1/chat/completions", &s, ask("strong", false))
         .await;
     assert_eq!(res.status(), 402);
-    assert!(json_of(res).await["error"]["message"]
+    let refusal = json_of(res).await;
+    assert!(refusal["error"]["message"]
         .as_str()
         .unwrap()
         .contains("billing/add"));
+    // Seed 004's 402 fields: where to pay, what there is, what was needed.
+    assert_eq!(
+        refusal["error"]["payment_url"],
+        "https://pay.example.com/top-up"
+    );
+    assert_eq!(refusal["error"]["balance_usd"], 0.0);
+    assert!(refusal["error"]["required_usd"].as_f64().unwrap() > 0.0);
     let (_, key) = app.create_key(&s, None, json!({})).await;
     assert_eq!(
         app.post("/v1/billing/add", &key, json!({"amount_usd": 5}))

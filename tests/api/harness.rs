@@ -582,6 +582,10 @@ async fn reflections_go_through_the_gateway_charged_to_the_caller_or_answer_503(
         .post_json("/v1/harness/reflections/generate", &s, ask.clone())
         .await;
     assert_eq!(status, 402, "{body}");
+    assert_eq!(body["error"], "billing_required");
+    assert_eq!(body["balance_usd"], 0.0);
+    assert!(body["required_usd"].as_f64().unwrap() > 0.0, "{body}");
+    assert!(body.get("payment_url").is_none(), "none configured");
     assert!(seen.lock().unwrap().is_empty());
     super::gateway::fund(&app, &s, 1.0).await;
     let (status, r) = app
