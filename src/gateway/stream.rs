@@ -156,6 +156,8 @@ impl StreamJob {
                     StreamStep::Chunks(c) => c,
                     StreamStep::Done => {
                         ending.done = true;
+                        let cost = format!(": x-cairn-cost {:.8}\n\n", self.charge(&ending));
+                        let _ = tx.send(Ok(Bytes::from(cost))).await;
                         let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
                         return ending;
                     }
@@ -177,6 +179,15 @@ impl StreamJob {
             }
         }
         ending
+    }
+
+    /// What the stream will be charged, for the SSE comment before `[DONE]` (a streamed
+    /// answer's headers leave before its cost is known): its price, never more than the hold.
+    fn charge(&self, ending: &Ending) -> f64 {
+        let cost = self.model.cost(ending.input, ending.output());
+        self.reservation
+            .as_ref()
+            .map_or(cost, |r| cost.min(r.amount_usd()))
     }
 
     /// Sends the chunks on; false when the client has gone.
@@ -346,12 +357,14 @@ mod tests {
     async fn chunks_get_the_requested_model_and_usage_only_when_asked() {
         let (text, row) = relay(COMPLETE, false).await;
         let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
-        assert_eq!(events.len(), 2, "{text}");
+        assert_eq!(events.len(), 3, "{text}");
         assert!(events[0].contains("\"model\":\"auto\""), "{text}");
-        assert_eq!(events[1], "data: [DONE]");
+        assert_eq!(events[2], "data: [DONE]");
         assert_eq!((row.input_tokens, row.output_tokens), (12, 5));
         assert_eq!(row.metadata["stream_completed"], true);
         assert!((row.charged_usd - (0.012 * 0.001 + 0.005 * 0.002)).abs() < 1e-12);
+        // The comment before [DONE] says what the row charges.
+        assert_eq!(events[1], format!(": x-cairn-cost {:.8}", row.charged_usd));
 
         let (text, _) = relay(COMPLETE, true).await;
         assert!(text.contains("\"completion_tokens\":5"), "{text}");

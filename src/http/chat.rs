@@ -133,7 +133,7 @@ async fn ground(
 
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", security(("bearer" = [])), request_body = ChatRequest,
     responses(
-        (status = 200, description = "OpenAI chat completion, or an SSE stream of chunks when `stream` is true. `model` is the name asked for; headers: x-cairn-model (the catalog model that served), x-cairn-cost, x-cairn-cache"),
+        (status = 200, description = "OpenAI chat completion, or an SSE stream of chunks when `stream` is true. `model` is the name asked for; headers: x-cairn-model (the catalog model that served), x-cairn-cost, x-cairn-cache; a stream carries its cost as the SSE comment `: x-cairn-cost <usd>` before `data: [DONE]`"),
         (status = 400, body = OpenAiErrorBody, description = "A field is missing or wrong (the message names it), or the provider refused the request"),
         (status = 402, body = OpenAiErrorBody, description = "The balance or a monthly budget cannot cover the request"),
         (status = 404, body = OpenAiErrorBody, description = "Unknown model, or unknown workspace in `cairn.workspace_id`"),

@@ -364,9 +364,12 @@ async fn streams_relay_chunks_usage_and_interruptions() {
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     let text = res.text().await.unwrap();
     let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
-    assert_eq!(events.len(), 3, "{text}");
+    assert_eq!(events.len(), 4, "{text}");
     assert!(events[0].contains("\"model\":\"cheap\""));
-    assert_eq!(events[2], "data: [DONE]");
+    // The cost, known only at the end, as an SSE comment (clients skip it): 12 tokens in at
+    // 0.0001 per 1k, 5 out at 0.0002.
+    assert_eq!(events[2], ": x-cairn-cost 0.00000220");
+    assert_eq!(events[3], "data: [DONE]");
     assert!(!text.contains("usage"), "usage only when asked");
 
     let mut with_usage = ask("cheap", true);
@@ -517,9 +520,9 @@ async fn anthropic_is_translated_both_ways() {
     assert!(text.contains("\"finish_reason\":\"stop\""));
     assert!(text.contains("\"completion_tokens\":2"));
     assert!(
-        events
-            .iter()
-            .all(|e| *e == "data: [DONE]" || e.contains("\"model\":\"sonnet\"")),
+        events.iter().all(|e| *e == "data: [DONE]"
+            || e.starts_with(": x-cairn-cost ")
+            || e.contains("\"model\":\"sonnet\"")),
         "{text}"
     );
     assert_eq!(*events.last().unwrap(), "data: [DONE]");
