@@ -44,14 +44,26 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-/// What a 402 tells the caller (seed 004's error fields): why, where to add credit, what the
-/// balance holds and what the request needed.
+/// A 402: why, and seed 004's figures.
 #[derive(Debug, Clone, Default)]
 pub struct PaymentNeeded {
     pub message: String,
-    /// `billing.payment_url`, when the refusal is the balance's (a budget is not paid off).
+    pub figures: PaymentFigures,
+}
+
+/// What a 402 tells the caller beside its message (seed 004's error fields), in both error
+/// shapes; absent on every other answer.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct PaymentFigures {
+    /// Where to add credit (`billing.payment_url`), when the operator set one and the balance
+    /// (not a budget, which paying does not lift) refused the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_url: Option<String>,
+    /// The balance, in USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub balance_usd: Option<f64>,
+    /// What the request needed to hold, in USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub required_usd: Option<f64>,
 }
 
@@ -62,15 +74,8 @@ pub struct ErrorBody {
     /// Human-readable detail: what was wrong and how to fix it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// 402 only: where to add credit (`billing.payment_url`), when the operator set one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_url: Option<String>,
-    /// 402 only: the balance, in USD.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub balance_usd: Option<f64>,
-    /// 402 only: what the request needed to hold, in USD.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub required_usd: Option<f64>,
+    #[serde(flatten)]
+    pub payment: PaymentFigures,
 }
 
 impl ApiError {
@@ -155,11 +160,11 @@ impl ApiError {
         }
     }
 
-    /// The 402 figures, for the error bodies of both shapes.
-    fn payment(&self) -> Option<&PaymentNeeded> {
+    /// The 402 figures, for the error bodies of both shapes (empty for other errors).
+    fn payment(&self) -> PaymentFigures {
         match self {
-            Self::BillingRequired(p) => Some(p),
-            _ => None,
+            Self::BillingRequired(p) => p.figures.clone(),
+            _ => PaymentFigures::default(),
         }
     }
 
@@ -174,13 +179,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
-        let payment = self.payment().cloned().unwrap_or_default();
         let body = ErrorBody {
             error: self.label(),
             message: self.message(),
-            payment_url: payment.payment_url,
-            balance_usd: payment.balance_usd,
-            required_usd: payment.required_usd,
+            payment: self.payment(),
         };
         let mut response = (self.status_code(), axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after() {
@@ -216,12 +218,8 @@ pub struct OpenAiErrorDetail {
     /// Always null.
     pub param: Option<String>,
     /// 402 only, as in Cairn's own error body.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub balance_usd: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub required_usd: Option<f64>,
+    #[serde(flatten)]
+    pub payment: PaymentFigures,
 }
 
 /// OpenAI's error object, for the routes that mimic OpenAI so its SDKs parse our failures.
@@ -251,16 +249,13 @@ impl IntoResponse for OpenAiError {
             Some(m) if !matches!(err, ApiError::NotFound(_)) => m,
             _ => err.label(),
         };
-        let payment = err.payment().cloned().unwrap_or_default();
         let body = OpenAiErrorBody {
             error: OpenAiErrorDetail {
                 message,
                 kind: kind.to_string(),
                 code: status.as_u16().to_string(),
                 param: None,
-                payment_url: payment.payment_url,
-                balance_usd: payment.balance_usd,
-                required_usd: payment.required_usd,
+                payment: err.payment(),
             },
         };
         (status, axum::Json(body)).into_response()

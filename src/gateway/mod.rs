@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::context::budget::TokenCounter;
-use crate::error::{ApiError, ApiResult, PaymentNeeded};
+use crate::error::{ApiError, ApiResult, PaymentFigures, PaymentNeeded};
 use crate::store::gateway::{
     BudgetScope, CatalogStore, UsageFilter, UsageKey, UsageRow, UsageStore, UsageSums,
 };
@@ -311,17 +311,21 @@ impl Gateway {
                 message: format!(
                     "the balance ({balance:.6} USD, {held:.6} held by requests in flight) cannot cover this request's estimated {amount:.6} USD; an admin adds credit with POST /v1/billing/add"
                 ),
-                payment_url: self.payment_url.clone(),
-                balance_usd: Some(balance),
-                required_usd: Some(amount),
+                figures: PaymentFigures {
+                    payment_url: self.payment_url.clone(),
+                    balance_usd: Some(balance),
+                    required_usd: Some(amount),
+                },
             })),
             Err(Refusal::Budget { scope, limit }) => Err(ApiError::BillingRequired(PaymentNeeded {
                 message: format!(
                     "this request (estimated {amount:.6} USD) would exceed the {}'s monthly budget of {limit:.2} USD",
                     if scope == BudgetScope::Key { "API key" } else { "workspace" }
                 ),
-                required_usd: Some(amount),
-                ..PaymentNeeded::default()
+                figures: PaymentFigures {
+                    required_usd: Some(amount),
+                    ..PaymentFigures::default()
+                },
             })),
         }
     }

@@ -16,7 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use crate::error::{ErrorBody, OpenAiErrorBody};
+use crate::error::{ErrorBody, OpenAiErrorBody, PaymentFigures};
 use crate::state::AppState;
 
 use crate::http::{
@@ -55,7 +55,7 @@ use crate::http::{
         harness::list_traces, harness::record_trace, harness::feedback,
         harness::list_reflections, harness::generate_reflection,
     ),
-    components(schemas(ErrorBody, OpenAiErrorBody)),
+    components(schemas(ErrorBody, OpenAiErrorBody, PaymentFigures)),
     modifiers(&BearerAuth, &DeclaredNeeds),
     tags(
         (name = "system", description = "Health, metrics and this document"),
