@@ -85,6 +85,7 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Every scope: the runtime ones first, then the privileged `review`, `policy`, `admin`.
     pub const ALL: [Scope; 12] = [
         Scope::Chat,
         Scope::Embeddings,
@@ -100,18 +101,9 @@ impl Scope {
         Scope::Admin,
     ];
 
-    /// A key's default set: everything an agent or app needs at run time.
-    pub const RUNTIME: [Scope; 9] = [
-        Scope::Chat,
-        Scope::Embeddings,
-        Scope::MemoryRead,
-        Scope::MemoryWrite,
-        Scope::SourcesRead,
-        Scope::SourcesWrite,
-        Scope::ActionsCheck,
-        Scope::ActionsReport,
-        Scope::Harness,
-    ];
+    /// A key's default set: everything an agent or app needs at run time (`ALL` but the
+    /// three privileged scopes at its end).
+    pub const RUNTIME: &'static [Scope] = Self::ALL.split_at(Self::ALL.len() - 3).0;
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -155,7 +147,7 @@ pub struct Scopes(u16);
 
 impl Scopes {
     pub fn runtime() -> Self {
-        Self::default().with(&Scope::RUNTIME)
+        Self::default().with(Scope::RUNTIME)
     }
 
     pub fn with(mut self, scopes: &[Scope]) -> Self {

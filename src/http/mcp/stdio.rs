@@ -77,11 +77,10 @@ impl Remote {
         }
         let messages: Vec<Value> = if sse {
             events(&text)
+        } else if text.trim().is_empty() {
+            Vec::new()
         } else {
-            text.trim()
-                .is_empty()
-                .then(Vec::new)
-                .unwrap_or_else(|| serde_json::from_str(&text).into_iter().collect())
+            vec![serde_json::from_str(&text).context("the server's answer is not JSON")?]
         };
         for m in &messages {
             if let Some(v) = m.pointer("/result/protocolVersion").and_then(Value::as_str) {

@@ -14,7 +14,7 @@ use crate::context::model::ContextPackRequest;
 use crate::error::{ApiError, ApiResult};
 use crate::guard::model::{AuditInput, CheckInput};
 use crate::harness::model::FeedbackInput;
-use crate::http::extract::{workspace, writable};
+use crate::http::extract::{from_value, workspace, writable};
 use crate::memory::model::{NoteInput, NoteStatus};
 use crate::sources::intake::{self, Items};
 use crate::sources::model::{CreateSource, SearchHit, SearchRequest};
@@ -211,24 +211,11 @@ pub async fn call(state: &AppState, p: &Principal, name: &str, args: JsonObject)
     }
 }
 
-/// The arguments as `T`: a 400 naming the field, as REST bodies get.
-fn args<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            String::new()
-        } else {
-            format!("{path}: ")
-        };
-        ApiError::bad_request(format!("{field}{}", e.inner()))
-    })
-}
-
 /// One REST body type made from a tool's arguments (same field names).
 fn body<T: DeserializeOwned>(args: impl Serialize) -> ApiResult<T> {
     serde_json::to_value(args)
         .map_err(|e| ApiError::Internal(e.into()))
-        .and_then(self::args)
+        .and_then(from_value)
 }
 
 /// The scope's check, then the workspace the arguments name (or the key's own).
@@ -251,15 +238,15 @@ type Answer = (String, Value);
 
 async fn run(state: &AppState, p: &Principal, name: &str, value: Value) -> ApiResult<Answer> {
     match name {
-        "context_pack" => context_pack(state, p, args(value)?).await,
-        "remember" => remember(state, p, args(value)?).await,
-        "search" => search(state, p, args(value)?).await,
-        "get_note" => get_note(state, p, args(value)?).await,
-        "forget" => forget(state, p, args(value)?).await,
-        "add_source" => add_source(state, p, args(value)?).await,
-        "check_action" => check_action(state, p, args(value)?).await,
-        "report_action" => report_action(state, p, args(value)?).await,
-        "feedback" => feedback(state, p, args(value)?).await,
+        "context_pack" => context_pack(state, p, from_value(value)?).await,
+        "remember" => remember(state, p, from_value(value)?).await,
+        "search" => search(state, p, from_value(value)?).await,
+        "get_note" => get_note(state, p, from_value(value)?).await,
+        "forget" => forget(state, p, from_value(value)?).await,
+        "add_source" => add_source(state, p, from_value(value)?).await,
+        "check_action" => check_action(state, p, from_value(value)?).await,
+        "report_action" => report_action(state, p, from_value(value)?).await,
+        "feedback" => feedback(state, p, from_value(value)?).await,
         other => Err(ApiError::bad_request(format!(
             "name: no tool named {other}; tools/list names them"
         ))),
