@@ -34,6 +34,7 @@ eval: setup
 	$(CARGO) run -p cairn-eval --bin beir -- --data ../shared/eval/scifact --split test \
 		--index-dir $(HOME)/.cache/cairn/eval-scifact
 	$(CARGO) run -p cairn-eval --bin memory-recall -- --data eval/data/memory_recall.json
+	$(CARGO) run -p cairn-eval --bin locomo -- --data ../shared/eval/locomo-dev/locomo_dev.json
 
 bench: setup
 	$(CARGO) run -p cairn-bench --bin sources-bench -- ingest --docs 300

@@ -184,6 +184,12 @@ pub struct ContextConfig {
     pub recency_half_life_days: f64,
     pub duplicate_threshold: f64,
     pub min_similarity: f64,
+    /// The share of cosine similarity in a hit's relevance (the rest is relative BM25).
+    pub cosine_share: f64,
+    /// How much a titled note is lifted by its title group's match (0 turns it off).
+    pub group_lift: f64,
+    /// How many of the best retrieved notes bring their thread neighbours (0 turns it off).
+    pub neighbour_seeds: usize,
     pub weights: Weights,
 }
 
@@ -504,6 +510,15 @@ impl Config {
             return Err(invalid(
                 "context",
                 "duplicate_threshold is 0-1 and recency_half_life_days positive",
+            ));
+        }
+        if !(0.0..=1.0).contains(&context.cosine_share)
+            || !(0.0..=10.0).contains(&context.group_lift)
+            || context.neighbour_seeds > 50
+        {
+            return Err(invalid(
+                "context",
+                "cosine_share is 0-1, group_lift 0-10 and neighbour_seeds 0-50",
             ));
         }
         if !context.weights.in_range() {

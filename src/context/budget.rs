@@ -1,4 +1,9 @@
 //! Packing ranked candidates into a token budget and rendering them as one prompt-ready text.
+//!
+//! Items sharing a label (kind and title: a conversation session's date, a document) are
+//! rendered under one `(label)` line, groups in the order of their best item, so a label is
+//! paid for once and the reader sees each item's date or source without repeating it. The
+//! markers keep the items' ranks.
 
 use std::collections::HashSet;
 
@@ -62,11 +67,11 @@ fn over_budget(c: &Candidate) -> DroppedItem {
 }
 
 fn render(marker: usize, c: &Candidate) -> String {
-    if c.label.is_empty() {
-        format!("[{marker}] {}", c.text)
-    } else {
-        format!("[{marker}] ({}) {}", c.label, c.text)
-    }
+    format!("[{marker}] {}", c.text)
+}
+
+fn header(label: &str) -> String {
+    format!("({label})")
 }
 
 /// An included item: its rendered line, that line's tokens and its words (for duplicates).
@@ -75,6 +80,30 @@ struct Chosen {
     line: String,
     tokens: usize,
     words: HashSet<String>,
+}
+
+/// The context text: the lines of each label's items under its header, groups in the order
+/// of their first item; unlabelled items stand alone where they rank.
+fn render_all(chosen: &[Chosen]) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for c in chosen {
+        let label = c.candidate.label.as_str();
+        match groups
+            .iter_mut()
+            .find(|g| !label.is_empty() && g.0 == label)
+        {
+            Some(g) => g.1.push(&c.line),
+            None => groups.push((label, vec![&c.line])),
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (label, lines) in groups {
+        if !label.is_empty() {
+            out.push(header(label));
+        }
+        out.extend(lines.into_iter().map(str::to_string));
+    }
+    out.join("\n")
 }
 
 /// Greedy by score (candidates come sorted): near-duplicates of an included item are
@@ -137,13 +166,19 @@ fn choose(
         let line = render(chosen.len() + 1, &c);
         let tokens = counter.count(&line);
         let separator = usize::from(!chosen.is_empty());
-        if used + separator + tokens > max_tokens {
+        let new_group = !c.label.is_empty() && chosen.iter().all(|o| o.candidate.label != c.label);
+        let heading = if new_group {
+            counter.count(&header(&c.label)) + usize::from(!chosen.is_empty())
+        } else {
+            0
+        };
+        if used + separator + heading + tokens > max_tokens {
             misses += 1;
             dropped.push(over_budget(&c));
             continue;
         }
         misses = 0;
-        used += separator + tokens;
+        used += separator + heading + tokens;
         chosen.push(Chosen {
             candidate: c,
             line,
@@ -162,20 +197,13 @@ fn trim(
     max_tokens: usize,
     counter: &TokenCounter,
 ) -> (String, usize) {
-    let join = |chosen: &[Chosen]| {
-        chosen
-            .iter()
-            .map(|c| c.line.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let mut context = join(chosen);
+    let mut context = render_all(chosen);
     let mut tokens_used = counter.count(&context);
     while tokens_used > max_tokens {
         if let Some(c) = chosen.pop() {
             dropped.push(over_budget(&c.candidate));
         }
-        context = join(chosen);
+        context = render_all(chosen);
         tokens_used = counter.count(&context);
     }
     (context, tokens_used)
@@ -244,6 +272,30 @@ mod tests {
     }
 
     #[test]
+    fn items_sharing_a_label_sit_under_one_header_in_the_order_of_their_best_item() {
+        let counter = TokenCounter::new("cl100k_base").unwrap();
+        let labelled = |id: &str, label: &str, text: &str, score: f64| {
+            let mut c = Candidate::new(ItemType::Note, id.into(), text.into());
+            c.label = label.into();
+            c.score = score;
+            c
+        };
+        let c = vec![
+            labelled("a", "turn: 8 May", "Mel: we went camping", 4.0),
+            labelled("b", "turn: 1 June", "Mel: the kids loved the lake", 3.0),
+            labelled("c", "turn: 8 May", "Caro: sounds lovely", 2.0),
+            labelled("d", "", "an unlabelled note", 1.0),
+        ];
+        let packed = pack(c, 1000, 0.85, &counter);
+        assert_eq!(
+            packed.context,
+            "(turn: 8 May)\n[1] Mel: we went camping\n[3] Caro: sounds lovely\n\
+             (turn: 1 June)\n[2] Mel: the kids loved the lake\n[4] an unlabelled note"
+        );
+        assert_eq!(packed.tokens_used, counter.count(&packed.context));
+    }
+
+    #[test]
     fn drops_near_duplicates_and_keeps_order() {
         let counter = TokenCounter::new("cl100k_base").unwrap();
         let c = vec![
@@ -255,8 +307,9 @@ mod tests {
         let ids: Vec<&str> = packed.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, vec!["n0", "n2"]);
         assert_eq!(packed.dropped[0].duplicate_of.as_deref(), Some("n0"));
-        assert!(packed.context.starts_with("[1] (fact) The user prefers"));
-        assert!(packed.context.contains("\n[2] (fact) Deploys"));
+        assert!(packed.context.starts_with("(fact)\n[1] The user prefers"));
+        assert!(packed.context.contains("\n[2] Deploys"));
+        assert_eq!(packed.context.matches("(fact)").count(), 1);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod budget;
 pub mod model;
 pub mod rank;
+mod threads;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -102,10 +103,17 @@ struct Gathering<'a> {
     out: Vec<Candidate>,
     /// Ids of the notes in `out`.
     seen: HashSet<String>,
+    /// Retrieved notes written in a thread: their place in `out` and in the thread.
+    threaded: Vec<(usize, String, i64)>,
 }
 
 fn ms(since: Instant) -> f64 {
     (since.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+/// The best BM25 score among `hits`: lexical relevance is relative to it.
+fn best_bm25(hits: &[Fused]) -> f32 {
+    hits.iter().filter_map(|h| h.bm25).fold(0.0, f32::max)
 }
 
 /// Where each note candidate sits in `out`, so a graph hit finds it without a scan.
@@ -253,9 +261,12 @@ impl ContextPacks {
             at: rfc3339(as_of),
             out: Vec::new(),
             seen: HashSet::new(),
+            threaded: Vec::new(),
         };
         let top_notes = self.retrieved_notes(&mut g, &note_hits).await?;
+        threads::lift_groups(&mut g.out, self.settings.group_lift);
         telemetry.candidates_notes = g.out.len();
+        telemetry.candidates_neighbours = self.neighbour_candidates(&mut g).await?;
         telemetry.candidates_chunks = self.retrieved_chunks(&mut g, &chunk_hits).await?;
         if spec.include_graph {
             telemetry.candidates_graph = self.graph_candidates(&mut g, top_notes).await?;
@@ -329,6 +340,7 @@ impl ContextPacks {
             .filter_map(|n| n.index_key.clone().map(|k| (k, n)))
             .collect();
         let mut top_notes = Vec::new();
+        let best_bm25 = best_bm25(hits);
         for h in hits {
             let Some(n) = rows.remove(&h.id) else {
                 continue;
@@ -342,8 +354,11 @@ impl ContextPacks {
             if top_notes.len() < GRAPH_SEED_NOTES {
                 top_notes.push(NodeKey::note(&n.id));
             }
+            if let (Some(thread), Some(seq)) = (n.thread_id.clone(), n.thread_seq) {
+                g.threaded.push((g.out.len(), thread, seq));
+            }
             let mut c = self.note_candidate(n, g.as_of);
-            c.relevance = rank::relevance(h.bm25, h.vector);
+            c.relevance = rank::relevance(h.bm25, h.vector, best_bm25, self.settings.cosine_share);
             c.reason = "retrieved".into();
             g.out.push(c);
         }
@@ -364,6 +379,7 @@ impl ContextPacks {
             .map(|h| (h.chunk.id.clone(), h))
             .collect();
         let mut added = 0;
+        let best_bm25 = best_bm25(hits);
         for h in hits {
             let Some(hit) = rows.remove(&h.id) else {
                 continue;
@@ -372,7 +388,7 @@ impl ContextPacks {
                 continue;
             }
             let mut c = chunk_candidate(hit);
-            c.relevance = rank::relevance(h.bm25, h.vector);
+            c.relevance = rank::relevance(h.bm25, h.vector, best_bm25, self.settings.cosine_share);
             g.out.push(c);
             added += 1;
         }
@@ -468,7 +484,7 @@ impl ContextPacks {
     /// their summary holds; returns how many.
     fn event_candidates(&self, g: &mut Gathering<'_>, events: Vec<EventRow>) -> usize {
         let text = &self.memory.retriever.text;
-        let query_terms: HashSet<String> = text.terms(&g.spec.query).into_iter().collect();
+        let query_terms: HashSet<String> = text.query_terms(&g.spec.query).into_iter().collect();
         let mut seen_events = HashSet::new();
         let mut added = 0;
         for e in events {

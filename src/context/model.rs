@@ -143,6 +143,8 @@ pub struct PackTelemetry {
     pub expand_ms: f64,
     pub rank_ms: f64,
     pub candidates_notes: usize,
+    /// Notes written next to a strong hit (the turn before or after it).
+    pub candidates_neighbours: usize,
     pub candidates_chunks: usize,
     pub candidates_graph: usize,
     pub candidates_events: usize,

@@ -281,6 +281,8 @@ fn low_confidence_notes_go_to_review() {
         created_by: "key:k1".into(),
         created_at: now(),
         updated_at: now(),
+        thread_id: None,
+        thread_seq: None,
     };
     guard.screen_note(&[], &mut note).unwrap();
     assert_eq!(note.status, NoteStatus::Pending);

@@ -292,6 +292,7 @@ names_workspace!(
     crate::http::memory::ForgetParams,
     crate::http::sources::ListParams,
     crate::memory::model::NoteInput,
+    crate::memory::conversations::ConversationInput,
     crate::memory::model::NotePatch,
     crate::memory::model::EntityInput,
     crate::memory::model::EntityPatch,

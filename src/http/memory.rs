@@ -18,6 +18,7 @@ use crate::http::extract::{
     workspace, writable, written, ApiPath, Auth, MaybeJson, Scope, ScopedJson, WorkspaceParam,
 };
 use crate::http::openapi::{JsonBody, Scoped};
+use crate::memory::conversations::{ConversationInput, ConversationResult};
 use crate::memory::model::{
     BatchInput, BatchResult, DeletedLink, EntityInput, EntityList, EntityListParams, EntityPatch,
     EventInput, EventList, EventListParams, FeedbackInput, FeedbackResult, ForgottenNote,
@@ -51,6 +52,7 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
         .route("/v1/memory/events", post(create_event).get(list_events))
         .route("/v1/memory/feedback", post(feedback))
         .route("/v1/memory/batch", post(batch))
+        .route("/v1/memory/conversations", post(conversation))
         .route("/v1/memory/context-pack", post(context_pack))
         .route("/v1/memory/context-packs/{pack_id}", get(get_pack))
         .route("/v1/memory/context", post(context))
@@ -373,6 +375,25 @@ pub async fn batch(
 ) -> ApiResult<Json<BatchResult>> {
     let max = state.config.memory.max_batch_items;
     Ok(Json(state.memory.batch(&ws, &p.actor(), input, max).await?))
+}
+
+#[utoipa::path(post, path = "/v1/memory/conversations", tag = "memory", security(("bearer" = [])), request_body = ConversationInput,
+    responses(Scoped, JsonBody, (status = 200, body = ConversationResult), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn conversation(
+    State(state): State<AppState>,
+    ScopedJson {
+        principal: p,
+        workspace: ws,
+        body: input,
+    }: ScopedJson<ConversationInput>,
+) -> ApiResult<Json<ConversationResult>> {
+    let max = state.config.memory.max_batch_items;
+    let done = state
+        .memory
+        .conversation(&ws, &p.actor(), input, max)
+        .await?;
+    Ok(Json(done))
 }
 
 #[utoipa::path(post, path = "/v1/memory/context-pack", tag = "memory", security(("bearer" = [])), request_body = ContextPackRequest,

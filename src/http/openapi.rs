@@ -45,7 +45,7 @@ use crate::http::{
         memory::forget_note, memory::approve_note, memory::reject_note, memory::note_history,
         memory::create_entity, memory::list_entities, memory::update_entity,
         memory::create_link, memory::list_links, memory::delete_link,
-        memory::create_event, memory::list_events, memory::feedback, memory::batch,
+        memory::create_event, memory::list_events, memory::feedback, memory::batch, memory::conversation,
         memory::context_pack, memory::get_pack, memory::context,
         actions::list_policies, actions::create_policy, actions::check, actions::list_approvals,
         actions::decide, actions::list_audit, actions::record_audit,

@@ -66,6 +66,7 @@ pub const TABLE: &[(&str, &str, Need)] = &[
     ("GET", "/v1/memory/events", s(MemoryRead)),
     ("POST", "/v1/memory/feedback", s(MemoryWrite)),
     ("POST", "/v1/memory/batch", s(MemoryWrite)),
+    ("POST", "/v1/memory/conversations", s(MemoryWrite)),
     ("POST", "/v1/memory/context-pack", s(MemoryRead)),
     ("GET", "/v1/memory/context-packs/{pack_id}", s(MemoryRead)),
     ("POST", "/v1/memory/context", s(MemoryRead)),

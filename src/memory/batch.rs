@@ -9,12 +9,14 @@ use crate::memory::model::{
 };
 use crate::memory::plan::Upsert;
 use crate::memory::{Memory, WritePlan};
+use crate::store::time::new_id;
 use crate::store::Workspace;
 
 /// The `external_source` of batch items that name only an `external_id`.
 const DEFAULT_SOURCE: &str = "batch";
 
-fn at(path: String) -> impl Fn(ApiError) -> ApiError {
+/// An item's error, named by its path in the request (`notes[2].content: ...`).
+pub(super) fn at(path: String) -> impl Fn(ApiError) -> ApiError {
     move |e| match e {
         ApiError::BadRequest(m) => ApiError::BadRequest(format!("{path}.{m}")),
         ApiError::Unprocessable(m) => ApiError::Unprocessable(format!("{path}.{m}")),
@@ -64,9 +66,13 @@ fn keyed_all<T: Keyed>(field: &str, items: &mut [T]) -> ApiResult<()> {
 /// (`notes[2].content: ...`). A macro, not a function: the five lists hold five types and
 /// each plan step borrows the plan mutably across an await.
 macro_rules! each {
-    ($items:expr, $field:literal, $counts:expr, |$item:ident| $plan_one:expr) => {{
+    ($items:expr, $field:literal, $counts:expr, |$item:ident| $plan_one:expr) => {
+        each!($items, $field, $counts, |_i, $item| $plan_one)
+    };
+    ($items:expr, $field:literal, $counts:expr, |$idx:ident, $item:ident| $plan_one:expr) => {{
         let mut rows = Vec::new();
         for (i, $item) in $items.into_iter().enumerate() {
+            let $idx = i;
             let (row, o) = $plan_one
                 .await
                 .map_err(at(format!(concat!($field, "[{}]"), i)))?;
@@ -77,7 +83,7 @@ macro_rules! each {
     }};
 }
 
-fn count(c: &mut BatchCounts, o: Upsert) {
+pub(super) fn count(c: &mut BatchCounts, o: Upsert) {
     match o {
         Upsert::Created => c.created += 1,
         Upsert::Updated => c.updated += 1,
@@ -142,7 +148,13 @@ impl Memory {
         let mut out = BatchResult::default();
         let entities = each!(input.entities, "entities", out.entities, |e| self
             .plan_entity(plan, e));
-        let notes = each!(input.notes, "notes", out.notes, |n| self.plan_note(plan, n));
+        // A batch's notes, in order, are one thread (a conversation's turns, say).
+        let thread = (input.notes.len() > 1).then(new_id);
+        let notes = each!(input.notes, "notes", out.notes, |i, n| {
+            plan.thread = thread.clone().map(|t| (t, i as i64));
+            self.plan_note(plan, n)
+        });
+        plan.thread = None;
         let links = each!(input.links, "links", out.links, |l| self.plan_link(plan, l));
         let events = each!(input.events, "events", out.events, |e| self
             .plan_event(plan, e));

@@ -7,6 +7,7 @@
 //! matches the note's `index_key`), so a failure at any step leaves nothing visible half-done.
 
 pub mod batch;
+pub mod conversations;
 pub mod entities;
 pub mod events;
 pub mod graph;

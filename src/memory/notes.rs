@@ -138,6 +138,8 @@ impl NoteFields {
             created_by: plan.actor.clone(),
             created_at: plan.now.clone(),
             updated_at: plan.now.clone(),
+            thread_id: plan.thread.as_ref().map(|t| t.0.clone()),
+            thread_seq: plan.thread.as_ref().map(|t| t.1),
         }
     }
 }

@@ -23,6 +23,8 @@ pub(crate) struct WritePlan {
     pub stale: Vec<String>,
     /// The workspace's `memory_write` policies, read once per plan when a note is screened.
     pub memory_rules: Option<Vec<crate::guard::policy::Rule>>,
+    /// The thread and place a note created now takes: set per note by a batch of several.
+    pub thread: Option<(String, i64)>,
 }
 
 /// Rows a client may name by an external identity (`external_source`, `external_id`).
@@ -82,6 +84,7 @@ impl WritePlan {
             fresh: Vec::new(),
             stale: Vec::new(),
             memory_rules: None,
+            thread: None,
         }
     }
 

@@ -101,6 +101,11 @@ pub struct NoteRow {
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Notes written together in one batch share a thread (the batch's id), in input order
+    /// (`thread_seq`, from 0): a conversation's turns. Context packs add a strong hit's
+    /// neighbours in its thread.
+    pub thread_id: Option<String>,
+    pub thread_seq: Option<i64>,
 }
 
 #[cfg(test)]
@@ -131,6 +136,8 @@ impl NoteRow {
             created_by: "key:k1".into(),
             created_at: valid_from.into(),
             updated_at: valid_from.into(),
+            thread_id: None,
+            thread_seq: None,
         }
     }
 }
@@ -365,6 +372,12 @@ pub struct FeedbackTotals {
 pub trait MemoryStore: Send + Sync {
     async fn note(&self, workspace_id: &str, id: &str) -> StoreResult<Option<NoteRow>>;
     async fn notes_by_ids(&self, workspace_id: &str, ids: &[String]) -> StoreResult<Vec<NoteRow>>;
+    /// Notes at the given places (`thread_id`, `thread_seq`) of their threads.
+    async fn notes_in_threads(
+        &self,
+        workspace_id: &str,
+        places: &[(String, i64)],
+    ) -> StoreResult<Vec<NoteRow>>;
     async fn notes_by_index_keys(
         &self,
         workspace_id: &str,

@@ -410,7 +410,7 @@ async fn rate_until_the_order_flips(app: &TestApp, s: &str) -> (String, String, 
     app.post_json(
         "/v1/memory/notes",
         s,
-        json!({"content": "Invoices go out by email with a PDF attached.", "kind": "decision"}),
+        json!({"content": "Invoices are sent by email with a PDF attached.", "kind": "decision"}),
     )
     .await;
     let (_, before) = app

@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod cli_sources;
 mod contract;
+mod conversations;
 mod gateway;
 mod gateway_catalog;
 mod harness;

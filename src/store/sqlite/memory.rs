@@ -64,6 +64,8 @@ const NOTE_COLUMNS: &[&str] = &[
     "created_by",
     "created_at",
     "updated_at",
+    "thread_id",
+    "thread_seq",
 ];
 const ENTITY_COLUMNS: &[&str] = &[
     "id",
@@ -133,6 +135,8 @@ fn note_row(r: &SqliteRow) -> sqlx::Result<NoteRow> {
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        thread_id: r.try_get("thread_id")?,
+        thread_seq: r.try_get("thread_seq")?,
     })
 }
 
@@ -289,6 +293,31 @@ impl MemoryStore for SqliteMemory {
     async fn notes_by_index_keys(&self, ws: &str, keys: &[String]) -> StoreResult<Vec<NoteRow>> {
         self.many_in("memory_notes", "index_key", ws, keys, note_row)
             .await
+    }
+
+    async fn notes_in_threads(
+        &self,
+        ws: &str,
+        places: &[(String, i64)],
+    ) -> StoreResult<Vec<NoteRow>> {
+        if places.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM memory_notes WHERE workspace_id = ");
+        q.push_bind(ws)
+            .push(" AND (thread_id, thread_seq) IN (VALUES ");
+        let mut values = q.separated(", ");
+        for (thread, seq) in places {
+            values
+                .push("(")
+                .push_bind_unseparated(thread)
+                .push_unseparated(", ")
+                .push_bind_unseparated(*seq)
+                .push_unseparated(")");
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(note_row).collect::<sqlx::Result<_>>()?)
     }
 
     async fn note_by_external(
@@ -632,6 +661,8 @@ async fn put_notes(tx: &mut Tx<'_>, notes: &[NoteRow]) -> sqlx::Result<()> {
             .bind(&n.created_by)
             .bind(&n.created_at)
             .bind(&n.updated_at)
+            .bind(&n.thread_id)
+            .bind(n.thread_seq)
             .execute(&mut **tx)
             .await?;
     }

@@ -1,0 +1,190 @@
+//! Conversations as memory: `POST /v1/memory/conversations` (a session's turns), the threads
+//! batches and sessions form, and what context packs make of them (a hit's neighbours, the
+//! session's date above its turns). Each test starts the real binary.
+
+use serde_json::{json, Value};
+
+use crate::common::api::error_message;
+use crate::common::{json_of, TestApp};
+
+/// A trip talked about in one session: the answer (turn 2) shares no word with the question
+/// asked of it later, the question turn (turn 1) does.
+fn trip_session() -> Value {
+    json!({
+        "session_id": "s-42",
+        "started_at": "2023-05-08T13:56:00Z",
+        "messages": [
+            {"speaker": "Caroline", "content": "Where did you and the kids go on vacation this summer?"},
+            {"speaker": "Melanie", "content": "We drove along the coast of Portugal and slept in a tent."},
+            {"speaker": "Caroline", "content": "The adoption agency called me back yesterday."},
+            {"speaker": "Melanie", "content": "That is wonderful news, I am so happy for you!"}
+        ]
+    })
+}
+
+/// The pack's items as (type, id, reason), best first.
+fn items(pack: &Value) -> Vec<(String, String, String)> {
+    pack["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            let s = |f: &str| i[f].as_str().unwrap_or_default().to_string();
+            (s("type"), s("id"), s("reason"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_session_becomes_dated_turn_notes_and_sending_it_again_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let s = app.register("turns@example.com").await;
+
+    let first = app
+        .post_expect("/v1/memory/conversations", &s, trip_session(), 200)
+        .await;
+    assert_eq!(first["notes"]["created"], 4, "{first}");
+    let ids = first["note_ids"].as_array().unwrap().clone();
+    let note = app
+        .get_json(
+            &format!("/v1/memory/notes/{}", ids[1].as_str().unwrap()),
+            &s,
+        )
+        .await;
+    assert_eq!(
+        note["content"],
+        "Melanie: We drove along the coast of Portugal and slept in a tent."
+    );
+    assert_eq!(note["kind"], "turn");
+    assert_eq!(note["title"], "8 May 2023, 13:56 UTC");
+    assert_eq!(note["valid_from"], "2023-05-08T13:56:00.000Z");
+    assert_eq!(note["external_id"], "s-42/2");
+    assert_eq!(note["thread_seq"], 1);
+
+    let again = app
+        .post_expect("/v1/memory/conversations", &s, trip_session(), 200)
+        .await;
+    assert_eq!(again["notes"]["unchanged"], 4, "{again}");
+    assert_eq!(again["note_ids"], first["note_ids"]);
+}
+
+#[tokio::test]
+async fn a_pack_brings_the_answer_that_follows_the_matching_question() {
+    let app = TestApp::spawn().await;
+    let s = app.register("answer@example.com").await;
+    app.post_expect("/v1/memory/conversations", &s, trip_session(), 200)
+        .await;
+
+    let query = json!({"query": "Where did the family go on vacation?"});
+    let pack = app
+        .post_expect("/v1/memory/context-pack", &s, query, 200)
+        .await;
+    let got = items(&pack);
+    let at = |text: &str| {
+        pack["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|i| i["text"].as_str().unwrap().contains(text))
+            .unwrap_or_else(|| panic!("{text} not in {pack}"))
+    };
+    let question = at("Where did you and the kids go");
+    let answer = at("coast of Portugal");
+    assert_eq!(answer, question + 1, "{got:?}");
+    assert_eq!(got[answer].2, "next to a retrieved note");
+    // The session's date heads its turns once; the markers keep the ranks.
+    let context = pack["context"].as_str().unwrap();
+    assert!(
+        context.starts_with("(turn: 8 May 2023, 13:56 UTC)\n[1] "),
+        "{context}"
+    );
+    assert_eq!(context.matches("(turn: 8 May 2023").count(), 1, "{context}");
+}
+
+#[tokio::test]
+async fn a_batch_of_notes_is_a_thread_and_a_single_note_is_not() {
+    let app = TestApp::spawn().await;
+    let s = app.register("thread@example.com").await;
+    let batch = json!({"notes": [
+        {"content": "Ana: Which database do we run the billing service on?", "external_id": "t1"},
+        {"content": "Ben: Postgres 15, on the managed cluster in Frankfurt.", "external_id": "t2"}
+    ]});
+    let done = app.post_expect("/v1/memory/batch", &s, batch, 200).await;
+    let second = app
+        .get_json(
+            &format!("/v1/memory/notes/{}", done["note_ids"][1].as_str().unwrap()),
+            &s,
+        )
+        .await;
+    assert!(second["thread_id"].is_string(), "{second}");
+    assert_eq!(second["thread_seq"], 1);
+    let lone = json!({"content": "Deploys happen on Tuesdays."});
+    let lone = app.post_expect("/v1/memory/notes", &s, lone, 201).await;
+    assert!(lone["thread_id"].is_null(), "{lone}");
+
+    let query = json!({"query": "Which database does the billing service use?"});
+    let pack = app
+        .post_expect("/v1/memory/context-pack", &s, query, 200)
+        .await;
+    let got = items(&pack);
+    assert!(got.len() >= 2, "{got:?}");
+    assert!(pack["items"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("billing service"));
+    assert!(pack["items"][1]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Postgres 15"));
+}
+
+#[tokio::test]
+async fn a_bad_session_is_refused_whole_with_the_turn_named() {
+    let app = TestApp::spawn().await;
+    let s = app.register("badturn@example.com").await;
+    let mut bad = trip_session();
+    bad["messages"][2]["speaker"] = json!("  ");
+    let res = app.post("/v1/memory/conversations", &s, bad).await;
+    assert_eq!(
+        error_message(res, 400).await,
+        "messages[2].speaker: must not be empty"
+    );
+    let mut bad = trip_session();
+    bad["messages"][1]["at"] = json!("yesterday");
+    let res = app.post("/v1/memory/conversations", &s, bad).await;
+    assert!(error_message(res, 400)
+        .await
+        .starts_with("messages[1].at: expected an RFC 3339 timestamp"));
+    let res = app
+        .post(
+            "/v1/memory/conversations",
+            &s,
+            json!({"session_id": "s", "messages": []}),
+        )
+        .await;
+    assert_eq!(
+        error_message(res, 400).await,
+        "messages: expected 1-1000 turns"
+    );
+    let listed = json_of(app.get("/v1/memory/notes", &s).await).await;
+    assert!(listed["data"].as_array().unwrap().is_empty(), "{listed}");
+}
+
+#[tokio::test]
+async fn another_workspace_never_sees_a_sessions_turns() {
+    let app = TestApp::spawn().await;
+    let s = app.register("turnscope@example.com").await;
+    let (alpha, beta) = app.two_workspaces(&s).await;
+    app.post_expect("/v1/memory/conversations", &alpha, trip_session(), 200)
+        .await;
+    let query = json!({"query": "Where did the family go on vacation?"});
+    let pack = app
+        .post_expect("/v1/memory/context-pack", &beta, query, 200)
+        .await;
+    assert!(items(&pack).is_empty(), "{pack}");
+    // The same session id in beta is beta's own session, not an update of alpha's.
+    let done = app
+        .post_expect("/v1/memory/conversations", &beta, trip_session(), 200)
+        .await;
+    assert_eq!(done["notes"]["created"], 4, "{done}");
+}
