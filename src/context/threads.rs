@@ -19,15 +19,18 @@ use super::{visible, ContextPacks, Gathering};
 /// A group's match: the sum of its best this many relevances.
 const GROUP_TOP: usize = 3;
 
-/// Lifts each titled note in `out` by its group's match (relative to the best group's),
-/// keeping relevance within 0-1. Notes without a title belong to no group and keep their
-/// relevance (a group of one would only stretch its own lead).
+/// Lifts each note in `out` by its group's match (relative to the best group's), keeping
+/// relevance within 0-1. A note without a title is a group of its own, like a titled note
+/// alone under its title, so titled and untitled notes are lifted alike.
 pub(super) fn lift_groups(out: &mut [Candidate], lift: f64) {
-    let titled = |c: &&mut Candidate| c.item_type == ItemType::Note && c.citation.title.is_some();
+    if lift <= 0.0 {
+        return;
+    }
+    let key = |c: &Candidate| c.citation.title.clone().unwrap_or_else(|| c.id.clone());
+    let is_note = |c: &&mut Candidate| c.item_type == ItemType::Note;
     let mut groups: HashMap<String, Vec<f64>> = HashMap::new();
-    for c in out.iter_mut().filter(titled) {
-        let title = c.citation.title.clone().unwrap_or_default();
-        groups.entry(title).or_default().push(c.relevance);
+    for c in out.iter_mut().filter(is_note) {
+        groups.entry(key(c)).or_default().push(c.relevance);
     }
     let matched: HashMap<String, f64> = groups
         .into_iter()
@@ -37,12 +40,11 @@ pub(super) fn lift_groups(out: &mut [Candidate], lift: f64) {
         })
         .collect();
     let best = matched.values().copied().fold(0.0, f64::max);
-    if best <= 0.0 || lift <= 0.0 {
+    if best <= 0.0 {
         return;
     }
-    for c in out.iter_mut().filter(titled) {
-        let title = c.citation.title.as_deref().unwrap_or_default();
-        let group = matched.get(title).copied().unwrap_or(0.0) / best;
+    for c in out.iter_mut().filter(is_note) {
+        let group = matched.get(&key(c)).copied().unwrap_or(0.0) / best;
         c.relevance = (c.relevance + lift * group) / (1.0 + lift);
     }
 }
@@ -156,15 +158,16 @@ mod tests {
     }
 
     #[test]
-    fn untitled_notes_keep_their_relevance() {
+    fn an_untitled_note_is_a_group_of_its_own_like_a_lone_titled_one() {
         let mut out = vec![
             note("x", None, 0.6),
-            note("y", None, 0.5),
-            note("t", Some("8 May"), 0.4),
+            note("t", Some("8 May"), 0.6),
+            note("y", None, 0.3),
         ];
         lift_groups(&mut out, 0.3);
-        assert_eq!((out[0].relevance, out[1].relevance), (0.6, 0.5));
-        // The only group is the best one: 0.4 lifted by the whole weight.
-        assert!((out[2].relevance - (0.4 + 0.3) / 1.3).abs() < 1e-9);
+        assert!((out[0].relevance - out[1].relevance).abs() < 1e-12);
+        // Each is its own group: x's is the best (1.0), y's 0.3 / 0.6 of it.
+        assert!((out[0].relevance - (0.6 + 0.3) / 1.3).abs() < 1e-9);
+        assert!((out[2].relevance - (0.3 + 0.3 * 0.5) / 1.3).abs() < 1e-9);
     }
 }
