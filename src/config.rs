@@ -186,7 +186,7 @@ pub struct ContextConfig {
     pub min_similarity: f64,
     /// The share of cosine similarity in a hit's relevance (the rest is relative BM25).
     pub cosine_share: f64,
-    /// How much a titled note is lifted by its title group's match (0 turns it off).
+    /// How much a note is lifted by its title group's match (0 turns it off).
     pub group_lift: f64,
     /// How many of the best retrieved notes bring their thread neighbours (0 turns it off).
     pub neighbour_seeds: usize,

@@ -278,13 +278,14 @@ async fn main() -> anyhow::Result<()> {
         let (ws, turn_of) = ingest(&t, sample, &run).await?;
         write_s += started.elapsed().as_secs_f64();
         turns += turn_of.len();
+        let written: HashSet<&str> = turn_of.values().map(String::as_str).collect();
         for qa in sample.qa.iter().filter(|q| (1..=4).contains(&q.category)) {
             let evidence: HashSet<String> = qa
                 .evidence
                 .iter()
                 .flat_map(|e| e.split([';', ' ']))
                 .map(str::trim)
-                .filter(|e| turn_of.values().any(|v| v == e))
+                .filter(|e| written.contains(e))
                 .map(str::to_string)
                 .collect();
             if evidence.is_empty() {

@@ -64,10 +64,11 @@ impl Candidate {
 /// scale (so notes, chunks and graph items compare, and a query nothing matches well stays
 /// low), the rest BM25 relative to the query's best lexical hit (`best_bm25`; raw BM25 has
 /// no fixed scale).
-/// Chosen on LoCoMo's dev split (eval/src/locomo.rs): against the earlier 0.8 cosine plus
-/// 0.2 saturated BM25 (`b / (b + 3)`), it raised evidence in a pack's first 10 items by 0.03;
-/// a saturated BM25 at the same share scored 0.02 below the relative one, and `b / (best +
-/// 3)` (damping a weak best hit) 0.01 below in the pack. Feedback (weight 0.15) still decides
+/// Chosen on LoCoMo's dev split: in the Python prototype that mirrors the pack, against the
+/// earlier 0.8 cosine plus 0.2 saturated BM25 (`b / (b + 3)`), it raised evidence in a pack's
+/// first 10 items by 0.03, and a saturated BM25 at the same share scored 0.02 below the
+/// relative one; in Cairn (eval/src/locomo.rs), `b / (best + 3)` (damping a weak best hit)
+/// scored 0.01 below in the pack. Feedback (weight 0.15) still decides
 /// between notes that match about as well.
 pub fn relevance(bm25: Option<f32>, cosine: Option<f32>, best_bm25: f32, cosine_share: f64) -> f64 {
     let cos = f64::from(cosine.unwrap_or(0.0).max(0.0));

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::error::ApiResult;
 use crate::memory::batch::{at, count};
 use crate::memory::model::{BatchCounts, NoteInput};
-use crate::memory::{Memory, WritePlan};
+use crate::memory::Memory;
 use crate::store::memory::NoteStatus;
 use crate::store::Workspace;
 use crate::validate;
@@ -117,21 +117,22 @@ impl Memory {
         let started = std::time::Instant::now();
         let session = check(input, max_items)?;
         let thread = format!("{TURN_SOURCE}:{}", session.id);
-        let _guard = self.lock(&ws.id).await;
-        let mut plan = WritePlan::new(ws, actor);
-        let mut counts = BatchCounts::default();
-        let mut note_ids = Vec::with_capacity(session.notes.len());
-        for (i, note) in session.notes.into_iter().enumerate() {
-            plan.thread = Some((thread.clone(), i as i64));
-            let (row, outcome) = self
-                .plan_note(&mut plan, note)
-                .await
-                .map_err(at(format!("messages[{i}]")))?;
-            count(&mut counts, outcome);
-            note_ids.push(row.id);
-        }
-        plan.thread = None;
-        self.commit(plan).await?;
+        let (counts, note_ids) = self
+            .write_one(ws, actor, async |plan| {
+                let mut counts = BatchCounts::default();
+                let mut note_ids = Vec::with_capacity(session.notes.len());
+                for (i, note) in session.notes.into_iter().enumerate() {
+                    plan.thread = Some((thread.clone(), i as i64));
+                    let (row, outcome) = self
+                        .plan_note(plan, note)
+                        .await
+                        .map_err(at(format!("messages[{i}]")))?;
+                    count(&mut counts, outcome);
+                    note_ids.push(row.id);
+                }
+                Ok((counts, note_ids))
+            })
+            .await?;
         Ok(ConversationResult {
             session_id: session.id,
             notes: counts,

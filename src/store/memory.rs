@@ -101,9 +101,9 @@ pub struct NoteRow {
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
-    /// Notes written together in one batch share a thread (the batch's id), in input order
-    /// (`thread_seq`, from 0): a conversation's turns. Context packs add a strong hit's
-    /// neighbours in its thread.
+    /// Notes written together share a thread, in input order (`thread_seq`, from 0): a
+    /// batch's notes (the thread is the batch's id) or a conversation session's turns
+    /// (`conversation:{session_id}`). Context packs add a strong hit's neighbours in its thread.
     pub thread_id: Option<String>,
     pub thread_seq: Option<i64>,
 }

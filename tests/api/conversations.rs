@@ -187,4 +187,26 @@ async fn another_workspace_never_sees_a_sessions_turns() {
         .post_expect("/v1/memory/conversations", &beta, trip_session(), 200)
         .await;
     assert_eq!(done["notes"]["created"], 4, "{done}");
+    // Beta's key naming alpha finds no such workspace.
+    let mut into_alpha = trip_session();
+    into_alpha["workspace_id"] = json!("alpha");
+    let res = app
+        .post("/v1/memory/conversations", &beta, into_alpha)
+        .await;
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn writing_a_session_needs_the_memory_write_scope() {
+    let app = TestApp::spawn().await;
+    let s = app.register("turnscope2@example.com").await;
+    let (_, reader) = app
+        .create_key(&s, None, json!({"scopes": ["memory:read"]}))
+        .await;
+    let res = app
+        .post("/v1/memory/conversations", &reader, trip_session())
+        .await;
+    assert_eq!(res.status(), 403);
+    let listed = json_of(app.get("/v1/memory/notes", &s).await).await;
+    assert!(listed["data"].as_array().unwrap().is_empty(), "{listed}");
 }
