@@ -25,6 +25,7 @@ use crate::gateway::cache::ResponseCache;
 use crate::gateway::catalog::{Clients, LocalDefaults};
 use crate::gateway::ledger::Ledger;
 use crate::gateway::sealed::SecretBox;
+use crate::gateway::vault;
 use crate::gateway::{Gateway, GatewayParts};
 use crate::guard::{Guard, GuardSettings};
 use crate::harness::{Harness, HarnessSettings};
@@ -270,10 +271,15 @@ fn gateway_clients(g: &crate::config::GatewayConfig) -> anyhow::Result<Clients> 
     })
 }
 
+/// Events kept for `/admin/v1/events` clients that reconnect with `Last-Event-ID`.
+const EVENTS_KEPT: usize = 1000;
+
 /// Seeds the catalog with the config file's providers and models, then opens the gateway.
 async fn open_gateway(config: &Config, stores: &Stores) -> anyhow::Result<Arc<Gateway>> {
-    let sealed = Arc::new(SecretBox::open(&config.secrets_dir())?);
-    crate::gateway::catalog::seed(stores.catalog.as_ref(), &sealed, config).await?;
+    let sealed = Arc::new(SecretBox::open(&config.secrets_dir(), config.vault.mode)?);
+    let password = std::env::var("CAIRN_VAULT_PASSWORD").ok();
+    vault::prepare(stores.catalog.as_ref(), &sealed, password.as_deref()).await?;
+    crate::gateway::catalog::seed(stores.catalog.as_ref(), config).await?;
     let g = &config.gateway;
     let gateway = Gateway::open(GatewayParts {
         catalog: stores.catalog.clone(),
@@ -294,9 +300,13 @@ async fn open_gateway(config: &Config, stores: &Stores) -> anyhow::Result<Arc<Ga
         default_max_tokens: g.default_max_tokens,
         embedding_per_1k: config.billing.embedding_per_1k,
         payment_url: Some(config.billing.payment_url.clone()).filter(|u| !u.is_empty()),
+        filed: Arc::new(config.clone()),
+        events: Arc::new(crate::events::EventHub::new(EVENTS_KEPT)),
     })
     .await?;
-    Ok(Arc::new(gateway))
+    let gateway = Arc::new(gateway);
+    vault::spawn_auto_lock(&gateway, Duration::from_secs(config.vault.auto_lock_secs));
+    Ok(gateway)
 }
 
 fn build_sources(

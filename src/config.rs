@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -32,6 +32,7 @@ pub struct Config {
     pub harness: HarnessConfig,
     pub reflection: ReflectionConfig,
     pub gateway: GatewayConfig,
+    pub vault: VaultConfig,
     pub billing: BillingConfig,
     /// Model providers of the gateway (none by default).
     #[serde(default)]
@@ -40,6 +41,33 @@ pub struct Config {
     #[serde(default)]
     pub models: Vec<ModelConfig>,
     pub log: LogConfig,
+}
+
+/// Where the key that seals secrets at rest comes from (`gateway::sealed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VaultMode {
+    /// `secrets/vault.key` in the data directory: open from the start.
+    Keyfile,
+    /// Derived from the admin password: locked until an admin unlocks it.
+    Password,
+}
+
+impl VaultMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Keyfile => "keyfile",
+            Self::Password => "password",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultConfig {
+    pub mode: VaultMode,
+    /// Password mode: lock after this many seconds without an authenticated request (0: never).
+    pub auto_lock_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,16 +128,6 @@ fn default_provider_timeout() -> u64 {
 
 fn default_true() -> bool {
     true
-}
-
-impl ProviderConfig {
-    /// The extra headers in clear, for sealing into the catalog.
-    pub fn exposed_headers(&self) -> BTreeMap<&str, &str> {
-        self.headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.expose_secret()))
-            .collect()
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -763,6 +781,7 @@ fn apply_env(root: &mut toml::Value, var: &str, path: &str, raw: &str) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -912,8 +931,8 @@ mod tests {
             "sk-provider-key"
         );
         assert_eq!(
-            config.providers[0].exposed_headers().get("x-auth"),
-            Some(&"header-secret")
+            config.providers[0].headers["x-auth"].expose_secret(),
+            "header-secret"
         );
         assert_eq!(
             config.auth.session_secret.expose_secret(),

@@ -35,6 +35,9 @@ pub enum ApiError {
     TooManyRequests(String),
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// 502: an upstream Cairn asked answered badly or not at all.
+    #[error("{0}")]
+    BadGateway(String),
     /// 402: the prepaid balance or a budget cannot cover the request.
     #[error("{}", .0.message)]
     BillingRequired(PaymentNeeded),
@@ -96,6 +99,7 @@ impl ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } | Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::BillingRequired(_) => StatusCode::PAYMENT_REQUIRED,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -117,6 +121,7 @@ impl ApiError {
             Self::RateLimited { .. } => "Rate limit exceeded".into(),
             Self::TooManyRequests(_) => "Too many requests".into(),
             Self::ServiceUnavailable(msg) => msg.clone(),
+            Self::BadGateway(_) => "Bad gateway".into(),
             Self::BillingRequired(_) => "billing_required".into(),
             Self::NotImplemented(_) => "Not implemented".into(),
             Self::Internal(_) => "Internal server error".into(),
@@ -129,7 +134,8 @@ impl ApiError {
             | Self::Conflict(m)
             | Self::UnsupportedMediaType(m)
             | Self::Unprocessable(m)
-            | Self::TooManyRequests(m) => Some(m.clone()),
+            | Self::TooManyRequests(m)
+            | Self::BadGateway(m) => Some(m.clone()),
             Self::PayloadTooLarge(_) => Some(self.to_string()),
             Self::Unauthorized(_) => {
                 Some("Send `Authorization: Bearer <token>` with a valid API key or session token.".into())

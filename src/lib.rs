@@ -8,6 +8,7 @@ pub mod config;
 pub mod context;
 pub mod embed;
 pub mod error;
+pub mod events;
 pub mod gateway;
 pub mod guard;
 pub mod harness;

@@ -18,7 +18,7 @@ use crate::store::{AccountStore, ApiKey, NewApiKey};
 use crate::validate;
 
 pub const KEY_PREFIX: &str = "tok_";
-const SHOWN_PREFIX_LEN: usize = 12;
+pub(crate) const SHOWN_PREFIX_LEN: usize = 12;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -108,7 +108,7 @@ pub struct Deleted {
 }
 
 /// What a stored key holds: its scopes, or the runtime set for keys made before scopes.
-fn key_scopes(stored: Option<&Vec<String>>) -> Scopes {
+pub(crate) fn key_scopes(stored: Option<&Vec<String>>) -> Scopes {
     match stored {
         Some(names) => Scopes::from_names(names),
         None => Scopes::runtime(),
@@ -117,7 +117,7 @@ fn key_scopes(stored: Option<&Vec<String>>) -> Scopes {
 
 /// The requested scopes, each known (400 naming `scopes[i]`) and held by the creator's role
 /// (403: nobody hands out more than they hold).
-fn requested_scopes(names: Option<&[String]>, creator: Role) -> ApiResult<Scopes> {
+pub(crate) fn requested_scopes(names: Option<&[String]>, creator: Role) -> ApiResult<Scopes> {
     let Some(names) = names else {
         return Ok(Scopes::runtime());
     };
@@ -138,6 +138,13 @@ fn requested_scopes(names: Option<&[String]>, creator: Role) -> ApiResult<Scopes
     Ok(scopes)
 }
 
+/// When a key stops working and how often it should be rotated (the admin API sets them).
+#[derive(Debug, Clone, Default)]
+pub struct Lifetime {
+    pub expires_at: Option<String>,
+    pub rotation_days: Option<u32>,
+}
+
 /// Creates a key; its `rate_limit_per_minute` may not exceed `max_rate_limit` (the
 /// operator's `rate_limit.max_per_minute`).
 pub async fn create(
@@ -146,6 +153,26 @@ pub async fn create(
     creator: Role,
     req: CreateKey,
     max_rate_limit: u32,
+) -> ApiResult<CreatedKey> {
+    create_for(
+        store,
+        account_id,
+        creator,
+        req,
+        max_rate_limit,
+        Lifetime::default(),
+    )
+    .await
+}
+
+/// [`create`] with an expiry and a rotation period.
+pub async fn create_for(
+    store: &dyn AccountStore,
+    account_id: &str,
+    creator: Role,
+    req: CreateKey,
+    max_rate_limit: u32,
+    lifetime: Lifetime,
 ) -> ApiResult<CreatedKey> {
     let name = req
         .name
@@ -191,6 +218,8 @@ pub async fn create(
             rate_limit_per_minute: req.rate_limit_per_minute,
             monthly_budget_usd: req.monthly_budget_usd,
             scopes: scopes.names(),
+            expires_at: lifetime.expires_at,
+            rotation_days: lifetime.rotation_days,
         })
         .await?;
     tracing::info!(key_id = %key.id, prefix = %key.prefix, "API key created");
@@ -265,6 +294,14 @@ pub async fn authenticate(
     let Some(key) = store.key_by_hash(&sha256_hex(secret)).await? else {
         return Ok(None);
     };
+    // Expiry is checked here, not in the store: a cached key must stop at its time too.
+    if key
+        .expires_at
+        .as_deref()
+        .is_some_and(|at| at <= now().as_str())
+    {
+        return Ok(None);
+    }
     if touches.due(&key.id) {
         store.touch_key(&key.id, &now()).await?;
     }

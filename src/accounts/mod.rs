@@ -1,5 +1,6 @@
 //! Users, sessions, API keys, workspaces and the limits that guard them.
 
+pub mod admin_keys;
 pub mod keys;
 pub mod login_limit;
 pub mod passwords;

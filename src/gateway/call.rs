@@ -151,6 +151,7 @@ impl Gateway {
             cost_usd: cost,
             cache: "miss",
             served_by: m.name.clone(),
+            method: call.method.to_string(),
         })
     }
 

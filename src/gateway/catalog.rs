@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-use serde_json::{json, Value};
+use secrecy::SecretString;
+use serde_json::Value;
 
 use super::providers::{self, ProviderEntry};
 use super::route::{LocalOwner, ModelEntry};
-use super::sealed::SecretBox;
+use super::sealed::{SecretBox, VaultLocked};
 use crate::config::Config;
 use crate::outbound::Outbound;
 use crate::store::gateway::{CatalogStore, LocalEndpoint, ModelRow, ProviderRow};
@@ -103,15 +103,12 @@ pub fn api_base(url: &str) -> String {
     }
 }
 
-/// Writes the config file's providers and models as the `config` rows (keys sealed).
-pub async fn seed(
-    store: &dyn CatalogStore,
-    sealed: &SecretBox,
-    config: &Config,
-) -> anyhow::Result<()> {
+/// Writes the config file's providers and models as the `config` rows. Their keys and
+/// headers stay in the file (read at each catalog load, [`key_of`]): the database never holds a
+/// copy, so a locked vault does not hold them either.
+pub async fn seed(store: &dyn CatalogStore, config: &Config) -> anyhow::Result<()> {
     let mut providers = Vec::new();
     for p in &config.providers {
-        let secret = json!({"api_key": p.api_key.expose_secret(), "headers": p.exposed_headers()});
         providers.push(ProviderRow {
             name: p.name.clone(),
             kind: p.kind.clone(),
@@ -121,9 +118,12 @@ pub async fn seed(
                 }
                 _ => p.base_url.clone(),
             },
-            secret_enc: Some(sealed.seal(&secret.to_string())?),
+            secret_enc: None,
             timeout_secs: i64::try_from(p.timeout_secs).unwrap_or(i64::MAX),
             source: "config".into(),
+            enabled: true,
+            cred_store: "config".into(),
+            api_key_env: None,
         });
     }
     let models: Vec<ModelRow> = config
@@ -178,8 +178,18 @@ pub async fn load(
     sealed: &SecretBox,
     local: &LocalDefaults,
     clients: &Clients,
+    filed: &Config,
 ) -> anyhow::Result<Catalog> {
-    let mut providers = load_providers(store, sealed, &clients.operator).await?;
+    let (mut disabled, mut locked) = (Vec::new(), Vec::new());
+    let mut providers = load_providers(
+        store,
+        sealed,
+        &clients.operator,
+        filed,
+        &mut disabled,
+        &mut locked,
+    )
+    .await?;
     let mut capabilities = HashMap::new();
     let mut models: Vec<ModelEntry> = store
         .models()
@@ -187,7 +197,11 @@ pub async fn load(
         .into_iter()
         .map(|mut m| {
             capabilities.insert(m.name.clone(), std::mem::take(&mut m.capabilities));
-            managed_model(m)
+            let mut entry = managed_model(m);
+            // A disabled provider's models stay listed but never route.
+            entry.enabled &= !disabled.contains(&entry.provider);
+            entry.vault_locked = locked.contains(&entry.provider);
+            entry
         })
         .collect();
     let baseline = models
@@ -220,36 +234,79 @@ pub async fn load(
     })
 }
 
-/// The stored providers, keys unsealed, each with what speaks its kind.
+/// The stored providers, keys unsealed (or read from the environment), each with what
+/// speaks its kind; the names of the disabled ones go to `disabled`, of those whose secrets
+/// the locked vault holds to `locked`.
 async fn load_providers(
     store: &dyn CatalogStore,
     sealed: &SecretBox,
     outbound: &Outbound,
+    filed: &Config,
+    disabled: &mut Vec<String>,
+    locked: &mut Vec<String>,
 ) -> anyhow::Result<HashMap<String, ProviderEntry>> {
     let mut out = HashMap::new();
     for p in store.providers().await? {
-        let secret: Value = match &p.secret_enc {
-            Some(s) => serde_json::from_str(&sealed.unseal(s)?)?,
+        let secret: Value = match p.secret_enc.as_deref().map(|s| sealed.unseal(s)) {
+            Some(Ok(plain)) => serde_json::from_str(&plain)?,
+            // Its key waits in the locked vault: listed, never routed.
+            Some(Err(e)) if e.is::<VaultLocked>() => {
+                locked.push(p.name.clone());
+                Value::Null
+            }
+            Some(Err(e)) => return Err(e),
             None => Value::Null,
         };
+        let (api_key, headers) = key_of(&p, &secret, filed);
         let api = providers::for_kind(&p.kind).unwrap_or_else(|| {
             tracing::warn!(provider = %p.name, kind = %p.kind, "unknown provider kind; spoken to as OpenAI-compatible");
             providers::for_local_endpoints()
         });
+        if !p.enabled {
+            disabled.push(p.name.clone());
+        }
         out.insert(
             p.name.clone(),
             ProviderEntry {
                 api,
                 name: p.name,
                 base_url: p.base_url,
-                api_key: secret["api_key"].as_str().unwrap_or_default().into(),
-                headers: secret_headers(headers_of(&secret["headers"])),
+                api_key,
+                headers,
                 timeout: Duration::from_secs(u64::try_from(p.timeout_secs).unwrap_or(60)),
                 outbound: outbound.clone(),
             },
         );
     }
     Ok(out)
+}
+
+/// The provider's API key and extra headers, from where its `cred_store` says they live.
+pub fn key_of(
+    p: &ProviderRow,
+    secret: &Value,
+    filed: &Config,
+) -> (SecretString, Vec<(String, SecretString)>) {
+    let sealed_headers = || secret_headers(headers_of(&secret["headers"]));
+    match p.cred_store.as_str() {
+        "config" => match filed.providers.iter().find(|f| f.name == p.name) {
+            Some(f) => (f.api_key.clone(), f.headers.clone().into_iter().collect()),
+            None => (SecretString::default(), vec![]),
+        },
+        "env" => {
+            let key = p
+                .api_key_env
+                .as_deref()
+                .and_then(|name| std::env::var(name).ok())
+                .unwrap_or_default();
+            (key.into(), sealed_headers())
+        }
+        "none" => (SecretString::default(), sealed_headers()),
+        _ => (
+            secret["api_key"].as_str().unwrap_or_default().into(),
+            sealed_headers(),
+        ),
+    }
 }
 
 fn managed_model(m: ModelRow) -> ModelEntry {
@@ -263,6 +320,7 @@ fn managed_model(m: ModelRow) -> ModelEntry {
         output_per_1k: m.output_per_1k,
         aliases: m.aliases,
         enabled: m.enabled,
+        vault_locked: false,
         local: None,
     }
 }
@@ -312,6 +370,7 @@ fn endpoint_models(
             input_per_1k: base_in * local.price_share,
             output_per_1k: base_out * local.price_share,
             enabled: e.enabled && e.status == "healthy",
+            vault_locked: false,
             local: Some(LocalOwner {
                 endpoint_id: e.id.clone(),
                 account_id: e.account_id.clone(),

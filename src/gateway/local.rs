@@ -92,25 +92,26 @@ impl EndpointView {
     }
 }
 
-fn check_url(url: &str) -> ApiResult<String> {
+/// A base URL for `field`: http(s), a host, no credentials, query or fragment.
+pub(super) fn check_url(field: &str, url: &str) -> ApiResult<String> {
     let parsed = reqwest::Url::parse(url.trim())
-        .map_err(|e| ApiError::bad_request(format!("url: not a URL ({e})")))?;
+        .map_err(|e| ApiError::bad_request(format!("{field}: not a URL ({e})")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(ApiError::bad_request(
-            "url: expected an http or https URL with a host",
-        ));
+        return Err(ApiError::bad_request(format!(
+            "{field}: expected an http or https URL with a host"
+        )));
     }
     // Credentials belong in `headers` (sealed); a query or fragment would be glued to every
     // path Cairn appends.
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(ApiError::bad_request(
-            "url: no user or password in the URL; send credentials in headers",
-        ));
+        return Err(ApiError::bad_request(format!(
+            "{field}: no user or password in the URL; send credentials in headers"
+        )));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(ApiError::bad_request(
-            "url: expected a base URL without a query string or fragment",
-        ));
+        return Err(ApiError::bad_request(format!(
+            "{field}: expected a base URL without a query string or fragment"
+        )));
     }
     Ok(url.trim().trim_end_matches('/').to_string())
 }
@@ -168,10 +169,7 @@ impl Gateway {
         e.headers_enc = if headers.is_empty() {
             None
         } else {
-            Some(
-                self.sealed
-                    .seal(&serde_json::to_string(headers).map_err(anyhow::Error::from)?)?,
-            )
+            Some(self.seal(&serde_json::to_string(headers).map_err(anyhow::Error::from)?)?)
         };
         Ok(())
     }
@@ -264,7 +262,7 @@ impl Gateway {
             id: new_id(),
             account_id: account_id.to_string(),
             workspace_id: workspace_row_id,
-            url: check_url(&req.url)?,
+            url: check_url("url", &req.url)?,
             label: check_label(&req.label)?,
             default_model: req.default_model.as_deref().map(check_model).transpose()?,
             headers_enc: None,
@@ -311,7 +309,7 @@ impl Gateway {
         let mut e = self.endpoint(account_id, id).await?;
         let recheck = patch.url.is_some() || patch.headers.is_some();
         if let Some(url) = &patch.url {
-            e.url = check_url(url)?;
+            e.url = check_url("url", url)?;
         }
         if let Some(label) = &patch.label {
             e.label = check_label(label)?;

@@ -9,10 +9,13 @@
 //! money, `catalog.rs` what routing reads. The area returns its own types (`Reply`,
 //! `ChatStream`); `http/chat.rs` turns them into responses.
 
+pub mod admin;
+pub mod bandit;
 pub mod cache;
 mod call;
 pub mod catalog;
 pub mod complete;
+pub mod consumer;
 pub mod health;
 pub mod ledger;
 pub mod local;
@@ -21,6 +24,7 @@ pub mod request;
 pub mod route;
 pub mod sealed;
 pub mod stream;
+pub mod vault;
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -85,6 +89,8 @@ pub enum Reply {
         /// hit or miss, for `x-cairn-cache`.
         cache: &'static str,
         served_by: String,
+        /// How routing chose it (auto:value, fast:latency, max:weight, named, cache).
+        method: String,
     },
     Stream {
         events: ChatStream,
@@ -115,6 +121,14 @@ pub struct Gateway {
     embedding_per_1k: f64,
     /// `billing.payment_url`, shown on balance refusals.
     payment_url: Option<String>,
+    /// The admin's routing defaults (`/admin/v1/routing-config`), applied to every request.
+    routing: RwLock<admin::routing::RoutingConfig>,
+    /// The config file: its providers' keys and headers are read from it at each load.
+    filed: Arc<crate::config::Config>,
+    /// Where `route_success` and `route_error` go (`/admin/v1/events`).
+    pub events: Arc<crate::events::EventHub>,
+    /// The `thompson` mode's posteriors and reward log.
+    bandit: bandit::Bandit,
 }
 
 /// What the gateway is built from.
@@ -133,6 +147,9 @@ pub struct GatewayParts {
     pub embedding_per_1k: f64,
     /// `billing.payment_url` (None when unset).
     pub payment_url: Option<String>,
+    /// The config file, whose providers' keys each catalog load reads.
+    pub filed: Arc<crate::config::Config>,
+    pub events: Arc<crate::events::EventHub>,
 }
 
 /// A usage row for `caller` asking `requested`, with nothing spent yet; callers fill in the
@@ -172,6 +189,7 @@ impl Gateway {
             &parts.sealed,
             &parts.local,
             &parts.clients,
+            &parts.filed,
         )
         .await?;
         for m in &catalog.models {
@@ -182,7 +200,11 @@ impl Gateway {
                 m.provider
             );
         }
+        let routing = Self::load_routing(parts.catalog.as_ref()).await?;
+        let bandit = bandit::Bandit::open(parts.catalog.clone()).await?;
         Ok(Self {
+            bandit,
+            routing: RwLock::new(routing),
             catalog: RwLock::new(Arc::new(catalog)),
             store: parts.catalog,
             sealed: parts.sealed,
@@ -198,6 +220,8 @@ impl Gateway {
             default_max_tokens: parts.default_max_tokens,
             embedding_per_1k: parts.embedding_per_1k,
             payment_url: parts.payment_url,
+            filed: parts.filed,
+            events: parts.events,
         })
     }
 
@@ -217,6 +241,7 @@ impl Gateway {
             &self.sealed,
             &self.local,
             &self.clients,
+            &self.filed,
         )
         .await?;
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
@@ -330,13 +355,25 @@ impl Gateway {
         }
     }
 
-    /// Routes, holds and answers one chat request. `cache`: the caller's `x-cairn-cache:
-    /// on|off`, if any.
+    /// Routes, holds and answers one chat request under the admin's routing policy.
+    /// `cache`: the caller's `x-cairn-cache: on|off`, if any.
     pub async fn chat(
+        &self,
+        caller: Caller,
+        req: ChatRequest,
+        cache: Option<bool>,
+    ) -> ApiResult<Reply> {
+        let policy = self.routing_config().policy();
+        self.chat_within(caller, req, cache, policy).await
+    }
+
+    /// [`Self::chat`] under `policy` (a `/v1/chat` request's own).
+    pub async fn chat_within(
         &self,
         caller: Caller,
         mut req: ChatRequest,
         cache: Option<bool>,
+        policy: route::Policy,
     ) -> ApiResult<Reply> {
         let cache_key = cache::cacheable(&req, cache)
             .then(|| cache::ResponseCache::<Cached>::key(&caller.workspace_id, &req));
@@ -347,6 +384,7 @@ impl Gateway {
                 cost_usd: 0.0,
                 cache: "hit",
                 served_by: hit.served_by,
+                method: "cache".into(),
             });
         }
         // The upstream stops where the hold ends, whatever the caller asked.
@@ -363,9 +401,12 @@ impl Gateway {
             input_tokens,
             max_tokens,
             has_tools: req.has_tools(),
+            policy,
         };
         let catalog = self.catalog();
-        let plan = self.plan(&catalog, &ask)?;
+        let mut plan = self.plan(&catalog, &ask)?;
+        let draw = (plan.method == "thompson")
+            .then(|| self.bandit.order(&mut plan.candidates, input_tokens));
         let (candidates, reservation) = self
             .reserve(&caller, plan.candidates, input_tokens, worst_output)
             .await?;
@@ -377,6 +418,7 @@ impl Gateway {
             method: &plan.method,
             catalog: &catalog,
             input_estimate: input_tokens,
+            draw: draw.as_ref(),
         };
         let reply = self.first_answer(tries, candidates, reservation).await?;
         if let (
@@ -410,9 +452,27 @@ impl Gateway {
                 m.visible_to(ask.account_id, ask.workspace_id)
                     && (m.name == requested || m.aliases.iter().any(|a| a == requested))
             });
+        let locked = catalog.models.iter().any(|m| {
+            m.vault_locked
+                && m.visible_to(ask.account_id, ask.workspace_id)
+                && (route::mode_of(requested).is_some()
+                    || m.name == requested
+                    || m.aliases.iter().any(|a| a == requested))
+        });
+        if locked {
+            return Err(ApiError::ServiceUnavailable(format!(
+                "No provider available for {requested}: {}",
+                sealed::VaultLocked
+            )));
+        }
+        let policy = if ask.policy == route::Policy::default() {
+            String::new()
+        } else {
+            " within the routing policy (GET /admin/v1/routing-config)".into()
+        };
         Err(if known {
             ApiError::ServiceUnavailable(format!(
-                "No provider available for {requested}: no enabled, healthy model fits {} input + {} output tokens",
+                "No provider available for {requested}: no enabled, healthy model fits {} input + {} output tokens{policy}",
                 ask.input_tokens, ask.max_tokens
             ))
         } else {
@@ -436,17 +496,38 @@ impl Gateway {
                 continue;
             }
             let call = tries.call(m);
+            let started = Instant::now();
             let outcome = if tries.request.streams() {
                 self.stream(call, &mut reservation).await
             } else {
                 self.answer(call, &mut reservation).await
             };
+            let rewarded = tries.draw.zip(outcome_of(&tries, &outcome, started));
+            if let Some((draw, result)) = rewarded {
+                // A failure to log it is logged, not the request's failure.
+                if let Err(e) = self.bandit.reward(&m.name, draw, result).await {
+                    tracing::warn!(model = %m.name, error = %e, "gateway.bandit: reward not stored");
+                }
+            }
             match outcome {
-                Ok(reply) => return Ok(reply),
+                Ok(reply) => {
+                    self.events.publish(
+                        "route_success",
+                        json!({"model_id": m.name, "provider_id": m.provider,
+                               "requested": tries.request.model, "method": tries.method,
+                               "workspace_id": tries.caller.workspace_id}),
+                    );
+                    return Ok(reply);
+                }
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Next(why)) => {
-                    self.breakers.failure(&m.name);
+                    self.breakers.failure(&m.name, &why);
                     tracing::warn!(model = %m.name, %why, "gateway.failover");
+                    self.events.publish(
+                        "route_error",
+                        json!({"model_id": m.name, "provider_id": m.provider,
+                               "requested": tries.request.model, "error": why}),
+                    );
                     last = why;
                 }
                 Err(Attempt::TooLong(why)) => {
@@ -544,12 +625,41 @@ impl Gateway {
 }
 
 /// What every attempt of one request shares.
+/// What one attempt tells the `thompson` bandit; None when it says nothing about the model
+/// (a request the caller got wrong, or one too long for the window).
+fn outcome_of(
+    tries: &Tries<'_>,
+    outcome: &Result<Reply, Attempt>,
+    started: Instant,
+) -> Option<bandit::Outcome> {
+    if matches!(outcome, Err(Attempt::Fatal(_) | Attempt::TooLong(_))) {
+        return None;
+    }
+    let cost_usd = match outcome {
+        Ok(Reply::Json { cost_usd, .. }) => *cost_usd,
+        _ => 0.0,
+    };
+    let output = usize::try_from(tries.request.output_limit().unwrap_or(256)).unwrap_or(256);
+    Some(bandit::Outcome {
+        success: outcome.is_ok(),
+        latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        cost_usd,
+        baseline_usd: tries
+            .catalog
+            .baseline
+            .as_ref()
+            .map_or(0.0, |b| b.cost(tries.input_estimate, output)),
+    })
+}
+
 struct Tries<'a> {
     caller: &'a Caller,
     request: &'a ChatRequest,
     method: &'a str,
     catalog: &'a Catalog,
     input_estimate: usize,
+    /// The bandit's draw, for a `thompson` request: each attempt is rewarded.
+    draw: Option<&'a bandit::Draw>,
 }
 
 impl<'a> Tries<'a> {

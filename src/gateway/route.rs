@@ -1,6 +1,7 @@
 //! Which models may serve a request, best first: the pure part of routing, unit-tested.
 //!
-//! `model` is `auto`, `fast`, `max`, or a model name or alias. Candidates must be enabled,
+//! `model` is `auto`, `fast`, `max`, `thompson` (the `auto` candidates, which the gateway's
+//! bandit orders per request), or a model name or alias. Candidates must be enabled,
 //! healthy (breaker closed) and fit the context (input tokens plus `max_tokens`). `fast`
 //! orders by observed latency (EWMA), `max` by weight, `auto` by weight per estimated cost,
 //! escalating to capable models (weight >= 5) for long requests or requests with tools. A
@@ -9,6 +10,11 @@
 //! Local endpoints (seed "Local endpoints") are models only their account (and workspace, when
 //! bound) sees; their default model leads `auto` and `fast`, managed models follow as
 //! fallbacks. Their other discovered models are reachable by name only.
+//!
+//! The routing policy (the admin's routing config, or a simulation's body) narrows the
+//! candidates further: a minimum weight, a cap on one request's estimated cost, a cap on the
+//! latency EWMA. [`considered`] says, per model, why it was left out or how it scored; the
+//! admin's simulation shows that, and [`plan`] orders exactly the models it keeps.
 
 #[derive(Debug, Clone)]
 pub struct ModelEntry {
@@ -21,6 +27,9 @@ pub struct ModelEntry {
     pub output_per_1k: f64,
     pub aliases: Vec<String>,
     pub enabled: bool,
+    /// Its provider's key is in the locked password vault: it cannot be called until an admin
+    /// unlocks it.
+    pub vault_locked: bool,
     /// Set for a local endpoint's model.
     pub local: Option<LocalOwner>,
 }
@@ -54,6 +63,9 @@ pub enum Mode {
     Auto,
     Fast,
     Max,
+    /// The `auto` candidates, ordered per request by draws from their reward posteriors
+    /// (`gateway::bandit`).
+    Thompson,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +77,93 @@ pub struct Ask<'a> {
     pub input_tokens: usize,
     pub max_tokens: usize,
     pub has_tools: bool,
+    pub policy: Policy,
+}
+
+/// What the operator (or a simulation) allows beyond fit and health; the default allows all.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Policy {
+    /// Models lighter than this are left out.
+    pub min_weight: u8,
+    /// Most one request may cost (its estimate: input plus `max_tokens` of output), in USD.
+    pub max_cost_usd: Option<f64>,
+    /// Models whose latency EWMA (or the prior, for models never timed) is above this are
+    /// left out.
+    pub max_latency_ms: Option<f64>,
+}
+
+/// One model as routing saw it for a request.
+#[derive(Debug, Clone)]
+pub struct Considered<'m> {
+    pub model: &'m ModelEntry,
+    /// Why it cannot serve this request; None when it may.
+    pub excluded: Option<String>,
+    pub estimated_cost_usd: f64,
+    pub latency_ms: f64,
+    /// `auto`'s score: weight per estimated USD.
+    pub value: f64,
+    /// Long or tool-using requests (`auto:escalated`) rank capable models (weight >= 5) first.
+    pub capable: bool,
+}
+
+/// Every model the caller can see, with why it is left out of `ask` or how it scores.
+pub fn considered<'m>(
+    models: &'m [ModelEntry],
+    ask: &Ask<'_>,
+    health: &dyn Health,
+) -> Vec<Considered<'m>> {
+    models
+        .iter()
+        .filter(|m| m.visible_to(ask.account_id, ask.workspace_id))
+        .map(|m| Considered {
+            model: m,
+            excluded: exclusion(m, ask, health),
+            estimated_cost_usd: estimate(m, ask),
+            latency_ms: health.latency_ms(&m.name),
+            value: f64::from(m.weight) / estimate(m, ask),
+            capable: !escalated(ask) || m.weight >= 5,
+        })
+        .collect()
+}
+
+/// Why `m` cannot serve `ask`, or None.
+fn exclusion(m: &ModelEntry, ask: &Ask<'_>, health: &dyn Health) -> Option<String> {
+    let needed = ask.input_tokens + ask.max_tokens;
+    let p = &ask.policy;
+    if !m.enabled {
+        return Some("disabled (the model or its provider)".into());
+    }
+    if m.vault_locked {
+        return Some("its provider's key is in the locked vault".into());
+    }
+    if !health.healthy(&m.name) {
+        return Some("circuit breaker open".into());
+    }
+    if m.context_window < needed {
+        return Some(format!(
+            "context window {} < {needed} tokens needed",
+            m.context_window
+        ));
+    }
+    if m.weight < p.min_weight {
+        return Some(format!("weight {} < min_weight {}", m.weight, p.min_weight));
+    }
+    if let Some(max) = p.max_cost_usd.filter(|max| estimate(m, ask) > *max) {
+        return Some(format!(
+            "estimated cost {:.6} USD > max_budget_usd {max}",
+            estimate(m, ask)
+        ));
+    }
+    if let Some(max) = p
+        .max_latency_ms
+        .filter(|max| health.latency_ms(&m.name) > *max)
+    {
+        return Some(format!(
+            "latency {:.0} ms > max_latency_ms {max}",
+            health.latency_ms(&m.name)
+        ));
+    }
+    None
 }
 
 /// What routing knows of a model's health.
@@ -79,6 +178,7 @@ pub fn mode_of(model: &str) -> Option<Mode> {
         "auto" => Some(Mode::Auto),
         "fast" => Some(Mode::Fast),
         "max" => Some(Mode::Max),
+        "thompson" => Some(Mode::Thompson),
         _ => None,
     }
 }
@@ -103,6 +203,7 @@ pub fn plan<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) ->
         }
         Some(Mode::Fast) => (routable(by_latency(usable, health)), "fast:latency"),
         Some(Mode::Max) => (by_weight(usable, ask), "max:weight"),
+        Some(Mode::Thompson) => (routable(by_value(usable, ask)), "thompson"),
         None => (named(usable, ask), "named"),
     };
     Plan {
@@ -111,16 +212,13 @@ pub fn plan<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) ->
     }
 }
 
-/// Enabled, visible to the caller, healthy, and with room for the input and `max_tokens`.
+/// Visible to the caller, and nothing excludes it: enabled, healthy, room for the input and
+/// `max_tokens`, within the policy.
 fn usable<'m>(models: &'m [ModelEntry], ask: &Ask<'_>, health: &dyn Health) -> Vec<&'m ModelEntry> {
-    let needed = ask.input_tokens + ask.max_tokens;
     models
         .iter()
         .filter(|m| {
-            m.enabled
-                && m.visible_to(ask.account_id, ask.workspace_id)
-                && health.healthy(&m.name)
-                && m.context_window >= needed
+            m.visible_to(ask.account_id, ask.workspace_id) && exclusion(m, ask, health).is_none()
         })
         .collect()
 }
@@ -221,6 +319,7 @@ mod tests {
             output_per_1k: price * 2.0,
             aliases: vec![format!("{name}-alias")],
             enabled: true,
+            vault_locked: false,
             local: None,
         }
     }
@@ -237,6 +336,7 @@ mod tests {
             input_tokens: input,
             max_tokens: 100,
             has_tools: tools,
+            policy: Policy::default(),
         }
     }
 
@@ -298,6 +398,32 @@ mod tests {
             names(&plan(&models, &ask("max", 20_000, false), &h)),
             ["big"]
         );
+    }
+
+    #[test]
+    fn the_policy_leaves_out_light_costly_and_slow_models_and_says_why() {
+        let models = vec![
+            model("small", 2, 8_000, 0.0001),
+            model("mid", 5, 32_000, 0.001),
+            model("big", 9, 128_000, 0.01),
+        ];
+        let h = H(HashMap::from([("mid", (true, 3000.0))]));
+        let mut a = ask("auto", 1000, false);
+        a.policy = Policy {
+            min_weight: 3,
+            max_cost_usd: Some(0.005),
+            max_latency_ms: Some(2000.0),
+        };
+        assert!(plan(&models, &a, &h).candidates.is_empty());
+        let why: Vec<String> = considered(&models, &a, &h)
+            .into_iter()
+            .map(|c| c.excluded.unwrap_or_default())
+            .collect();
+        assert!(why[0].starts_with("weight 2 < min_weight 3"), "{why:?}");
+        assert!(why[1].starts_with("latency 3000 ms"), "{why:?}");
+        assert!(why[2].starts_with("estimated cost"), "{why:?}");
+        a.policy.max_latency_ms = None;
+        assert_eq!(names(&plan(&models, &a, &h)), ["mid"]);
     }
 
     fn local(name: &str, account: &str, workspace: Option<&str>, default: bool) -> ModelEntry {

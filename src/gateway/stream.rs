@@ -98,7 +98,7 @@ impl StreamJob {
                 .broken
                 .clone()
                 .unwrap_or_else(|| "the upstream stream ended without [DONE]".into());
-            self.breakers.failure(&self.model.name);
+            self.breakers.failure(&self.model.name, &why);
             let event = json!({"error": {"message": format!("The provider stream was interrupted: {why}"),
                                          "type": "server_error", "code": "upstream_stream_interrupted"}});
             let _ = tx.send(Ok(Bytes::from(format!("data: {event}\n\n")))).await;
@@ -281,6 +281,7 @@ mod tests {
             output_per_1k: 0.002,
             aliases: vec![],
             enabled: true,
+            vault_locked: false,
             local: None,
         }
     }

@@ -193,6 +193,7 @@ fn respond(reply: Reply, grounded: Option<Value>) -> Response {
             cost_usd,
             cache,
             served_by,
+            ..
         } => {
             if let Some(g) = grounded {
                 body["cairn"] = g;

@@ -145,6 +145,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             return with_limit_headers(response, decision);
         }
     };
+    // Auto-lock of the password vault counts idle time from the last authenticated request.
+    state.gateway.vault_touch();
     let limit = match &principal {
         Principal::Session { .. } => state.config.rate_limit.session_per_minute,
         Principal::ApiKey {

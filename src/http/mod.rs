@@ -8,9 +8,11 @@
 //! `Json`, `Query` or `Path`, so every refusal is the JSON error shape.
 
 pub mod actions;
+pub mod admin;
 pub mod auth;
 pub mod billing;
 pub mod chat;
+pub mod consumer;
 pub mod embeddings;
 pub mod extract;
 pub mod harness;
@@ -67,10 +69,12 @@ pub fn router(state: AppState) -> Router {
         .merge(actions::routes(&state))
         .merge(harness::routes(&state))
         .merge(chat::routes(&state))
+        .merge(consumer::routes(&state))
         .merge(usage::routes(&state))
         .merge(billing::routes(&state))
         .merge(embeddings::routes(&state))
         .merge(local_endpoints::routes(&state))
+        .merge(admin::routes(&state))
         // MCP (Streamable HTTP): the same credential check, rate limit and scopes per tool.
         .route_service("/mcp", mcp::service(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(

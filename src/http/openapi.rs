@@ -20,8 +20,8 @@ use crate::error::{ErrorBody, OpenAiErrorBody, PaymentFigures};
 use crate::state::AppState;
 
 use crate::http::{
-    actions, auth, billing, chat, embeddings, harness, health, keys, local_endpoints, memory,
-    scopes, sources, usage, users, workspaces,
+    actions, admin, auth, billing, chat, consumer, embeddings, harness, health, keys,
+    local_endpoints, memory, scopes, sources, usage, users, workspaces,
 };
 
 #[derive(OpenApi)]
@@ -36,7 +36,7 @@ use crate::http::{
         sources::create, sources::list, sources::get, sources::delete, sources::reindex,
         sources::document, sources::chunks, sources::search,
         embeddings::embeddings,
-        chat::completions, chat::models, chat::pricing, usage::usage, billing::balance,
+        chat::completions, chat::models, consumer::chat, consumer::plan, chat::pricing, usage::usage, billing::balance,
         billing::add_credit, billing::checkout, usage::breakdown, usage::stats,
         local_endpoints::register, local_endpoints::list, local_endpoints::get,
         local_endpoints::update, local_endpoints::delete, local_endpoints::recheck,
@@ -54,6 +54,13 @@ use crate::http::{
         harness::upsert_step, harness::update_step, harness::add_artifact,
         harness::list_traces, harness::record_trace, harness::feedback,
         harness::list_reflections, harness::generate_reflection,
+        admin::info, admin::unlock, admin::lock, admin::rotate, admin::catalog::save_provider, admin::catalog::list_providers,
+        admin::catalog::patch_provider, admin::catalog::delete_provider, admin::catalog::discover,
+        admin::catalog::save_model, admin::catalog::list_models, admin::catalog::patch_model,
+        admin::catalog::delete_model, admin::engine_models, admin::routing_config,
+        admin::put_routing_config, admin::simulate, admin::health, admin::stats, admin::logs,
+        admin::audit, admin::rewards, admin::events::events, admin::keys::create, admin::keys::list, admin::keys::rotate,
+        admin::keys::patch, admin::keys::revoke,
     ),
     components(schemas(ErrorBody, OpenAiErrorBody, PaymentFigures)),
     modifiers(&BearerAuth, &DeclaredNeeds),
@@ -69,6 +76,7 @@ use crate::http::{
         (name = "harness", description = "Harness: versions, missions, traces, feedback, reflections"),
         (name = "openai", description = "OpenAI-compatible routes"),
         (name = "gateway", description = "Local endpoints: the account's own OpenAI-compatible servers"),
+        (name = "admin", description = "The operator's API (admin scope): providers, models, routing, health, stats, logs, audit"),
     )
 )]
 pub struct ApiDoc;

@@ -96,6 +96,8 @@ pub const TABLE: &[(&str, &str, Need)] = &[
     ("GET", "/v1/harness/reflections", s(Harness)),
     ("POST", "/v1/harness/reflections/generate", s(Harness)),
     ("POST", "/v1/chat/completions", s(Chat)),
+    ("POST", "/v1/chat", s(Chat)),
+    ("POST", "/v1/plan", s(Chat)),
     ("GET", "/v1/models", s(Chat)),
     ("GET", "/v1/pricing", Authenticated),
     ("POST", "/v1/embeddings", s(Embeddings)),
@@ -112,15 +114,45 @@ pub const TABLE: &[(&str, &str, Need)] = &[
     ("DELETE", "/v1/local-endpoints/{id}", Session),
     ("POST", "/v1/local-endpoints/{id}/recheck", Session),
     ("GET", "/v1/local-endpoints/{id}/models", Session),
+    ("GET", "/admin/v1/info", s(Admin)),
+    ("POST", "/admin/v1/vault/unlock", s(Admin)),
+    ("POST", "/admin/v1/vault/lock", s(Admin)),
+    ("POST", "/admin/v1/vault/rotate", s(Admin)),
+    ("POST", "/admin/v1/providers", s(Admin)),
+    ("GET", "/admin/v1/providers", s(Admin)),
+    ("PATCH", "/admin/v1/providers/{id}", s(Admin)),
+    ("DELETE", "/admin/v1/providers/{id}", s(Admin)),
+    ("GET", "/admin/v1/providers/{id}/discover", s(Admin)),
+    ("POST", "/admin/v1/models", s(Admin)),
+    ("GET", "/admin/v1/models", s(Admin)),
+    ("PATCH", "/admin/v1/models/{id}", s(Admin)),
+    ("DELETE", "/admin/v1/models/{id}", s(Admin)),
+    ("GET", "/admin/v1/engine/models", s(Admin)),
+    ("GET", "/admin/v1/routing-config", s(Admin)),
+    ("PUT", "/admin/v1/routing-config", s(Admin)),
+    ("POST", "/admin/v1/routing/simulate", s(Admin)),
+    ("GET", "/admin/v1/health", s(Admin)),
+    ("GET", "/admin/v1/stats", s(Admin)),
+    ("GET", "/admin/v1/logs", s(Admin)),
+    ("GET", "/admin/v1/audit", s(Admin)),
+    ("GET", "/admin/v1/events", s(Admin)),
+    ("GET", "/admin/v1/rewards", s(Admin)),
+    ("POST", "/admin/v1/apikeys", s(Admin)),
+    ("GET", "/admin/v1/apikeys", s(Admin)),
+    ("PATCH", "/admin/v1/apikeys/{id}", s(Admin)),
+    ("DELETE", "/admin/v1/apikeys/{id}", s(Admin)),
+    ("POST", "/admin/v1/apikeys/{id}/rotate", s(Admin)),
     // MCP: any credential reaches the endpoint; each tool needs its REST route's scope.
     ("POST", "/mcp", Authenticated),
     ("GET", "/mcp", Authenticated),
     ("DELETE", "/mcp", Authenticated),
 ];
 
-/// What the route matched as `path` (a template) needs, or `None` for an unlisted route.
+/// What the route matched as `path` (a template) needs, or `None` for an unlisted route. A
+/// catch-all segment (`{*id}`, for ids with slashes) is listed as the OpenAPI document names
+/// it (`{id}`).
 pub fn need(method: &Method, path: &str) -> Option<Need> {
-    listed(method.as_str(), path)
+    listed(method.as_str(), &path.replace("{*", "{"))
 }
 
 fn listed(method: &str, path: &str) -> Option<Need> {
@@ -175,5 +207,7 @@ mod tests {
         let policy = need(&Method::POST, "/v1/actions/policies");
         assert_eq!(policy, Some(Need::Scope(Scope::Policy)));
         assert_eq!(need(&Method::GET, "/v1/nowhere"), None);
+        let model = need(&Method::PATCH, "/admin/v1/models/{*id}");
+        assert_eq!(model, Some(Need::Scope(Scope::Admin)));
     }
 }

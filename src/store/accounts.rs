@@ -74,6 +74,24 @@ pub struct ApiKey {
     pub scopes: Option<Vec<String>>,
     pub last_used_at: Option<String>,
     pub created_at: String,
+    /// The key stops working at this time (RFC 3339), if set.
+    pub expires_at: Option<String>,
+    /// Rotate every this many days (shown as `rotation_due_at`; not enforced).
+    pub rotation_days: Option<u32>,
+    /// A disabled key is refused like a revoked one, and can be enabled again.
+    pub enabled: bool,
+    pub rotated_at: Option<String>,
+}
+
+/// What an admin may change on a key; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPatch {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    /// `Some(None)` clears it.
+    pub rotation_days: Option<Option<u32>>,
+    pub enabled: Option<bool>,
+    pub monthly_budget_usd: Option<Option<f64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +105,8 @@ pub struct NewApiKey {
     pub rate_limit_per_minute: Option<u32>,
     pub monthly_budget_usd: Option<f64>,
     pub scopes: Vec<String>,
+    pub expires_at: Option<String>,
+    pub rotation_days: Option<u32>,
 }
 
 /// What registration creates in one transaction: the account, its first user and its
@@ -150,6 +170,20 @@ pub trait AccountStore: Send + Sync {
     /// An active (not revoked) key by the hash of its secret.
     async fn key_by_hash(&self, hash: &str) -> anyhow::Result<Option<ApiKey>>;
     async fn revoke_key(&self, account_id: &str, id: &str, at: &str) -> anyhow::Result<bool>;
+    /// Every account's live (unrevoked) keys, oldest first: the admin's list.
+    async fn all_keys(&self) -> anyhow::Result<Vec<ApiKey>>;
+    /// A live key of any account.
+    async fn key_by_id(&self, id: &str) -> anyhow::Result<Option<ApiKey>>;
+    /// Applies an admin's patch to a live key; false when there is none.
+    async fn update_key(&self, id: &str, patch: &KeyPatch) -> anyhow::Result<bool>;
+    /// Gives a live key a new secret (its hash and shown prefix); the old secret stops working.
+    async fn rotate_key(
+        &self,
+        id: &str,
+        key_hash: &str,
+        prefix: &str,
+        at: &str,
+    ) -> anyhow::Result<bool>;
     async fn touch_key(&self, id: &str, at: &str) -> anyhow::Result<()>;
 
     /// A cheap round trip proving the store answers, for `/healthz`.

@@ -94,6 +94,10 @@ pub enum UsageKey {
     RequestType,
     /// The UTC date (`YYYY-MM-DD`) of `created_at`.
     Day,
+    /// The catalog model that served the request.
+    ServedModel,
+    /// The provider that served it (`cache` for cache hits).
+    Provider,
 }
 
 /// The sums of one group of usage rows.
@@ -123,6 +127,14 @@ pub trait UsageStore: Send + Sync {
         f: &UsageFilter,
         by: &[UsageKey],
     ) -> anyhow::Result<Vec<UsageSums>>;
+    /// Like [`Self::sums`] over every account: the admin's installation-wide figures.
+    async fn installation_sums(
+        &self,
+        f: &UsageFilter,
+        by: &[UsageKey],
+    ) -> anyhow::Result<Vec<UsageSums>>;
+    /// Every account's rows, newest first: `limit` of them from `offset`, and the total.
+    async fn installation_rows(&self, limit: i64, offset: i64) -> anyhow::Result<Page<UsageRow>>;
 }
 
 /// What a monthly budget belongs to.
@@ -190,8 +202,14 @@ pub struct ProviderRow {
     /// Sealed JSON: {"api_key": "...", "headers": {...}}.
     pub secret_enc: Option<String>,
     pub timeout_secs: i64,
-    /// `config` for rows seeded from the config file.
+    /// `config` for rows seeded from the config file, `admin` for rows the admin API wrote.
     pub source: String,
+    /// A disabled provider's models do not route.
+    pub enabled: bool,
+    /// Where the API key lives: `vault` (sealed in `secret_enc`), `env` (the variable
+    /// `api_key_env` names, read at each catalog load) or `none`.
+    pub cred_store: String,
+    pub api_key_env: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -237,10 +255,92 @@ pub struct LocalEndpoint {
     pub updated_at: String,
 }
 
+/// One admin mutation: who, what, and the object before and after (views without secrets).
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub id: String,
+    /// `user:<id>` or `key:<id>`.
+    pub actor: String,
+    /// e.g. `provider.update`.
+    pub action: String,
+    /// The object's id.
+    pub target: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub created_at: String,
+}
+
+/// The `thompson` mode's belief about one model on one input-size bucket: Beta(alpha, beta)
+/// over its reward.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posterior {
+    pub model: String,
+    pub bucket: String,
+    pub alpha: f64,
+    pub beta: f64,
+}
+
+/// One routed request's reward, with the probability the chosen model had of being chosen.
+#[derive(Debug, Clone)]
+pub struct RewardRow {
+    pub id: String,
+    pub model: String,
+    pub bucket: String,
+    pub probability: f64,
+    /// 0 (failed) to 1.
+    pub reward: f64,
+    pub success: bool,
+    pub latency_ms: f64,
+    pub cost_usd: f64,
+    pub created_at: String,
+}
+
+/// One page of a list, and how many rows there are in all.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
 #[async_trait]
 pub trait CatalogStore: Send + Sync {
-    /// Makes the `config` rows exactly these, in one transaction (rows of other sources stay).
+    /// Makes the `config` rows exactly these, in one transaction: rows no longer in the file
+    /// go, the others are updated in place; rows of other sources stay, and a config row whose
+    /// name an admin row holds is not written (the admin's edit wins).
     async fn seed(&self, providers: &[ProviderRow], models: &[ModelRow]) -> anyhow::Result<()>;
+    /// Inserts or updates a provider (its models stay), with the audit row, in one transaction.
+    async fn save_provider(&self, p: &ProviderRow, audit: &AuditRow) -> anyhow::Result<()>;
+    /// Deletes a provider and its models with the audit row; how many models went, or None
+    /// when there was no such provider.
+    async fn delete_provider(&self, name: &str, audit: &AuditRow) -> anyhow::Result<Option<u64>>;
+    /// Inserts or updates a model, with the audit row, in one transaction.
+    async fn save_model(&self, m: &ModelRow, audit: &AuditRow) -> anyhow::Result<()>;
+    /// Deletes a model with the audit row; false when there was none.
+    async fn delete_model(&self, name: &str, audit: &AuditRow) -> anyhow::Result<bool>;
+    /// A stored setting (JSON text), if set.
+    async fn setting(&self, key: &str) -> anyhow::Result<Option<String>>;
+    /// Sets a setting, with the audit row, in one transaction.
+    async fn put_setting(&self, key: &str, value: &str, audit: &AuditRow) -> anyhow::Result<()>;
+    /// Replaces sealed secrets (providers' `secret_enc` by name, local endpoints'
+    /// `headers_enc` by id) and sets the setting `vault` to `vault_state`, with the audit row
+    /// when given, in one transaction: a re-seal under a new key is all or nothing.
+    async fn reseal(
+        &self,
+        providers: &[(String, Option<String>)],
+        endpoints: &[(String, Option<String>)],
+        vault_state: &str,
+        audit: Option<&AuditRow>,
+    ) -> anyhow::Result<()>;
+    /// Every `thompson` posterior.
+    async fn posteriors(&self) -> anyhow::Result<Vec<Posterior>>;
+    /// A reward row and the posterior it updated, in one transaction.
+    async fn record_reward(&self, reward: &RewardRow, posterior: &Posterior) -> anyhow::Result<()>;
+    /// Reward rows, newest first.
+    async fn rewards(&self, limit: i64, offset: i64) -> anyhow::Result<Page<RewardRow>>;
+    /// An audit row for an admin mutation stored elsewhere (API keys).
+    async fn record_audit(&self, audit: &AuditRow) -> anyhow::Result<()>;
+    /// The admin audit, newest first.
+    async fn audit(&self, limit: i64, offset: i64) -> anyhow::Result<Page<AuditRow>>;
     async fn providers(&self) -> anyhow::Result<Vec<ProviderRow>>;
     async fn models(&self) -> anyhow::Result<Vec<ModelRow>>;
     /// Every endpoint of every account: what routing loads.

@@ -1,10 +1,12 @@
 //! One module per area of the API; shared helpers live in `tests/common`.
 
 mod actions;
+mod admin;
 mod auth;
 mod bad_input;
 mod cli;
 mod cli_sources;
+mod consumer;
 mod contract;
 mod conversations;
 mod gateway;
@@ -26,4 +28,5 @@ mod security_outbound;
 mod security_roles;
 mod shutdown;
 mod sources;
+mod vault;
 mod workspaces;

@@ -93,6 +93,14 @@ pub async fn error_message(res: Response, status: u16) -> String {
     body["message"].as_str().expect("message").to_string()
 }
 
+/// The text of an error in the seeds' shape, answered with `status`: its `message`, or its
+/// `error` where that holds the whole text (403, 503).
+pub async fn error_text(res: Response, status: u16) -> String {
+    let body: Value = expect_json(res, status).await;
+    let text = body["message"].as_str().or(body["error"].as_str());
+    text.expect("error text").to_string()
+}
+
 /// The string field `field` of every element of the JSON array `list`, in order.
 pub fn strings_of<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
     list.as_array()

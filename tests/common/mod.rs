@@ -37,6 +37,8 @@ pub struct TestApp {
     setup_token: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     /// The operator's session, made on first use by [`Self::operator`].
     operator: tokio::sync::OnceCell<String>,
+    /// Where the server's log goes, for [`Self::spawn_logging`].
+    log_path: Option<PathBuf>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -55,8 +57,37 @@ impl TestApp {
         app
     }
 
+    /// Starts a server that logs everything down to `debug` into a file [`Self::log_text`]
+    /// reads: for the tests that prove what never reaches the log.
+    pub async fn spawn_logging(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log_path = dir.path().join("cairn.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut env = env.to_vec();
+        env.push(("CAIRN__LOG__LEVEL", "debug"));
+        let mut app = Self::start(&dir.path().join("data"), &env, Stdio::from(log)).await;
+        app.log_path = Some(log_path);
+        app._dir = Some(dir);
+        app
+    }
+
+    /// What the server logged so far ([`Self::spawn_logging`] only).
+    pub fn log_text(&self) -> String {
+        let path = self.log_path.as_ref().expect("started with spawn_logging");
+        std::fs::read_to_string(path).expect("log")
+    }
+
     /// Starts a server on an existing data directory (the caller keeps the directory).
     pub async fn spawn_on(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let stderr = if std::env::var("CAIRN_TEST_LOG").is_ok() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
+        Self::start(data_dir, env, stderr).await
+    }
+
+    async fn start(data_dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Self {
         let mut cmd = Command::new(server_bin());
         cmd.arg("serve")
             .env("CAIRN__SERVER__BIND", "127.0.0.1:0")
@@ -66,11 +97,7 @@ impl TestApp {
                 std::env::var("CAIRN_TEST_LOG").unwrap_or("warn".into()),
             )
             .stdout(Stdio::piped())
-            .stderr(if std::env::var("CAIRN_TEST_LOG").is_ok() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
+            .stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -106,6 +133,7 @@ impl TestApp {
             data_dir: data_dir.to_path_buf(),
             setup_token,
             operator: tokio::sync::OnceCell::new(),
+            log_path: None,
             _dir: None,
         }
     }

@@ -11,8 +11,8 @@ use sqlx::{Row, SqlitePool};
 
 use crate::store::time::{new_id, now};
 use crate::store::{
-    AccountStore, ApiKey, DuplicateEmail, DuplicateWorkspace, LastAdmin, NewAccount, NewApiKey,
-    NewWorkspace, RefreshToken, StoreError, User, Workspace, WorkspacePatch,
+    AccountStore, ApiKey, DuplicateEmail, DuplicateWorkspace, KeyPatch, LastAdmin, NewAccount,
+    NewApiKey, NewWorkspace, RefreshToken, StoreError, User, Workspace, WorkspacePatch,
 };
 
 #[derive(Clone)]
@@ -97,6 +97,7 @@ fn parse_json(text: &str) -> Value {
 
 const KEY_SELECT: &str = "SELECT k.id, k.account_id, k.name, k.prefix, k.metadata, k.scopes, \
      k.rate_limit_per_minute, k.monthly_budget_usd, k.last_used_at, k.created_at, \
+     k.expires_at, k.rotation_days, k.disabled, k.rotated_at, \
      w.id AS w_id, w.account_id AS w_account_id, w.workspace_id AS w_workspace_id, \
      w.name AS w_name, w.status AS w_status, w.metadata AS w_metadata, \
      w.monthly_budget_usd AS w_monthly_budget_usd, w.created_at AS w_created_at, \
@@ -124,6 +125,12 @@ fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<ApiKey> {
         scopes: scopes.map(|text| serde_json::from_str(&text).unwrap_or_default()),
         last_used_at: row.try_get("last_used_at")?,
         created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        rotation_days: row
+            .try_get::<Option<i64>, _>("rotation_days")?
+            .and_then(|d| u32::try_from(d).ok()),
+        enabled: !row.try_get::<bool, _>("disabled")?,
+        rotated_at: row.try_get("rotated_at")?,
     })
 }
 
@@ -436,8 +443,8 @@ impl AccountStore for SqliteAccounts {
         let id = new_id();
         sqlx::query(
             "INSERT INTO api_keys (id, account_id, workspace_id, name, prefix, key_hash, metadata, \
-             rate_limit_per_minute, monthly_budget_usd, scopes, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             rate_limit_per_minute, monthly_budget_usd, scopes, created_at, expires_at, rotation_days) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(&new.account_id)
@@ -450,6 +457,8 @@ impl AccountStore for SqliteAccounts {
         .bind(new.monthly_budget_usd)
         .bind(serde_json::to_string(&new.scopes)?)
         .bind(now())
+        .bind(&new.expires_at)
+        .bind(new.rotation_days.map(i64::from))
         .execute(&self.pool)
         .await?;
         let row = sqlx::query(&format!("{KEY_SELECT} WHERE k.id = ?"))
@@ -474,7 +483,7 @@ impl AccountStore for SqliteAccounts {
             return Ok(Some(k));
         }
         let row = sqlx::query(&format!(
-            "{KEY_SELECT} WHERE k.key_hash = ? AND k.revoked_at IS NULL"
+            "{KEY_SELECT} WHERE k.key_hash = ? AND k.revoked_at IS NULL AND k.disabled = 0"
         ))
         .bind(hash)
         .fetch_optional(&self.pool)
@@ -493,6 +502,70 @@ impl AccountStore for SqliteAccounts {
         .bind(at)
         .bind(id)
         .bind(account_id)
+        .execute(&self.pool)
+        .await?;
+        self.hot.clear();
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn all_keys(&self) -> anyhow::Result<Vec<ApiKey>> {
+        let rows = sqlx::query(&format!(
+            "{KEY_SELECT} WHERE k.revoked_at IS NULL ORDER BY k.created_at, k.id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(key_from_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn key_by_id(&self, id: &str) -> anyhow::Result<Option<ApiKey>> {
+        let row = sqlx::query(&format!(
+            "{KEY_SELECT} WHERE k.id = ? AND k.revoked_at IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| key_from_row(&r)).transpose()?)
+    }
+
+    async fn update_key(&self, id: &str, p: &KeyPatch) -> anyhow::Result<bool> {
+        let scopes = p.scopes.as_ref().map(serde_json::to_string).transpose()?;
+        let done = sqlx::query(
+            "UPDATE api_keys SET name = COALESCE(?, name), scopes = COALESCE(?, scopes), \
+             rotation_days = CASE WHEN ? THEN ? ELSE rotation_days END, \
+             disabled = COALESCE(?, disabled), \
+             monthly_budget_usd = CASE WHEN ? THEN ? ELSE monthly_budget_usd END \
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(&p.name)
+        .bind(scopes)
+        .bind(p.rotation_days.is_some())
+        .bind(p.rotation_days.flatten().map(i64::from))
+        .bind(p.enabled.map(|e| !e))
+        .bind(p.monthly_budget_usd.is_some())
+        .bind(p.monthly_budget_usd.flatten())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        // Authentication caches keys by hash: a change must be seen by the next request.
+        self.hot.clear();
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rotate_key(
+        &self,
+        id: &str,
+        key_hash: &str,
+        prefix: &str,
+        at: &str,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET key_hash = ?, prefix = ?, rotated_at = ? \
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .bind(prefix)
+        .bind(at)
+        .bind(id)
         .execute(&self.pool)
         .await?;
         self.hot.clear();

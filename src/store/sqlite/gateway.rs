@@ -6,7 +6,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::json;
 use crate::store::gateway::{
-    BillingStore, BudgetScope, GatewayWrite, UsageFilter, UsageKey, UsageRow, UsageStore, UsageSums,
+    BillingStore, BudgetScope, GatewayWrite, Page, UsageFilter, UsageKey, UsageRow, UsageStore,
+    UsageSums,
 };
 use crate::store::time::{new_id, now};
 
@@ -47,9 +48,17 @@ fn usage_row(r: &SqliteRow) -> sqlx::Result<UsageRow> {
     })
 }
 
-/// Appends the filter's conditions (all but `before`/`since` are equalities).
-fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, account_id: &'a str, f: &'a UsageFilter) {
-    q.push(" WHERE account_id = ").push_bind(account_id);
+/// Appends the filter's conditions (all but `before`/`since` are equalities); `account_id`
+/// None: every account's rows.
+fn push_filter<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    account_id: Option<&'a str>,
+    f: &'a UsageFilter,
+) {
+    q.push(" WHERE 1 = 1");
+    if let Some(a) = account_id {
+        q.push(" AND account_id = ").push_bind(a);
+    }
     if let Some(w) = &f.workspace_id {
         q.push(" AND workspace_id = ").push_bind(w);
     }
@@ -75,6 +84,8 @@ fn key_column(key: UsageKey) -> &'static str {
         UsageKey::Tier => "tier",
         UsageKey::RequestType => "request_type",
         UsageKey::Day => "substr(created_at, 1, 10)",
+        UsageKey::ServedModel => "served_model",
+        UsageKey::Provider => "provider",
     }
 }
 
@@ -99,7 +110,7 @@ fn usage_sums(r: &SqliteRow, keys: usize) -> sqlx::Result<UsageSums> {
 impl UsageStore for SqliteUsage {
     async fn list(&self, account_id: &str, f: &UsageFilter) -> anyhow::Result<Vec<UsageRow>> {
         let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM gateway_usage");
-        push_filter(&mut q, account_id, f);
+        push_filter(&mut q, Some(account_id), f);
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(f.limit);
         let rows = q.build().fetch_all(&self.pool).await?;
@@ -109,6 +120,43 @@ impl UsageStore for SqliteUsage {
     async fn sums(
         &self,
         account_id: &str,
+        f: &UsageFilter,
+        by: &[UsageKey],
+    ) -> anyhow::Result<Vec<UsageSums>> {
+        self.summed(Some(account_id), f, by).await
+    }
+
+    async fn installation_sums(
+        &self,
+        f: &UsageFilter,
+        by: &[UsageKey],
+    ) -> anyhow::Result<Vec<UsageSums>> {
+        self.summed(None, f, by).await
+    }
+
+    async fn installation_rows(&self, limit: i64, offset: i64) -> anyhow::Result<Page<UsageRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM gateway_usage ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gateway_usage")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Page {
+            items: rows.iter().map(usage_row).collect::<sqlx::Result<_>>()?,
+            total,
+        })
+    }
+}
+
+impl SqliteUsage {
+    /// Rows of one account (or all) matching `f`, summed per distinct value of `by`.
+    async fn summed(
+        &self,
+        account_id: Option<&str>,
         f: &UsageFilter,
         by: &[UsageKey],
     ) -> anyhow::Result<Vec<UsageSums>> {

@@ -1,0 +1,195 @@
+//! `/admin/v1/*` (seed 000 "Admin"): the operator's API. Every route needs the `admin` scope
+//! (an admin's session, or a key an admin gave that scope); `http/scopes.rs` checks it before
+//! the handler runs. The gateway area does the work (`gateway::admin`); mutations record who
+//! did them in the admin audit.
+
+pub mod catalog;
+pub mod events;
+pub mod keys;
+
+use axum::extract::State;
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::gateway::admin::observe::{
+    AdminInfo, AuditView, EngineModels, HealthReport, LogView, RewardView, Stats,
+};
+use crate::gateway::admin::routing::{RoutingConfig, Simulate, Simulation};
+use crate::gateway::admin::{Done, Listed, Paging};
+use crate::gateway::vault::{LockResult, Rotate, Unlock};
+use crate::http::extract::{ApiJson, ApiQuery, Auth};
+use crate::http::openapi::{Authed, BadParams, JsonBody};
+use crate::state::AppState;
+
+/// The authenticated routes of this module.
+pub fn routes(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/admin/v1/info", get(info))
+        .route("/admin/v1/vault/unlock", post(unlock))
+        .route("/admin/v1/vault/lock", post(lock))
+        .route("/admin/v1/vault/rotate", post(rotate))
+        .route(
+            "/admin/v1/providers",
+            post(catalog::save_provider).get(catalog::list_providers),
+        )
+        .route(
+            "/admin/v1/providers/{id}",
+            patch(catalog::patch_provider).delete(catalog::delete_provider),
+        )
+        .route("/admin/v1/providers/{id}/discover", get(catalog::discover))
+        .route(
+            "/admin/v1/models",
+            post(catalog::save_model).get(catalog::list_models),
+        )
+        // Model ids may contain slashes: the rest of the path is the id.
+        .route(
+            "/admin/v1/models/{*id}",
+            patch(catalog::patch_model).delete(catalog::delete_model),
+        )
+        .route("/admin/v1/engine/models", get(engine_models))
+        .route(
+            "/admin/v1/routing-config",
+            get(routing_config).put(put_routing_config),
+        )
+        .route("/admin/v1/routing/simulate", post(simulate))
+        .route("/admin/v1/health", get(health))
+        .route("/admin/v1/stats", get(stats))
+        .route("/admin/v1/logs", get(logs))
+        .route("/admin/v1/audit", get(audit))
+        .route("/admin/v1/events", get(events::events))
+        .route("/admin/v1/rewards", get(rewards))
+        .route("/admin/v1/apikeys", post(keys::create).get(keys::list))
+        .route(
+            "/admin/v1/apikeys/{id}",
+            patch(keys::patch).delete(keys::revoke),
+        )
+        .route("/admin/v1/apikeys/{id}/rotate", post(keys::rotate))
+}
+
+#[utoipa::path(get, path = "/admin/v1/info", tag = "admin", security(("bearer" = [])),
+    responses(Authed, (status = 200, body = AdminInfo)))]
+pub async fn info(State(state): State<AppState>) -> ApiResult<Json<AdminInfo>> {
+    Ok(Json(state.gateway.admin_info().await?))
+}
+
+#[utoipa::path(post, path = "/admin/v1/vault/unlock", tag = "admin", security(("bearer" = [])),
+    request_body = Unlock,
+    responses(Authed, JsonBody, (status = 200, body = Done, description = "Unlocked (the first unlock sets the password); providers whose keys it holds route again"),
+        (status = 403, body = ErrorBody, description = "The password does not open the vault"),
+        (status = 409, body = ErrorBody, description = "vault.mode is keyfile: there is no password")))]
+pub async fn unlock(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(req): ApiJson<Unlock>,
+) -> ApiResult<Json<Done>> {
+    Ok(Json(state.gateway.unlock_vault(&p.actor(), req).await?))
+}
+
+#[utoipa::path(post, path = "/admin/v1/vault/lock", tag = "admin", security(("bearer" = [])),
+    responses(Authed, (status = 200, body = LockResult, description = "Locked: the keys it holds leave memory and their providers stop routing"),
+        (status = 409, body = ErrorBody, description = "vault.mode is keyfile: there is no password")))]
+pub async fn lock(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Json<LockResult>> {
+    Ok(Json(state.gateway.lock_vault(&p.actor()).await?))
+}
+
+#[utoipa::path(post, path = "/admin/v1/vault/rotate", tag = "admin", security(("bearer" = [])),
+    request_body = Rotate,
+    responses(Authed, JsonBody, (status = 200, body = Done, description = "Every secret re-sealed under the new password, in one transaction"),
+        (status = 403, body = ErrorBody, description = "The old password does not open the vault; nothing changed"),
+        (status = 409, body = ErrorBody, description = "vault.mode is keyfile, or the vault has no password yet")))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(req): ApiJson<Rotate>,
+) -> ApiResult<Json<Done>> {
+    Ok(Json(state.gateway.rotate_vault(&p.actor(), req).await?))
+}
+
+#[utoipa::path(get, path = "/admin/v1/engine/models", tag = "admin", security(("bearer" = [])),
+    responses(Authed, (status = 200, body = EngineModels, description = "What routing holds now")))]
+pub async fn engine_models(State(state): State<AppState>) -> Json<EngineModels> {
+    Json(state.gateway.engine_models())
+}
+
+#[utoipa::path(get, path = "/admin/v1/routing-config", tag = "admin", security(("bearer" = [])),
+    responses(Authed, (status = 200, body = RoutingConfig)))]
+pub async fn routing_config(State(state): State<AppState>) -> Json<RoutingConfig> {
+    Json(state.gateway.routing_config())
+}
+
+#[utoipa::path(put, path = "/admin/v1/routing-config", tag = "admin", security(("bearer" = [])),
+    request_body = RoutingConfig,
+    responses(Authed, JsonBody, (status = 200, body = RoutingConfig, description = "In force for the next request")))]
+pub async fn put_routing_config(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(config): ApiJson<RoutingConfig>,
+) -> ApiResult<Json<RoutingConfig>> {
+    Ok(Json(
+        state.gateway.put_routing_config(&p.actor(), config).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/admin/v1/routing/simulate", tag = "admin", security(("bearer" = [])),
+    request_body = Simulate,
+    responses(Authed, JsonBody, (status = 200, body = Simulation, description = "The decision, the eligible models with their scores, and why the others are out")))]
+pub async fn simulate(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(req): ApiJson<Simulate>,
+) -> ApiResult<Json<Simulation>> {
+    Ok(Json(state.gateway.simulate(p.account_id(), req)?))
+}
+
+#[utoipa::path(get, path = "/admin/v1/health", tag = "admin", security(("bearer" = [])),
+    responses(Authed, (status = 200, body = HealthReport)))]
+pub async fn health(State(state): State<AppState>) -> ApiResult<Json<HealthReport>> {
+    Ok(Json(state.gateway.health_report().await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatsParams {
+    /// Only requests at or after this time (RFC 3339).
+    pub since: Option<String>,
+}
+
+#[utoipa::path(get, path = "/admin/v1/stats", tag = "admin", security(("bearer" = [])),
+    params(StatsParams), responses(Authed, BadParams, (status = 200, body = Stats)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<StatsParams>,
+) -> ApiResult<Json<Stats>> {
+    let since = crate::validate::optional_timestamp("since", q.since.as_deref())?;
+    Ok(Json(state.gateway.installation_stats(since).await?))
+}
+
+#[utoipa::path(get, path = "/admin/v1/logs", tag = "admin", security(("bearer" = [])),
+    params(Paging), responses(Authed, BadParams, (status = 200, body = Listed<LogView>, description = "Every account's requests, newest first")))]
+pub async fn logs(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<Paging>,
+) -> ApiResult<Json<Listed<LogView>>> {
+    Ok(Json(state.gateway.request_logs(&q).await?))
+}
+
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "admin", security(("bearer" = [])),
+    params(Paging), responses(Authed, BadParams, (status = 200, body = Listed<AuditView>, description = "Admin mutations, newest first")))]
+pub async fn audit(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<Paging>,
+) -> ApiResult<Json<Listed<AuditView>>> {
+    Ok(Json(state.gateway.admin_audit(&q).await?))
+}
+
+#[utoipa::path(get, path = "/admin/v1/rewards", tag = "admin", security(("bearer" = [])),
+    params(Paging), responses(Authed, BadParams, (status = 200, body = Listed<RewardView>, description = "thompson rewards, newest first, each with the probability its model had")))]
+pub async fn rewards(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<Paging>,
+) -> ApiResult<Json<Listed<RewardView>>> {
+    Ok(Json(state.gateway.admin_rewards(&q).await?))
+}
