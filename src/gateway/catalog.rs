@@ -104,8 +104,8 @@ pub fn api_base(url: &str) -> String {
 }
 
 /// Writes the config file's providers and models as the `config` rows. Their keys and
-/// headers stay in the file (read at each catalog load, [`key_of`]): the database never holds a
-/// copy, so a locked vault does not hold them either.
+/// headers stay with the config (loaded at start, read by every catalog load: [`key_of`]): the
+/// database never holds a copy, so a locked vault does not hold them either.
 pub async fn seed(store: &dyn CatalogStore, config: &Config) -> anyhow::Result<()> {
     let mut providers = Vec::new();
     for p in &config.providers {
@@ -181,15 +181,8 @@ pub async fn load(
     filed: &Config,
 ) -> anyhow::Result<Catalog> {
     let (mut disabled, mut locked) = (Vec::new(), Vec::new());
-    let mut providers = load_providers(
-        store,
-        sealed,
-        &clients.operator,
-        filed,
-        &mut disabled,
-        &mut locked,
-    )
-    .await?;
+    let mut providers =
+        load_providers(store, sealed, clients, filed, &mut disabled, &mut locked).await?;
     let mut capabilities = HashMap::new();
     let mut models: Vec<ModelEntry> = store
         .models()
@@ -240,7 +233,7 @@ pub async fn load(
 async fn load_providers(
     store: &dyn CatalogStore,
     sealed: &SecretBox,
-    outbound: &Outbound,
+    clients: &Clients,
     filed: &Config,
     disabled: &mut Vec<String>,
     locked: &mut Vec<String>,
@@ -265,6 +258,12 @@ async fn load_providers(
         if !p.enabled {
             disabled.push(p.name.clone());
         }
+        // The file's providers reach what the operator wrote; the admin API's, the networks.
+        let outbound = if p.source == "config" {
+            &clients.operator
+        } else {
+            &clients.networks
+        };
         out.insert(
             p.name.clone(),
             ProviderEntry {

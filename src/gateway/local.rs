@@ -240,6 +240,17 @@ impl Gateway {
     /// its check was in flight (404 then).
     async fn save(&self, e: &LocalEndpoint, existing: bool) -> ApiResult<()> {
         let _turn = self.catalog_writes.lock().await;
+        // The headers were sealed before the check; a vault rotation or lock since then must
+        // not leave a value no key opens (it would wedge every later re-seal).
+        if let Some(headers) = &e.headers_enc {
+            self.unseal(headers).map_err(|err| match err {
+                ApiError::Internal(_) => ApiError::Conflict(
+                    "headers: the vault's key changed while the endpoint was being saved; send the request again"
+                        .into(),
+                ),
+                other => other,
+            })?;
+        }
         if existing && self.store.endpoint(&e.account_id, &e.id).await?.is_none() {
             return Err(ApiError::NotFound("Local endpoint"));
         }

@@ -7,7 +7,7 @@
 //! file, rotation, the switch back to the key file) rewrites every secret and that setting in
 //! one transaction: a wrong password or a failure changes nothing. While the vault is locked
 //! the catalog holds no provider key it seals, so those providers do not route. (The config
-//! file's keys are not in the vault: they stay in the file, which is read at each load.)
+//! file's keys are not in the vault: they stay with the config the server started with.)
 
 use std::sync::Arc;
 use std::time::Duration;

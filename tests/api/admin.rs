@@ -63,6 +63,15 @@ async fn with_provider(app: &TestApp) -> (String, String) {
     (admin, key)
 }
 
+/// The base URL the provider `mock` was saved with.
+async fn provider_base(app: &TestApp, admin: &str) -> String {
+    let providers = app.get_json("/admin/v1/providers", admin).await;
+    providers["items"][0]["base_url"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 async fn add_model(app: &TestApp, admin: &str, body: Value) -> Value {
     app.post_expect("/admin/v1/models", admin, body, 200).await
 }
@@ -122,6 +131,23 @@ async fn models_added_patched_and_deleted_over_the_api_route_at_once() {
     assert_eq!(served(&app, &key, "house").await.0, 503);
     app.patch("/admin/v1/providers/mock", &admin, json!({"enabled": true}))
         .await;
+
+    // Saving the provider again without a key keeps the key it has.
+    let again = json!({"id": "mock", "type": "openai_compatible", "base_url": provider_base(&app, &admin).await, "timeout_secs": 30});
+    let saved = app
+        .post_expect("/admin/v1/providers", &admin, again, 200)
+        .await;
+    assert_eq!(
+        (
+            saved["cred_store"].as_str(),
+            saved["provider"]["api_key_set"].as_bool()
+        ),
+        (Some("vault"), Some(true))
+    );
+    assert_eq!(
+        served(&app, &key, "house").await,
+        (200, "org/model-a".into())
+    );
 
     let listed = app.get_json("/admin/v1/models?limit=10", &admin).await;
     assert_eq!(listed["total"], 1);
@@ -553,16 +579,47 @@ async fn rows_of_the_config_file_are_patched_not_deleted_and_the_patch_survives_
         .patch("/admin/v1/models/filed-model", &admin, json!({"weight": 8}))
         .await;
     assert_eq!(json_of(res).await["model"]["source"], "admin");
+    // The file's key only goes to the file's URL.
+    let moved = json!({"base_url": "http://127.0.0.1:9/v1"});
+    let res = app.patch("/admin/v1/providers/filed", &admin, moved).await;
+    assert!(error_message(res, 409).await.contains("config file's key"));
+    // An admin's model on the filed provider, which the next file no longer has.
+    let extra = json!({"id": "extra", "provider_id": "filed", "upstream": "ok-b"});
+    add_model(&app, &admin, extra).await;
 
     app.signal("TERM");
     app.wait_exit(std::time::Duration::from_secs(10));
-    let app = TestApp::spawn_on(data.path(), &env).await;
+    let mut app = TestApp::spawn_on(data.path(), &env).await;
     let admin = app.login("operator@example.com").await;
     let listed = app.get_json("/admin/v1/models", &admin).await;
-    assert_eq!(listed["items"][0]["weight"], 8, "{listed}");
+    let weight = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "filed-model");
+    assert_eq!(weight.unwrap()["weight"], 8, "{listed}");
     let providers = app.get_json("/admin/v1/providers", &admin).await;
     assert_eq!(providers["items"][0]["source"], "config");
     assert_eq!(providers["items"][0]["api_key_set"], true);
+
+    // The file drops the provider: the admin's model stays, its provider the admin's, keyless.
+    app.signal("TERM");
+    app.wait_exit(std::time::Duration::from_secs(10));
+    std::fs::write(&cfg, "").unwrap();
+    let app = TestApp::spawn_on(data.path(), &env).await;
+    let admin = app.login("operator@example.com").await;
+    let listed = app.get_json("/admin/v1/models", &admin).await;
+    let ids = strings_of(&listed["items"], "id");
+    assert!(
+        ids.contains(&"extra") && ids.contains(&"filed-model"),
+        "{listed}"
+    );
+    let providers = app.get_json("/admin/v1/providers", &admin).await;
+    let filed = &providers["items"][0];
+    assert_eq!(
+        (filed["source"].as_str(), filed["cred_store"].as_str()),
+        (Some("admin"), Some("none"))
+    );
 }
 
 #[tokio::test]

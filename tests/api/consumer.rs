@@ -222,6 +222,12 @@ async fn v1_plan_revises_until_the_review_is_satisfied_or_the_budget_runs_out() 
     assert!(error_message(res, 400)
         .await
         .starts_with("orchestration.iterations:"));
+    let mut streaming = plan("critic-picky", 1, json!({}));
+    streaming["request"]["parameters"] = json!({"stream": true});
+    let res = app.post("/v1/plan", &key, streaming).await;
+    assert!(error_message(res, 400)
+        .await
+        .starts_with("request.parameters.stream:"));
     let mut wrong = plan("critic-picky", 1, json!({}));
     wrong["orchestration"]["mode"] = json!("consensus");
     let res = app.post("/v1/plan", &key, wrong).await;

@@ -277,5 +277,6 @@ fn start_and_stop(data: &std::path::Path, env: &[(&str, &str)]) -> (bool, String
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = child.kill();
+    let _ = child.wait();
     (true, String::new())
 }

@@ -5,8 +5,8 @@
 //! the catalog is reloaded before answering (in turn with other catalog writes), so the next
 //! request routes by it. Views never carry a secret: an audit row's before/after are views, so
 //! secrets are masked there by construction. Rows the config file seeds (`source = config`)
-//! become the admin's when patched (the file no longer overwrites them) and are not deleted
-//! over the API: the file would bring them back at the next start.
+//! become the admin's when patched (the file no longer overwrites them); unpatched ones are
+//! not deleted over the API (409: the file would bring them back at the next start).
 
 pub mod models;
 pub mod observe;

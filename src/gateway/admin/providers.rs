@@ -1,5 +1,7 @@
-//! `/admin/v1/providers`: the upstreams models are served by. A provider's key lives where
-//! its `cred_store` says: `vault` (sealed in the database), `env` (the named environment
+//! `/admin/v1/providers`: the upstreams models are served by. Providers saved here are called
+//! with the reach of admin-saved local endpoints (public addresses and the operator's
+//! networks), not the config file's wider one. A provider's key lives where its `cred_store`
+//! says (`config`: the file's own, sent only to the file's URL): `vault` (sealed in the database), `env` (the named environment
 //! variable, read at each catalog load; Cairn's own `CAIRN_*` variables are refused, so an
 //! admin key cannot send the server's settings to an upstream it chose) or `none`.
 
@@ -201,7 +203,20 @@ impl Draft {
     }
 }
 
-/// The provider's sealed extra headers (from the config file), kept across key changes.
+/// The config file's key only goes where the file sends it: a filed provider moved to another
+/// URL or type must bring a credential of its own (409 otherwise).
+fn keeps_filed_key(before: &ProviderRow, row: &ProviderRow) -> ApiResult<()> {
+    if row.cred_store == "config" && (row.base_url != before.base_url || row.kind != before.kind) {
+        return Err(ApiError::Conflict(
+            "base_url: the config file's key is only sent to the config file's URL and type; \
+             send an api_key (or cred_store env or none) with a new base_url or type"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The provider's sealed extra headers, kept across key changes.
 fn headers_of(gateway: &Gateway, r: &ProviderRow) -> ApiResult<serde_json::Value> {
     let Some(sealed) = &r.secret_enc else {
         return Ok(json!({}));
@@ -238,12 +253,14 @@ impl Gateway {
             .ok_or(ApiError::NotFound("Provider"))
     }
 
-    /// 400 for a base URL Cairn never calls (link-local, metadata); one that does not resolve
-    /// passes, as the first request will say.
+    /// 400 for a base URL Cairn never calls (link-local, metadata) or an internal address
+    /// outside the operator's networks (`gateway.local_endpoint_networks`: the reach of
+    /// everything saved over the API); one that does not resolve passes, as the first request
+    /// will say.
     async fn vet_base_url(&self, url: &str) -> ApiResult<()> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| ApiError::bad_request(format!("base_url: not a URL ({e})")))?;
-        match self.clients.operator.vet(&parsed).await {
+        match self.clients.networks.vet(&parsed).await {
             Err(OutboundError::Refused(why) | OutboundError::BadUrl(why)) => {
                 Err(ApiError::bad_request(format!("base_url: {why}")))
             }
@@ -281,12 +298,6 @@ impl Gateway {
                 })?,
         };
         self.vet_base_url(&base_url).await?;
-        let cred_store = match req.cred_store.as_deref() {
-            Some(c) => check_cred_store(c)?,
-            None if req.api_key_env.is_some() => "env".into(),
-            None if req.api_key.is_some() => "vault".into(),
-            None => "none".into(),
-        };
         let _turn = self.catalog_writes.lock().await;
         let before = self
             .store
@@ -294,6 +305,19 @@ impl Gateway {
             .await?
             .into_iter()
             .find(|p| p.name == id);
+        let cred_store = match req.cred_store.as_deref() {
+            Some(c) => check_cred_store(c)?,
+            None if req.api_key_env.is_some() => "env".into(),
+            None if req.api_key.is_some() => "vault".into(),
+            // An update that sends no credential keeps where the key lives.
+            None => before
+                .as_ref()
+                .map_or_else(|| "none".into(), |b| b.cred_store.clone()),
+        };
+        let api_key_env = match req.api_key_env.as_deref() {
+            Some(v) => Some(check_env_name(v)?),
+            None => before.as_ref().and_then(|b| b.api_key_env.clone()),
+        };
         let draft = Draft {
             row: ProviderRow {
                 name: id.clone(),
@@ -310,11 +334,14 @@ impl Gateway {
                 source: "admin".into(),
                 enabled: req.enabled.unwrap_or(true),
                 cred_store,
-                api_key_env: req.api_key_env.as_deref().map(check_env_name).transpose()?,
+                api_key_env,
             },
             new_key: req.api_key,
         };
         let row = draft.settle(self)?;
+        if let Some(b) = &before {
+            keeps_filed_key(b, &row)?;
+        }
         self.write_provider(actor, before, row).await
     }
 
@@ -358,6 +385,7 @@ impl Gateway {
             new_key: patch.api_key,
         }
         .settle(self)?;
+        keeps_filed_key(&before, &row)?;
         self.write_provider(actor, Some(before), row).await
     }
 

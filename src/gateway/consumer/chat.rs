@@ -154,13 +154,6 @@ impl Gateway {
         };
         let routing = policy.over(self.routing_config().policy())?;
         let params = env.request.parameters.clone().unwrap_or_default();
-        for reserved in ["model", "messages", "stream"] {
-            if params.contains_key(reserved) {
-                return Err(ApiError::bad_request(format!(
-                    "request.parameters.{reserved}: set by the envelope, not a parameter"
-                )));
-            }
-        }
         let max_tokens = format.and_then(|f| f.max_tokens).filter(|m| *m > 0);
         let strip = format.and_then(|f| f.strip_think).unwrap_or(false);
         let mut messages = env.request.messages.clone();

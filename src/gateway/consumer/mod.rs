@@ -123,6 +123,15 @@ pub fn json_in(text: &str) -> Result<Value, String> {
 impl Gateway {
     /// One routed, non-streaming call as `caller`.
     pub(crate) async fn answer_once(&self, caller: &Caller, call: Call<'_>) -> ApiResult<Answer> {
+        // These answer whole: a parameter may not ask for a stream or replace the routed
+        // model or the messages.
+        for reserved in ["model", "messages", "stream", "stream_options"] {
+            if call.params.contains_key(reserved) {
+                return Err(ApiError::bad_request(format!(
+                    "request.parameters.{reserved}: set by the endpoint, not a parameter"
+                )));
+            }
+        }
         let mut body = call.params.clone();
         body.insert("model".into(), json!(call.model));
         body.insert("messages".into(), Value::Array(call.messages));

@@ -2,7 +2,9 @@
 //! Each event has an `id`; a client that reconnects with `Last-Event-ID` gets what it missed
 //! first (`events::EventHub` keeps the last 1,000). A comment line every 15 s keeps idle
 //! connections (and the proxies between) open; a client too slow for the stream is told how
-//! many events it lost and goes on with the next.
+//! many events it lost and goes on with the next. The credential is checked again every 15 s:
+//! a key revoked, disabled, expired or stripped of `admin` (or a user no longer admin) ends
+//! the stream.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -13,10 +15,14 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::stream::{self, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::accounts::roles::Scope;
+use crate::accounts::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
+use crate::http::extract::Auth;
 use crate::http::openapi::Authed;
 use crate::state::AppState;
+use crate::store::time::now;
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -46,21 +52,50 @@ fn last_event_id(headers: &HeaderMap) -> ApiResult<Option<u64>> {
         (status = 400, body = crate::error::ErrorBody, description = "Last-Event-ID is not an event id")))]
 pub async fn events(
     State(state): State<AppState>,
+    Auth(p): Auth,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let sub = state.gateway.events.subscribe(last_event_id(&headers)?);
     let missed = stream::iter(sub.missed.into_iter().map(|e| Ok(sse(&e))));
     let live = stream::unfold(sub.live, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) => return Some((Ok(sse(&e)), rx)),
-                Err(RecvError::Lagged(n)) => {
-                    let note = SseEvent::default().comment(format!("lagged: {n} events dropped"));
-                    return Some((Ok(note), rx));
-                }
-                Err(RecvError::Closed) => return None,
+        match rx.recv().await {
+            Ok(e) => Some((Ok(sse(&e)), rx)),
+            Err(RecvError::Lagged(n)) => {
+                let note = SseEvent::default().comment(format!("lagged: {n} events dropped"));
+                Some((Ok(note), rx))
             }
+            Err(RecvError::Closed) => None,
         }
     });
-    Ok(Sse::new(missed.chain(live)).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+    let revoked = async move {
+        loop {
+            tokio::time::sleep(HEARTBEAT).await;
+            if !still_admin(&state, &p).await {
+                return;
+            }
+        }
+    };
+    let stream = missed.chain(live).take_until(revoked);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+}
+
+/// Whether the credential that opened the stream would still be let in (a store error: no).
+async fn still_admin(state: &AppState, p: &Principal) -> bool {
+    match p {
+        Principal::ApiKey { key_id, .. } => match state.accounts.key_by_id(key_id).await {
+            Ok(Some(k)) => {
+                let expired = k
+                    .expires_at
+                    .as_deref()
+                    .is_some_and(|at| at <= now().as_str());
+                let scopes = crate::accounts::keys::key_scopes(k.scopes.as_ref());
+                k.enabled && !expired && scopes.has(Scope::Admin)
+            }
+            _ => false,
+        },
+        Principal::Session { user_id, .. } => match state.accounts.user_by_id(user_id).await {
+            Ok(Some(u)) => u.role == "admin",
+            _ => false,
+        },
+    }
 }

@@ -32,11 +32,13 @@ impl SqliteAccounts {
 
 /// API keys and workspaces are read on every request and change rarely: they are kept for a
 /// few seconds, and any change made through this store drops them at once. The few seconds
-/// bound how long a change made by another process (the CLI) takes to be seen.
+/// bound how long a change made by another process (the CLI) takes to be seen. A read that
+/// raced a change (it began before the drop) is not kept: the generation tells.
 #[derive(Default)]
 struct HotRows {
     keys: Mutex<HashMap<String, (Instant, ApiKey)>>,
     workspaces: Mutex<HashMap<(String, String), (Instant, Workspace)>>,
+    generation: std::sync::atomic::AtomicU64,
 }
 
 const HOT_FOR: Duration = Duration::from_secs(5);
@@ -63,7 +65,26 @@ fn hot_put<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, (Instant, V)>>, ke
 }
 
 impl HotRows {
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Keeps `value` unless a change dropped the rows since the read began (`read_at`).
+    fn put<K: std::hash::Hash + Eq, V>(
+        &self,
+        map: &Mutex<HashMap<K, (Instant, V)>>,
+        read_at: u64,
+        key: K,
+        value: V,
+    ) {
+        if self.generation() == read_at {
+            hot_put(map, key, value);
+        }
+    }
+
     fn clear(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.keys.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.workspaces
             .lock()
@@ -363,6 +384,7 @@ impl AccountStore for SqliteAccounts {
         if let Some(ws) = hot_get(&self.hot.workspaces, &key) {
             return Ok(Some(ws));
         }
+        let read_at = self.hot.generation();
         let row = sqlx::query(&format!(
             "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE account_id = ? AND workspace_id = ?"
         ))
@@ -372,7 +394,7 @@ impl AccountStore for SqliteAccounts {
         .await?;
         let ws = row.map(|r| workspace_from_row(&r, "")).transpose()?;
         if let Some(w) = &ws {
-            hot_put(&self.hot.workspaces, key, w.clone());
+            self.hot.put(&self.hot.workspaces, read_at, key, w.clone());
         }
         Ok(ws)
     }
@@ -482,6 +504,7 @@ impl AccountStore for SqliteAccounts {
         if let Some(k) = hot_get(&self.hot.keys, &hash.to_string()) {
             return Ok(Some(k));
         }
+        let read_at = self.hot.generation();
         let row = sqlx::query(&format!(
             "{KEY_SELECT} WHERE k.key_hash = ? AND k.revoked_at IS NULL AND k.disabled = 0"
         ))
@@ -490,7 +513,8 @@ impl AccountStore for SqliteAccounts {
         .await?;
         let key = row.map(|r| key_from_row(&r)).transpose()?;
         if let Some(k) = &key {
-            hot_put(&self.hot.keys, hash.to_string(), k.clone());
+            self.hot
+                .put(&self.hot.keys, read_at, hash.to_string(), k.clone());
         }
         Ok(key)
     }

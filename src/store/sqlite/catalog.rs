@@ -206,11 +206,22 @@ impl CatalogStore for SqliteCatalog {
         .bind(names(models.iter().map(|m| &m.name).collect()))
         .execute(&mut *tx)
         .await?;
+        let filed = names(providers.iter().map(|p| &p.name).collect());
+        // A provider gone from the file that still serves an admin's models stays, as the
+        // admin's, without a key (a delete would cascade to those models).
+        sqlx::query(
+            "UPDATE gateway_providers SET source = 'admin', cred_store = 'none' \
+             WHERE source = 'config' AND name NOT IN (SELECT value FROM json_each(?)) \
+             AND name IN (SELECT provider FROM gateway_models WHERE source <> 'config')",
+        )
+        .bind(&filed)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "DELETE FROM gateway_providers WHERE source = 'config' \
              AND name NOT IN (SELECT value FROM json_each(?))",
         )
-        .bind(names(providers.iter().map(|p| &p.name).collect()))
+        .bind(&filed)
         .execute(&mut *tx)
         .await?;
         for p in providers {
