@@ -59,7 +59,7 @@ use crate::http::{
         admin::catalog::save_model, admin::catalog::list_models, admin::catalog::patch_model,
         admin::catalog::delete_model, admin::engine_models, admin::routing_config,
         admin::put_routing_config, admin::simulate, admin::health, admin::stats, admin::logs,
-        admin::audit, admin::rewards, admin::events::events, admin::keys::create, admin::keys::list, admin::keys::rotate,
+        admin::audit, admin::rewards, admin::workflows, admin::workflow, admin::workflow_history, admin::events::events, admin::keys::create, admin::keys::list, admin::keys::rotate,
         admin::keys::patch, admin::keys::revoke,
     ),
     components(schemas(ErrorBody, OpenAiErrorBody, PaymentFigures)),

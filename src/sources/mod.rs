@@ -9,6 +9,7 @@ mod pipeline;
 mod search;
 mod service;
 pub mod worker;
+pub mod workflows;
 
 pub use pipeline::Pending;
 pub use service::{Ingested, Sources, SourcesSettings, CHUNK_ITEM};

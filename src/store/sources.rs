@@ -131,6 +131,16 @@ pub trait SourceStore: Send + Sync {
         filter: &SourceFilter,
     ) -> anyhow::Result<Vec<SourceRow>>;
     async fn documents_of(&self, source_id: &str) -> anyhow::Result<Vec<DocumentRow>>;
+    /// Every workspace's sources (the ingest jobs), newest first, optionally of some statuses:
+    /// `limit` from `offset`, and how many match.
+    async fn all_sources(
+        &self,
+        statuses: &[&str],
+        limit: i64,
+        offset: i64,
+    ) -> anyhow::Result<(Vec<SourceRow>, i64)>;
+    /// A source of any workspace.
+    async fn source_any(&self, id: &str) -> anyhow::Result<Option<SourceRow>>;
     async fn document(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<DocumentRow>>;
     async fn document_chunks(&self, document_id: &str) -> anyhow::Result<Vec<ChunkRow>>;
     /// Active chunks among `ids` in one workspace; ids of inactive documents are skipped.

@@ -867,3 +867,54 @@ async fn thompson_routing_logs_each_reward_with_its_probability_and_learns_from_
     assert!(steady["probability"].as_f64().is_some());
     assert_eq!(sim["decision"]["method"], "thompson");
 }
+
+#[tokio::test]
+async fn ingest_jobs_of_every_workspace_are_listed_as_workflows_with_their_history() {
+    let app = TestApp::spawn().await;
+    let admin = app.operator().await.to_string();
+    let member = app.register("writer@example.com").await;
+    let mine = app
+        .create_source(
+            &admin,
+            json!({"text": "Hoatzin chicks have wing claws.", "title": "Hoatzin"}),
+        )
+        .await;
+    app.create_source(&member, json!({"text": "Axolotls regrow limbs."}))
+        .await;
+
+    let all = app.get_json("/admin/v1/workflows", &admin).await;
+    assert_eq!(all["total"], 2, "{all}");
+    assert!(strings_of(&all["items"], "status")
+        .iter()
+        .all(|s| *s == "COMPLETED"));
+    let running = app
+        .get_json("/admin/v1/workflows?status=RUNNING", &admin)
+        .await;
+    assert_eq!(running["total"], 0);
+    let res = app.get("/admin/v1/workflows?status=PAUSED", &admin).await;
+    assert!(error_message(res, 400).await.starts_with("status:"));
+
+    let one = app
+        .get_json(&format!("/admin/v1/workflows/{}", mine.id), &admin)
+        .await;
+    assert_eq!(
+        (one["workflow_type"].as_str(), one["title"].as_str()),
+        (Some("ingest"), Some("Hoatzin"))
+    );
+    assert!(one["close_time"].is_string());
+    let history = app
+        .get_json(&format!("/admin/v1/workflows/{}/history", mine.id), &admin)
+        .await;
+    let kinds = strings_of(&history["events"], "event_type");
+    assert_eq!(
+        kinds,
+        [
+            "WorkflowExecutionStarted",
+            "DocumentIndexed",
+            "WorkflowExecutionCompleted"
+        ]
+    );
+    let res = app.get("/admin/v1/workflows/nope/history", &admin).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(app.get("/admin/v1/workflows", &member).await.status(), 403);
+}

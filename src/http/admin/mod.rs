@@ -20,8 +20,9 @@ use crate::gateway::admin::observe::{
 use crate::gateway::admin::routing::{RoutingConfig, Simulate, Simulation};
 use crate::gateway::admin::{Done, Listed, Paging};
 use crate::gateway::vault::{LockResult, Rotate, Unlock};
-use crate::http::extract::{ApiJson, ApiQuery, Auth};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::http::openapi::{Authed, BadParams, JsonBody};
+use crate::sources::workflows::{Workflow, WorkflowHistory, WorkflowList};
 use crate::state::AppState;
 
 /// The authenticated routes of this module.
@@ -61,6 +62,9 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
         .route("/admin/v1/audit", get(audit))
         .route("/admin/v1/events", get(events::events))
         .route("/admin/v1/rewards", get(rewards))
+        .route("/admin/v1/workflows", get(workflows))
+        .route("/admin/v1/workflows/{id}", get(workflow))
+        .route("/admin/v1/workflows/{id}/history", get(workflow_history))
         .route("/admin/v1/apikeys", post(keys::create).get(keys::list))
         .route(
             "/admin/v1/apikeys/{id}",
@@ -192,4 +196,51 @@ pub async fn rewards(
     ApiQuery(q): ApiQuery<Paging>,
 ) -> ApiResult<Json<Listed<RewardView>>> {
     Ok(Json(state.gateway.admin_rewards(&q).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowParams {
+    /// 1-1000, default 50.
+    pub limit: Option<i64>,
+    /// Rows to skip, default 0.
+    pub offset: Option<i64>,
+    /// RUNNING, COMPLETED or FAILED.
+    pub status: Option<String>,
+}
+
+#[utoipa::path(get, path = "/admin/v1/workflows", tag = "admin", security(("bearer" = [])),
+    params(WorkflowParams), responses(Authed, BadParams, (status = 200, body = WorkflowList, description = "Every workspace's ingest jobs in the seed's workflow shape, newest first")))]
+pub async fn workflows(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<WorkflowParams>,
+) -> ApiResult<Json<WorkflowList>> {
+    let limit = crate::validate::limit(q.limit, 50, 1000)?;
+    let offset = crate::validate::range("offset", q.offset.unwrap_or(0), 0, i64::MAX)?;
+    Ok(Json(
+        state
+            .sources
+            .workflows(q.status.as_deref(), limit, offset)
+            .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/admin/v1/workflows/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The workflow's id (the source's)")),
+    responses(Authed, BadParams, (status = 200, body = Workflow), (status = 404, body = ErrorBody, description = "No such workflow")))]
+pub async fn workflow(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Workflow>> {
+    Ok(Json(state.sources.workflow(&id).await?))
+}
+
+#[utoipa::path(get, path = "/admin/v1/workflows/{id}/history", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The workflow's id (the source's)")),
+    responses(Authed, BadParams, (status = 200, body = WorkflowHistory), (status = 404, body = ErrorBody, description = "No such workflow")))]
+pub async fn workflow_history(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<WorkflowHistory>> {
+    Ok(Json(state.sources.workflow_history(&id).await?))
 }

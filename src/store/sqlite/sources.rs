@@ -207,6 +207,42 @@ impl SourceStore for SqliteSources {
         Ok(rows.iter().map(source_row).collect::<sqlx::Result<_>>()?)
     }
 
+    async fn all_sources(
+        &self,
+        statuses: &[&str],
+        limit: i64,
+        offset: i64,
+    ) -> anyhow::Result<(Vec<SourceRow>, i64)> {
+        let list = serde_json::to_string(statuses)?;
+        // An empty list means every status.
+        let filter = "(json_array_length(?) = 0 OR status IN (SELECT value FROM json_each(?)))";
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM sources WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        ))
+        .bind(&list)
+        .bind(&list)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM sources WHERE {filter}"))
+                .bind(&list)
+                .bind(&list)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = rows.iter().map(source_row).collect::<sqlx::Result<_>>()?;
+        Ok((rows, total))
+    }
+
+    async fn source_any(&self, id: &str) -> anyhow::Result<Option<SourceRow>> {
+        let row = sqlx::query("SELECT * FROM sources WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| source_row(&r)).transpose()?)
+    }
+
     async fn documents_of(&self, source_id: &str) -> anyhow::Result<Vec<DocumentRow>> {
         let rows = sqlx::query("SELECT * FROM documents WHERE source_id = ? ORDER BY version")
             .bind(source_id)
