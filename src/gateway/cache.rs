@@ -71,6 +71,19 @@ impl<V: Clone> ResponseCache<V> {
         (workspace_id.to_string(), hex::encode(digest))
     }
 
+    /// Answers held now (expired ones included until they are swept).
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     pub fn get(&self, key: &(String, String)) -> Option<V> {
         if self.ttl.is_zero() {
             return None;

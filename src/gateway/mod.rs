@@ -20,6 +20,7 @@ pub mod health;
 pub mod ledger;
 pub mod local;
 pub mod providers;
+pub mod proxy_stats;
 pub mod request;
 pub mod route;
 pub mod sealed;
@@ -129,6 +130,8 @@ pub struct Gateway {
     pub events: Arc<crate::events::EventHub>,
     /// The `thompson` mode's posteriors and reward log.
     bandit: bandit::Bandit,
+    /// When this process opened the gateway: where seed 001's "session" starts.
+    started_at: String,
 }
 
 /// What the gateway is built from.
@@ -203,6 +206,7 @@ impl Gateway {
         let routing = Self::load_routing(parts.catalog.as_ref()).await?;
         let bandit = bandit::Bandit::open(parts.catalog.clone()).await?;
         Ok(Self {
+            started_at: now(),
             bandit,
             routing: RwLock::new(routing),
             catalog: RwLock::new(Arc::new(catalog)),

@@ -23,6 +23,7 @@ pub mod mcp;
 pub mod memory;
 pub mod middleware;
 pub mod openapi;
+pub mod proxy_stats;
 pub mod scopes;
 pub mod sources;
 pub mod usage;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(embeddings::routes(&state))
         .merge(local_endpoints::routes(&state))
         .merge(admin::routes(&state))
+        .merge(proxy_stats::routes(&state))
         // MCP (Streamable HTTP): the same credential check, rate limit and scopes per tool.
         .route_service("/mcp", mcp::service(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(

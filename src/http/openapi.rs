@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 use crate::http::{
     actions, admin, auth, billing, chat, consumer, embeddings, harness, health, keys,
-    local_endpoints, memory, scopes, sources, usage, users, workspaces,
+    local_endpoints, memory, proxy_stats, scopes, sources, usage, users, workspaces,
 };
 
 #[derive(OpenApi)]
@@ -36,7 +36,9 @@ use crate::http::{
         sources::create, sources::list, sources::get, sources::delete, sources::reindex,
         sources::document, sources::chunks, sources::search,
         embeddings::embeddings,
-        chat::completions, chat::models, consumer::chat, consumer::plan, chat::pricing, usage::usage, billing::balance,
+        chat::completions, chat::models, consumer::chat, consumer::plan,
+        proxy_stats::stats, proxy_stats::last, proxy_stats::session, proxy_stats::cache_stats,
+        proxy_stats::recent, proxy_stats::ingest, proxy_stats::ingest_batch, chat::pricing, usage::usage, billing::balance,
         billing::add_credit, billing::checkout, usage::breakdown, usage::stats,
         local_endpoints::register, local_endpoints::list, local_endpoints::get,
         local_endpoints::update, local_endpoints::delete, local_endpoints::recheck,

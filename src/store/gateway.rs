@@ -108,6 +108,10 @@ pub struct UsageSums {
     pub requests: u64,
     /// Input plus output tokens.
     pub tokens: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// What the `max` route would have cost.
+    pub baseline_usd: f64,
     pub charged_usd: f64,
     pub actual_cost_usd: f64,
     /// The sum of `latency_ms` over the rows that have one, and how many do.

@@ -918,3 +918,64 @@ async fn ingest_jobs_of_every_workspace_are_listed_as_workflows_with_their_histo
     assert_eq!(res.status(), 404);
     assert_eq!(app.get("/admin/v1/workflows", &member).await.status(), 403);
 }
+
+#[tokio::test]
+async fn the_stats_surface_counts_requests_cache_hits_and_ingested_telemetry() {
+    let app = TestApp::spawn().await;
+    let (_, key) = with_provider(&app).await;
+    let admin = app.operator().await.to_string();
+    add_model(
+        &app,
+        &admin,
+        json!({"id": "steady", "provider_id": "mock", "upstream": "ok-a",
+        "input_per_1k": 0.001, "output_per_1k": 0.002}),
+    )
+    .await;
+    let res = app.get("/stats/last", &key).await;
+    assert_eq!(res.status(), 404, "no request yet");
+    // The same request at temperature 0 twice: the second is a cache hit.
+    let body = json!({"model": "steady", "temperature": 0, "max_tokens": 20,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    for _ in 0..2 {
+        assert_eq!(app.chat(&key, body.clone()).await.0, 200);
+    }
+    let cache = app.get_json("/cache-stats", &key).await;
+    assert_eq!(
+        (cache["hits"].as_u64(), cache["misses"].as_u64()),
+        (Some(1), Some(1)),
+        "{cache}"
+    );
+    assert_eq!(cache["hit_rate"], 0.5);
+    assert!(cache["entries"].as_u64().unwrap() >= 1);
+
+    let record =
+        json!({"model": "claude-haiku-4-5", "tokens": 1500, "cost": 0.002, "agent": "cli"});
+    let res = app.post_expect("/ingest", &key, record.clone(), 200).await;
+    assert_eq!(res["ingested"], 1);
+    let batch = json!([record.clone(), record.clone()]);
+    assert_eq!(
+        app.post_expect("/ingest/batch", &key, batch, 200).await["ingested"],
+        2
+    );
+    // One bad record refuses the whole batch, naming it.
+    let bad = json!([record.clone(), {"model": "m", "tokens": -1, "cost": 0.1}]);
+    let res = app.post("/ingest/batch", &key, bad).await;
+    assert!(error_message(res, 400).await.starts_with("[1].tokens:"));
+
+    let stats = app.get_json("/stats", &key).await;
+    assert_eq!(stats["session"]["requests"], 5, "{stats}");
+    assert_eq!(stats["by_model"]["claude-haiku-4-5"]["tokens"], 4500);
+    assert_eq!(stats["by_model"]["steady"]["requests"], 2);
+    let session = app.get_json("/stats/session", &key).await;
+    assert_eq!(session["tokens_in"].as_i64(), Some(4500 + 2 * 12));
+    let last = app.get_json("/stats/last", &key).await;
+    assert_eq!(last["request_type"], "telemetry");
+    let recent = app.get_json("/recent", &key).await;
+    assert_eq!(recent.as_array().unwrap().len(), 5);
+    // Telemetry counts its cost but is never charged: only the one answered request is.
+    let one_call = 12.0 / 1000.0 * 0.001 + 5.0 / 1000.0 * 0.002;
+    let charged = stats["session"]["charged_usd"].as_f64().unwrap();
+    let cost = stats["session"]["cost_usd"].as_f64().unwrap();
+    assert!((charged - one_call).abs() < 1e-9, "{stats}");
+    assert!((cost - (one_call + 3.0 * 0.002)).abs() < 1e-9, "{stats}");
+}

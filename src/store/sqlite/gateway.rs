@@ -99,6 +99,9 @@ fn usage_sums(r: &SqliteRow, keys: usize) -> sqlx::Result<UsageSums> {
             .collect::<sqlx::Result<_>>()?,
         requests: count("requests")?,
         tokens: r.try_get("tokens")?,
+        input_tokens: r.try_get("input_sum")?,
+        output_tokens: r.try_get("output_sum")?,
+        baseline_usd: r.try_get("baseline_sum")?,
         charged_usd: r.try_get("charged_usd")?,
         actual_cost_usd: r.try_get("actual_cost_usd")?,
         latency_ms: r.try_get("latency_ms")?,
@@ -167,6 +170,8 @@ impl SqliteUsage {
         q.push(
             // TOTAL is SUM that is always REAL (0.0 over no rows).
             "COUNT(*) AS requests, COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens, \
+             COALESCE(SUM(input_tokens), 0) AS input_sum, COALESCE(SUM(output_tokens), 0) AS output_sum, \
+             TOTAL(baseline_usd) AS baseline_sum, \
              TOTAL(charged_usd) AS charged_usd, TOTAL(actual_cost_usd) AS actual_cost_usd, \
              TOTAL(latency_ms) AS latency_ms, COUNT(latency_ms) AS timed FROM gateway_usage",
         );
