@@ -57,3 +57,19 @@ CREATE TABLE gateway_rewards (
     created_at  TEXT NOT NULL
 );
 CREATE INDEX gateway_rewards_created ON gateway_rewards(created_at, id);
+
+-- The admin's time series (/admin/v1/tsdb): per metric and model, one row per minute (raw)
+-- or per hour (rolled up once raw points age past the raw window), written with the usage
+-- rows they come from.
+CREATE TABLE tsdb_points (
+    metric        TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    resolution_ms INTEGER NOT NULL,
+    ts            INTEGER NOT NULL,
+    count         INTEGER NOT NULL,
+    sum           REAL NOT NULL,
+    min           REAL NOT NULL,
+    max           REAL NOT NULL,
+    PRIMARY KEY (metric, model, resolution_ms, ts)
+);
+CREATE INDEX tsdb_points_time ON tsdb_points(ts);

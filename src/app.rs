@@ -306,6 +306,7 @@ async fn open_gateway(config: &Config, stores: &Stores) -> anyhow::Result<Arc<Ga
     .await?;
     let gateway = Arc::new(gateway);
     vault::spawn_auto_lock(&gateway, Duration::from_secs(config.vault.auto_lock_secs));
+    crate::gateway::admin::tsdb::spawn_pruning(&gateway);
     Ok(gateway)
 }
 

@@ -262,6 +262,14 @@ impl Ledger {
         self.queue(GatewayWrite::Usage(Box::new(row)));
     }
 
+    /// A failed attempt at `model`, for the admin's time series.
+    pub fn failure(&self, model: &str) {
+        self.queue(GatewayWrite::Failure {
+            model: model.to_string(),
+            at: crate::store::time::now(),
+        });
+    }
+
     fn queue(&self, w: GatewayWrite) {
         if self.writes.send(Msg::Write(w)).is_err() {
             tracing::error!("the gateway's write-behind task has stopped; a usage write was lost");

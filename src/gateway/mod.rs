@@ -526,6 +526,7 @@ impl Gateway {
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Next(why)) => {
                     self.breakers.failure(&m.name, &why);
+                    self.ledger.failure(&m.name);
                     tracing::warn!(model = %m.name, %why, "gateway.failover");
                     self.events.publish(
                         "route_error",

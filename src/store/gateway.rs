@@ -176,6 +176,34 @@ pub enum GatewayWrite {
         month: String,
         amount_usd: f64,
     },
+    /// A failed attempt at `model` (the time series' `errors`).
+    Failure {
+        model: String,
+        at: String,
+    },
+}
+
+/// One stored point of the admin's time series: a metric of a model over one minute (raw) or
+/// one hour (rolled up).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub model: String,
+    pub resolution_ms: i64,
+    /// The bucket's start, in ms since the epoch.
+    pub ts: i64,
+    pub count: i64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pruned {
+    /// Raw points folded into hourly ones.
+    pub rolled_up: u64,
+    /// Points past the retention, deleted.
+    pub deleted: u64,
 }
 
 #[async_trait]
@@ -341,6 +369,19 @@ pub trait CatalogStore: Send + Sync {
     async fn record_reward(&self, reward: &RewardRow, posterior: &Posterior) -> anyhow::Result<()>;
     /// Reward rows, newest first.
     async fn rewards(&self, limit: i64, offset: i64) -> anyhow::Result<Page<RewardRow>>;
+    /// Points of `metric` (of `model`, or every model) with `ts` in `[start, end)`.
+    async fn points(
+        &self,
+        metric: &str,
+        model: Option<&str>,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> anyhow::Result<Vec<Point>>;
+    /// The models with points.
+    async fn point_models(&self) -> anyhow::Result<Vec<String>>;
+    /// Folds raw points older than `raw_before_ms` into hourly ones and deletes points older
+    /// than `keep_after_ms`, in one transaction.
+    async fn prune_points(&self, raw_before_ms: i64, keep_after_ms: i64) -> anyhow::Result<Pruned>;
     /// An audit row for an admin mutation stored elsewhere (API keys).
     async fn record_audit(&self, audit: &AuditRow) -> anyhow::Result<()>;
     /// The admin audit, newest first.

@@ -979,3 +979,112 @@ async fn the_stats_surface_counts_requests_cache_hits_and_ingested_telemetry() {
     assert!((charged - one_call).abs() < 1e-9, "{stats}");
     assert!((cost - (one_call + 3.0 * 0.002)).abs() < 1e-9, "{stats}");
 }
+
+/// `GET /admin/v1/tsdb/query?{q}`.
+async fn series(app: &TestApp, admin: &str, q: &str) -> Value {
+    app.get_json(&format!("/admin/v1/tsdb/query?{q}"), admin)
+        .await
+}
+
+#[tokio::test]
+async fn the_time_series_holds_each_models_figures_rolls_them_up_and_forgets_them() {
+    let app = TestApp::spawn().await;
+    let (admin, key) = with_provider(&app).await;
+    add_model(
+        &app,
+        &admin,
+        json!({"id": "flaky", "provider_id": "mock", "upstream": "fail-500", "weight": 9}),
+    )
+    .await;
+    add_model(
+        &app,
+        &admin,
+        json!({"id": "steady", "provider_id": "mock", "upstream": "ok-a", "weight": 2}),
+    )
+    .await;
+    for model in ["flaky", "flaky", "steady"] {
+        assert_eq!(served(&app, &key, model).await, (200, "steady".into()));
+    }
+    let total = |series: &Value| -> f64 {
+        series["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_f64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        total(&series(&app, &admin, "metric=requests&model_id=steady").await),
+        3.0
+    );
+    assert_eq!(
+        total(&series(&app, &admin, "metric=tokens&model_id=steady").await),
+        3.0 * 17.0
+    );
+    assert_eq!(
+        total(&series(&app, &admin, "metric=errors&model_id=flaky").await),
+        2.0
+    );
+    assert_eq!(
+        total(&series(&app, &admin, "metric=requests").await),
+        3.0,
+        "every model summed"
+    );
+    let latency = series(&app, &admin, "metric=latency_ms&model_id=steady").await;
+    let counts: i64 = latency["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(counts, 3);
+    let metrics = app.get_json("/admin/v1/tsdb/metrics", &admin).await;
+    assert_eq!(metrics["models"], json!(["flaky", "steady"]));
+    assert_eq!(metrics["retention_days"], 30);
+
+    // Telemetry three hours and three days old: the first is rolled up into its hour, the
+    // second is past a one-day retention.
+    let ago = |hours: i64| (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339();
+    let old = json!([{"model": "archived", "tokens": 100, "cost": 0.01, "timestamp": ago(3)},
+                     {"model": "archived", "tokens": 7, "cost": 0.01, "timestamp": ago(72)}]);
+    app.post_expect("/ingest/batch", &key, old, 200).await;
+    let retention = json!({"retention_days": 1, "raw_hours": 1});
+    let res = app
+        .request(
+            Method::PUT,
+            "/admin/v1/tsdb/retention",
+            Some(&admin),
+            Some(retention),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let pruned = app
+        .post_expect("/admin/v1/tsdb/prune", &admin, json!({}), 200)
+        .await;
+    assert!(pruned["rolled_up"].as_u64().unwrap() >= 3, "{pruned}");
+    assert!(pruned["deleted"].as_u64().unwrap() >= 3, "{pruned}");
+    let hourly = series(
+        &app,
+        &admin,
+        &format!(
+            "metric=tokens&model_id=archived&step_ms=3600000&start={}",
+            ago(5).replace('+', "%2B")
+        ),
+    )
+    .await;
+    assert_eq!(total(&hourly), 100.0, "{hourly}");
+    assert_eq!(
+        total(&series(&app, &admin, "metric=requests&model_id=steady").await),
+        3.0,
+        "recent points stay"
+    );
+
+    for (q, field) in [
+        ("metric=speed", "metric:"),
+        ("metric=tokens&step_ms=1000", "step_ms:"),
+        ("metric=tokens&start=2030-01-01T00:00:00Z", "start:"),
+    ] {
+        let res = app.get(&format!("/admin/v1/tsdb/query?{q}"), &admin).await;
+        assert!(error_message(res, 400).await.starts_with(field), "{q}");
+    }
+}

@@ -12,6 +12,7 @@ pub mod models;
 pub mod observe;
 pub mod providers;
 pub mod routing;
+pub mod tsdb;
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -18,6 +18,7 @@ use crate::gateway::admin::observe::{
     AdminInfo, AuditView, EngineModels, HealthReport, LogView, RewardView, Stats,
 };
 use crate::gateway::admin::routing::{RoutingConfig, Simulate, Simulation};
+use crate::gateway::admin::tsdb::{MetricsList, PruneResult, Retention, Series, TsdbQuery};
 use crate::gateway::admin::{Done, Listed, Paging};
 use crate::gateway::vault::{LockResult, Rotate, Unlock};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
@@ -62,6 +63,13 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
         .route("/admin/v1/audit", get(audit))
         .route("/admin/v1/events", get(events::events))
         .route("/admin/v1/rewards", get(rewards))
+        .route("/admin/v1/tsdb/query", get(tsdb_query))
+        .route("/admin/v1/tsdb/metrics", get(tsdb_metrics))
+        .route("/admin/v1/tsdb/prune", post(tsdb_prune))
+        .route(
+            "/admin/v1/tsdb/retention",
+            axum::routing::put(tsdb_retention),
+        )
         .route("/admin/v1/workflows", get(workflows))
         .route("/admin/v1/workflows/{id}", get(workflow))
         .route("/admin/v1/workflows/{id}/history", get(workflow_history))
@@ -243,4 +251,35 @@ pub async fn workflow_history(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WorkflowHistory>> {
     Ok(Json(state.sources.workflow_history(&id).await?))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tsdb/query", tag = "admin", security(("bearer" = [])),
+    params(TsdbQuery), responses(Authed, BadParams, (status = 200, body = Series, description = "The metric's buckets with data, in time order")))]
+pub async fn tsdb_query(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<TsdbQuery>,
+) -> ApiResult<Json<Series>> {
+    Ok(Json(state.gateway.tsdb_query(q).await?))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tsdb/metrics", tag = "admin", security(("bearer" = [])),
+    responses(Authed, (status = 200, body = MetricsList)))]
+pub async fn tsdb_metrics(State(state): State<AppState>) -> ApiResult<Json<MetricsList>> {
+    Ok(Json(state.gateway.tsdb_metrics().await?))
+}
+
+#[utoipa::path(post, path = "/admin/v1/tsdb/prune", tag = "admin", security(("bearer" = [])),
+    responses(Authed, (status = 200, body = PruneResult, description = "Rolled up and deleted now (an hourly task does the same)")))]
+pub async fn tsdb_prune(State(state): State<AppState>) -> ApiResult<Json<PruneResult>> {
+    Ok(Json(state.gateway.tsdb_prune().await?))
+}
+
+#[utoipa::path(put, path = "/admin/v1/tsdb/retention", tag = "admin", security(("bearer" = [])),
+    request_body = Retention, responses(Authed, JsonBody, (status = 200, body = Retention)))]
+pub async fn tsdb_retention(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(r): ApiJson<Retention>,
+) -> ApiResult<Json<Retention>> {
+    Ok(Json(state.gateway.put_retention(&p.actor(), r).await?))
 }

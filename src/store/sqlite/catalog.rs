@@ -4,7 +4,8 @@ use sqlx::{Row, SqlitePool};
 
 use super::{fetch_optional, json, strings};
 use crate::store::gateway::{
-    AuditRow, CatalogStore, LocalEndpoint, ModelRow, Page, Posterior, ProviderRow, RewardRow,
+    AuditRow, CatalogStore, LocalEndpoint, ModelRow, Page, Point, Posterior, ProviderRow, Pruned,
+    RewardRow,
 };
 use crate::store::time::now;
 
@@ -410,6 +411,45 @@ impl CatalogStore for SqliteCatalog {
             items: rows.iter().map(reward_row).collect::<sqlx::Result<_>>()?,
             total,
         })
+    }
+
+    async fn points(
+        &self,
+        metric: &str,
+        model: Option<&str>,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> anyhow::Result<Vec<Point>> {
+        let rows = sqlx::query(
+            "SELECT * FROM tsdb_points WHERE metric = ? AND (? IS NULL OR model = ?) \
+             AND ts >= ? AND ts < ? ORDER BY ts",
+        )
+        .bind(metric)
+        .bind(model)
+        .bind(model)
+        .bind(start_ms)
+        .bind(end_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(super::tsdb::point)
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn point_models(&self) -> anyhow::Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT model FROM tsdb_points ORDER BY model")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn prune_points(&self, raw_before_ms: i64, keep_after_ms: i64) -> anyhow::Result<Pruned> {
+        let mut tx = self.pool.begin().await?;
+        let pruned = super::tsdb::prune(&mut tx, raw_before_ms, keep_after_ms).await?;
+        tx.commit().await?;
+        Ok(pruned)
     }
 
     async fn record_audit(&self, audit: &AuditRow) -> anyhow::Result<()> {

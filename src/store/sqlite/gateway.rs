@@ -245,6 +245,8 @@ async fn insert_usage(
 #[derive(Default)]
 struct Grouped<'w> {
     usage: Vec<&'w UsageRow>,
+    /// (model, at) of failed attempts.
+    failures: Vec<(&'w str, &'w str)>,
     charges: Vec<(&'w str, f64, &'w str, &'w str)>,
     debits: BTreeMap<&'w str, (f64, &'w str)>,
     spends: BTreeMap<(&'w str, &'w str, &'w str), f64>,
@@ -279,6 +281,7 @@ impl<'w> Grouped<'w> {
                         .entry((scope.as_str(), scope_id.as_str(), month.as_str()))
                         .or_default() += amount_usd;
                 }
+                GatewayWrite::Failure { model, at } => g.failures.push((model, at)),
             }
         }
         g
@@ -345,6 +348,7 @@ impl BillingStore for SqliteBilling {
         let g = Grouped::of(writes);
         let mut tx = self.pool.begin().await?;
         insert_usage(&mut tx, &g.usage).await?;
+        super::tsdb::add_points(&mut tx, &g.usage, &g.failures).await?;
         insert_charges(&mut tx, &g.charges).await?;
         debit_and_spend(&mut tx, &g).await?;
         tx.commit().await?;

@@ -7,6 +7,7 @@ mod guard;
 mod harness;
 mod memory;
 mod sources;
+mod tsdb;
 
 use std::path::Path;
 use std::str::FromStr;
