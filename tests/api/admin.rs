@@ -76,6 +76,14 @@ async fn add_model(app: &TestApp, admin: &str, body: Value) -> Value {
     app.post_expect("/admin/v1/models", admin, body, 200).await
 }
 
+/// `flaky` (always fails, weight 9) and `steady` (answers, weight 2) on the provider `mock`.
+async fn flaky_and_steady(app: &TestApp, admin: &str) {
+    let flaky = json!({"id": "flaky", "provider_id": "mock", "upstream": "fail-500", "weight": 9});
+    add_model(app, admin, flaky).await;
+    let steady = json!({"id": "steady", "provider_id": "mock", "upstream": "ok-a", "weight": 2});
+    add_model(app, admin, steady).await;
+}
+
 /// A chat answer's status and the catalog model that served it (`x-cairn-model`).
 async fn served(app: &TestApp, key: &str, model: &str) -> (u16, String) {
     let body =
@@ -357,18 +365,7 @@ async fn the_simulation_names_the_model_the_router_then_uses() {
 async fn health_stats_and_logs_show_failures_and_traffic() {
     let app = TestApp::spawn().await;
     let (admin, key) = with_provider(&app).await;
-    add_model(
-        &app,
-        &admin,
-        json!({"id": "flaky", "provider_id": "mock", "upstream": "fail-500", "weight": 9}),
-    )
-    .await;
-    add_model(
-        &app,
-        &admin,
-        json!({"id": "steady", "provider_id": "mock", "upstream": "ok-a", "weight": 2}),
-    )
-    .await;
+    flaky_and_steady(&app, &admin).await;
 
     // The named model fails; the next candidate answers.
     assert_eq!(served(&app, &key, "flaky").await, (200, "steady".into()));
@@ -752,18 +749,7 @@ fn event_ids(text: &str) -> Vec<u64> {
 async fn the_event_stream_reports_routing_and_resumes_after_the_last_event_seen() {
     let app = TestApp::spawn().await;
     let (admin, key) = with_provider(&app).await;
-    add_model(
-        &app,
-        &admin,
-        json!({"id": "flaky", "provider_id": "mock", "upstream": "fail-500", "weight": 9}),
-    )
-    .await;
-    add_model(
-        &app,
-        &admin,
-        json!({"id": "steady", "provider_id": "mock", "upstream": "ok-a", "weight": 2}),
-    )
-    .await;
+    flaky_and_steady(&app, &admin).await;
 
     let open = |last: Option<&str>| {
         let mut req = app
@@ -990,18 +976,7 @@ async fn series(app: &TestApp, admin: &str, q: &str) -> Value {
 async fn the_time_series_holds_each_models_figures_rolls_them_up_and_forgets_them() {
     let app = TestApp::spawn().await;
     let (admin, key) = with_provider(&app).await;
-    add_model(
-        &app,
-        &admin,
-        json!({"id": "flaky", "provider_id": "mock", "upstream": "fail-500", "weight": 9}),
-    )
-    .await;
-    add_model(
-        &app,
-        &admin,
-        json!({"id": "steady", "provider_id": "mock", "upstream": "ok-a", "weight": 2}),
-    )
-    .await;
+    flaky_and_steady(&app, &admin).await;
     for model in ["flaky", "flaky", "steady"] {
         assert_eq!(served(&app, &key, model).await, (200, "steady".into()));
     }
