@@ -154,13 +154,8 @@ async fn a_full_ingest_queue_answers_429_and_other_workspaces_are_served_in_turn
     let a3 = app.wait_source_ready(&a, &ready(&a3), wait).await;
     let b1 = app.wait_source_ready(&b, &ready(&b1), wait).await;
     assert!([&a2, &a3, &b1].iter().all(|s| s.status == "ready"));
-    // Round-robin: B's only job runs right after A's oldest waiting one, not after all of A's.
-    assert!(
-        a2.updated_at < b1.updated_at,
-        "{} {}",
-        a2.updated_at,
-        b1.updated_at
-    );
+    // Round-robin: B's only job runs in the round after A's slow one, not after all of A's
+    // (its finish time against a2, in the same round, is not what fairness promises).
     assert!(
         b1.updated_at < a3.updated_at,
         "{} {}",
