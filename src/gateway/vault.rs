@@ -42,6 +42,13 @@ struct VaultState {
     check: Option<String>,
 }
 
+/// Never set: what the key file sealed, no password.
+impl Default for VaultState {
+    fn default() -> Self {
+        Self::keyfile()
+    }
+}
+
 impl VaultState {
     fn keyfile() -> Self {
         Self {
@@ -82,10 +89,7 @@ impl VaultState {
 }
 
 async fn load_state(store: &dyn CatalogStore) -> anyhow::Result<VaultState> {
-    Ok(match store.setting(STATE_KEY).await? {
-        Some(text) => serde_json::from_str(&text)?,
-        None => VaultState::keyfile(),
-    })
+    super::admin::setting_or_default(store, STATE_KEY).await
 }
 
 /// Opens every stored secret with `from`, seals it again with `to`, and stores them with

@@ -4,7 +4,6 @@
 //! OpenAI-compatible provider.
 
 use axum::response::IntoResponse;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::api::{error_message, error_text, header_of, strings_of};
@@ -221,14 +220,7 @@ async fn the_audit_records_every_change_with_its_actor_and_never_a_secret() {
         .await;
     assert_eq!(res.status(), 200);
     let put = json!({"default_mode": "fast", "default_max_budget_usd": 0.5, "default_max_latency_ms": 20000});
-    let res = app
-        .request(
-            Method::PUT,
-            "/admin/v1/routing-config",
-            Some(&admin),
-            Some(put),
-        )
-        .await;
+    let res = app.put("/admin/v1/routing-config", &admin, put).await;
     assert_eq!(res.status(), 200);
 
     let audit = app.get_json("/admin/v1/audit?limit=50", &admin).await;
@@ -310,14 +302,7 @@ async fn the_simulation_names_the_model_the_router_then_uses() {
 
     // A budget cap in the routing config leaves the strong model out of every request.
     let put = json!({"default_mode": "max", "default_max_budget_usd": 0.0005, "default_max_latency_ms": null});
-    let res = app
-        .request(
-            Method::PUT,
-            "/admin/v1/routing-config",
-            Some(&admin),
-            Some(put),
-        )
-        .await;
+    let res = app.put("/admin/v1/routing-config", &admin, put).await;
     assert_eq!(res.status(), 200);
     let sim = app
         .post_expect(
@@ -349,13 +334,7 @@ async fn the_simulation_names_the_model_the_router_then_uses() {
         .await;
     assert!(sim["decision"].is_null());
     let put = json!({"default_mode": "auto", "default_max_budget_usd": 1e-9});
-    app.request(
-        Method::PUT,
-        "/admin/v1/routing-config",
-        Some(&admin),
-        Some(put),
-    )
-    .await;
+    app.put("/admin/v1/routing-config", &admin, put).await;
     let (status, text) = served(&app, &key, "auto").await;
     assert_eq!(status, 503);
     assert!(text.contains("routing policy"), "{text}");
@@ -533,14 +512,7 @@ async fn bad_admin_input_is_refused_naming_the_field() {
         assert!(message.starts_with(field), "{body}: {message}");
     }
     let put = json!({"default_mode": "cheapest"});
-    let res = app
-        .request(
-            Method::PUT,
-            "/admin/v1/routing-config",
-            Some(&admin),
-            Some(put),
-        )
-        .await;
+    let res = app.put("/admin/v1/routing-config", &admin, put).await;
     assert!(error_message(res, 400).await.starts_with("default_mode:"));
     let res = app.get("/admin/v1/logs?limit=0", &admin).await;
     assert!(error_message(res, 400).await.starts_with("limit:"));
@@ -964,6 +936,16 @@ async fn the_stats_surface_counts_requests_cache_hits_and_ingested_telemetry() {
     let cost = stats["session"]["cost_usd"].as_f64().unwrap();
     assert!((charged - one_call).abs() < 1e-9, "{stats}");
     assert!((cost - (one_call + 3.0 * 0.002)).abs() < 1e-9, "{stats}");
+
+    // Another account sees none of it; a key without `chat` cannot ingest.
+    let other = app.register("other-stats@example.com").await;
+    assert_eq!(app.get("/stats/last", &other).await.status(), 404);
+    assert_eq!(app.get_json("/recent", &other).await, json!([]));
+    let (_, reader) = app
+        .create_key(&other, None, json!({"scopes": ["memory:read"]}))
+        .await;
+    let res = app.post("/ingest", &reader, record).await;
+    assert!(error_text(res, 403).await.contains("chat"));
 }
 
 /// `GET /admin/v1/tsdb/query?{q}`.
@@ -1024,14 +1006,7 @@ async fn the_time_series_holds_each_models_figures_rolls_them_up_and_forgets_the
                      {"model": "archived", "tokens": 7, "cost": 0.01, "timestamp": ago(72)}]);
     app.post_expect("/ingest/batch", &key, old, 200).await;
     let retention = json!({"retention_days": 1, "raw_hours": 1});
-    let res = app
-        .request(
-            Method::PUT,
-            "/admin/v1/tsdb/retention",
-            Some(&admin),
-            Some(retention),
-        )
-        .await;
+    let res = app.put("/admin/v1/tsdb/retention", &admin, retention).await;
     assert_eq!(res.status(), 200);
     let pruned = app
         .post_expect("/admin/v1/tsdb/prune", &admin, json!({}), 200)

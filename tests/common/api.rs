@@ -147,6 +147,11 @@ impl TestApp {
             .await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> Response {
         self.request(Method::DELETE, path, Some(token), None).await
     }

@@ -14,11 +14,12 @@ pub mod providers;
 pub mod routing;
 pub mod tsdb;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiResult;
-use crate::store::gateway::{AuditRow, Page};
+use crate::store::gateway::{AuditRow, CatalogStore, Page};
 use crate::store::time::{new_id, now};
 
 /// `?limit=&offset=` of the admin lists.
@@ -100,6 +101,30 @@ pub fn audit<T: Serialize>(
         after: value(after),
         created_at: now(),
     }
+}
+
+/// A JSON setting as stored, or `T::default()` when it was never set.
+pub(in crate::gateway) async fn setting_or_default<T: DeserializeOwned + Default>(
+    store: &dyn CatalogStore,
+    key: &str,
+) -> anyhow::Result<T> {
+    Ok(match store.setting(key).await? {
+        Some(text) => serde_json::from_str(&text)?,
+        None => T::default(),
+    })
+}
+
+/// Replaces the JSON setting `key` (was `before`) with `after`, audited as `action` by `actor`,
+/// in one transaction.
+pub(in crate::gateway) async fn save_setting<T: Serialize>(
+    store: &dyn CatalogStore,
+    (actor, action, key): (&str, &str, &str),
+    before: &T,
+    after: &T,
+) -> ApiResult<()> {
+    let entry = audit(actor, action, key, Some(before), Some(after));
+    let text = serde_json::to_string(after).map_err(anyhow::Error::from)?;
+    Ok(store.put_setting(key, &text, &entry).await?)
 }
 
 /// A provider or model id: 1-200 characters of letters, digits and `-_.:/@`, no spaces.

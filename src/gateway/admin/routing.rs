@@ -10,7 +10,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::audit;
 use crate::error::{ApiError, ApiResult};
 use crate::gateway::bandit;
 use crate::gateway::route::{self, Ask, ModelEntry, Policy};
@@ -190,10 +189,7 @@ impl Gateway {
     pub(in crate::gateway) async fn load_routing(
         store: &dyn crate::store::gateway::CatalogStore,
     ) -> anyhow::Result<RoutingConfig> {
-        Ok(match store.setting(KEY).await? {
-            Some(text) => serde_json::from_str(&text)?,
-            None => RoutingConfig::default(),
-        })
+        super::setting_or_default(store, KEY).await
     }
 
     pub async fn put_routing_config(
@@ -204,9 +200,8 @@ impl Gateway {
         let config = config.checked()?;
         let _turn = self.catalog_writes.lock().await;
         let before = self.routing_config();
-        let entry = audit(actor, "routing.update", KEY, Some(&before), Some(&config));
-        let text = serde_json::to_string(&config).map_err(anyhow::Error::from)?;
-        self.store.put_setting(KEY, &text, &entry).await?;
+        let change = (actor, "routing.update", KEY);
+        super::save_setting(self.store.as_ref(), change, &before, &config).await?;
         *self.routing.write().unwrap_or_else(|p| p.into_inner()) = config.clone();
         Ok(config)
     }

@@ -16,7 +16,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::audit;
 use crate::error::{ApiError, ApiResult};
 use crate::gateway::Gateway;
 use crate::store::time::rfc3339;
@@ -153,10 +152,7 @@ struct Bucket {
 
 impl Gateway {
     async fn retention(&self) -> ApiResult<Retention> {
-        Ok(match self.store.setting(SETTINGS_KEY).await? {
-            Some(text) => serde_json::from_str(&text).map_err(anyhow::Error::from)?,
-            None => Retention::default(),
-        })
+        Ok(super::setting_or_default(self.store.as_ref(), SETTINGS_KEY).await?)
     }
 
     pub async fn tsdb_query(&self, q: TsdbQuery) -> ApiResult<Series> {
@@ -272,15 +268,8 @@ impl Gateway {
         crate::validate::range("retention_days", r.retention_days, 1, 3650)?;
         crate::validate::range("raw_hours", r.raw_hours, 1, 720)?;
         let before = self.retention().await?;
-        let entry = audit(
-            actor,
-            "tsdb.retention",
-            SETTINGS_KEY,
-            Some(&before),
-            Some(&r),
-        );
-        let text = serde_json::to_string(&r).map_err(anyhow::Error::from)?;
-        self.store.put_setting(SETTINGS_KEY, &text, &entry).await?;
+        let change = (actor, "tsdb.retention", SETTINGS_KEY);
+        super::save_setting(self.store.as_ref(), change, &before, &r).await?;
         Ok(r)
     }
 }

@@ -147,12 +147,13 @@ impl Gateway {
             )));
         }
         let policy = env.policy.clone().unwrap_or_default();
+        let defaults = self.routing_config();
         let model = match (&env.request.model_hint, &policy.mode) {
             (Some(hint), _) => crate::validate::text("request.model_hint", hint, 200)?,
             (None, Some(mode)) => tier_of("policy.mode", mode)?.to_string(),
-            (None, None) => self.routing_config().default_mode,
+            (None, None) => defaults.default_mode.clone(),
         };
-        let routing = policy.over(self.routing_config().policy())?;
+        let routing = policy.over(defaults.policy())?;
         let params = env.request.parameters.clone().unwrap_or_default();
         let max_tokens = format.and_then(|f| f.max_tokens).filter(|m| *m > 0);
         let strip = format.and_then(|f| f.strip_think).unwrap_or(false);
