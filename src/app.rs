@@ -115,7 +115,8 @@ impl Engine {
         let embedder = open_embedder(config, &stores).await?;
         let (retriever, text) = open_retriever(config, embedder).await?;
         let chunker = Arc::new(crate::embed::chunker(config)?);
-        let guard = build_guard(config, &stores);
+        let events = Arc::new(crate::events::EventHub::new(EVENTS_KEPT));
+        let guard = build_guard(config, &stores, events.clone());
         let memory =
             Arc::new(Memory::open(stores.memory.clone(), retriever.clone(), guard.clone()).await?);
         let context = Arc::new(ContextPacks {
@@ -127,7 +128,7 @@ impl Engine {
         });
         let harness = build_harness(config, &stores, memory.clone())?;
         let _ = context.hooks.set(harness.clone());
-        let gateway = open_gateway(config, &stores).await?;
+        let gateway = open_gateway(config, &stores, events).await?;
         let sources = build_sources(config, &stores, retriever, chunker)?;
         sources.recover().await?;
         Ok(Self {
@@ -223,7 +224,11 @@ async fn open_retriever(
     Ok((retriever, text))
 }
 
-fn build_guard(config: &Config, stores: &Stores) -> Arc<Guard> {
+fn build_guard(
+    config: &Config,
+    stores: &Stores,
+    events: Arc<crate::events::EventHub>,
+) -> Arc<Guard> {
     let g = &config.guard;
     Arc::new(Guard {
         store: stores.guard.clone(),
@@ -233,6 +238,7 @@ fn build_guard(config: &Config, stores: &Stores) -> Arc<Guard> {
             secret_notes: g.secret_notes,
             review_below_confidence: g.review_below_confidence,
         },
+        events,
     })
 }
 
@@ -275,7 +281,12 @@ fn gateway_clients(g: &crate::config::GatewayConfig) -> anyhow::Result<Clients> 
 const EVENTS_KEPT: usize = 1000;
 
 /// Seeds the catalog with the config file's providers and models, then opens the gateway.
-async fn open_gateway(config: &Config, stores: &Stores) -> anyhow::Result<Arc<Gateway>> {
+/// `events`: the one live stream, shared with the guard and memory.
+async fn open_gateway(
+    config: &Config,
+    stores: &Stores,
+    events: Arc<crate::events::EventHub>,
+) -> anyhow::Result<Arc<Gateway>> {
     let sealed = Arc::new(SecretBox::open(&config.secrets_dir(), config.vault.mode)?);
     let password = std::env::var("CAIRN_VAULT_PASSWORD").ok();
     vault::prepare(stores.catalog.as_ref(), &sealed, password.as_deref()).await?;
@@ -299,9 +310,10 @@ async fn open_gateway(config: &Config, stores: &Stores) -> anyhow::Result<Arc<Ga
         cache: ResponseCache::new(Duration::from_secs(g.cache_ttl_secs), g.cache_max_entries),
         default_max_tokens: g.default_max_tokens,
         embedding_per_1k: config.billing.embedding_per_1k,
+        byok_fee_rate: config.billing.byok_fee_rate,
         payment_url: Some(config.billing.payment_url.clone()).filter(|u| !u.is_empty()),
         filed: Arc::new(config.clone()),
-        events: Arc::new(crate::events::EventHub::new(EVENTS_KEPT)),
+        events,
     })
     .await?;
     let gateway = Arc::new(gateway);

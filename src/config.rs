@@ -80,6 +80,9 @@ pub struct BillingConfig {
     /// Where a user adds credit (the operator's own page), sent as `payment_url` with 402s
     /// that the balance caused; empty: not sent.
     pub payment_url: String,
+    /// Share of a model's price charged when the caller's own provider key (BYOK) served the
+    /// request: the provider bills the customer, Cairn only its routing layer.
+    pub byok_fee_rate: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

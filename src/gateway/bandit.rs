@@ -65,6 +65,14 @@ pub struct Draw {
     pub probabilities: HashMap<String, f64>,
 }
 
+/// How a `thompson` reply was picked: what a later rating of it rewards.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Pick {
+    pub bucket: String,
+    /// The chance the model had of being drawn first.
+    pub probability: f64,
+}
+
 pub struct Bandit {
     beliefs: Mutex<HashMap<(String, String), (f64, f64)>>,
     /// Serializes the writes so the stored posterior is always the latest.
@@ -149,31 +157,55 @@ impl Bandit {
 
     /// Rewards `model` for one attempt of a request routed by `draw`, and logs it.
     pub async fn reward(&self, model: &str, draw: &Draw, outcome: Outcome) -> anyhow::Result<()> {
-        let r = outcome.reward();
+        self.update(RewardRow {
+            id: new_id(),
+            model: model.to_string(),
+            bucket: draw.bucket.to_string(),
+            probability: draw.probabilities.get(model).copied().unwrap_or(0.0),
+            reward: outcome.reward(),
+            success: outcome.success,
+            latency_ms: outcome.latency_ms,
+            cost_usd: outcome.cost_usd,
+            source: "route".into(),
+            created_at: now(),
+        })
+        .await
+    }
+
+    /// Rewards the model that served a reply someone rated (`rating` -5 to 5, read as a
+    /// reward of 0 to 1), in the bucket and with the probability it was routed by.
+    pub async fn feedback(&self, model: &str, pick: &Pick, rating: f64) -> anyhow::Result<()> {
+        self.update(RewardRow {
+            id: new_id(),
+            model: model.to_string(),
+            bucket: pick.bucket.clone(),
+            probability: pick.probability,
+            reward: ((rating + 5.0) / 10.0).clamp(0.0, 1.0),
+            success: true,
+            latency_ms: 0.0,
+            cost_usd: 0.0,
+            source: "feedback".into(),
+            created_at: now(),
+        })
+        .await
+    }
+
+    /// Moves the posterior by the row's reward and stores both.
+    async fn update(&self, row: RewardRow) -> anyhow::Result<()> {
+        let r = row.reward;
         let _turn = self.writes.lock().await;
         let (alpha, beta) = {
             let mut beliefs = self.beliefs.lock().unwrap_or_else(|p| p.into_inner());
             let entry = beliefs
-                .entry((model.to_string(), draw.bucket.to_string()))
+                .entry((row.model.clone(), row.bucket.clone()))
                 .or_insert((1.0, 1.0));
             entry.0 += r;
             entry.1 += 1.0 - r;
             *entry
         };
-        let row = RewardRow {
-            id: new_id(),
-            model: model.to_string(),
-            bucket: draw.bucket.to_string(),
-            probability: draw.probabilities.get(model).copied().unwrap_or(0.0),
-            reward: r,
-            success: outcome.success,
-            latency_ms: outcome.latency_ms,
-            cost_usd: outcome.cost_usd,
-            created_at: now(),
-        };
         let posterior = Posterior {
-            model: model.to_string(),
-            bucket: draw.bucket.to_string(),
+            model: row.model.clone(),
+            bucket: row.bucket.clone(),
             alpha,
             beta,
         };

@@ -59,11 +59,19 @@ impl Call<'_> {
             routing_method: self.method.to_string(),
             execution_source: if m.local.is_some() {
                 "local_endpoint"
+            } else if m.byok_key.is_some() {
+                "byok"
             } else {
                 "provider"
             }
             .into(),
             latency_ms: Some(self.started.elapsed().as_secs_f64() * 1000.0),
+            billing_mode: if m.byok_key.is_some() {
+                "byok"
+            } else {
+                "usage"
+            }
+            .into(),
             ..usage_row(self.caller, &self.request.model, request_type)
         };
         price(&mut row, m, self.catalog.baseline.as_ref(), input, output);
@@ -71,8 +79,9 @@ impl Call<'_> {
     }
 }
 
-/// Fills in a row's tokens and costs: what the provider costs (nothing for a local endpoint,
-/// which is the caller's own), what is charged, and what `max` would have cost.
+/// Fills in a row's tokens and costs: what the provider costs (nothing for a local endpoint
+/// or a call with the caller's own key: the caller pays those), what is charged, and what
+/// `max` would have cost.
 pub(super) fn price(
     row: &mut UsageRow,
     m: &ModelEntry,
@@ -83,16 +92,34 @@ pub(super) fn price(
     let charged = m.cost(input, output);
     row.input_tokens = input as i64;
     row.output_tokens = output as i64;
-    row.actual_cost_usd = if m.local.is_some() { 0.0 } else { charged };
+    let callers_own = m.local.is_some() || m.byok_key.is_some();
+    row.actual_cost_usd = if callers_own { 0.0 } else { charged };
     row.charged_usd = charged;
     row.baseline_usd = baseline.map_or(0.0, |b| b.cost(input, output));
 }
 
 impl Gateway {
+    /// The caller's own key the call is priced for, if it still opens.
+    fn customer_key<'c>(&self, call: &Call<'c>) -> Option<&'c super::byok::ByokKey> {
+        let id = call.model.byok_key.as_deref()?;
+        call.catalog
+            .byok
+            .get(&call.caller.account_id)?
+            .iter()
+            .find(|k| k.id == id)
+    }
+
     /// Sends once through the candidate's provider, retrying a 5xx once after a short
     /// backoff; answers the successful response or why the next candidate should try.
     async fn send(&self, call: &Call<'_>, stream: bool) -> Result<reqwest::Response, Attempt> {
-        let provider = call.provider()?;
+        let keyed;
+        let provider = match self.customer_key(call) {
+            Some(k) => {
+                keyed = call.provider()?.with_key(k.secret.clone());
+                &keyed
+            }
+            None => call.provider()?,
+        };
         let api: &dyn ChatProvider = provider.api.as_ref();
         let to = Upstream {
             provider,
@@ -107,7 +134,11 @@ impl Gateway {
                 api.send(&to, call.request).await?
             };
             let status = res.status();
+            let key = call.model.byok_key.as_deref();
             if status.is_success() {
+                if let Some(id) = key {
+                    self.mark_byok(id, None);
+                }
                 return Ok(res);
             }
             let text = provider.outbound.text(res).await;
@@ -115,6 +146,9 @@ impl Gateway {
                 retried = true;
                 tokio::time::sleep(RETRY_BACKOFF).await;
                 continue;
+            }
+            if let Some(id) = key {
+                self.mark_byok(id, Some(status.as_u16().to_string()));
             }
             return Err(api.refusal(&call.model.name, status, &text));
         }
@@ -152,6 +186,7 @@ impl Gateway {
             cache: "miss",
             served_by: m.name.clone(),
             method: call.method.to_string(),
+            pick: None,
         })
     }
 

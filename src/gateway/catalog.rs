@@ -62,13 +62,22 @@ impl Clients {
 #[derive(Default)]
 pub struct Catalog {
     pub providers: HashMap<String, ProviderEntry>,
+    /// What chat routes over.
     pub models: Vec<ModelEntry>,
+    /// Managed models with the `embeddings` capability: `/v1/embeddings` calls them by name,
+    /// chat never routes to them.
+    pub embedders: Vec<ModelEntry>,
     /// The strongest enabled managed model: what `max` would use, the baseline of every
     /// usage row.
     pub baseline: Option<ModelEntry>,
     /// Price list entries (managed models), for `GET /v1/pricing`.
     pub capabilities: HashMap<String, Vec<String>>,
+    /// The accounts' own provider keys that open now.
+    pub byok: super::byok::ByokKeys,
 }
+
+/// The capability that makes a managed model an embeddings model.
+pub const EMBEDDINGS: &str = "embeddings";
 
 /// The provider name a local endpoint's models are served by.
 pub fn local_provider(endpoint_id: &str) -> String {
@@ -184,19 +193,20 @@ pub async fn load(
     let mut providers =
         load_providers(store, sealed, clients, filed, &mut disabled, &mut locked).await?;
     let mut capabilities = HashMap::new();
-    let mut models: Vec<ModelEntry> = store
-        .models()
-        .await?
-        .into_iter()
-        .map(|mut m| {
-            capabilities.insert(m.name.clone(), std::mem::take(&mut m.capabilities));
-            let mut entry = managed_model(m);
-            // A disabled provider's models stay listed but never route.
-            entry.enabled &= !disabled.contains(&entry.provider);
-            entry.vault_locked = locked.contains(&entry.provider);
-            entry
-        })
-        .collect();
+    let (mut models, mut embedders) = (Vec::new(), Vec::new());
+    for mut m in store.models().await? {
+        let embeds = m.capabilities.iter().any(|c| c == EMBEDDINGS);
+        capabilities.insert(m.name.clone(), std::mem::take(&mut m.capabilities));
+        let mut entry = managed_model(m);
+        // A disabled provider's models stay listed but never route.
+        entry.enabled &= !disabled.contains(&entry.provider);
+        entry.vault_locked = locked.contains(&entry.provider);
+        if embeds {
+            embedders.push(entry);
+        } else {
+            models.push(entry);
+        }
+    }
     let baseline = models
         .iter()
         .filter(|m| m.enabled)
@@ -219,11 +229,14 @@ pub async fn load(
         ));
         providers.insert(provider.name.clone(), provider);
     }
+    let byok = super::byok::open_keys(store.all_provider_keys().await?, sealed);
     Ok(Catalog {
         providers,
         models,
+        embedders,
         baseline,
         capabilities,
+        byok,
     })
 }
 
@@ -320,6 +333,7 @@ fn managed_model(m: ModelRow) -> ModelEntry {
         aliases: m.aliases,
         enabled: m.enabled,
         vault_locked: false,
+        byok_key: None,
         local: None,
     }
 }
@@ -370,6 +384,7 @@ fn endpoint_models(
             output_per_1k: base_out * local.price_share,
             enabled: e.enabled && e.status == "healthy",
             vault_locked: false,
+            byok_key: None,
             local: Some(LocalOwner {
                 endpoint_id: e.id.clone(),
                 account_id: e.account_id.clone(),

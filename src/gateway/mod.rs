@@ -11,11 +11,13 @@
 
 pub mod admin;
 pub mod bandit;
+pub mod byok;
 pub mod cache;
 mod call;
 pub mod catalog;
 pub mod complete;
 pub mod consumer;
+pub mod embeddings;
 pub mod health;
 pub mod ledger;
 pub mod local;
@@ -92,6 +94,8 @@ pub enum Reply {
         served_by: String,
         /// How routing chose it (auto:value, fast:latency, max:weight, named, cache).
         method: String,
+        /// For a `thompson` reply: the draw that picked it, which a rating rewards.
+        pick: Option<bandit::Pick>,
     },
     Stream {
         events: ChatStream,
@@ -120,6 +124,9 @@ pub struct Gateway {
     default_max_tokens: u64,
     /// `billing.embedding_per_1k`.
     embedding_per_1k: f64,
+    /// `billing.byok_fee_rate`.
+    byok_fee_rate: f64,
+    byok_marks: byok::Marks,
     /// `billing.payment_url`, shown on balance refusals.
     payment_url: Option<String>,
     /// The admin's routing defaults (`/admin/v1/routing-config`), applied to every request.
@@ -148,6 +155,8 @@ pub struct GatewayParts {
     pub default_max_tokens: u64,
     /// `billing.embedding_per_1k`.
     pub embedding_per_1k: f64,
+    /// `billing.byok_fee_rate`.
+    pub byok_fee_rate: f64,
     /// `billing.payment_url` (None when unset).
     pub payment_url: Option<String>,
     /// The config file, whose providers' keys each catalog load reads.
@@ -223,6 +232,8 @@ impl Gateway {
             counter: Arc::new(TokenCounter::new("cl100k_base")?),
             default_max_tokens: parts.default_max_tokens,
             embedding_per_1k: parts.embedding_per_1k,
+            byok_fee_rate: parts.byok_fee_rate,
+            byok_marks: byok::Marks::default(),
             payment_url: parts.payment_url,
             filed: parts.filed,
             events: parts.events,
@@ -389,6 +400,7 @@ impl Gateway {
                 cache: "hit",
                 served_by: hit.served_by,
                 method: "cache".into(),
+                pick: None,
             });
         }
         // The upstream stops where the hold ends, whatever the caller asked.
@@ -411,8 +423,13 @@ impl Gateway {
         let mut plan = self.plan(&catalog, &ask)?;
         let draw = (plan.method == "thompson")
             .then(|| self.bandit.order(&mut plan.candidates, input_tokens));
+        let priced = catalog.priced_for(&caller, &plan.candidates, self.byok_fee_rate);
+        let candidates = match &priced {
+            Some(own) => own.iter().collect(),
+            None => plan.candidates,
+        };
         let (candidates, reservation) = self
-            .reserve(&caller, plan.candidates, input_tokens, worst_output)
+            .reserve(&caller, candidates, input_tokens, worst_output)
             .await?;
         let first = candidates.first().map_or("-", |m| m.name.as_str());
         tracing::info!(model = %req.model, method = %plan.method, %first, "gateway.route");
@@ -514,7 +531,13 @@ impl Gateway {
                 }
             }
             match outcome {
-                Ok(reply) => {
+                Ok(mut reply) => {
+                    if let (Reply::Json { pick, .. }, Some(draw)) = (&mut reply, tries.draw) {
+                        *pick = Some(bandit::Pick {
+                            bucket: draw.bucket.to_string(),
+                            probability: draw.probabilities.get(&m.name).copied().unwrap_or(0.0),
+                        });
+                    }
                     self.events.publish(
                         "route_success",
                         json!({"model_id": m.name, "provider_id": m.provider,
@@ -619,6 +642,11 @@ impl Gateway {
             row,
             started: Instant::now(),
         })
+    }
+
+    /// Rewards the `thompson` posterior of `model` for a rated reply it served.
+    pub async fn rate(&self, model: &str, pick: &bandit::Pick, rating: f64) -> anyhow::Result<()> {
+        self.bandit.feedback(model, pick, rating).await
     }
 
     /// Charges a metered request whose work is done and queues its usage row.

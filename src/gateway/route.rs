@@ -32,6 +32,9 @@ pub struct ModelEntry {
     pub vault_locked: bool,
     /// Set for a local endpoint's model.
     pub local: Option<LocalOwner>,
+    /// The caller's own provider key (BYOK) this call is sent with: the provider bills the
+    /// caller, and the prices above are the fee (`gateway::byok`).
+    pub byok_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -320,6 +323,7 @@ mod tests {
             aliases: vec![format!("{name}-alias")],
             enabled: true,
             vault_locked: false,
+            byok_key: None,
             local: None,
         }
     }

@@ -282,6 +282,7 @@ mod tests {
             aliases: vec![],
             enabled: true,
             vault_locked: false,
+            byok_key: None,
             local: None,
         }
     }

@@ -114,8 +114,17 @@ async fn reseal(
     for e in store.all_endpoints().await? {
         endpoints.push((e.id.clone(), again(e.headers_enc.as_deref())?));
     }
+    let mut keys = Vec::new();
+    for k in store.all_provider_keys().await? {
+        keys.push((
+            k.id.clone(),
+            seal_with(to, &unseal_with(from, &k.secret_enc)?)?,
+        ));
+    }
     let state = serde_json::to_string(next)?;
-    store.reseal(&providers, &endpoints, &state, audit).await
+    store
+        .reseal(&providers, &endpoints, &keys, &state, audit)
+        .await
 }
 
 /// Opens the password vault with `password`, setting it up on first use (the secrets the key

@@ -49,6 +49,9 @@ pub struct GuardSettings {
 pub struct Guard {
     pub store: Arc<dyn GuardStore>,
     pub settings: GuardSettings,
+    /// Where review work is announced (`approval` and, through memory, `memory_note`): the
+    /// dashboard's queue and `/admin/v1/events` follow it.
+    pub events: Arc<crate::events::EventHub>,
 }
 
 const MEMORY_WRITE: &str = "memory_write";
@@ -205,6 +208,15 @@ impl Guard {
     ) -> ApiResult<CheckResult> {
         let action = checked_action(&input)?;
         let verdict = self.verdict(ws, &action).await?;
+        if input.dry_run {
+            return Ok(CheckResult {
+                decision: verdict.effect,
+                policy_id: verdict.policy_id,
+                reasons: verdict.reasons,
+                approval_id: None,
+                audit_id: String::new(),
+            });
+        }
         let at = now();
         let approval = (verdict.effect == Effect::RequireApproval)
             .then(|| self.approval_row(ws, actor, &action, &input, &verdict, &at));
@@ -235,6 +247,9 @@ impl Guard {
             created_at: at,
         };
         self.store.record_check(&audit, approval.as_ref()).await?;
+        if let Some(a) = &approval {
+            self.announce(a);
+        }
         Ok(CheckResult {
             decision: verdict.effect,
             policy_id: verdict.policy_id,
@@ -396,7 +411,17 @@ impl Guard {
                 "approval {id} was decided meanwhile; an approval is decided once"
             )));
         }
+        self.announce(&a);
         Ok(a)
+    }
+
+    /// Publishes an approval's new state (`approval`: workspace row id, id, status).
+    fn announce(&self, a: &ApprovalRow) {
+        self.events.publish(
+            "approval",
+            json!({"workspace_id": a.workspace_id, "approval_id": a.id,
+                   "status": a.status.as_str(), "tool_ref": a.tool_ref}),
+        );
     }
 
     pub async fn record(

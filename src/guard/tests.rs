@@ -137,6 +137,7 @@ fn guard(default_effect: DefaultEffect) -> (Guard, Arc<MemGuard>) {
             secret_notes: SecretMode::Reject,
             review_below_confidence: 0.5,
         },
+        events: Arc::new(crate::events::EventHub::new(16)),
     };
     (guard, store)
 }

@@ -20,7 +20,7 @@ use crate::memory::model::{ItemType, NoteInput, NoteStatus, Signal};
 use crate::memory::Memory;
 use crate::store::guard::GuardStore;
 use crate::store::harness::{
-    HarnessStore, TraceFeedbackRow, TraceFilter, TraceRow, VersionRow, VersionStatus,
+    HarnessStore, TraceFeedbackRow, TraceFilter, TraceReply, TraceRow, VersionRow, VersionStatus,
 };
 use crate::store::memory::NoteRow;
 use crate::store::time::{new_id, now};
@@ -66,6 +66,17 @@ fn weights_of(config: &Value) -> ApiResult<Option<Weights>> {
 }
 
 impl Harness {
+    /// Records a grounded chat reply on its pack's trace (`knowledge_reply`: the reply, its
+    /// usage and cost), so feedback and the mission's usage see it. The reply has been
+    /// answered already: a failure here is logged, not returned.
+    pub async fn record_reply(&self, ws: &Workspace, trace_id: &str, reply: &TraceReply) {
+        match self.store.record_reply(&ws.id, trace_id, reply).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(trace = %trace_id, "harness: the reply's trace is gone"),
+            Err(e) => tracing::warn!(trace = %trace_id, error = %e, "harness: reply not traced"),
+        }
+    }
+
     pub fn new(
         store: Arc<dyn HarnessStore>,
         guard: Arc<dyn GuardStore>,

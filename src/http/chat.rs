@@ -18,6 +18,7 @@ use crate::gateway::{self, Caller, Reply};
 use crate::http::extract::{ApiJson, Auth};
 use crate::http::openapi::OpenAiKeyed;
 use crate::state::AppState;
+use crate::store::harness::TraceReply;
 
 /// The authenticated routes of this module.
 pub fn routes(_state: &AppState) -> Router<AppState> {
@@ -63,6 +64,9 @@ pub struct ChatRequest {
 #[serde(deny_unknown_fields)]
 pub struct Grounding {
     pub workspace_id: Option<String>,
+    /// The mission the reply serves (default: the request's `metadata.mission_id`): the pack
+    /// favours its events, and the reply's trace (with its cost) counts toward it.
+    pub mission_id: Option<String>,
     #[serde(default)]
     pub context: GroundingContext,
 }
@@ -92,6 +96,12 @@ async fn ground(
         .map(|m| gateway::text_of(&m["content"]))
         .unwrap_or_default();
     let query = g.context.query.unwrap_or(last_user);
+    let metadata = g
+        .mission_id
+        .map(|mission_id| crate::context::model::PackMetadata {
+            mission_id: Some(mission_id),
+            ..Default::default()
+        });
     let pack = state
         .context
         .build(
@@ -100,6 +110,7 @@ async fn ground(
                 query,
                 max_tokens: g.context.max_tokens,
                 include_sources: g.context.include_sources,
+                metadata,
                 ..Default::default()
             },
         )
@@ -152,7 +163,13 @@ pub async fn completions(
     let Value::Object(mut fields) = body else {
         return Err(ApiError::bad_request("expected a JSON object").into());
     };
-    let grounding = grounding_of(&mut fields)?;
+    let mut grounding = grounding_of(&mut fields)?;
+    if let Some(g) = grounding.as_mut().filter(|g| g.mission_id.is_none()) {
+        g.mission_id = fields
+            .get("metadata")
+            .and_then(|m| m["mission_id"].as_str())
+            .map(str::to_string);
+    }
     let slug = grounding.as_ref().and_then(|g| g.workspace_id.clone());
     let ws = workspaces::resolve(state.accounts.as_ref(), &p, slug.as_deref()).await?;
     let mut req = gateway::ChatRequest::from_value(Value::Object(fields))?;
@@ -161,8 +178,58 @@ pub async fn completions(
         None => None,
     };
     let caller = Caller::of(&p, &ws);
+    let requested = req.model.clone();
     let reply = state.gateway.chat(caller, req, cache).await?;
+    if let (
+        Some(g),
+        Reply::Json {
+            body,
+            cost_usd,
+            served_by,
+            method,
+            pick,
+            ..
+        },
+    ) = (&grounded, &reply)
+    {
+        if let Some(trace_id) = g["trace_id"].as_str() {
+            let routed = Routed {
+                requested: &requested,
+                served_by,
+                method,
+                pick: pick.as_ref(),
+            };
+            let traced = trace_reply(&routed, body, *cost_usd);
+            state.harness.record_reply(&ws, trace_id, &traced).await;
+        }
+    }
     Ok(respond(reply, grounded))
+}
+
+/// Longest reply a trace keeps.
+const MAX_TRACED_REPLY_CHARS: usize = 4_000;
+
+/// How a grounded reply was routed.
+struct Routed<'a> {
+    requested: &'a str,
+    served_by: &'a str,
+    method: &'a str,
+    pick: Option<&'a gateway::bandit::Pick>,
+}
+
+/// What a grounded reply adds to its pack's trace: the first choice's text, the usage, and
+/// how it was routed (a rating of a `thompson` reply rewards the model: `http::harness`).
+fn trace_reply(routed: &Routed<'_>, body: &Value, cost_usd: f64) -> TraceReply {
+    let text = gateway::text_of(&body["choices"][0]["message"]["content"]);
+    TraceReply {
+        trace_type: "knowledge_reply".into(),
+        output_summary: text.chars().take(MAX_TRACED_REPLY_CHARS).collect(),
+        charged_usd: cost_usd,
+        usage: serde_json::json!({"model": routed.requested, "served_by": routed.served_by,
+            "method": routed.method, "pick": routed.pick,
+            "input_tokens": body["usage"]["prompt_tokens"],
+            "output_tokens": body["usage"]["completion_tokens"], "cost_usd": cost_usd}),
+    }
 }
 
 /// `x-cairn-cache: on|off`, if sent.

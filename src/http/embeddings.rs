@@ -1,11 +1,16 @@
 //! `POST /v1/embeddings`, OpenAI-compatible, so the official SDKs work against Cairn. It
 //! answers to the in-process model's own name and to the configured `embedding.aliases`
-//! (OpenAI's model names, which its clients send by default). Embeddings are metered like
+//! (OpenAI's model names, which its clients send by default), and routes by model like chat:
+//! a catalog model with the `embeddings` capability (or a local endpoint's model) of the name
+//! asked for is called at its provider (`gateway::embeddings`); such a model wins over an
+//! alias of the in-process model, never over its own name. Embeddings are metered like
 //! chat: held before the model runs (402 when the balance or a budget can't cover them),
 //! charged after, one usage row each (`request_type` `embeddings`), under the caller's rate
 //! limit.
 
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
@@ -47,14 +52,14 @@ pub enum EncodingFormat {
 pub struct EmbeddingsRequest {
     pub input: EmbeddingInput,
     /// Optional; when given it must name the configured model, one of its aliases
-    /// (`embedding.aliases`, by default `text-embedding-3-small` and `text-embedding-ada-002`)
-    /// or `default`.
+    /// (`embedding.aliases`, by default `text-embedding-3-small` and `text-embedding-ada-002`),
+    /// `default`, or a provider's embeddings model in the catalog (which then serves it).
     pub model: Option<String>,
     #[serde(default)]
     pub encoding_format: EncodingFormat,
-    /// Accepted for compatibility; must equal the model's dimension when given.
+    /// Must equal the in-process model's dimension when given; passed on to a provider's model.
     pub dimensions: Option<usize>,
-    /// Accepted for compatibility and ignored.
+    /// Ignored by the in-process model; passed on to a provider's model.
     pub user: Option<String>,
 }
 
@@ -88,28 +93,101 @@ pub struct EmbeddingsResponse {
 }
 
 #[utoipa::path(post, path = "/v1/embeddings", tag = "openai", security(("bearer" = [])), request_body = EmbeddingsRequest,
-    responses((status = 200, body = EmbeddingsResponse),
+    responses((status = 200, body = EmbeddingsResponse, description = "Headers: x-cairn-model (the model that served), x-cairn-cost"),
         (status = 402, body = OpenAiErrorBody, description = "The balance or a monthly budget cannot cover the request"),
-        (status = 404, body = OpenAiErrorBody, description = "`model` names neither the configured model nor one of its aliases"),
+        (status = 404, body = OpenAiErrorBody, description = "`model` names neither the configured model, one of its aliases, nor an embeddings model of the catalog"),
+        (status = 502, body = OpenAiErrorBody, description = "The provider's model failed"),
         OpenAiKeyed, OpenAiKeyedJson))]
 pub async fn embeddings(
     State(state): State<AppState>,
     Auth(p): Auth,
     body: Result<ApiJson<EmbeddingsRequest>, ApiError>,
-) -> Result<Json<EmbeddingsResponse>, OpenAiError> {
+) -> Result<Response, OpenAiError> {
     let ApiJson(req) = body?;
     let ws = workspaces::resolve(state.accounts.as_ref(), &p, None).await?;
+    let caller = Caller::of(&p, &ws);
+    let inputs = match &req.input {
+        EmbeddingInput::One(s) => vec![s.clone()],
+        EmbeddingInput::Many(v) => v.clone(),
+    };
+    crate::validate::count("input", inputs.len(), 1, MAX_INPUTS, "strings")?;
+    for (i, s) in inputs.iter().enumerate() {
+        let field = format!("input[{i}]");
+        crate::validate::count(&field, s.chars().count(), 1, MAX_INPUT_CHARS, "characters")?;
+    }
     let embedder = state.sources.retriever.embedder.clone();
     if let Some(model) = &req.model {
         let id = embedder.model_id();
-        let named = model == id
-            || model == "default"
-            || id.ends_with(&format!("/{model}"))
-            || state.config.embedding.aliases.contains(model);
-        if !named {
+        let own = model == id || model == "default" || id.ends_with(&format!("/{model}"));
+        if !own {
+            if let Some(m) = state.gateway.embedding_model(&caller, model) {
+                return upstream(&state, &caller, &m, model, &req, inputs).await;
+            }
+        }
+        if !own && !state.config.embedding.aliases.contains(model) {
             return Err(ApiError::NotFound("Model").into());
         }
     }
+    local(&state, &caller, req, inputs).await
+}
+
+/// Input tokens as the in-process model counts them (each input cut at its window).
+fn tokens_of(state: &AppState, inputs: &[String]) -> usize {
+    inputs
+        .iter()
+        .map(|s| {
+            state
+                .sources
+                .chunker
+                .count_tokens(s)
+                .min(state.config.embedding.max_length)
+        })
+        .sum()
+}
+
+/// A provider's model answers (`gateway::embeddings`).
+async fn upstream(
+    state: &AppState,
+    caller: &Caller,
+    m: &crate::gateway::route::ModelEntry,
+    requested: &str,
+    req: &EmbeddingsRequest,
+    inputs: Vec<String>,
+) -> Result<Response, OpenAiError> {
+    let estimate = tokens_of(state, &inputs);
+    let mut body = serde_json::json!({"input": inputs});
+    if req.encoding_format == EncodingFormat::Base64 {
+        body["encoding_format"] = "base64".into();
+    }
+    if let Some(d) = req.dimensions {
+        body["dimensions"] = d.into();
+    }
+    if let Some(u) = &req.user {
+        body["user"] = u.as_str().into();
+    }
+    let done = state
+        .gateway
+        .embed_upstream(caller, m, requested, &body, estimate)
+        .await?;
+    let mut res = Json(done.body).into_response();
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.8}", done.cost_usd)) {
+        h.insert("x-cairn-cost", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&done.served_by) {
+        h.insert("x-cairn-model", v);
+    }
+    Ok(res)
+}
+
+/// The in-process model answers.
+async fn local(
+    state: &AppState,
+    caller: &Caller,
+    req: EmbeddingsRequest,
+    inputs: Vec<String>,
+) -> Result<Response, OpenAiError> {
+    let embedder = state.sources.retriever.embedder.clone();
     if let Some(d) = req.dimensions {
         if d != embedder.dimension() {
             return Err(ApiError::bad_request(format!(
@@ -119,30 +197,11 @@ pub async fn embeddings(
             .into());
         }
     }
-    let inputs = match req.input {
-        EmbeddingInput::One(s) => vec![s],
-        EmbeddingInput::Many(v) => v,
-    };
-    crate::validate::count("input", inputs.len(), 1, MAX_INPUTS, "strings")?;
-    for (i, s) in inputs.iter().enumerate() {
-        let field = format!("input[{i}]");
-        crate::validate::count(&field, s.chars().count(), 1, MAX_INPUT_CHARS, "characters")?;
-    }
-    let tokens: usize = inputs
-        .iter()
-        .map(|s| {
-            state
-                .sources
-                .chunker
-                .count_tokens(s)
-                .min(state.config.embedding.max_length)
-        })
-        .sum();
-    let caller = Caller::of(&p, &ws);
+    let tokens = tokens_of(state, &inputs);
     let requested = req.model.as_deref().unwrap_or(embedder.model_id());
     let metered = state
         .gateway
-        .meter_embeddings(&caller, requested, embedder.model_id(), tokens)
+        .meter_embeddings(caller, requested, embedder.model_id(), tokens)
         .await?;
     let vectors = embedder.embed(inputs).await.map_err(ApiError::from)?;
     state.gateway.finish_metered(metered);
@@ -169,5 +228,6 @@ pub async fn embeddings(
             prompt_tokens: tokens,
             total_tokens: tokens,
         },
-    }))
+    })
+    .into_response())
 }

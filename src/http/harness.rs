@@ -226,8 +226,32 @@ pub async fn feedback(
         body: input,
     }: ScopedJson<FeedbackInput>,
 ) -> ApiResult<Response> {
+    let (trace_id, rating) = (input.trace_id.clone(), input.rating);
     let result = state.harness.feedback(&ws, &p.actor(), input).await?;
+    if let Some(r) = rating {
+        reward_routing(&state, &ws, &trace_id, r).await;
+    }
     Ok(written(result, true))
+}
+
+/// A rated reply that `thompson` routing picked rewards the model that served it (its
+/// trace's `metadata.usage`). The feedback is stored already: a failure here is logged.
+async fn reward_routing(
+    state: &AppState,
+    ws: &crate::store::Workspace,
+    trace_id: &str,
+    rating: f64,
+) {
+    let Ok(Some(trace)) = state.harness.store.trace(&ws.id, trace_id).await else {
+        return;
+    };
+    let usage = &trace.metadata["usage"];
+    let pick = serde_json::from_value::<crate::gateway::bandit::Pick>(usage["pick"].clone());
+    if let (Some(model), Ok(pick)) = (usage["served_by"].as_str(), pick) {
+        if let Err(e) = state.gateway.rate(model, &pick, rating).await {
+            tracing::warn!(trace = %trace_id, error = %e, "feedback: routing reward not stored");
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/v1/harness/reflections", tag = "harness", security(("bearer" = [])), params(ListParams),

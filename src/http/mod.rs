@@ -13,7 +13,9 @@ pub mod auth;
 pub mod billing;
 pub mod chat;
 pub mod consumer;
+pub mod dashboard;
 pub mod embeddings;
+pub mod events;
 pub mod extract;
 pub mod harness;
 pub mod health;
@@ -23,6 +25,7 @@ pub mod mcp;
 pub mod memory;
 pub mod middleware;
 pub mod openapi;
+pub mod provider_keys;
 pub mod proxy_stats;
 pub mod scopes;
 pub mod sources;
@@ -63,6 +66,7 @@ pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .merge(auth::routes(&state))
         .merge(keys::routes(&state))
+        .merge(provider_keys::routes(&state))
         .merge(users::routes(&state))
         .merge(workspaces::routes(&state))
         .merge(sources::routes(&state))
@@ -74,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(usage::routes(&state))
         .merge(billing::routes(&state))
         .merge(embeddings::routes(&state))
+        .merge(events::routes(&state))
         .merge(local_endpoints::routes(&state))
         .merge(admin::routes(&state))
         .merge(proxy_stats::routes(&state))
@@ -85,8 +90,11 @@ pub fn router(state: AppState) -> Router {
         ));
 
     let max_body = state.config.server.max_body_bytes;
+    // The dashboard's files: public (they hold no data) and outside the anonymous limit, so
+    // loading the app does not spend what logging in needs.
     public
         .merge(authenticated)
+        .merge(dashboard::routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::record_metrics))

@@ -20,8 +20,8 @@ use crate::error::{ErrorBody, OpenAiErrorBody, PaymentFigures};
 use crate::state::AppState;
 
 use crate::http::{
-    actions, admin, auth, billing, chat, consumer, embeddings, harness, health, keys,
-    local_endpoints, memory, proxy_stats, scopes, sources, usage, users, workspaces,
+    actions, admin, auth, billing, chat, consumer, embeddings, events, harness, health, keys,
+    local_endpoints, memory, provider_keys, proxy_stats, scopes, sources, usage, users, workspaces,
 };
 
 #[derive(OpenApi)]
@@ -30,8 +30,8 @@ use crate::http::{
     paths(
         health::healthz, health::metrics, openapi_json,
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
-        users::setup, users::list, users::update,
-        keys::create, keys::list, keys::revoke,
+        users::setup, users::setup_status, users::list, users::update,
+        keys::create, keys::list, keys::revoke, provider_keys::create, provider_keys::list, provider_keys::delete,
         workspaces::create, workspaces::list, workspaces::get, workspaces::update,
         sources::create, sources::list, sources::get, sources::delete, sources::reindex,
         sources::document, sources::chunks, sources::search,
@@ -62,7 +62,7 @@ use crate::http::{
         admin::catalog::delete_model, admin::engine_models, admin::routing_config,
         admin::put_routing_config, admin::simulate, admin::health, admin::stats, admin::logs,
         admin::audit, admin::rewards, admin::tsdb_query, admin::tsdb_metrics, admin::tsdb_prune,
-        admin::tsdb_retention, admin::workflows, admin::workflow, admin::workflow_history, admin::events::events, admin::keys::create, admin::keys::list, admin::keys::rotate,
+        admin::tsdb_retention, admin::workflows, admin::workflow, admin::workflow_history, admin::events::events, events::events, admin::keys::create, admin::keys::list, admin::keys::rotate,
         admin::keys::patch, admin::keys::revoke,
     ),
     components(schemas(ErrorBody, OpenAiErrorBody, PaymentFigures)),

@@ -16,7 +16,22 @@ use crate::http::openapi::{Authed, BadParams, JsonBody, Public};
 use crate::state::AppState;
 
 pub fn public_routes(_state: &AppState) -> Router<AppState> {
-    Router::new().route("/v1/setup", post(setup))
+    Router::new().route("/v1/setup", post(setup).get(setup_status))
+}
+
+/// `GET /v1/setup`: whether the installation waits for its first admin (the dashboard opens
+/// on first-time setup then).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SetupStatus {
+    pub pending: bool,
+}
+
+#[utoipa::path(get, path = "/v1/setup", tag = "users",
+    responses(Public, (status = 200, body = SetupStatus)))]
+pub async fn setup_status(State(state): State<AppState>) -> Json<SetupStatus> {
+    Json(SetupStatus {
+        pending: state.setup.pending(),
+    })
 }
 
 pub fn routes(_state: &AppState) -> Router<AppState> {

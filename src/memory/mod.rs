@@ -114,6 +114,13 @@ impl Memory {
         for l in &writes.links {
             self.graph.put_link(l);
         }
+        for n in &writes.notes {
+            self.guard.events.publish(
+                "memory_note",
+                serde_json::json!({"workspace_id": workspace_id, "note_id": n.id,
+                                   "status": n.status.as_str()}),
+            );
+        }
         Ok(())
     }
 

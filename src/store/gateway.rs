@@ -324,6 +324,8 @@ pub struct RewardRow {
     pub success: bool,
     pub latency_ms: f64,
     pub cost_usd: f64,
+    /// `route` (an attempt's outcome) or `feedback` (a rating of the reply's trace).
+    pub source: String,
     pub created_at: String,
 }
 
@@ -335,7 +337,7 @@ pub struct Page<T> {
 }
 
 #[async_trait]
-pub trait CatalogStore: Send + Sync {
+pub trait CatalogStore: crate::store::provider_keys::ProviderKeyStore + Send + Sync {
     /// Makes the `config` rows exactly these, in one transaction: rows no longer in the file
     /// go, the others are updated in place; rows of other sources stay, and a config row whose
     /// name an admin row holds is not written (the admin's edit wins).
@@ -354,12 +356,13 @@ pub trait CatalogStore: Send + Sync {
     /// Sets a setting, with the audit row, in one transaction.
     async fn put_setting(&self, key: &str, value: &str, audit: &AuditRow) -> anyhow::Result<()>;
     /// Replaces sealed secrets (providers' `secret_enc` by name, local endpoints'
-    /// `headers_enc` by id) and sets the setting `vault` to `vault_state`, with the audit row
+    /// `headers_enc` by id, customer provider keys' `secret_enc` by id) and sets the setting `vault` to `vault_state`, with the audit row
     /// when given, in one transaction: a re-seal under a new key is all or nothing.
     async fn reseal(
         &self,
         providers: &[(String, Option<String>)],
         endpoints: &[(String, Option<String>)],
+        provider_keys: &[(String, String)],
         vault_state: &str,
         audit: Option<&AuditRow>,
     ) -> anyhow::Result<()>;

@@ -97,6 +97,17 @@ pub struct ArtifactRow {
 }
 
 /// The seed's `HarnessTrace`.
+/// What a grounded chat reply adds to its pack's trace.
+#[derive(Debug, Clone)]
+pub struct TraceReply {
+    /// `knowledge_reply`.
+    pub trace_type: String,
+    pub output_summary: String,
+    pub charged_usd: f64,
+    /// `{model, served_by, input_tokens, output_tokens, cost_usd}`.
+    pub usage: Value,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TraceRow {
     pub id: String,
@@ -197,6 +208,14 @@ pub trait HarnessStore: Send + Sync {
     async fn traces_by_ids(&self, workspace_id: &str, ids: &[String])
         -> StoreResult<Vec<TraceRow>>;
     async fn add_trace(&self, t: &TraceRow) -> StoreResult<()>;
+    /// Turns a context pack's trace into the trace of the reply grounded in it: type, reply,
+    /// cost and `usage` merged into its metadata. False when the workspace has no such trace.
+    async fn record_reply(
+        &self,
+        workspace_id: &str,
+        trace_id: &str,
+        reply: &TraceReply,
+    ) -> StoreResult<bool>;
     /// Records feedback and sets the trace's feedback score (mean rating) and outcome.
     async fn add_feedback(&self, f: &TraceFeedbackRow) -> StoreResult<()>;
 

@@ -8,6 +8,7 @@ pub mod guard;
 pub mod harness;
 pub mod memory;
 pub mod private;
+pub mod provider_keys;
 pub mod sources;
 pub mod sqlite;
 pub mod text_index;

@@ -694,7 +694,7 @@ async fn admin_keys_rotate_disable_expire_and_are_the_keys_of_v1_keys() {
 }
 
 /// Reads an SSE response until `until` appears (10 s at most); the text so far.
-async fn read_events(res: &mut reqwest::Response, until: &str) -> String {
+pub async fn read_events(res: &mut reqwest::Response, until: &str) -> String {
     let mut text = String::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !text.contains(until) {

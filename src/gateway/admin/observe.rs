@@ -136,6 +136,8 @@ pub struct RewardView {
     pub success: bool,
     pub latency_ms: f64,
     pub cost_usd: f64,
+    /// `route` (an attempt's outcome) or `feedback` (a rating of the reply's trace).
+    pub source: String,
     pub created_at: String,
 }
 
@@ -150,6 +152,7 @@ impl From<RewardRow> for RewardView {
             success: r.success,
             latency_ms: r.latency_ms,
             cost_usd: r.cost_usd,
+            source: r.source,
             created_at: r.created_at,
         }
     }

@@ -42,6 +42,10 @@ impl ChatProvider for OpenAiCompatible {
         Box::new(openai::Chunks)
     }
 
+    async fn embed(&self, to: &Upstream<'_>, body: &Value) -> Result<reqwest::Response, Attempt> {
+        openai::post_embeddings(to, body).await
+    }
+
     async fn discover_models(
         &self,
         provider: &ProviderEntry,

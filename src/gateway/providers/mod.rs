@@ -36,6 +36,16 @@ pub struct ProviderEntry {
     pub outbound: Outbound,
 }
 
+impl ProviderEntry {
+    /// This provider called with another key (a customer's own, `gateway::byok`).
+    pub fn with_key(&self, api_key: SecretString) -> Self {
+        Self {
+            api_key,
+            ..self.clone()
+        }
+    }
+}
+
 // Hand-written for the kind's name (`ChatProvider` is no `Debug`).
 impl std::fmt::Debug for ProviderEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -149,6 +159,17 @@ pub trait ChatProvider: Send + Sync {
 
     /// A fresh translator for one stream.
     fn stream_events(&self) -> Box<dyn StreamEvents>;
+
+    /// Sends one embeddings request (OpenAI's body; `model` becomes the upstream's name).
+    /// Kinds without an embeddings API refuse it.
+    async fn embed(&self, to: &Upstream<'_>, body: &Value) -> Result<reqwest::Response, Attempt> {
+        let _ = body;
+        Err(Attempt::Fatal(ApiError::bad_request(format!(
+            "model: {} is served by a {} provider, which has no embeddings API",
+            to.name,
+            self.kind()
+        ))))
+    }
 
     /// The model ids the server lists (health check and discovery of local endpoints), at
     /// most `max`.

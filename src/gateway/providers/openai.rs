@@ -33,6 +33,22 @@ pub async fn post(
     send(to, builder).await
 }
 
+/// POSTs an embeddings request to `embeddings`, with the bearer key when the provider has
+/// one.
+pub async fn post_embeddings(
+    to: &Upstream<'_>,
+    body: &Value,
+) -> Result<reqwest::Response, Attempt> {
+    let mut body = body.clone();
+    body["model"] = json!(to.model);
+    let mut builder = to.post("embeddings")?.json(&body);
+    let key = to.provider.api_key.expose_secret();
+    if !key.is_empty() {
+        builder = builder.bearer_auth(key);
+    }
+    send(to, builder).await
+}
+
 /// Stream events that are OpenAI chunks already.
 #[derive(Debug, Default)]
 pub struct Chunks;
@@ -124,6 +140,10 @@ impl ChatProvider for OpenAi {
 
     fn stream_events(&self) -> Box<dyn StreamEvents> {
         Box::new(Chunks)
+    }
+
+    async fn embed(&self, to: &Upstream<'_>, body: &Value) -> Result<reqwest::Response, Attempt> {
+        post_embeddings(to, body).await
     }
 
     async fn discover_models(

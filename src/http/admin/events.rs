@@ -4,7 +4,7 @@
 //! connections (and the proxies between) open; a client too slow for the stream is told how
 //! many events it lost and goes on with the next. The credential is checked again every 15 s:
 //! a key revoked, disabled, expired or stripped of `admin` (or a user no longer admin) ends
-//! the stream.
+//! the stream. [`follow`] serves the reviewers' stream (`GET /v1/events`) the same way.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -48,29 +48,51 @@ fn last_event_id(headers: &HeaderMap) -> ApiResult<Option<u64>> {
 #[utoipa::path(get, path = "/admin/v1/events", tag = "admin", security(("bearer" = [])),
     params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
     responses(Authed,
-        (status = 200, content_type = "text/event-stream", description = "route_success, route_error ... as Server-Sent Events, with heartbeat comments"),
+        (status = 200, content_type = "text/event-stream", description = "route_success, route_error, memory_note, approval ... as Server-Sent Events, with heartbeat comments"),
         (status = 400, body = crate::error::ErrorBody, description = "Last-Event-ID is not an event id")))]
 pub async fn events(
     State(state): State<AppState>,
     Auth(p): Auth,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let sub = state.gateway.events.subscribe(last_event_id(&headers)?);
-    let missed = stream::iter(sub.missed.into_iter().map(|e| Ok(sse(&e))));
-    let live = stream::unfold(sub.live, |mut rx| async move {
-        match rx.recv().await {
-            Ok(e) => Some((Ok(sse(&e)), rx)),
-            Err(RecvError::Lagged(n)) => {
-                let note = SseEvent::default().comment(format!("lagged: {n} events dropped"));
-                Some((Ok(note), rx))
+    follow(state, p, &headers, Scope::Admin, |_| true)
+}
+
+/// The live stream of the events `keep` lets through, from after `Last-Event-ID`, ending when
+/// the credential that opened it no longer holds `scope`.
+pub fn follow(
+    state: AppState,
+    p: Principal,
+    headers: &HeaderMap,
+    scope: Scope,
+    keep: impl Fn(&Event) -> bool + Send + Sync + 'static,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let sub = state.gateway.events.subscribe(last_event_id(headers)?);
+    let keep = std::sync::Arc::new(keep);
+    let kept = keep.clone();
+    let missed = stream::iter(
+        sub.missed
+            .into_iter()
+            .filter(move |e| kept(e))
+            .map(|e| Ok(sse(&e))),
+    );
+    let live = stream::unfold((sub.live, keep), |(mut rx, keep)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) if keep(&e) => return Some((Ok(sse(&e)), (rx, keep))),
+                Ok(_) => continue,
+                Err(RecvError::Lagged(n)) => {
+                    let note = SseEvent::default().comment(format!("lagged: {n} events dropped"));
+                    return Some((Ok(note), (rx, keep)));
+                }
+                Err(RecvError::Closed) => return None,
             }
-            Err(RecvError::Closed) => None,
         }
     });
     let revoked = async move {
         loop {
             tokio::time::sleep(HEARTBEAT).await;
-            if !still_admin(&state, &p).await {
+            if !still_allowed(&state, &p, scope).await {
                 return;
             }
         }
@@ -79,8 +101,9 @@ pub async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
 }
 
-/// Whether the credential that opened the stream would still be let in (a store error: no).
-async fn still_admin(state: &AppState, p: &Principal) -> bool {
+/// Whether the credential that opened the stream would still be let in with `scope` (a
+/// store error: no).
+async fn still_allowed(state: &AppState, p: &Principal, scope: Scope) -> bool {
     match p {
         Principal::ApiKey { key_id, .. } => match state.accounts.key_by_id(key_id).await {
             Ok(Some(k)) => {
@@ -89,12 +112,15 @@ async fn still_admin(state: &AppState, p: &Principal) -> bool {
                     .as_deref()
                     .is_some_and(|at| at <= now().as_str());
                 let scopes = crate::accounts::keys::key_scopes(k.scopes.as_ref());
-                k.enabled && !expired && scopes.has(Scope::Admin)
+                k.enabled && !expired && scopes.has(scope)
             }
             _ => false,
         },
         Principal::Session { user_id, .. } => match state.accounts.user_by_id(user_id).await {
-            Ok(Some(u)) => u.role == "admin",
+            Ok(Some(u)) => u
+                .role
+                .parse::<crate::accounts::roles::Role>()
+                .is_ok_and(|r| r.scopes().has(scope)),
             _ => false,
         },
     }

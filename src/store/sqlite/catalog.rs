@@ -17,6 +17,10 @@ impl SqliteCatalog {
     pub fn new(pool: SqlitePool) -> Self {
         Self { pool }
     }
+
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
 }
 
 fn provider_row(r: &SqliteRow) -> sqlx::Result<ProviderRow> {
@@ -43,6 +47,7 @@ fn reward_row(r: &SqliteRow) -> sqlx::Result<RewardRow> {
         success: r.try_get("success")?,
         latency_ms: r.try_get("latency_ms")?,
         cost_usd: r.try_get("cost_usd")?,
+        source: r.try_get("source")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -315,10 +320,18 @@ impl CatalogStore for SqliteCatalog {
         &self,
         providers: &[(String, Option<String>)],
         endpoints: &[(String, Option<String>)],
+        provider_keys: &[(String, String)],
         vault_state: &str,
         audit: Option<&AuditRow>,
     ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
+        for (id, secret) in provider_keys {
+            sqlx::query("UPDATE provider_keys SET secret_enc = ? WHERE id = ?")
+                .bind(secret)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         for (name, secret) in providers {
             sqlx::query("UPDATE gateway_providers SET secret_enc = ? WHERE name = ?")
                 .bind(secret)
@@ -367,7 +380,7 @@ impl CatalogStore for SqliteCatalog {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO gateway_rewards (id, model, bucket, probability, reward, success, \
-             latency_ms, cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             latency_ms, cost_usd, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&w.id)
         .bind(&w.model)
@@ -377,6 +390,7 @@ impl CatalogStore for SqliteCatalog {
         .bind(w.success)
         .bind(w.latency_ms)
         .bind(w.cost_usd)
+        .bind(&w.source)
         .bind(&w.created_at)
         .execute(&mut *tx)
         .await?;

@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use super::{json, strings};
 use crate::store::harness::{
     ArtifactRow, HarnessStore, MissionRow, ReflectionRow, StepRow, TraceFeedbackRow, TraceFilter,
-    TraceRow, VersionRow, VersionStatus,
+    TraceReply, TraceRow, VersionRow, VersionStatus,
 };
 use crate::store::StoreResult;
 
@@ -359,6 +359,22 @@ impl HarnessStore for SqliteHarness {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn record_reply(&self, ws: &str, id: &str, r: &TraceReply) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE harness_traces SET trace_type = ?, output_summary = ?, charged_usd = ?, \
+             metadata = json_set(metadata, '$.usage', json(?)) WHERE workspace_id = ? AND id = ?",
+        )
+        .bind(&r.trace_type)
+        .bind(&r.output_summary)
+        .bind(r.charged_usd)
+        .bind(r.usage.to_string())
+        .bind(ws)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn add_feedback(&self, f: &TraceFeedbackRow) -> StoreResult<()> {

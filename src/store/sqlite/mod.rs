@@ -6,6 +6,7 @@ mod gateway;
 mod guard;
 mod harness;
 mod memory;
+mod provider_keys;
 mod sources;
 mod tsdb;
 
