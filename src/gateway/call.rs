@@ -198,6 +198,7 @@ impl Gateway {
         reservation: &mut Option<Reservation>,
     ) -> Result<Reply, Attempt> {
         let res = self.send(&call, true).await?;
+        let (tell, ended) = tokio::sync::oneshot::channel();
         let job = StreamJob {
             ledger: self.ledger.clone(),
             breakers: self.breakers.clone(),
@@ -209,10 +210,12 @@ impl Gateway {
             wants_usage: call.request.wants_stream_usage(),
             reservation: reservation.take(),
             events: call.provider()?.api.stream_events(),
+            ended: Some(tell),
         };
         Ok(Reply::Stream {
             events: job.start(res),
             served_by: call.model.name.clone(),
+            ended,
         })
     }
 }

@@ -100,6 +100,8 @@ pub enum Reply {
     Stream {
         events: ChatStream,
         served_by: String,
+        /// How the stream ended, once it is charged (dropped unread when nobody asks).
+        ended: tokio::sync::oneshot::Receiver<stream::Streamed>,
     },
 }
 

@@ -53,6 +53,8 @@ pub struct StreamJob {
     pub reservation: Option<Reservation>,
     /// The provider's translator of this stream's events.
     pub events: Box<dyn StreamEvents>,
+    /// Told how the stream ended, once it is charged.
+    pub ended: Option<tokio::sync::oneshot::Sender<Streamed>>,
 }
 
 /// How the upstream stream ended.
@@ -66,6 +68,23 @@ struct Ending {
     reported: Option<usize>,
     /// Output tokens in the chunks handed to the client.
     delivered: usize,
+    /// The first choice's text so far, up to [`KEPT_TEXT_CHARS`].
+    text: String,
+}
+
+/// How much of a streamed answer's text [`Streamed`] keeps.
+pub const KEPT_TEXT_CHARS: usize = 4_000;
+
+/// How a stream ended, for whoever waits on [`StreamJob::ended`] (a grounded reply's trace).
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    /// The first choice's text, at most [`KEPT_TEXT_CHARS`] characters.
+    pub text: String,
+    pub input_tokens: usize,
+    pub output_tokens: usize,
+    pub cost_usd: f64,
+    /// The upstream finished (`[DONE]`), rather than broke or lost its client.
+    pub completed: bool,
 }
 
 impl Ending {
@@ -113,7 +132,17 @@ impl StreamJob {
             ending.input,
             ending.output(),
         );
-        self.ledger.finish(self.reservation.take(), row);
+        let cost_usd = self.ledger.finish(self.reservation.take(), row);
+        if let Some(tell) = self.ended.take() {
+            // Nobody waiting (an ungrounded chat) is the common case.
+            let _ = tell.send(Streamed {
+                output_tokens: ending.output(),
+                input_tokens: ending.input,
+                completed: ending.done,
+                text: ending.text,
+                cost_usd,
+            });
+        }
     }
 
     /// Reads the upstream line by line until `[DONE]`, a break, or a client that left.
@@ -127,6 +156,7 @@ impl StreamJob {
             input: usize::try_from(self.row.input_tokens).unwrap_or(0),
             reported: None,
             delivered: 0,
+            text: String::new(),
         };
         loop {
             // A client that hangs up while the upstream is silent ends the stream now, not
@@ -210,6 +240,7 @@ impl StreamJob {
             }
             chunk["model"] = json!(self.row.model);
             let tokens = self.output_tokens(&chunk);
+            keep_text(&mut ending.text, &chunk);
             let out = format!("data: {chunk}\n\n");
             if tx.send(Ok(Bytes::from(out))).await.is_err() {
                 return false;
@@ -241,6 +272,18 @@ impl StreamJob {
     fn count(&self, text: &Value) -> usize {
         text.as_str().map_or(0, |t| self.counter.count(t))
     }
+}
+
+/// Adds the first choice's delta text of `chunk` to `kept`, up to [`KEPT_TEXT_CHARS`].
+fn keep_text(kept: &mut String, chunk: &Value) {
+    let first = chunk["choices"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["index"].as_u64().unwrap_or(0) == 0));
+    let Some(delta) = first.and_then(|c| c["delta"]["content"].as_str()) else {
+        return;
+    };
+    let room = KEPT_TEXT_CHARS.saturating_sub(kept.chars().count());
+    kept.extend(delta.chars().take(room));
 }
 
 #[cfg(test)]
@@ -330,6 +373,7 @@ mod tests {
             wants_usage,
             reservation: None,
             events: Box::new(openai::Chunks),
+            ended: None,
         };
         let events = job.start(upstream(body).await);
         let sent: Vec<Bytes> = events.map(|b| b.unwrap()).collect().await;

@@ -128,6 +128,21 @@ impl Harness {
         Ok(row)
     }
 
+    /// Makes an existing version the workspace's active one (the one before is archived).
+    pub async fn activate_version(&self, ws: &Workspace, id: &str) -> ApiResult<VersionRow> {
+        if !self.store.activate_version(&ws.id, id, &now()).await? {
+            return Err(ApiError::NotFound("Harness version"));
+        }
+        self.active
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ws.id);
+        self.store
+            .version(&ws.id, id)
+            .await?
+            .ok_or(ApiError::NotFound("Harness version"))
+    }
+
     pub async fn versions(&self, ws: &Workspace) -> ApiResult<VersionList> {
         Ok(VersionList {
             object: "list".into(),

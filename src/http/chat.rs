@@ -179,9 +179,23 @@ pub async fn completions(
     };
     let caller = Caller::of(&p, &ws);
     let requested = req.model.clone();
-    let reply = state.gateway.chat(caller, req, cache).await?;
-    if let (
-        Some(g),
+    let mut reply = state.gateway.chat(caller, req, cache).await?;
+    if let Some(trace_id) = grounded.as_ref().and_then(|g| g["trace_id"].as_str()) {
+        trace_when_done(&state, &ws, trace_id, &requested, &mut reply).await;
+    }
+    Ok(respond(reply, grounded))
+}
+
+/// Records a grounded reply on its pack's trace: a whole answer now, a stream once it ended
+/// (in the background: its text and cost are known only then).
+async fn trace_when_done(
+    state: &AppState,
+    ws: &crate::store::Workspace,
+    trace_id: &str,
+    requested: &str,
+    reply: &mut Reply,
+) {
+    match reply {
         Reply::Json {
             body,
             cost_usd,
@@ -189,21 +203,41 @@ pub async fn completions(
             method,
             pick,
             ..
-        },
-    ) = (&grounded, &reply)
-    {
-        if let Some(trace_id) = g["trace_id"].as_str() {
+        } => {
             let routed = Routed {
-                requested: &requested,
+                requested,
                 served_by,
                 method,
                 pick: pick.as_ref(),
             };
             let traced = trace_reply(&routed, body, *cost_usd);
-            state.harness.record_reply(&ws, trace_id, &traced).await;
+            state.harness.record_reply(ws, trace_id, &traced).await;
+        }
+        Reply::Stream {
+            served_by, ended, ..
+        } => {
+            // Take the ending the relay reports; the reply keeps a receiver nobody reads.
+            let (_, unread) = tokio::sync::oneshot::channel();
+            let ended = std::mem::replace(ended, unread);
+            let (harness, ws, trace_id) = (state.harness.clone(), ws.clone(), trace_id.to_string());
+            let (requested, served_by) = (requested.to_string(), served_by.clone());
+            tokio::spawn(async move {
+                let Ok(s) = ended.await else { return };
+                let body = serde_json::json!({
+                    "choices": [{"message": {"content": s.text}}],
+                    "usage": {"prompt_tokens": s.input_tokens, "completion_tokens": s.output_tokens}});
+                let routed = Routed {
+                    requested: &requested,
+                    served_by: &served_by,
+                    method: "stream",
+                    pick: None,
+                };
+                harness
+                    .record_reply(&ws, &trace_id, &trace_reply(&routed, &body, s.cost_usd))
+                    .await;
+            });
         }
     }
-    Ok(respond(reply, grounded))
 }
 
 /// Longest reply a trace keeps.
@@ -276,7 +310,9 @@ fn respond(reply: Reply, grounded: Option<Value>) -> Response {
             }
             res
         }
-        Reply::Stream { events, served_by } => {
+        Reply::Stream {
+            events, served_by, ..
+        } => {
             let mut res = (
                 [
                     (header::CONTENT_TYPE, "text/event-stream"),

@@ -28,6 +28,7 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
             "/v1/harness/versions",
             get(list_versions).post(create_version),
         )
+        .route("/v1/harness/versions/{id}/activate", post(activate_version))
         .route(
             "/v1/harness/missions",
             get(list_missions).post(upsert_mission),
@@ -106,6 +107,18 @@ pub async fn upsert_mission(
 ) -> ApiResult<Response> {
     let (row, created) = state.harness.upsert_mission(&ws, input).await?;
     Ok(written(row, created))
+}
+
+#[utoipa::path(post, path = "/v1/harness/versions/{id}/activate", tag = "harness", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The version's id"), WorkspaceParam),
+    responses(Scoped, (status = 200, body = VersionRow, description = "Now the workspace's active version; the one before is archived"),
+        (status = 404, body = crate::error::ErrorBody, description = "No such version in the workspace")))]
+pub async fn activate_version(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    Scope { workspace: ws, .. }: Scope,
+) -> ApiResult<Json<VersionRow>> {
+    Ok(Json(state.harness.activate_version(&ws, &id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/harness/missions/{id}", tag = "harness", security(("bearer" = [])),

@@ -51,7 +51,7 @@ use crate::http::{
         memory::context_pack, memory::get_pack, memory::context,
         actions::list_policies, actions::create_policy, actions::check, actions::list_approvals,
         actions::decide, actions::list_audit, actions::record_audit,
-        harness::list_versions, harness::create_version, harness::list_missions,
+        harness::list_versions, harness::create_version, harness::activate_version, harness::list_missions,
         harness::upsert_mission, harness::get_mission, harness::update_mission,
         harness::upsert_step, harness::update_step, harness::add_artifact,
         harness::list_traces, harness::record_trace, harness::feedback,

@@ -82,6 +82,7 @@ pub const TABLE: &[(&str, &str, Need)] = &[
     ("POST", "/v1/actions/audit", s(ActionsReport)),
     ("GET", "/v1/harness/versions", s(Harness)),
     ("POST", "/v1/harness/versions", s(Harness)),
+    ("POST", "/v1/harness/versions/{id}/activate", s(Review)),
     ("GET", "/v1/harness/missions", s(Harness)),
     ("POST", "/v1/harness/missions", s(Harness)),
     ("GET", "/v1/harness/missions/{id}", s(Harness)),

@@ -182,6 +182,9 @@ pub trait HarnessStore: Send + Sync {
     /// Inserts a version; an active one archives the previous active one in the same
     /// transaction.
     async fn add_version(&self, v: &VersionRow) -> StoreResult<()>;
+    /// Makes version `id` the workspace's active one (the active one before is archived), in
+    /// one transaction; false when the workspace has no such version.
+    async fn activate_version(&self, workspace_id: &str, id: &str, at: &str) -> StoreResult<bool>;
 
     async fn mission(&self, workspace_id: &str, id: &str) -> StoreResult<Option<MissionRow>>;
     async fn mission_by_ref(

@@ -803,9 +803,39 @@ async fn grounded_chat_puts_a_context_pack_before_the_conversation() {
     assert_eq!(traces["data"][0]["id"], trace_id);
     assert_eq!(traces["data"][0]["pack_id"], out["cairn"]["pack_id"]);
 
+    assert_eq!(traces["data"][0]["trace_type"], "knowledge_reply");
+
+    // A streamed reply is traced once the stream has ended: its text and its charge.
     body["stream"] = json!(true);
     let res = app.post("/v1/chat/completions", &s, body.clone()).await;
-    assert!(res.headers().get("x-cairn-pack-id").is_some());
+    let streamed_trace: String = header_of(&res, "x-cairn-trace-id");
+    let text = res.text().await.unwrap();
+    let cost: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(": x-cairn-cost "))
+        .and_then(|c| c.trim().parse().ok())
+        .expect("the cost comment");
+    let mut trace = Value::Null;
+    for _ in 0..50 {
+        let traces = json_of(app.get("/v1/harness/traces", &s).await).await;
+        trace = traces["data"][0].clone();
+        if trace["id"] == streamed_trace.as_str() && trace["trace_type"] == "knowledge_reply" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(trace["trace_type"], "knowledge_reply", "{trace}");
+    assert!(
+        !trace["output_summary"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{trace}"
+    );
+    assert!(
+        (trace["charged_usd"].as_f64().unwrap() - cost).abs() < 1e-9,
+        "{trace} vs {cost}"
+    );
     body["cairn"] = json!({"context": {"colour": "red"}});
     body["stream"] = json!(false);
     assert_eq!(

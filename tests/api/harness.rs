@@ -358,6 +358,54 @@ async fn activating_a_version_archives_the_active_one() {
 }
 
 #[tokio::test]
+async fn an_existing_version_is_activated_again_by_a_reviewer_and_never_by_a_plain_key() {
+    let app = TestApp::spawn().await;
+    let s = app.register("versions@example.com").await;
+    let (_, draft) = app
+        .post_json(
+            "/v1/harness/versions",
+            &s,
+            json!({"name": "draft", "config": {}}),
+        )
+        .await;
+    let (_, live) = app
+        .post_json(
+            "/v1/harness/versions",
+            &s,
+            json!({"name": "live", "activate": true, "config": {}}),
+        )
+        .await;
+    let path = format!(
+        "/v1/harness/versions/{}/activate",
+        draft["id"].as_str().unwrap()
+    );
+    let (_, key) = app.create_key(&s, None, json!({})).await;
+    assert_eq!(
+        app.post(&path, &key, json!({})).await.status(),
+        403,
+        "activating is a review"
+    );
+    let (status, now) = app.post_json(&path, &s, json!({})).await;
+    assert_eq!((status, now["status"].as_str()), (200, Some("active")));
+    let versions = json_of(app.get("/v1/harness/versions", &s).await).await;
+    let status_of = |id: &Value| {
+        versions["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == *id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status_of(&live["id"]), "archived");
+    assert_eq!(status_of(&draft["id"]), "active");
+    let res = app
+        .post("/v1/harness/versions/nope/activate", &s, json!({}))
+        .await;
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
 async fn bad_versions_and_traces_are_refused() {
     let app = TestApp::spawn().await;
     let s = app.register("versions@example.com").await;

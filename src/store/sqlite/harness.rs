@@ -184,6 +184,32 @@ impl HarnessStore for SqliteHarness {
         Ok(())
     }
 
+    async fn activate_version(&self, ws: &str, id: &str, at: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE harness_versions SET status = 'archived' \
+             WHERE workspace_id = ? AND status = 'active' AND id <> ?",
+        )
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query(
+            "UPDATE harness_versions SET status = 'active', activated_at = ? \
+             WHERE workspace_id = ? AND id = ?",
+        )
+        .bind(at)
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn mission(&self, ws: &str, id: &str) -> StoreResult<Option<MissionRow>> {
         self.optional(
             "SELECT * FROM missions WHERE workspace_id = ? AND id = ?",

@@ -58,7 +58,7 @@ export async function harness(main: HTMLElement) {
       { label: 'Status', cell: (v) => badge(v.status) },
       { label: 'Created', cell: (v) => when(v.created_at) },
       { label: 'Activate', cell: (v) => v.status === 'active' ? '—' : button('Activate', async () => {
-        await post('/v1/harness/versions', scopedBody({ name: v.name, description: v.description ?? undefined, config: v.config, activate: true }));
+        await post(scoped(`/v1/harness/versions/${v.id}/activate`));
         notify(`${v.name} is active.`); await loadVersions();
       }, { class: 'secondary' }) },
     ], 'No versions yet.'),

@@ -21,6 +21,11 @@ export async function usage(main: HTMLElement) {
     models.set(r.served_model || r.model, m);
   }
   const saved = (rows.data as any[]).reduce((s, r) => s + Math.max(r.baseline_usd - r.charged_usd, 0), 0);
+  const savedByDay = new Map<string, number>(daily.map((d) => [d.date, 0]));
+  for (const r of rows.data as any[]) {
+    const day = String(r.created_at).slice(0, 10);
+    if (savedByDay.has(day)) savedByDay.set(day, (savedByDay.get(day) ?? 0) + Math.max(r.baseline_usd - r.charged_usd, 0));
+  }
   main.append(
     h('dl', { class: 'figures' },
       h('div', {}, h('dt', {}, 'Requests (30 days)'), h('dd', { id: 'requests-total' }, String(stats.requests))),
@@ -31,7 +36,8 @@ export async function usage(main: HTMLElement) {
       daily.length ? h('div', { class: 'charts', id: 'usage-charts' },
         bars('Requests per day', daily.map((d) => ({ label: d.date, value: d.requests })), (n) => String(n)),
         bars('Tokens per day', daily.map((d) => ({ label: d.date, value: d.tokens })), (n) => String(n)),
-        bars('Charged per day', daily.map((d) => ({ label: d.date, value: d.charged_usd })), usd))
+        bars('Charged per day', daily.map((d) => ({ label: d.date, value: d.charged_usd })), usd),
+        bars('Saved against max per day (last 200 requests)', [...savedByDay].map(([label, value]) => ({ label, value })), usd))
         : h('p', { class: 'empty' }, 'No requests yet: usage appears here after the first gateway call.')),
     section('By model', table('Usage by model', [...models.entries()], [
       { label: 'Model', cell: ([m]) => m },
