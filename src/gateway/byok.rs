@@ -62,10 +62,15 @@ pub fn open_keys(rows: Vec<ProviderKeyRow>, sealed: &SecretBox) -> ByokKeys {
     out
 }
 
-/// Whether a key for `provider` (a name or kind) serves the provider `p`.
+/// Whether a key for `provider` (a name or kind) serves the provider `p`. By kind only at the
+/// vendor's own address: an `openai` key must not go to a proxy an admin configured with the
+/// OpenAI wire.
 fn serves(provider: &str, p: &ProviderEntry) -> bool {
-    let kind = p.api.kind();
-    p.name == provider || (provider == kind && kind != "openai_compatible")
+    let vendor = p
+        .api
+        .default_base_url()
+        .is_some_and(|url| url.trim_end_matches('/') == p.base_url.trim_end_matches('/'));
+    p.name == provider || (provider == p.api.kind() && vendor)
 }
 
 impl Catalog {
@@ -119,8 +124,8 @@ impl ModelEntry {
     }
 }
 
-/// `POST /v1/provider-keys`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// `POST /v1/provider-keys`. No `Debug`: it holds the secret.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderKeyInput {
     /// A provider kind (`openai`, `anthropic`) or the name of a configured provider (`groq`,
@@ -245,11 +250,18 @@ impl Gateway {
     }
 
     /// Notes how a call with a customer key went (`failure`: the provider's status), in the
-    /// background: a success at most once a minute per key.
-    pub(super) fn mark_byok(&self, key_id: &str, failure: Option<String>) {
-        if failure.is_none() && !self.byok_marks.due(key_id) {
-            return;
-        }
+    /// background: a success at most once a minute per key; of failures only those that say
+    /// the key is refused or spent (401, 403, 429), not the caller's request (400, 404).
+    pub(super) fn mark_byok(&self, key_id: &str, failure: Option<reqwest::StatusCode>) {
+        let failure = match failure {
+            Some(s) if matches!(s.as_u16(), 401 | 403 | 429) => {
+                self.byok_marks.forget(key_id);
+                Some(s.as_u16().to_string())
+            }
+            Some(_) => return,
+            None if !self.byok_marks.due(key_id) => return,
+            None => None,
+        };
         let store = self.store.clone();
         let id = key_id.to_string();
         tokio::spawn(async move {
@@ -276,6 +288,12 @@ impl Marks {
         }
         due
     }
+
+    /// After a failure the next success is written at once, so the key shows active again.
+    fn forget(&self, key_id: &str) {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        last.remove(key_id);
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +302,10 @@ mod tests {
 
     #[test]
     fn secrets_with_spaces_or_nothing_are_refused_and_successes_are_marked_once_a_minute() {
+        let marks = Marks::default();
+        assert!(marks.due("k0"));
+        marks.forget("k0");
+        assert!(marks.due("k0"), "a failure lets the next success through");
         assert!(check_secret("sk-abc").is_ok());
         assert!(check_secret("  ").is_err());
         assert!(check_secret("sk abc").is_err());

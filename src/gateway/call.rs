@@ -148,7 +148,7 @@ impl Gateway {
                 continue;
             }
             if let Some(id) = key {
-                self.mark_byok(id, Some(status.as_u16().to_string()));
+                self.mark_byok(id, Some(status));
             }
             return Err(api.refusal(&call.model.name, status, &text));
         }

@@ -44,16 +44,23 @@ impl Gateway {
         })
     }
 
-    /// Holds what `estimate` input tokens cost, asks `m`'s provider, charges what it
-    /// reports. `body`: OpenAI's request; `requested`: the name the caller used.
+    /// Holds what the inputs cost (counted whole with the gateway's tokenizer: the provider
+    /// reads them uncut), asks `m`'s provider, charges what it reports. `body`: OpenAI's
+    /// request with `input` a list of strings; `requested`: the name the caller used.
     pub async fn embed_upstream(
         &self,
         caller: &Caller,
         m: &ModelEntry,
         requested: &str,
         body: &Value,
-        estimate: usize,
     ) -> ApiResult<Embedded> {
+        let estimate: usize = body["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|s| self.counter.count(s))
+            .sum();
         if !m.enabled || m.vault_locked || !self.breakers.healthy(&m.name) {
             return Err(ApiError::ServiceUnavailable(format!(
                 "No provider available for {requested}: the model is disabled, locked in the vault or failing"
@@ -71,8 +78,11 @@ impl Gateway {
             Ok(a) => a,
             Err(Attempt::Fatal(e)) => return Err(e),
             Err(Attempt::Next(why) | Attempt::TooLong(why)) => {
-                self.breakers.failure(&m.name, &why);
-                self.ledger.failure(&m.name);
+                // A customer's key failing (its rate limit) is not the model failing.
+                if m.byok_key.is_none() {
+                    self.breakers.failure(&m.name, &why);
+                    self.ledger.failure(&m.name);
+                }
                 return Err(ApiError::BadGateway(format!("{requested}: {why}")));
             }
         };
@@ -142,10 +152,7 @@ impl Gateway {
         let res = provider.api.embed(&to, body).await?;
         let status = res.status();
         if let Some(id) = &m.byok_key {
-            self.mark_byok(
-                id,
-                (!status.is_success()).then(|| status.as_u16().to_string()),
-            );
+            self.mark_byok(id, (!status.is_success()).then_some(status));
         }
         if !status.is_success() {
             let text = provider.outbound.text(res).await;

@@ -525,7 +525,13 @@ impl Gateway {
             } else {
                 self.answer(call, &mut reservation).await
             };
-            let rewarded = tries.draw.zip(outcome_of(&tries, &outcome, started));
+            // A call with a customer's own key says how that key fared (its rate limit, its
+            // price), not the model: it moves no shared posterior and no shared breaker.
+            let shared = m.byok_key.is_none();
+            let rewarded = tries
+                .draw
+                .filter(|_| shared)
+                .zip(outcome_of(&tries, &outcome, started));
             if let Some((draw, result)) = rewarded {
                 // A failure to log it is logged, not the request's failure.
                 if let Err(e) = self.bandit.reward(&m.name, draw, result).await {
@@ -550,8 +556,10 @@ impl Gateway {
                 }
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Next(why)) => {
-                    self.breakers.failure(&m.name, &why);
-                    self.ledger.failure(&m.name);
+                    if shared {
+                        self.breakers.failure(&m.name, &why);
+                        self.ledger.failure(&m.name);
+                    }
                     tracing::warn!(model = %m.name, %why, "gateway.failover");
                     self.events.publish(
                         "route_error",

@@ -56,6 +56,53 @@ pub struct Guard {
 
 const MEMORY_WRITE: &str = "memory_write";
 
+/// The stored policy `input` describes, checked field by field; `existing`: the policy it
+/// replaces (its id and creation time are kept).
+fn policy_row(
+    ws: &Workspace,
+    input: PolicyInput,
+    existing: Option<&PolicyRow>,
+) -> ApiResult<PolicyRow> {
+    let name = v::text("name", &input.name, 200)?;
+    let min = amount("min_amount_usd", input.min_amount_usd)?;
+    let max = amount("max_amount_usd", input.max_amount_usd)?;
+    if let (Some(a), Some(b)) = (min, max) {
+        if a > b {
+            return Err(ApiError::bad_request(
+                "max_amount_usd: must not be below min_amount_usd",
+            ));
+        }
+    }
+    risk_level(input.risk_level.as_deref())?;
+    let external = v::external(
+        input.external_source.as_deref(),
+        input.external_id.as_deref(),
+    )?;
+    let at = now();
+    Ok(PolicyRow {
+        id: existing.map_or_else(new_id, |p| p.id.clone()),
+        workspace_id: ws.id.clone(),
+        name,
+        app: label("app", input.app.as_deref())?,
+        mission_id: label("mission_id", input.mission_id.as_deref())?,
+        tool_ref: label("tool_ref", input.tool_ref.as_deref())?,
+        action_type: label("action_type", input.action_type.as_deref())?,
+        operation: label("operation", input.operation.as_deref())?,
+        access_level: label("access_level", input.access_level.as_deref())?,
+        risk_level: input.risk_level,
+        min_amount_usd: min,
+        max_amount_usd: max,
+        effect: input.effect,
+        priority: input.priority.unwrap_or(0),
+        enabled: input.enabled.unwrap_or(true),
+        description: v::optional_text("description", input.description.as_deref(), 2_000)?,
+        external_source: external.as_ref().map(|e| e.0.clone()),
+        external_id: external.as_ref().map(|e| e.1.clone()),
+        created_at: existing.map_or_else(|| at.clone(), |p| p.created_at.clone()),
+        updated_at: at,
+    })
+}
+
 /// The action a check asks about, its fields checked in request order.
 fn checked_action(input: &CheckInput) -> ApiResult<Action> {
     let app = v::text("app", &input.app, 200)?;
@@ -132,17 +179,6 @@ impl Guard {
         ws: &Workspace,
         input: PolicyInput,
     ) -> ApiResult<(PolicyRow, bool)> {
-        let name = v::text("name", &input.name, 200)?;
-        let min = amount("min_amount_usd", input.min_amount_usd)?;
-        let max = amount("max_amount_usd", input.max_amount_usd)?;
-        if let (Some(a), Some(b)) = (min, max) {
-            if a > b {
-                return Err(ApiError::bad_request(
-                    "max_amount_usd: must not be below min_amount_usd",
-                ));
-            }
-        }
-        risk_level(input.risk_level.as_deref())?;
         let external = v::external(
             input.external_source.as_deref(),
             input.external_id.as_deref(),
@@ -151,33 +187,43 @@ impl Guard {
             Some((s, i)) => self.store.policy_by_external(&ws.id, s, i).await?,
             None => None,
         };
-        let at = now();
-        let row = PolicyRow {
-            id: existing.as_ref().map_or_else(new_id, |p| p.id.clone()),
-            workspace_id: ws.id.clone(),
-            name,
-            app: label("app", input.app.as_deref())?,
-            mission_id: label("mission_id", input.mission_id.as_deref())?,
-            tool_ref: label("tool_ref", input.tool_ref.as_deref())?,
-            action_type: label("action_type", input.action_type.as_deref())?,
-            operation: label("operation", input.operation.as_deref())?,
-            access_level: label("access_level", input.access_level.as_deref())?,
-            risk_level: input.risk_level,
-            min_amount_usd: min,
-            max_amount_usd: max,
-            effect: input.effect,
-            priority: input.priority.unwrap_or(0),
-            enabled: input.enabled.unwrap_or(true),
-            description: v::optional_text("description", input.description.as_deref(), 2_000)?,
-            external_source: external.as_ref().map(|e| e.0.clone()),
-            external_id: external.as_ref().map(|e| e.1.clone()),
-            created_at: existing
-                .as_ref()
-                .map_or_else(|| at.clone(), |p| p.created_at.clone()),
-            updated_at: at,
-        };
+        let row = policy_row(ws, input, existing.as_ref())?;
         self.store.put_policy(&row).await?;
         Ok((row, existing.is_none()))
+    }
+
+    /// Replaces policy `id` with `input`: its id and creation time stay, and its external pair
+    /// unless the input names one (409 when another policy holds that pair).
+    pub async fn replace_policy(
+        &self,
+        ws: &Workspace,
+        id: &str,
+        mut input: PolicyInput,
+    ) -> ApiResult<PolicyRow> {
+        let policies = self.store.policies(&ws.id).await?;
+        let existing = policies
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or(ApiError::NotFound("Policy"))?;
+        if input.external_source.is_none() && input.external_id.is_none() {
+            input.external_source = existing.external_source.clone();
+            input.external_id = existing.external_id.clone();
+        }
+        let row = policy_row(ws, input, Some(existing))?;
+        let taken = policies.iter().any(|p| {
+            p.id != row.id
+                && row.external_source.is_some()
+                && p.external_source == row.external_source
+                && p.external_id == row.external_id
+        });
+        if taken {
+            return Err(ApiError::Conflict(
+                "external_id: another policy of this workspace has that external source and id"
+                    .into(),
+            ));
+        }
+        self.store.put_policy(&row).await?;
+        Ok(row)
     }
 
     pub async fn list_policies(&self, ws: &Workspace) -> ApiResult<PolicyList> {

@@ -62,8 +62,8 @@ pub struct CheckInput {
     pub external_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
-    /// Only say what the policies would decide (the dashboard's tester): nothing is
-    /// recorded, no approval is asked for, and `audit_id` is empty.
+    /// Only say what the policies would decide (the dashboard's tester; needs the `policy`
+    /// scope): nothing is recorded, no approval is asked for, and `audit_id` is empty.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
 }

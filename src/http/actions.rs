@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use crate::accounts::Principal;
@@ -26,6 +26,7 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
             "/v1/actions/policies",
             get(list_policies).post(create_policy),
         )
+        .route("/v1/actions/policies/{id}", put(replace_policy))
         .route("/v1/actions/check", post(check))
         .route("/v1/actions/approvals", get(list_approvals))
         .route("/v1/actions/approvals/{id}/decide", post(decide))
@@ -55,6 +56,23 @@ pub async fn create_policy(
     Ok(written(row, created))
 }
 
+#[utoipa::path(put, path = "/v1/actions/policies/{id}", tag = "actions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The policy's id")), request_body = PolicyInput,
+    responses(Scoped, JsonBody, (status = 200, body = PolicyRow, description = "Replaced: the id and creation time stay"),
+        (status = 404, body = ErrorBody, description = "No such policy in the workspace"),
+        (status = 409, body = ErrorBody, description = "Another policy holds the external source and id")))]
+pub async fn replace_policy(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ScopedJson {
+        workspace: ws,
+        body: input,
+        ..
+    }: ScopedJson<PolicyInput>,
+) -> ApiResult<Json<PolicyRow>> {
+    Ok(Json(state.guard.replace_policy(&ws, &id, input).await?))
+}
+
 #[utoipa::path(post, path = "/v1/actions/check", tag = "actions", security(("bearer" = [])), request_body = CheckInput,
     responses(Scoped, JsonBody, (status = 200, body = CheckResult)))]
 pub async fn check(
@@ -75,6 +93,11 @@ pub async fn check_action(
     p: &Principal,
     input: CheckInput,
 ) -> ApiResult<CheckResult> {
+    if input.dry_run {
+        // A dry run records nothing: probing the policies' thresholds unseen is for those who
+        // write them.
+        p.require(crate::accounts::roles::Scope::Policy)?;
+    }
     if ws.monthly_budget_usd.is_some() {
         // The budget counts gateway spend, whose usage rows are written behind the requests.
         state.gateway.ledger.flush_for_read().await;

@@ -260,9 +260,12 @@ fn trace_reply(routed: &Routed<'_>, body: &Value, cost_usd: f64) -> TraceReply {
         output_summary: text.chars().take(MAX_TRACED_REPLY_CHARS).collect(),
         charged_usd: cost_usd,
         usage: serde_json::json!({"model": routed.requested, "served_by": routed.served_by,
-            "method": routed.method, "pick": routed.pick,
+            "method": routed.method,
             "input_tokens": body["usage"]["prompt_tokens"],
             "output_tokens": body["usage"]["completion_tokens"], "cost_usd": cost_usd}),
+        routing: routed.pick.map(|p| {
+            serde_json::json!({"model": routed.served_by, "bucket": p.bucket, "probability": p.probability})
+        }),
     }
 }
 

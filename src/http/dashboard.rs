@@ -35,6 +35,10 @@ async fn asset(Path(path): Path<String>) -> Response {
     if find(&path).is_some() {
         return page(&path);
     }
+    if path.starts_with("assets/") {
+        // A missing script or stylesheet is a 404, not the app's page served as one.
+        return (StatusCode::NOT_FOUND, "No such asset").into_response();
+    }
     page("index.html")
 }
 
@@ -83,7 +87,7 @@ fn page(path: &str) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         ),
     );
     h.insert(

@@ -154,7 +154,6 @@ async fn upstream(
     req: &EmbeddingsRequest,
     inputs: Vec<String>,
 ) -> Result<Response, OpenAiError> {
-    let estimate = tokens_of(state, &inputs);
     let mut body = serde_json::json!({"input": inputs});
     if req.encoding_format == EncodingFormat::Base64 {
         body["encoding_format"] = "base64".into();
@@ -167,7 +166,7 @@ async fn upstream(
     }
     let done = state
         .gateway
-        .embed_upstream(caller, m, requested, &body, estimate)
+        .embed_upstream(caller, m, requested, &body)
         .await?;
     let mut res = Json(done.body).into_response();
     let h = res.headers_mut();

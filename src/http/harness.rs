@@ -247,20 +247,21 @@ pub async fn feedback(
     Ok(written(result, true))
 }
 
-/// A rated reply that `thompson` routing picked rewards the model that served it (its
-/// trace's `metadata.usage`). The feedback is stored already: a failure here is logged.
+/// The first rating of a reply that `thompson` routing picked rewards the model that served
+/// it. The feedback is stored already: a failure here is logged.
 async fn reward_routing(
     state: &AppState,
     ws: &crate::store::Workspace,
     trace_id: &str,
     rating: f64,
 ) {
-    let Ok(Some(trace)) = state.harness.store.trace(&ws.id, trace_id).await else {
+    // Only what Cairn recorded when it routed the reply, taken once: trace metadata is the
+    // client's to write, and a second rating of the same reply rewards nothing.
+    let Ok(Some(routing)) = state.harness.store.take_routing(&ws.id, trace_id).await else {
         return;
     };
-    let usage = &trace.metadata["usage"];
-    let pick = serde_json::from_value::<crate::gateway::bandit::Pick>(usage["pick"].clone());
-    if let (Some(model), Ok(pick)) = (usage["served_by"].as_str(), pick) {
+    let pick = serde_json::from_value::<crate::gateway::bandit::Pick>(routing.clone());
+    if let (Some(model), Ok(pick)) = (routing["model"].as_str(), pick) {
         if let Err(e) = state.gateway.rate(model, &pick, rating).await {
             tracing::warn!(trace = %trace_id, error = %e, "feedback: routing reward not stored");
         }

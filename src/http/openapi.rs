@@ -49,7 +49,7 @@ use crate::http::{
         memory::create_link, memory::list_links, memory::delete_link,
         memory::create_event, memory::list_events, memory::feedback, memory::batch, memory::conversation,
         memory::context_pack, memory::get_pack, memory::context,
-        actions::list_policies, actions::create_policy, actions::check, actions::list_approvals,
+        actions::list_policies, actions::create_policy, actions::replace_policy, actions::check, actions::list_approvals,
         actions::decide, actions::list_audit, actions::record_audit,
         harness::list_versions, harness::create_version, harness::activate_version, harness::list_missions,
         harness::upsert_mission, harness::get_mission, harness::update_mission,

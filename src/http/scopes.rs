@@ -75,6 +75,7 @@ pub const TABLE: &[(&str, &str, Need)] = &[
     ("POST", "/v1/memory/context", s(MemoryRead)),
     ("GET", "/v1/actions/policies", s(ActionsCheck)),
     ("POST", "/v1/actions/policies", s(Policy)),
+    ("PUT", "/v1/actions/policies/{id}", s(Policy)),
     ("POST", "/v1/actions/check", s(ActionsCheck)),
     ("GET", "/v1/actions/approvals", s(ActionsCheck)),
     ("POST", "/v1/actions/approvals/{id}/decide", s(Review)),

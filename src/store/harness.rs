@@ -96,7 +96,6 @@ pub struct ArtifactRow {
     pub created_at: String,
 }
 
-/// The seed's `HarnessTrace`.
 /// What a grounded chat reply adds to its pack's trace.
 #[derive(Debug, Clone)]
 pub struct TraceReply {
@@ -104,10 +103,15 @@ pub struct TraceReply {
     pub trace_type: String,
     pub output_summary: String,
     pub charged_usd: f64,
-    /// `{model, served_by, input_tokens, output_tokens, cost_usd}`.
+    /// `{model, served_by, method, input_tokens, output_tokens, cost_usd}`, merged into the
+    /// trace's metadata.
     pub usage: Value,
+    /// `{model, bucket, probability}` when `thompson` picked the model: kept apart from the
+    /// metadata (which clients write) for the first rating to take ([`HarnessStore::take_routing`]).
+    pub routing: Option<Value>,
 }
 
+/// The seed's `HarnessTrace`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TraceRow {
     pub id: String,
@@ -219,6 +223,9 @@ pub trait HarnessStore: Send + Sync {
         trace_id: &str,
         reply: &TraceReply,
     ) -> StoreResult<bool>;
+    /// The routing Cairn recorded for a reply's trace, taken (cleared) in the same statement:
+    /// only the first rating of a reply gets it.
+    async fn take_routing(&self, workspace_id: &str, trace_id: &str) -> StoreResult<Option<Value>>;
     /// Records feedback and sets the trace's feedback score (mean rating) and outcome.
     async fn add_feedback(&self, f: &TraceFeedbackRow) -> StoreResult<()>;
 

@@ -534,3 +534,58 @@ async fn guardrails_are_scoped_by_workspace() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_policy_is_replaced_in_place_and_only_in_its_own_workspace() {
+    let app = TestApp::spawn().await;
+    let s = app.register("policy-edit@example.com").await;
+    let (_, first) = app
+        .post_json(
+            "/v1/actions/policies",
+            &s,
+            json!({"name": "refunds", "tool_ref": "pay.refund", "effect": "require_approval"}),
+        )
+        .await;
+    let sourced =
+        json!({"name": "wires", "effect": "deny", "external_source": "ops", "external_id": "w1"});
+    app.post_json("/v1/actions/policies", &s, sourced).await;
+    let path = format!("/v1/actions/policies/{}", first["id"].as_str().unwrap());
+
+    let edit = json!({"name": "refunds", "tool_ref": "pay.refund", "effect": "allow", "priority": 9, "enabled": false});
+    let res = app.put(&path, &s, edit).await;
+    assert_eq!(res.status(), 200);
+    let edited = json_of(res).await;
+    assert_eq!(
+        (edited["id"].clone(), edited["created_at"].clone()),
+        (first["id"].clone(), first["created_at"].clone())
+    );
+    assert_eq!(
+        (
+            edited["effect"].as_str(),
+            edited["priority"].as_i64(),
+            edited["enabled"].as_bool()
+        ),
+        (Some("allow"), Some(9), Some(false))
+    );
+    let listed = json_of(app.get("/v1/actions/policies", &s).await).await;
+    assert_eq!(
+        listed["data"].as_array().map(Vec::len),
+        Some(2),
+        "replaced, not added"
+    );
+
+    // Another policy's external pair is a conflict; bad input names its field.
+    let taken = json!({"name": "refunds", "effect": "allow", "external_source": "ops", "external_id": "w1"});
+    assert_eq!(app.put(&path, &s, taken).await.status(), 409);
+    let bad =
+        json!({"name": "refunds", "effect": "allow", "min_amount_usd": 5.0, "max_amount_usd": 1.0});
+    let res = app.put(&path, &s, bad).await;
+    assert!(crate::common::api::error_message(res, 400)
+        .await
+        .starts_with("max_amount_usd:"));
+
+    // Another account cannot reach it.
+    let other = app.register("policy-other@example.com").await;
+    let edit = json!({"name": "mine now", "effect": "allow"});
+    assert_eq!(app.put(&path, &other, edit).await.status(), 404);
+}

@@ -327,8 +327,25 @@ async fn a_grounded_reply_is_traced_with_its_text_cost_and_mission_and_its_ratin
         ),
         (Some("m"), Some(1.0))
     );
-    assert_eq!(
-        from_feedback[0]["bucket"],
-        trace["metadata"]["usage"]["pick"]["bucket"]
-    );
+    assert_eq!(from_feedback[0]["bucket"], "xs");
+
+    // A second rating of the same reply, and a trace a client wrote claiming a routing, reward
+    // nothing.
+    let again = json!({"trace_id": trace_id, "rating": 5});
+    app.post_expect("/v1/harness/feedback", &key, again, 201)
+        .await;
+    let forged = json!({"trace_type": "knowledge_reply", "metadata": {"usage": {"served_by": "m",
+                        "pick": {"bucket": "xs", "probability": 1.0}}}});
+    let (_, forged) = app.post_json("/v1/harness/traces", &key, forged).await;
+    let rated = json!({"trace_id": forged["id"], "rating": 5});
+    app.post_expect("/v1/harness/feedback", &key, rated, 201)
+        .await;
+    let rewards = app.get_json("/admin/v1/rewards", &admin).await;
+    let feedback_rows = rewards["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["source"] == "feedback")
+        .count();
+    assert_eq!(feedback_rows, 1, "{rewards}");
 }

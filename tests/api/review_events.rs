@@ -45,7 +45,9 @@ async fn a_reviewer_follows_its_own_workspaces_pending_work_and_never_another_ac
     // A dry run decides like the check but records nothing and asks nobody.
     let mut dry = check.clone();
     dry["dry_run"] = json!(true);
-    let (status, verdict) = app.post_json("/v1/actions/check", &key, dry).await;
+    let refused = app.post("/v1/actions/check", &key, dry.clone()).await;
+    assert_eq!(refused.status(), 403, "a dry run needs the policy scope");
+    let (status, verdict) = app.post_json("/v1/actions/check", &admin, dry).await;
     assert_eq!(
         (status, verdict["decision"].as_str()),
         (200, Some("require_approval"))

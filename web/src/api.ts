@@ -75,7 +75,9 @@ export async function logout() {
 export function bearer(): string | null { return token; }
 
 /// Reads a Server-Sent Events stream with the session token (EventSource cannot send it) and
-/// calls `on` per event until `signal` aborts; reconnects with Last-Event-ID after a drop.
+/// calls `on` per event until `signal` aborts; reconnects with Last-Event-ID after a drop,
+/// with a fresh token when the session's expired. `on('open')` after each (re)connection and
+/// `on('lagged')` when the server dropped events: the caller reloads what it shows.
 export async function stream(path: string, on: (kind: string, data: any) => void, signal: AbortSignal) {
   let last: string | null = null;
   while (!signal.aborted) {
@@ -83,7 +85,9 @@ export async function stream(path: string, on: (kind: string, data: any) => void
       const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
       if (last) headers['Last-Event-ID'] = last;
       const res = await fetch(path, { headers, signal });
+      if (res.status === 401 && (await refresh())) continue;
       if (!res.ok || !res.body) throw new Error(String(res.status));
+      on('open', null);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
       for (;;) {
@@ -96,6 +100,7 @@ export async function stream(path: string, on: (kind: string, data: any) => void
           buffer = buffer.slice(cut + 2);
           let kind = 'message', data = '';
           for (const line of block.split('\n')) {
+            if (line.startsWith(': lagged')) on('lagged', null);
             if (line.startsWith('event:')) kind = line.slice(6).trim();
             else if (line.startsWith('data:')) data += line.slice(5).trim();
             else if (line.startsWith('id:')) last = line.slice(3).trim();

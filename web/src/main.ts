@@ -49,7 +49,12 @@ async function shell() {
     h('span', { class: 'brand' }, 'Cairn'),
     picker,
     h('span', { class: 'who' }, `${me?.email} (${me?.role})`),
-    h('button', { type: 'button', onclick: async () => { await logout(); start(); } }, 'Sign out'));
+    h('button', { type: 'button', onclick: async () => {
+      if (typeof cleanup === 'function') cleanup();
+      cleanup = undefined;
+      await logout();
+      start();
+    } }, 'Sign out'));
   const main = h('main', { id: 'main', tabindex: '-1' });
   app.replaceChildren(header, h('div', { class: 'layout' }, nav, h('div', { class: 'content' },
     h('p', { id: 'notice', class: 'notice', role: 'status', 'aria-live': 'polite' }), main)));

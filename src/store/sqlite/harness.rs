@@ -390,17 +390,45 @@ impl HarnessStore for SqliteHarness {
     async fn record_reply(&self, ws: &str, id: &str, r: &TraceReply) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE harness_traces SET trace_type = ?, output_summary = ?, charged_usd = ?, \
-             metadata = json_set(metadata, '$.usage', json(?)) WHERE workspace_id = ? AND id = ?",
+             metadata = json_set(metadata, '$.usage', json(?)), routing = ? \
+             WHERE workspace_id = ? AND id = ?",
         )
         .bind(&r.trace_type)
         .bind(&r.output_summary)
         .bind(r.charged_usd)
         .bind(r.usage.to_string())
+        .bind(r.routing.as_ref().map(serde_json::Value::to_string))
         .bind(ws)
         .bind(id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn take_routing(&self, ws: &str, id: &str) -> StoreResult<Option<serde_json::Value>> {
+        // RETURNING gives the new (cleared) value: read, then clear only what is still there,
+        // in one transaction, so two ratings cannot both take it.
+        let mut tx = self.pool.begin().await?;
+        let routing: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT routing FROM harness_traces WHERE workspace_id = ? AND id = ?",
+        )
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(routing) = routing.flatten() else {
+            return Ok(None);
+        };
+        let cleared = sqlx::query(
+            "UPDATE harness_traces SET routing = NULL \
+             WHERE workspace_id = ? AND id = ? AND routing IS NOT NULL",
+        )
+        .bind(ws)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((cleared.rows_affected() == 1).then(|| json(&routing)))
     }
 
     async fn add_feedback(&self, f: &TraceFeedbackRow) -> StoreResult<()> {

@@ -1,22 +1,50 @@
 // Guardrails: policies by precedence (create, edit, enable), a tester that asks what a check
 // would decide without recording anything, and the audit trail with filters.
-import { get, post } from '../api';
+import { get, post, put } from '../api';
 import { scoped, scopedBody } from '../ctx';
 import { badge, button, field, form, h, notify, section, table, usd, when } from '../ui';
+
+const effects: [string, string][] = [['allow', 'allow'], ['require_approval', 'require approval'], ['deny', 'deny']];
+const risks: [string, string][] = [['', 'any'], ['low', 'low'], ['medium', 'medium'], ['high', 'high'], ['critical', 'critical']];
+
+/// The policy body of the form's values (or of a listed policy).
+function body(v: Record<string, any>) {
+  const num = (x: unknown) => (x === '' || x === null || x === undefined ? undefined : Number(x));
+  return scopedBody({
+    name: v.name, app: v.app || undefined, tool_ref: v.tool_ref || undefined, action_type: v.action_type || undefined,
+    risk_level: v.risk_level || undefined, min_amount_usd: num(v.min_amount_usd), max_amount_usd: num(v.max_amount_usd),
+    effect: v.effect, priority: num(v.priority) ?? 0, enabled: String(v.enabled) !== 'false', description: v.description || undefined,
+  });
+}
 
 export async function guardrails(main: HTMLElement) {
   const policies = h('div', { id: 'policies' });
   const verdict = h('div', { id: 'verdict', role: 'status' });
   const audit = h('div', { id: 'audit-trail' });
+  const editor = h('div', { id: 'policy-editor' });
   let list: any[] = [];
 
-  const body = (v: Record<string, string>) => scopedBody({
-    name: v.name, app: v.app || undefined, tool_ref: v.tool_ref || undefined, action_type: v.action_type || undefined,
-    risk_level: v.risk_level || undefined, min_amount_usd: v.min_amount_usd ? Number(v.min_amount_usd) : undefined,
-    max_amount_usd: v.max_amount_usd ? Number(v.max_amount_usd) : undefined, effect: v.effect,
-    priority: v.priority ? Number(v.priority) : 0, enabled: v.enabled !== 'false', description: v.description || undefined,
-    external_source: 'dashboard', external_id: v.name,
-  });
+  /// The policy form: empty to create, filled to edit `p` (saved with PUT, same id).
+  function showEditor(p?: any) {
+    const f = form(p ? `Edit policy ${p.name}` : 'Create a policy', [
+      field('Name', 'name', { required: true, value: p?.name ?? '' }), field('App', 'app', { value: p?.app ?? '' }),
+      field('Tool', 'tool_ref', { value: p?.tool_ref ?? '' }), field('Action type', 'action_type', { value: p?.action_type ?? '' }),
+      field('Risk level', 'risk_level', { type: 'select', options: risks, value: p?.risk_level ?? '' }),
+      field('Minimum amount (USD)', 'min_amount_usd', { type: 'number', step: 'any', min: '0', value: p?.min_amount_usd ?? '' }),
+      field('Maximum amount (USD)', 'max_amount_usd', { type: 'number', step: 'any', min: '0', value: p?.max_amount_usd ?? '' }),
+      field('Effect', 'effect', { type: 'select', options: effects, value: p?.effect ?? 'require_approval' }),
+      field('Priority (higher wins)', 'priority', { type: 'number', value: p?.priority ?? 0 }),
+      field('Enabled', 'enabled', { type: 'checkbox', checked: p ? p.enabled : true }),
+      field('Description', 'description', { value: p?.description ?? '' }),
+    ], p ? 'Save changes' : 'Create policy', async (v) => {
+      if (p) await put(`/v1/actions/policies/${p.id}`, body(v)); else await post('/v1/actions/policies', body(v));
+      notify(`Policy ${v.name} saved.`);
+      showEditor();
+      await loadPolicies();
+    });
+    editor.replaceChildren(f);
+    if (p) (f.querySelector('input') as HTMLInputElement | null)?.focus();
+  }
 
   async function loadPolicies() {
     list = ((await get(scoped('/v1/actions/policies'))).data as any[]).sort((a, b) => b.priority - a.priority);
@@ -26,9 +54,14 @@ export async function guardrails(main: HTMLElement) {
       { label: 'Amount', cell: (p) => p.min_amount_usd || p.max_amount_usd ? `${usd(p.min_amount_usd)}–${usd(p.max_amount_usd)}` : '—' },
       { label: 'Effect', cell: (p) => badge(p.effect) },
       { label: 'Priority', cell: (p) => p.priority },
-      { label: 'Enabled', cell: (p) => p.external_source === 'dashboard'
-        ? button(p.enabled ? 'Disable' : 'Enable', async () => { await post('/v1/actions/policies', body({ ...p, enabled: String(!p.enabled), priority: String(p.priority), min_amount_usd: p.min_amount_usd ?? '', max_amount_usd: p.max_amount_usd ?? '' })); await loadPolicies(); }, { class: 'secondary' })
-        : badge(p.enabled ? 'enabled' : 'disabled') },
+      { label: 'Enabled', cell: (p) => badge(p.enabled ? 'enabled' : 'disabled') },
+      { label: 'Actions', cell: (p) => h('div', { class: 'actions' },
+        button('Edit', () => showEditor(p), { class: 'secondary', 'aria-label': `Edit ${p.name}` }),
+        button(p.enabled ? 'Disable' : 'Enable', async () => {
+          await put(`/v1/actions/policies/${p.id}`, body({ ...p, enabled: !p.enabled }));
+          notify(`Policy ${p.name} ${p.enabled ? 'disabled' : 'enabled'}.`);
+          await loadPolicies();
+        }, { class: 'secondary', 'aria-label': `${p.enabled ? 'Disable' : 'Enable'} ${p.name}` })) },
     ], 'No policies: every check gets the default effect.'));
   }
   async function loadAudit(filter: Record<string, string> = {}) {
@@ -45,23 +78,18 @@ export async function guardrails(main: HTMLElement) {
     ], 'Nothing recorded with this filter.'));
   }
 
-  const effects: [string, string][] = [['allow', 'allow'], ['require_approval', 'require approval'], ['deny', 'deny']];
+  showEditor();
   main.append(
-    section('Policies', policies, form('Create or edit a policy (same name: edited)', [
-      field('Name', 'name', { required: true }), field('App', 'app'), field('Tool', 'tool_ref'), field('Action type', 'action_type'),
-      field('Risk level', 'risk_level', { type: 'select', options: [['', 'any'], ['low', 'low'], ['medium', 'medium'], ['high', 'high'], ['critical', 'critical']] }),
-      field('Minimum amount (USD)', 'min_amount_usd', { type: 'number', step: 'any', min: '0' }), field('Maximum amount (USD)', 'max_amount_usd', { type: 'number', step: 'any', min: '0' }),
-      field('Effect', 'effect', { type: 'select', options: effects }), field('Priority (higher wins)', 'priority', { type: 'number', value: '0' }),
-      field('Description', 'description'),
-    ], 'Save policy', async (v) => { await post('/v1/actions/policies', body(v)); notify(`Policy ${v.name} saved.`); await loadPolicies(); })),
+    section('Policies', policies, editor),
     section('What would this check decide?', form('Test a check', [
       field('App', 'app', { required: true, value: 'agent' }), field('Tool', 'tool_ref', { required: true }), field('Action type', 'action_type', { required: true }),
-      field('Risk level', 'risk_level'), field('Amount (USD)', 'requested_amount_usd', { type: 'number', step: 'any', min: '0' }),
+      field('Risk level', 'risk_level', { type: 'select', options: risks }), field('Amount (USD)', 'requested_amount_usd', { type: 'number', step: 'any', min: '0' }),
     ], 'Test', async (v) => {
       const r = await post('/v1/actions/check', scopedBody({ app: v.app, tool_ref: v.tool_ref, action_type: v.action_type, risk_level: v.risk_level || undefined,
         requested_amount_usd: v.requested_amount_usd ? Number(v.requested_amount_usd) : undefined, dry_run: true }));
       const policy = list.find((p) => p.id === r.policy_id);
-      verdict.replaceChildren(h('p', {}, 'Decision: ', badge(r.decision), policy ? ` by policy ${policy.name}` : ' (default effect)'), r.reasons.length ? h('ul', {}, ...r.reasons.map((x: string) => h('li', {}, x))) : '');
+      verdict.replaceChildren(h('p', {}, 'Decision: ', badge(r.decision), policy ? ` by policy ${policy.name}` : ' (default effect)'),
+        r.reasons.length ? h('ul', {}, ...r.reasons.map((x: string) => h('li', {}, x))) : '');
     }), verdict),
     section('Audit trail', form('Filter', [field('Mission', 'mission_id'), field('Tool', 'tool_ref'),
       field('Event', 'event', { type: 'select', options: [['', 'any'], ['checked', 'checked'], ['blocked', 'blocked'], ['approved', 'approved'], ['rejected', 'rejected'], ['executed', 'executed'], ['failed', 'failed']] })],

@@ -69,11 +69,16 @@ export async function review(main: HTMLElement) {
   await load();
   const stop = new AbortController();
   let pending: number | undefined;
-  live.textContent = 'Live updates: on';
-  stream(scoped('/v1/events'), () => {
+  let opened = false;
+  stream(scoped('/v1/events'), (kind) => {
+    if (kind === 'open') {
+      live.textContent = 'Live updates: on';
+      // A reconnection may have missed events: read the queue again.
+      if (!opened) { opened = true; return; }
+    }
     // Bursts (a batch of notes) reload once.
     clearTimeout(pending);
     pending = window.setTimeout(() => load().catch((e) => notify(e.message, true)), 200);
   }, stop.signal);
-  return () => stop.abort();
+  return () => { stop.abort(); clearTimeout(pending); };
 }
