@@ -206,7 +206,7 @@ impl Gateway {
             &parts.filed,
         )
         .await?;
-        for m in &catalog.models {
+        for m in catalog.models.iter().chain(&catalog.embedders) {
             anyhow::ensure!(
                 catalog.providers.contains_key(&m.provider),
                 "models: {} names provider {}, which is not configured",

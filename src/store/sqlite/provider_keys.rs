@@ -8,11 +8,23 @@ use super::SqliteCatalog;
 use crate::store::provider_keys::{ProviderKeyRow, ProviderKeyStore};
 use crate::store::time::now;
 
-const SELECT: &str =
+/// An account's keys (one workspace's when the second and third parameters name it), each
+/// with its workspace's id and name, newest first.
+const ACCOUNT_KEYS: &str =
     "SELECT k.id, k.account_id, k.workspace_id, w.workspace_id AS workspace_slug, \
      w.name AS workspace_name, k.provider, k.label, k.secret_enc, k.prefix, k.status, \
      k.last_success_at, k.last_failure_at, k.last_failure_code, k.created_at \
-     FROM provider_keys k LEFT JOIN workspaces w ON w.id = k.workspace_id";
+     FROM provider_keys k LEFT JOIN workspaces w ON w.id = k.workspace_id \
+     WHERE k.account_id = ? AND (? IS NULL OR k.workspace_id = ?) \
+     ORDER BY k.created_at DESC, k.id DESC";
+
+/// Every account's keys, as [`ACCOUNT_KEYS`] reads them.
+const ALL_KEYS: &str =
+    "SELECT k.id, k.account_id, k.workspace_id, w.workspace_id AS workspace_slug, \
+     w.name AS workspace_name, k.provider, k.label, k.secret_enc, k.prefix, k.status, \
+     k.last_success_at, k.last_failure_at, k.last_failure_code, k.created_at \
+     FROM provider_keys k LEFT JOIN workspaces w ON w.id = k.workspace_id \
+     ORDER BY k.created_at DESC, k.id DESC";
 
 fn key_row(r: &SqliteRow) -> sqlx::Result<ProviderKeyRow> {
     Ok(ProviderKeyRow {
@@ -59,11 +71,7 @@ impl ProviderKeyStore for SqliteCatalog {
         account_id: &str,
         workspace_row_id: Option<&str>,
     ) -> anyhow::Result<Vec<ProviderKeyRow>> {
-        let sql = format!(
-            "{SELECT} WHERE k.account_id = ? AND (? IS NULL OR k.workspace_id = ?) \
-             ORDER BY k.created_at DESC, k.id DESC"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(ACCOUNT_KEYS)
             .bind(account_id)
             .bind(workspace_row_id)
             .bind(workspace_row_id)
@@ -73,8 +81,7 @@ impl ProviderKeyStore for SqliteCatalog {
     }
 
     async fn all_provider_keys(&self) -> anyhow::Result<Vec<ProviderKeyRow>> {
-        let sql = format!("{SELECT} ORDER BY k.created_at DESC, k.id DESC");
-        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(ALL_KEYS).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(key_row).collect::<sqlx::Result<_>>()?)
     }
 

@@ -78,7 +78,14 @@ export async function gateway(main: HTMLElement) {
 
   async function loadObservability() {
     const [hl, lg, au] = await Promise.all([get('/admin/v1/health'), get('/admin/v1/logs?limit=25'), get('/admin/v1/audit?limit=25')]);
-    health.replaceChildren(table('Model health', hl.models ?? [], [
+    health.replaceChildren(table('Provider health', hl.providers ?? [], [
+      { label: 'Provider', cell: (p: any) => p.provider_id },
+      { label: 'Kind', cell: (p: any) => p.kind },
+      { label: 'State', cell: (p: any) => badge(p.state) },
+      { label: 'Models', cell: (p: any) => p.models },
+      { label: 'Error rate', cell: (p: any) => `${(p.error_rate * 100).toFixed(0)}%` },
+      { label: 'Last error', cell: (p: any) => p.last_error ?? '—' },
+    ], 'No providers to watch yet.'), table('Model health', hl.models ?? [], [
       { label: 'Model', cell: (m: any) => m.model_id },
       { label: 'State', cell: (m: any) => badge(m.state) },
       { label: 'Breaker', cell: (m: any) => m.breaker },
