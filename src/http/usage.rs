@@ -109,7 +109,7 @@ fn window(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct BreakdownParams {
-    /// api_key or workspace.
+    /// api_key, workspace, model (the catalog model that served) or day (UTC date).
     pub group_by: String,
     /// Default 30.
     pub days: Option<i64>,
@@ -138,9 +138,11 @@ pub async fn breakdown(
     let (key, field) = match q.group_by.as_str() {
         "api_key" => (UsageKey::ApiKey, "api_key_id"),
         "workspace" => (UsageKey::Workspace, "workspace_id"),
+        "model" => (UsageKey::ServedModel, "model"),
+        "day" => (UsageKey::Day, "date"),
         _ => {
             return Err(ApiError::bad_request(
-                "group_by: expected api_key or workspace",
+                "group_by: expected api_key, workspace, model or day",
             ))
         }
     };
@@ -156,7 +158,8 @@ pub async fn breakdown(
         .map(|g| {
             let name = g.keys.into_iter().next().unwrap_or_default();
             serde_json::json!({field: name, "requests": g.requests, "tokens": g.tokens,
-                               "charged_usd": g.charged_usd, "actual_cost_usd": g.actual_cost_usd})
+                               "charged_usd": g.charged_usd, "actual_cost_usd": g.actual_cost_usd,
+                               "baseline_usd": g.baseline_usd})
         })
         .collect();
     Ok(Json(Breakdown {

@@ -302,6 +302,25 @@ async fn usage_and_stats_count_every_answered_request() {
     assert_eq!(groups["window_days"], 7);
     assert_eq!(groups["data"].as_array().unwrap().len(), 1);
     assert_eq!(groups["data"][0]["requests"], 5);
+    let by_model = json_of(app.get("/v1/usage/breakdown?group_by=model", s).await).await;
+    let served: u64 = by_model["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(served, 5);
+    assert!(by_model["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["model"] == "strong"));
+    let by_day = json_of(app.get("/v1/usage/breakdown?group_by=day&days=1", s).await).await;
+    assert_eq!(by_day["data"][0]["requests"], 5);
+    assert!(
+        by_day["data"][0]["baseline_usd"].as_f64().unwrap()
+            >= by_day["data"][0]["charged_usd"].as_f64().unwrap()
+    );
     let stats = json_of(app.get("/v1/stats?days=30&daily_days=3", s).await).await;
     assert_eq!(stats["requests"], 5);
     assert_eq!(stats["total_tokens"], 5 * 17);
