@@ -170,7 +170,9 @@ impl Gateway {
             .await
             .map_err(|e| Attempt::Next(format!("{}: {e}", m.name)))?;
         let latency = call.started.elapsed();
-        self.breakers.success(&m.name, latency);
+        if m.byok_key.is_none() {
+            self.breakers.success(&m.name, latency);
+        }
         let api = call.provider()?.api.clone();
         let mut out = api.completion(answer, &call.request.model);
         let input = out["usage"]["prompt_tokens"]

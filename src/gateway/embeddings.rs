@@ -86,7 +86,9 @@ impl Gateway {
                 return Err(ApiError::BadGateway(format!("{requested}: {why}")));
             }
         };
-        self.breakers.success(&m.name, started.elapsed());
+        if m.byok_key.is_none() {
+            self.breakers.success(&m.name, started.elapsed());
+        }
         let tokens = answer["usage"]["prompt_tokens"]
             .as_u64()
             .map_or(estimate, |t| usize::try_from(t).unwrap_or(usize::MAX));

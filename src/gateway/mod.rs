@@ -540,7 +540,8 @@ impl Gateway {
             }
             match outcome {
                 Ok(mut reply) => {
-                    if let (Reply::Json { pick, .. }, Some(draw)) = (&mut reply, tries.draw) {
+                    let draw = tries.draw.filter(|_| shared);
+                    if let (Reply::Json { pick, .. }, Some(draw)) = (&mut reply, draw) {
                         *pick = Some(bandit::Pick {
                             bucket: draw.bucket.to_string(),
                             probability: draw.probabilities.get(&m.name).copied().unwrap_or(0.0),

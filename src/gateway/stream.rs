@@ -107,9 +107,13 @@ impl StreamJob {
 
     async fn run(mut self, res: reqwest::Response, tx: Sender) {
         let ending = self.relay(res, &tx).await;
+        // A customer's own key says nothing about the model for everyone else.
+        let shared = self.model.byok_key.is_none();
         if ending.done {
-            self.breakers
-                .success(&self.model.name, self.started.elapsed());
+            if shared {
+                self.breakers
+                    .success(&self.model.name, self.started.elapsed());
+            }
         } else if ending.client_left {
             tracing::info!(model = %self.model.name, delivered = ending.delivered, "gateway.stream: the client hung up");
         } else {
@@ -117,7 +121,9 @@ impl StreamJob {
                 .broken
                 .clone()
                 .unwrap_or_else(|| "the upstream stream ended without [DONE]".into());
-            self.breakers.failure(&self.model.name, &why);
+            if shared {
+                self.breakers.failure(&self.model.name, &why);
+            }
             let event = json!({"error": {"message": format!("The provider stream was interrupted: {why}"),
                                          "type": "server_error", "code": "upstream_stream_interrupted"}});
             let _ = tx.send(Ok(Bytes::from(format!("data: {event}\n\n")))).await;

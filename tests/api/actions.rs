@@ -577,6 +577,15 @@ async fn a_policy_is_replaced_in_place_and_only_in_its_own_workspace() {
     // Another policy's external pair is a conflict; bad input names its field.
     let taken = json!({"name": "refunds", "effect": "allow", "external_source": "ops", "external_id": "w1"});
     assert_eq!(app.put(&path, &s, taken).await.status(), 409);
+    let named = json!({"name": "refunds", "effect": "allow", "external_source": "ops", "external_id": "r1"});
+    assert_eq!(app.put(&path, &s, named).await.status(), 200);
+    let again = json!({"name": "refunds v2", "effect": "deny", "external_source": "ops", "external_id": "r1"});
+    let (status, upserted) = app.post_json("/v1/actions/policies", &s, again).await;
+    assert_eq!(
+        (status, upserted["id"].clone()),
+        (200, first["id"].clone()),
+        "the stored pair finds it"
+    );
     let bad =
         json!({"name": "refunds", "effect": "allow", "min_amount_usd": 5.0, "max_amount_usd": 1.0});
     let res = app.put(&path, &s, bad).await;

@@ -52,12 +52,22 @@ function signedIn(body: { access_token: string; user: User }) {
   me = body.user;
 }
 
-/// A new session token from the refresh cookie; false when there is no valid cookie.
-export async function refresh(): Promise<boolean> {
-  const res = await fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin' });
-  if (!res.ok) { token = null; me = null; return false; }
-  signedIn(await res.json());
-  return true;
+let refreshing: Promise<boolean> | null = null;
+
+/// A new session token from the refresh cookie; false when there is no valid cookie. One at a
+/// time: the server takes a refresh token used twice for a stolen one and ends every session.
+export function refresh(): Promise<boolean> {
+  refreshing ??= (async () => {
+    try {
+      const res = await fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin' });
+      if (!res.ok) { token = null; me = null; return false; }
+      signedIn(await res.json());
+      return true;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
 }
 
 export async function login(email: string, password: string) {
@@ -77,15 +87,21 @@ export function bearer(): string | null { return token; }
 /// Reads a Server-Sent Events stream with the session token (EventSource cannot send it) and
 /// calls `on` per event until `signal` aborts; reconnects with Last-Event-ID after a drop,
 /// with a fresh token when the session's expired. `on('open')` after each (re)connection and
-/// `on('lagged')` when the server dropped events: the caller reloads what it shows.
+/// `on('lagged')` when the server dropped events: the caller reloads what it shows;
+/// `on('closed')` when the session is gone for good.
 export async function stream(path: string, on: (kind: string, data: any) => void, signal: AbortSignal) {
   let last: string | null = null;
   while (!signal.aborted) {
     try {
+      if (!token) { on('closed', null); return; }
       const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
       if (last) headers['Last-Event-ID'] = last;
       const res = await fetch(path, { headers, signal });
-      if (res.status === 401 && (await refresh())) continue;
+      if (res.status === 401) {
+        if (await refresh()) continue;
+        on('closed', null);
+        return;
+      }
       if (!res.ok || !res.body) throw new Error(String(res.status));
       on('open', null);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -52,6 +52,7 @@ async function shell() {
     h('button', { type: 'button', onclick: async () => {
       if (typeof cleanup === 'function') cleanup();
       cleanup = undefined;
+      window.onhashchange = null;
       await logout();
       start();
     } }, 'Sign out'));
@@ -70,6 +71,7 @@ async function route() {
   const wanted = location.hash.replace(/^#\/?/, '').split('?')[0];
   const list = visible();
   const page = list.find((p) => p.path === wanted) ?? list[0];
+  if (!page) return;
   if (wanted && !list.some((p) => p.path === wanted) && pages.some((p) => p.path === wanted)) {
     notify('Your role cannot open that page.', true);
   } else {

@@ -139,7 +139,8 @@ impl GuardStore for SqliteGuard {
              operation = excluded.operation, access_level = excluded.access_level, risk_level = excluded.risk_level, \
              min_amount_usd = excluded.min_amount_usd, max_amount_usd = excluded.max_amount_usd, \
              effect = excluded.effect, priority = excluded.priority, enabled = excluded.enabled, \
-             description = excluded.description, updated_at = excluded.updated_at",
+             description = excluded.description, external_source = excluded.external_source, \
+             external_id = excluded.external_id, updated_at = excluded.updated_at",
         )
         .bind(&p.id).bind(&p.workspace_id).bind(&p.name).bind(&p.app).bind(&p.mission_id)
         .bind(&p.tool_ref).bind(&p.action_type).bind(&p.operation).bind(&p.access_level)

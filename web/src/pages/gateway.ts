@@ -31,7 +31,7 @@ export async function gateway(main: HTMLElement) {
     const list = (await get('/admin/v1/providers?limit=100')).items as any[];
     providers.replaceChildren(table('Providers', list, [
       { label: 'Id', cell: (p) => p.id },
-      { label: 'Kind', cell: (p) => p.kind },
+      { label: 'Kind', cell: (p) => p.type ?? p.kind },
       { label: 'Base URL', cell: (p) => p.base_url },
       { label: 'Key', cell: (p) => `${p.cred_store}${p.api_key_set ? ' (set)' : ''}` },
       { label: 'Enabled', cell: (p) => badge(p.enabled ? 'enabled' : 'disabled') },
@@ -80,7 +80,7 @@ export async function gateway(main: HTMLElement) {
     const [hl, lg, au] = await Promise.all([get('/admin/v1/health'), get('/admin/v1/logs?limit=25'), get('/admin/v1/audit?limit=25')]);
     health.replaceChildren(table('Provider health', hl.providers ?? [], [
       { label: 'Provider', cell: (p: any) => p.provider_id },
-      { label: 'Kind', cell: (p: any) => p.kind },
+      { label: 'Kind', cell: (p: any) => p.type ?? p.kind },
       { label: 'State', cell: (p: any) => badge(p.state) },
       { label: 'Models', cell: (p: any) => p.models },
       { label: 'Error rate', cell: (p: any) => `${(p.error_rate * 100).toFixed(0)}%` },

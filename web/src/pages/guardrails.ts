@@ -11,7 +11,8 @@ const risks: [string, string][] = [['', 'any'], ['low', 'low'], ['medium', 'medi
 function body(v: Record<string, any>) {
   const num = (x: unknown) => (x === '' || x === null || x === undefined ? undefined : Number(x));
   return scopedBody({
-    name: v.name, app: v.app || undefined, tool_ref: v.tool_ref || undefined, action_type: v.action_type || undefined,
+    name: v.name, app: v.app || undefined, mission_id: v.mission_id || undefined, tool_ref: v.tool_ref || undefined,
+    action_type: v.action_type || undefined, operation: v.operation || undefined, access_level: v.access_level || undefined,
     risk_level: v.risk_level || undefined, min_amount_usd: num(v.min_amount_usd), max_amount_usd: num(v.max_amount_usd),
     effect: v.effect, priority: num(v.priority) ?? 0, enabled: String(v.enabled) !== 'false', description: v.description || undefined,
   });
@@ -28,7 +29,10 @@ export async function guardrails(main: HTMLElement) {
   function showEditor(p?: any) {
     const f = form(p ? `Edit policy ${p.name}` : 'Create a policy', [
       field('Name', 'name', { required: true, value: p?.name ?? '' }), field('App', 'app', { value: p?.app ?? '' }),
+      field('Mission', 'mission_id', { value: p?.mission_id ?? '' }),
       field('Tool', 'tool_ref', { value: p?.tool_ref ?? '' }), field('Action type', 'action_type', { value: p?.action_type ?? '' }),
+      field('Operation', 'operation', { value: p?.operation ?? '' }),
+      field('Access level', 'access_level', { value: p?.access_level ?? '' }),
       field('Risk level', 'risk_level', { type: 'select', options: risks, value: p?.risk_level ?? '' }),
       field('Minimum amount (USD)', 'min_amount_usd', { type: 'number', step: 'any', min: '0', value: p?.min_amount_usd ?? '' }),
       field('Maximum amount (USD)', 'max_amount_usd', { type: 'number', step: 'any', min: '0', value: p?.max_amount_usd ?? '' }),
@@ -42,6 +46,7 @@ export async function guardrails(main: HTMLElement) {
       showEditor();
       await loadPolicies();
     });
+    if (p) f.append(button('Cancel', () => showEditor(), { class: 'secondary' }));
     editor.replaceChildren(f);
     if (p) (f.querySelector('input') as HTMLInputElement | null)?.focus();
   }
@@ -50,7 +55,7 @@ export async function guardrails(main: HTMLElement) {
     list = ((await get(scoped('/v1/actions/policies'))).data as any[]).sort((a, b) => b.priority - a.priority);
     policies.replaceChildren(table('Policies, highest priority first', list, [
       { label: 'Name', cell: (p) => p.name },
-      { label: 'Matches', cell: (p) => [p.app, p.tool_ref, p.action_type, p.risk_level].filter(Boolean).join(' · ') || 'everything' },
+      { label: 'Matches', cell: (p) => [p.app, p.mission_id, p.tool_ref, p.action_type, p.operation, p.access_level, p.risk_level].filter(Boolean).join(' · ') || 'everything' },
       { label: 'Amount', cell: (p) => p.min_amount_usd || p.max_amount_usd ? `${usd(p.min_amount_usd)}–${usd(p.max_amount_usd)}` : '—' },
       { label: 'Effect', cell: (p) => badge(p.effect) },
       { label: 'Priority', cell: (p) => p.priority },
@@ -61,6 +66,9 @@ export async function guardrails(main: HTMLElement) {
           await put(`/v1/actions/policies/${p.id}`, body({ ...p, enabled: !p.enabled }));
           notify(`Policy ${p.name} ${p.enabled ? 'disabled' : 'enabled'}.`);
           await loadPolicies();
+          // Keep the keyboard where it was: on the same policy's (now opposite) switch.
+          const again = `${p.enabled ? 'Enable' : 'Disable'} ${p.name}`;
+          policies.querySelector<HTMLButtonElement>(`button[aria-label="${CSS.escape(again)}"]`)?.focus();
         }, { class: 'secondary', 'aria-label': `${p.enabled ? 'Disable' : 'Enable'} ${p.name}` })) },
     ], 'No policies: every check gets the default effect.'));
   }

@@ -1,6 +1,7 @@
 // Keys and workspaces: runtime keys (the secret shown once), revoke, budgets; workspaces with
 // their budgets; the account's own provider keys (BYOK).
 import { del, get, patch, post } from '../api';
+import { can } from '../ctx';
 import { button, field, form, h, notify, section, table, usd, when, words } from '../ui';
 
 export async function keys(main: HTMLElement) {
@@ -15,7 +16,13 @@ export async function keys(main: HTMLElement) {
       { label: 'Prefix', cell: (x: any) => h('code', {}, x.prefix ?? x.key_prefix ?? '') },
       { label: 'Workspace', cell: (x: any) => x.workspace_name ?? 'any' },
       { label: 'Scopes', cell: (x: any) => (x.scopes ?? []).join(', ') },
-      { label: 'Budget / month', cell: (x: any) => usd(x.monthly_budget_usd) },
+      { label: 'Budget / month', cell: (x: any) => h('span', {}, usd(x.monthly_budget_usd), ' ', can('admin') ? button('Set', async () => {
+        // Budgets of existing keys are the operator's (PATCH /admin/v1/apikeys/{id}).
+        const v = prompt('Monthly budget in USD', x.monthly_budget_usd ?? '');
+        if (v === null || v === '') return;
+        await patch(`/admin/v1/apikeys/${x.id}`, { monthly_budget_usd: Number(v) });
+        notify('Key budget saved.'); await load();
+      }, { class: 'secondary', 'aria-label': `Set the budget of ${x.name}` }) : '') },
       { label: 'Last used', cell: (x: any) => when(x.last_used_at) },
       { label: 'Revoke', cell: (x: any) => button('Revoke', async () => { if (confirm(`Revoke ${x.name}?`)) { await del(`/v1/keys/${x.id}`); notify('Key revoked.'); await load(); } }, { class: 'danger' }) },
     ], 'No keys yet.'));
@@ -52,7 +59,11 @@ export async function keys(main: HTMLElement) {
     section('Workspaces', wsList, form('Create a workspace', [field('Id (letters, digits, -)', 'workspace_id', { required: true }), field('Name', 'name', { required: true })],
       'Create workspace', async (v, f) => { await post('/v1/workspaces', { workspace_id: v.workspace_id, name: v.name }); f.reset(); notify('Workspace created.'); await load(); })),
     section('Provider keys (bring your own)', pkList, form('Add a provider key', [field('Provider (openai, anthropic, or a configured provider)', 'provider', { required: true }),
-      field('Label', 'label'), field('Key (stored encrypted, never shown again)', 'secret', { type: 'password', required: true, autocomplete: 'off' })],
-    'Add key', async (v, f) => { await post('/v1/provider-keys', { provider: v.provider, label: v.label || undefined, secret: v.secret }); f.reset(); notify('Provider key added.'); await load(); })));
+      field('Label', 'label'), field('Workspace id (empty: every workspace)', 'workspace_id'),
+      field('Key (stored encrypted, never shown again)', 'secret', { type: 'password', required: true, autocomplete: 'off' })],
+    'Add key', async (v, f) => {
+      await post('/v1/provider-keys', { provider: v.provider, label: v.label || undefined, secret: v.secret, workspace_id: v.workspace_id || undefined });
+      f.reset(); notify('Provider key added.'); await load();
+    })));
   await load();
 }

@@ -1,9 +1,9 @@
 // Knowledge base: sources (drag-and-drop upload with progress, status, delete, re-index, their
 // chunks), hybrid search with citations, memory notes (filter, edit, history), the entity
 // graph and the events timeline.
-import { bearer, del, get, patch, post } from '../api';
+import { bearer, del, get, patch, post, refresh } from '../api';
 import { scoped, scopedBody } from '../ctx';
-import { badge, button, field, form, h, json, notify, section, table, when } from '../ui';
+import { badge, button, field, form, h, notify, section, table, when } from '../ui';
 import { graph } from './graph';
 
 export async function knowledge(main: HTMLElement) {
@@ -11,6 +11,7 @@ export async function knowledge(main: HTMLElement) {
   const chunks = h('div', { id: 'chunks' });
   const results = h('div', { id: 'search-results' });
   const notes = h('div', { id: 'notes' });
+  const history = h('div', { id: 'note-history', tabindex: '-1' });
   const entities = h('div', { id: 'entities' });
   const timeline = h('div', { id: 'timeline' });
   let polling: number | undefined;
@@ -55,26 +56,32 @@ export async function knowledge(main: HTMLElement) {
   /// Sends each file as multipart with upload progress (fetch has none: XMLHttpRequest).
   async function upload(files: File[]) {
     for (const file of files) {
+      // The session token may have expired: XMLHttpRequest does not go through api().
+      if ((await sendFile(file)) === 401 && (await refresh())) await sendFile(file);
+    }
+    progress.hidden = true;
+    await loadSources();
+  }
+
+  /// One multipart upload; its HTTP status.
+  function sendFile(file: File): Promise<number> {
       progress.hidden = false;
       progress.value = 0;
-      await new Promise<void>((resolve) => {
+      return new Promise<number>((resolve) => {
         const xhr = new XMLHttpRequest();
         xhr.open('POST', scoped('/v1/sources'));
         xhr.setRequestHeader('Authorization', `Bearer ${bearer()}`);
         xhr.upload.onprogress = (e) => { if (e.lengthComputable) progress.value = Math.round((e.loaded / e.total) * 100); };
         xhr.onload = () => {
           if (xhr.status >= 200 && xhr.status < 300) notify(`Uploaded ${file.name}; indexing.`);
-          else { let m = `Upload failed (${xhr.status})`; try { const b = JSON.parse(xhr.responseText); m = b.message ?? b.error ?? m; } catch { /* keep */ } notify(`${file.name}: ${m}`, true); }
-          resolve();
+          else if (xhr.status !== 401) { let m = `Upload failed (${xhr.status})`; try { const b = JSON.parse(xhr.responseText); m = b.message ?? b.error ?? m; } catch { /* keep */ } notify(`${file.name}: ${m}`, true); }
+          resolve(xhr.status);
         };
-        xhr.onerror = () => { notify(`${file.name}: the upload failed`, true); resolve(); };
+        xhr.onerror = () => { notify(`${file.name}: the upload failed`, true); resolve(0); };
         const body = new FormData();
         body.append('file', file, file.name);
         xhr.send(body);
       });
-    }
-    progress.hidden = true;
-    await loadSources();
   }
 
   const addText = form('Add text or a URL', [
@@ -108,7 +115,17 @@ export async function knowledge(main: HTMLElement) {
       { label: 'Updated', cell: (n) => when(n.updated_at) },
       { label: 'Actions', cell: (n) => h('div', { class: 'actions' },
         button('Edit', async () => { const c = prompt('New text', n.content); if (c && c !== n.content) { await patch(`/v1/memory/notes/${n.id}`, scopedBody({ content: c })); notify('Note updated.'); await loadNotes(status, kind); } }, { class: 'secondary' }),
-        button('History', async () => { const hist = await get(scoped(`/v1/memory/notes/${n.id}/history`)); notes.append(h('h3', {}, 'History'), json(hist)); }, { class: 'secondary' })) },
+        button('History', async () => {
+          const hist = await get(scoped(`/v1/memory/notes/${n.id}/history`));
+          history.replaceChildren(h('h3', {}, `History of “${(n.title ?? n.content).slice(0, 60)}”`), table('Note history', hist.data ?? hist.history ?? [], [
+            { label: 'When', cell: (e: any) => when(e.created_at ?? e.at) },
+            { label: 'Action', cell: (e: any) => badge(e.action) },
+            { label: 'By', cell: (e: any) => e.actor ?? '—' },
+            { label: 'Reason', cell: (e: any) => e.reason ?? '—' },
+            { label: 'Text', cell: (e: any) => h('span', { class: 'clip' }, e.snapshot?.content ?? '') },
+          ], 'No history.'));
+          history.focus();
+        }, { class: 'secondary' })) },
     ], 'No notes with this filter.'));
   }
   const noteFilter = form('Filter notes', [
@@ -129,7 +146,7 @@ export async function knowledge(main: HTMLElement) {
   main.append(
     section('Sources', drop, fileInput, addText, sources, chunks),
     section('Search', search, results),
-    section('Memory notes', noteFilter, notes),
+    section('Memory notes', noteFilter, notes, history),
     section('Entities and links', entities),
     section('Events', timeline));
   await Promise.all([loadSources(), loadNotes(), loadGraph(), loadTimeline()]);

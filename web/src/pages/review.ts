@@ -69,13 +69,10 @@ export async function review(main: HTMLElement) {
   await load();
   const stop = new AbortController();
   let pending: number | undefined;
-  let opened = false;
   stream(scoped('/v1/events'), (kind) => {
-    if (kind === 'open') {
-      live.textContent = 'Live updates: on';
-      // A reconnection may have missed events: read the queue again.
-      if (!opened) { opened = true; return; }
-    }
+    if (kind === 'closed') { live.textContent = 'Live updates: off (signed out)'; return; }
+    // On every (re)connection too: events between the last read and the stream are not lost.
+    if (kind === 'open') live.textContent = 'Live updates: on';
     // Bursts (a batch of notes) reload once.
     clearTimeout(pending);
     pending = window.setTimeout(() => load().catch((e) => notify(e.message, true)), 200);

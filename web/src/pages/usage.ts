@@ -10,12 +10,12 @@ const saved = (g: any) => Math.max((g.baseline_usd ?? 0) - (g.charged_usd ?? 0),
 export async function usage(main: HTMLElement) {
   const stats = await get(scoped('/v1/stats?days=30'));
   const daily = stats.daily as any[];
-  const window = `days=${stats.daily_window_days || 14}`;
+  const dailyWindow = `days=${stats.daily_window_days || 14}`;
   const [byKey, byWorkspace, byModel, byDay, keyList] = await Promise.all([
     get(scoped('/v1/usage/breakdown?group_by=api_key&days=30')),
     get(scoped('/v1/usage/breakdown?group_by=workspace&days=30')),
     get(scoped('/v1/usage/breakdown?group_by=model&days=30')),
-    get(scoped(`/v1/usage/breakdown?group_by=day&${window}`)),
+    get(scoped(`/v1/usage/breakdown?group_by=day&${dailyWindow}`)),
     get('/v1/keys').catch(() => ({ data: [] })),
   ]);
   const keyNames = new Map<string, string>((keyList.data as any[]).map((k) => [k.id, k.name]));
