@@ -14,6 +14,29 @@ use super::admin::provider;
 use crate::common::api::error_text;
 use crate::common::TestApp;
 
+/// `node web/e2e/run.mjs`, with the npm packages `make setup` installs.
+fn browser() -> Command {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    assert!(
+        web.join("node_modules/playwright-core").exists(),
+        "web/node_modules is missing: run `make setup`"
+    );
+    let mut node = Command::new("node");
+    node.arg("e2e/run.mjs").current_dir(&web);
+    node
+}
+
+/// Prints what the browser run said and fails the test unless it passed.
+fn succeeded(out: &std::process::Output) {
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{said}");
+    assert!(out.status.success(), "the browser run failed:\n{said}");
+}
+
 const NOTE: &str = "The staging database is restored from backup every Sunday at 02:00 UTC.";
 const TOOL: &str = "payments.refund";
 
@@ -39,6 +62,12 @@ async fn a_reviewer_works_the_dashboard_in_a_real_browser_and_a_member_cannot_re
         (status, verdict["decision"].as_str()),
         (200, Some("require_approval"))
     );
+    let mission =
+        json!({"mission_id": "ticket-981", "title": "Refund ticket 981", "app": "support-agent"});
+    assert_eq!(
+        app.post_json("/v1/harness/missions", &key, mission).await.0,
+        201
+    );
     // Usage for the charts: embeddings through the in-process model.
     let res = app
         .post(
@@ -60,14 +89,7 @@ async fn a_reviewer_works_the_dashboard_in_a_real_browser_and_a_member_cannot_re
         .await;
     assert_eq!(res.status(), 403);
 
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
-    assert!(
-        web.join("node_modules/playwright-core").exists(),
-        "web/node_modules is missing: run `make setup`"
-    );
-    let out = Command::new("node")
-        .arg("e2e/run.mjs")
-        .current_dir(&web)
+    let out = browser()
         .env("CAIRN_URL", app.url(""))
         .env("CAIRN_PASSWORD", "s3cret-password")
         .env("CAIRN_ADMIN_EMAIL", "operator@example.com")
@@ -78,13 +100,7 @@ async fn a_reviewer_works_the_dashboard_in_a_real_browser_and_a_member_cannot_re
         .env("CAIRN_AGENT_KEY", &key)
         .output()
         .expect("node runs");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{said}");
-    assert!(out.status.success(), "the browser run failed:\n{said}");
+    succeeded(&out);
 
     // What the browser did is what the API now says.
     let pending = app
@@ -102,4 +118,28 @@ async fn a_reviewer_works_the_dashboard_in_a_real_browser_and_a_member_cannot_re
     let providers = app.get_json("/admin/v1/providers", &admin).await;
     assert_eq!(providers["items"][0]["id"], "e2e-provider");
     assert_eq!(providers["items"][0]["api_key_set"], true);
+}
+
+#[tokio::test]
+async fn a_fresh_install_opens_on_first_time_setup_and_the_printed_token_makes_the_first_admin() {
+    let app = TestApp::spawn().await;
+    let token = app
+        .setup_token()
+        .await
+        .expect("a fresh server prints a setup token");
+    let out = browser()
+        .env("CAIRN_E2E_MODE", "setup")
+        .env("CAIRN_URL", app.url(""))
+        .env("CAIRN_SETUP_TOKEN", token)
+        .env("CAIRN_ADMIN_EMAIL", "first-admin@example.com")
+        .env("CAIRN_PASSWORD", "s3cret-password")
+        .output()
+        .expect("node runs");
+    succeeded(&out);
+    // The admin the browser made signs in over the API too; setup is done.
+    let session = app.login("first-admin@example.com").await;
+    let me = crate::common::json_of(app.get("/api/auth/me", &session).await).await;
+    assert_eq!(me["role"], "admin");
+    let status = crate::common::json_of(app.get_public("/v1/setup").await).await;
+    assert_eq!(status["pending"], false);
 }

@@ -9,14 +9,15 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const env = (name) => { const v = process.env[name]; if (!v) throw new Error(`${name} is not set`); return v; };
+const setupMode = process.env.CAIRN_E2E_MODE === 'setup';
 const base = env('CAIRN_URL');
 const password = env('CAIRN_PASSWORD');
 const admin = env('CAIRN_ADMIN_EMAIL');
-const member = env('CAIRN_MEMBER_EMAIL');
-const providerUrl = env('CAIRN_PROVIDER_URL');
-const noteText = env('CAIRN_PENDING_NOTE');
-const toolRef = env('CAIRN_PENDING_TOOL');
-const agentKey = env('CAIRN_AGENT_KEY');
+const member = setupMode ? '' : env('CAIRN_MEMBER_EMAIL');
+const providerUrl = setupMode ? '' : env('CAIRN_PROVIDER_URL');
+const noteText = setupMode ? '' : env('CAIRN_PENDING_NOTE');
+const toolRef = setupMode ? '' : env('CAIRN_PENDING_TOOL');
+const agentKey = setupMode ? '' : env('CAIRN_AGENT_KEY');
 const out = process.env.CAIRN_E2E_OUT ?? 'e2e/out';
 mkdirSync(out, { recursive: true });
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -57,7 +58,35 @@ async function signIn(context, email) {
   return page;
 }
 
+/// A fresh install: the dashboard opens on first-time setup; the printed token makes the
+/// first admin, who lands signed in with the admin's pages.
+async function firstTimeSetup() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  current = page;
+  await page.goto(`${base}/`);
+  await page.getByRole('heading', { name: 'Set up Cairn' }).waitFor();
+  await check(page, 'first-time-setup');
+  const setupForm = page.getByRole('form', { name: 'First admin' });
+  await setupForm.getByLabel('Setup token').fill('not-the-token');
+  await setupForm.getByLabel('Email').fill(admin);
+  await setupForm.getByLabel(/^Password/).fill(password);
+  await setupForm.getByRole('button', { name: 'Create the admin' }).click();
+  await page.locator('.form-status.error', { hasText: 'setup_token' }).waitFor();
+  await setupForm.getByLabel('Setup token').fill(env('CAIRN_SETUP_TOKEN'));
+  await setupForm.getByRole('button', { name: 'Create the admin' }).click();
+  await page.getByRole('link', { name: 'Gateway' }).waitFor();
+  log('setup: a wrong token is refused, the printed one makes the first admin');
+}
+
 try {
+  if (setupMode) {
+    await firstTimeSetup();
+    await browser.close();
+    if (a11y.length) { console.error(`e2e: accessibility violations:\n${a11y.join('\n')}`); process.exit(2); }
+    log('all flows passed');
+    process.exit(0);
+  }
   // Log in (the root redirects to /admin/), keyboard first: Tab reaches the skip link.
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await signIn(context, admin);
@@ -106,6 +135,8 @@ try {
   await page.getByLabel('Query').fill('fog signal keeper');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.locator('#search-results', { hasText: 'Skerryvore' }).waitFor();
+  await page.getByRole('button', { name: 'Document and chunks of lighthouse.md' }).click();
+  await page.locator('#chunks table', { hasText: 'fog signal' }).waitFor();
   await check(page, 'knowledge-base');
   log('knowledge: uploaded, ready, found');
 
@@ -136,6 +167,12 @@ try {
     await open(page, path, title);
     await check(page, path);
   }
+  // Harness: a mission an agent reported, with its approval.
+  await open(page, 'harness', 'Harness');
+  await page.locator('#missions tr', { hasText: 'Refund ticket 981' }).getByRole('button', { name: 'Details' }).click();
+  await page.locator('#mission-detail', { hasText: toolRef }).waitFor();
+  log('harness: mission detail shows its approval');
+
   // Guardrails: edit a policy an API client wrote, disable it, and ask the tester.
   await open(page, 'guardrails', 'Guardrails');
   await page.getByRole('button', { name: 'Edit refunds need a person' }).click();

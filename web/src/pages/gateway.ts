@@ -1,6 +1,6 @@
 // Gateway (admins): the vault (first-time setup, unlock, lock), providers, models, routing
 // config and simulation, health, logs and the admin audit.
-import { del, get, patch, post, put } from '../api';
+import { del, get, patch, post, put, stream } from '../api';
 import { badge, button, field, form, h, json, notify, section, table, usd, when, words } from '../ui';
 
 export async function gateway(main: HTMLElement) {
@@ -146,4 +146,12 @@ export async function gateway(main: HTMLElement) {
   main.append(section('Vault', vault), section('Providers', providers, addProvider), section('Models', models, addModel),
     section('Routing', routing, simulate, simulated), section('Health', health), section('Logs', logs), section('Audit', audit));
   await Promise.all([reload(), loadRouting()]);
+  // Health, logs and audit follow the operator's event stream (at most every 2 s).
+  const stop = new AbortController();
+  let due: number | undefined;
+  stream('/admin/v1/events', () => {
+    if (due !== undefined) return;
+    due = window.setTimeout(() => { due = undefined; loadObservability().catch((e) => notify(e.message, true)); }, 2000);
+  }, stop.signal);
+  return () => { stop.abort(); clearTimeout(due); };
 }

@@ -39,23 +39,32 @@ export function graph(entities: any[], links: any[]): HTMLElement {
   });
   for (const n of nodes) {
     const related = edges.filter((x) => x.a === n || x.b === n).map((x) => `${x.l.relation} ${(x.a === n ? x.b : x.a).e.name}`);
-    const g = svg('g', { tabindex: 0, role: 'img', 'aria-label': `${n.e.name} (${n.e.entity_type})${related.length ? ': ' + related.join(', ') : ''}`, class: 'node' });
+    const g = svg('g', { tabindex: 0, role: 'img', 'aria-label': `${n.e.name} (${n.e.entity_type})${related.length ? ': ' + related.join(', ') : ''}; arrow keys move it`, class: 'node' });
     const circle = svg('circle', { cx: n.x, cy: n.y, r: 9 });
     const label = svg('text', { x: n.x + 12, y: n.y + 4 });
     label.textContent = n.e.name;
     g.append(circle, label);
     root.append(g);
+    const place = (x: number, y: number) => {
+      n.x = Math.min(W - 10, Math.max(10, x)); n.y = Math.min(H - 10, Math.max(10, y));
+      circle.setAttribute('cx', String(n.x)); circle.setAttribute('cy', String(n.y));
+      label.setAttribute('x', String(n.x + 12)); label.setAttribute('y', String(n.y + 4));
+      for (const x of lines) if (x.a === n || x.b === n) {
+        x.line.setAttribute('x1', String(x.a.x)); x.line.setAttribute('y1', String(x.a.y));
+        x.line.setAttribute('x2', String(x.b.x)); x.line.setAttribute('y2', String(x.b.y));
+      }
+    };
+    // The keyboard moves a focused node as the pointer drags it.
+    g.addEventListener('keydown', (e) => {
+      const step: Record<string, [number, number]> = { ArrowLeft: [-10, 0], ArrowRight: [10, 0], ArrowUp: [0, -10], ArrowDown: [0, 10] };
+      const d = step[e.key];
+      if (!d) return;
+      e.preventDefault();
+      place(n.x + d[0], n.y + d[1]);
+    });
     g.addEventListener('pointerdown', (down) => {
       const box = (root as unknown as SVGSVGElement).getBoundingClientRect();
-      const move = (e: PointerEvent) => {
-        n.x = ((e.clientX - box.left) / box.width) * W; n.y = ((e.clientY - box.top) / box.height) * H;
-        circle.setAttribute('cx', String(n.x)); circle.setAttribute('cy', String(n.y));
-        label.setAttribute('x', String(n.x + 12)); label.setAttribute('y', String(n.y + 4));
-        for (const x of lines) if (x.a === n || x.b === n) {
-          x.line.setAttribute('x1', String(x.a.x)); x.line.setAttribute('y1', String(x.a.y));
-          x.line.setAttribute('x2', String(x.b.x)); x.line.setAttribute('y2', String(x.b.y));
-        }
-      };
+      const move = (e: PointerEvent) => place(((e.clientX - box.left) / box.width) * W, ((e.clientY - box.top) / box.height) * H);
       const up = () => { window.removeEventListener('pointermove', move); window.removeEventListener('pointerup', up); };
       window.addEventListener('pointermove', move); window.addEventListener('pointerup', up);
       down.preventDefault();

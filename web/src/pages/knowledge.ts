@@ -8,7 +8,7 @@ import { graph } from './graph';
 
 export async function knowledge(main: HTMLElement) {
   const sources = h('div', { id: 'sources' });
-  const chunks = h('div', { id: 'chunks' });
+  const chunks = h('div', { id: 'chunks', tabindex: '-1' });
   const results = h('div', { id: 'search-results' });
   const notes = h('div', { id: 'notes' });
   const history = h('div', { id: 'note-history', tabindex: '-1' });
@@ -24,7 +24,7 @@ export async function knowledge(main: HTMLElement) {
       { label: 'Status', cell: (s) => h('span', { 'data-status': s.status }, badge(s.status), s.error ? ` ${s.error}` : '') },
       { label: 'Added', cell: (s) => when(s.created_at) },
       { label: 'Actions', cell: (s) => h('div', { class: 'actions' },
-        s.document_id ? button('Chunks', () => showChunks(s.document_id), { class: 'secondary' }) : null,
+        s.document_id ? button('Document', () => showDocument(s.document_id), { class: 'secondary', 'aria-label': `Document and chunks of ${s.title ?? s.filename ?? s.url ?? s.id}` }) : null,
         button('Re-index', async () => { await post(`/v1/sources/${s.id}/reindex`, scopedBody({})); notify('Re-indexing.'); await loadSources(); }, { class: 'secondary' }),
         button('Delete', async () => { if (confirm('Delete this source and its chunks?')) { await del(scoped(`/v1/sources/${s.id}`)); notify('Source deleted.'); await loadSources(); } }, { class: 'danger' })) },
     ], 'No sources yet: drop a file above, or add a URL or text.'));
@@ -33,13 +33,26 @@ export async function knowledge(main: HTMLElement) {
     if (busy && document.body.contains(sources)) polling = window.setTimeout(() => loadSources().catch(() => undefined), 1000);
   }
 
-  async function showChunks(documentId: string) {
-    const list = (await get(scoped(`/v1/documents/${documentId}/chunks?limit=50`))).data as any[];
-    chunks.replaceChildren(h('h3', {}, 'Chunks'), table('Chunks of the document', list, [
-      { label: '#', cell: (c) => c.chunk_index ?? c.ordinal ?? '' },
+  /// A document's facts and its chunks.
+  async function showDocument(documentId: string) {
+    const [doc, chunkList] = await Promise.all([
+      get(scoped(`/v1/documents/${documentId}`)),
+      get(scoped(`/v1/documents/${documentId}/chunks`)),
+    ]);
+    const list = chunkList.data as any[];
+    chunks.replaceChildren(h('h3', {}, `Document: ${doc.title ?? doc.url ?? doc.id}`),
+      h('dl', {},
+        h('dt', {}, 'Kind'), h('dd', {}, doc.content_kind),
+        h('dt', {}, 'Version'), h('dd', {}, String(doc.version)),
+        h('dt', {}, 'State'), h('dd', {}, badge(doc.state)),
+        h('dt', {}, 'Chunks'), h('dd', {}, String(doc.chunk_count)),
+        h('dt', {}, 'Added'), h('dd', {}, when(doc.created_at))),
+      table('Chunks of the document', list, [
+      { label: '#', cell: (c) => c.index },
       { label: 'Page', cell: (c) => c.page ?? '—' },
       { label: 'Text', cell: (c) => h('span', { class: 'clip' }, c.text) },
     ], 'This document has no chunks.'));
+    chunks.focus();
   }
 
   const progress = h('progress', { max: '100', value: '0', hidden: true, 'aria-label': 'Upload progress' });
