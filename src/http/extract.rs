@@ -386,6 +386,20 @@ pub async fn workspace(
     crate::accounts::workspaces::resolve(state.accounts.as_ref(), principal, slug).await
 }
 
+/// The workspace `slug` names for this session, when it names one (404 for one it cannot use).
+pub async fn named_workspace(
+    state: &AppState,
+    session: &SessionUser,
+    slug: Option<&str>,
+) -> Result<Option<Workspace>, ApiError> {
+    match slug {
+        Some(slug) => Ok(Some(
+            workspace(state, &session.principal(), Some(slug)).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
 /// POST routes that only read (a search, a context pack): allowed in an archived workspace.
 const READ_ONLY_POSTS: [&str; 3] = [
     "/v1/search",

@@ -16,7 +16,7 @@ use crate::accounts::keys::Deleted;
 use crate::error::{ApiResult, ErrorBody};
 use crate::gateway::catalog;
 use crate::gateway::local::{EndpointView, PatchEndpoint, RegisterEndpoint};
-use crate::http::extract::{workspace, written, ApiJson, ApiPath, ApiQuery, SessionUser};
+use crate::http::extract::{named_workspace, written, ApiJson, ApiPath, ApiQuery, SessionUser};
 use crate::http::openapi::{BadParams, JsonBody, NoEndpoint, SessionOnly};
 use crate::state::AppState;
 use crate::store::gateway::LocalEndpoint;
@@ -105,14 +105,10 @@ pub async fn register(
     session: SessionUser,
     ApiJson(mut req): ApiJson<RegisterEndpoint>,
 ) -> ApiResult<Response> {
-    let ws = match req.workspace_id.take() {
-        Some(slug) => Some(
-            workspace(&state, &session.principal(), Some(&slug))
-                .await?
-                .id,
-        ),
-        None => None,
-    };
+    let slug = req.workspace_id.take();
+    let ws = named_workspace(&state, &session, slug.as_deref())
+        .await?
+        .map(|w| w.id);
     let e = state
         .gateway
         .register_endpoint(&session.account_id, ws, session.principal().is_admin(), req)
@@ -130,14 +126,9 @@ pub async fn list(
     session: SessionUser,
     ApiQuery(q): ApiQuery<ListParams>,
 ) -> ApiResult<Json<EndpointList>> {
-    let ws = match &q.workspace_id {
-        Some(slug) => Some(
-            workspace(&state, &session.principal(), Some(slug))
-                .await?
-                .id,
-        ),
-        None => None,
-    };
+    let ws = named_workspace(&state, &session, q.workspace_id.as_deref())
+        .await?
+        .map(|w| w.id);
     let list = state
         .gateway
         .endpoints(&session.account_id, ws.as_deref())

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::gateway::byok::{ProviderKeyCreated, ProviderKeyInput, ProviderKeyList};
-use crate::http::extract::{workspace, written, ApiJson, ApiPath, ApiQuery, SessionUser};
+use crate::http::extract::{named_workspace, written, ApiJson, ApiPath, ApiQuery, SessionUser};
 use crate::http::openapi::{BadParams, JsonBody, SessionOnly};
 use crate::state::AppState;
 
@@ -46,10 +46,8 @@ pub async fn create(
     session: SessionUser,
     ApiJson(mut req): ApiJson<ProviderKeyInput>,
 ) -> ApiResult<Response> {
-    let ws = match req.workspace_id.take() {
-        Some(slug) => Some(workspace(&state, &session.principal(), Some(&slug)).await?),
-        None => None,
-    };
+    let slug = req.workspace_id.take();
+    let ws = named_workspace(&state, &session, slug.as_deref()).await?;
     let created = state
         .gateway
         .add_provider_key(&session.account_id, ws.as_ref(), req)
@@ -67,14 +65,9 @@ pub async fn list(
     session: SessionUser,
     ApiQuery(q): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ProviderKeyList>> {
-    let ws = match &q.workspace_id {
-        Some(slug) => Some(
-            workspace(&state, &session.principal(), Some(slug))
-                .await?
-                .id,
-        ),
-        None => None,
-    };
+    let ws = named_workspace(&state, &session, q.workspace_id.as_deref())
+        .await?
+        .map(|w| w.id);
     Ok(Json(
         state
             .gateway
