@@ -8,6 +8,7 @@
 //! other secret; while the password vault is locked they cannot be opened, and requests use
 //! the operator's keys at the managed price. Nothing returns a key, only its prefix.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::catalog::Catalog;
+use super::providers::Attempt;
 use super::route::ModelEntry;
 use super::sealed::SecretBox;
 use super::{Caller, Gateway, ProviderEntry};
@@ -74,6 +76,26 @@ fn serves(provider: &str, p: &ProviderEntry) -> bool {
 }
 
 impl Catalog {
+    /// The provider that serves `m` for `caller`: with the caller's own key when `m` was
+    /// priced for one ([`Self::priced_for`]) and it still opens, else as configured.
+    pub fn provider_for(
+        &self,
+        caller: &Caller,
+        m: &ModelEntry,
+    ) -> Result<Cow<'_, ProviderEntry>, Attempt> {
+        let stored = self.configured(&m.provider)?;
+        let key = m.byok_key.as_deref().and_then(|id| {
+            self.byok
+                .get(&caller.account_id)?
+                .iter()
+                .find(|k| k.id == id)
+        });
+        Ok(match key {
+            Some(k) => Cow::Owned(stored.with_key(k.secret.clone())),
+            None => Cow::Borrowed(stored),
+        })
+    }
+
     /// The caller's key for `provider`: its workspace's before the account's.
     pub fn byok_key(&self, caller: &Caller, provider: &str) -> Option<&ByokKey> {
         let p = self.providers.get(provider)?;

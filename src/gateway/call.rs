@@ -12,7 +12,6 @@ use super::providers::{Attempt, ChatProvider, ProviderEntry, Upstream};
 use super::route::ModelEntry;
 use super::stream::StreamJob;
 use super::{usage_row, Caller, ChatRequest, Gateway, Reply};
-use crate::error::ApiError;
 use crate::store::gateway::UsageRow;
 
 /// Pause before the one retry of a 5xx.
@@ -31,15 +30,7 @@ pub(super) struct Call<'a> {
 
 impl Call<'_> {
     fn provider(&self) -> Result<&ProviderEntry, Attempt> {
-        self.catalog
-            .providers
-            .get(&self.model.provider)
-            .ok_or_else(|| {
-                Attempt::Fatal(ApiError::ServiceUnavailable(format!(
-                    "Provider {} not configured",
-                    self.model.provider
-                )))
-            })
+        self.catalog.configured(&self.model.provider)
     }
 
     /// The usage row of this attempt once it answered with these token counts.
@@ -99,27 +90,11 @@ pub(super) fn price(
 }
 
 impl Gateway {
-    /// The caller's own key the call is priced for, if it still opens.
-    fn customer_key<'c>(&self, call: &Call<'c>) -> Option<&'c super::byok::ByokKey> {
-        let id = call.model.byok_key.as_deref()?;
-        call.catalog
-            .byok
-            .get(&call.caller.account_id)?
-            .iter()
-            .find(|k| k.id == id)
-    }
-
     /// Sends once through the candidate's provider, retrying a 5xx once after a short
     /// backoff; answers the successful response or why the next candidate should try.
     async fn send(&self, call: &Call<'_>, stream: bool) -> Result<reqwest::Response, Attempt> {
-        let keyed;
-        let provider = match self.customer_key(call) {
-            Some(k) => {
-                keyed = call.provider()?.with_key(k.secret.clone());
-                &keyed
-            }
-            None => call.provider()?,
-        };
+        let keyed = call.catalog.provider_for(call.caller, call.model)?;
+        let provider: &ProviderEntry = &keyed;
         let api: &dyn ChatProvider = provider.api.as_ref();
         let to = Upstream {
             provider,

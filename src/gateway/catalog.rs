@@ -76,6 +76,17 @@ pub struct Catalog {
     pub byok: super::byok::ByokKeys,
 }
 
+impl Catalog {
+    /// The provider called `name`; 503 (no candidate does better) when none is configured.
+    pub fn configured(&self, name: &str) -> Result<&ProviderEntry, providers::Attempt> {
+        self.providers.get(name).ok_or_else(|| {
+            providers::Attempt::Fatal(crate::error::ApiError::ServiceUnavailable(format!(
+                "Provider {name} not configured"
+            )))
+        })
+    }
+}
+
 /// The capability that makes a managed model an embeddings model.
 pub const EMBEDDINGS: &str = "embeddings";
 

@@ -125,27 +125,8 @@ impl Gateway {
         body: &Value,
     ) -> Result<Value, Attempt> {
         let catalog = self.catalog();
-        let stored = catalog.providers.get(&m.provider).ok_or_else(|| {
-            Attempt::Fatal(ApiError::ServiceUnavailable(format!(
-                "Provider {} not configured",
-                m.provider
-            )))
-        })?;
-        let key = m.byok_key.as_deref().and_then(|id| {
-            catalog
-                .byok
-                .get(&caller.account_id)?
-                .iter()
-                .find(|k| k.id == id)
-        });
-        let keyed;
-        let provider = match key {
-            Some(k) => {
-                keyed = stored.with_key(k.secret.clone());
-                &keyed
-            }
-            None => stored,
-        };
+        let keyed = catalog.provider_for(caller, m)?;
+        let provider: &super::ProviderEntry = &keyed;
         let to = Upstream {
             provider,
             model: &m.upstream,

@@ -528,10 +528,8 @@ impl Gateway {
             // A call with a customer's own key says how that key fared (its rate limit, its
             // price), not the model: it moves no shared posterior and no shared breaker.
             let shared = m.byok_key.is_none();
-            let rewarded = tries
-                .draw
-                .filter(|_| shared)
-                .zip(outcome_of(&tries, &outcome, started));
+            let draw = tries.draw.filter(|_| shared);
+            let rewarded = draw.zip(outcome_of(&tries, &outcome, started));
             if let Some((draw, result)) = rewarded {
                 // A failure to log it is logged, not the request's failure.
                 if let Err(e) = self.bandit.reward(&m.name, draw, result).await {
@@ -540,7 +538,6 @@ impl Gateway {
             }
             match outcome {
                 Ok(mut reply) => {
-                    let draw = tries.draw.filter(|_| shared);
                     if let (Reply::Json { pick, .. }, Some(draw)) = (&mut reply, draw) {
                         *pick = Some(bandit::Pick {
                             bucket: draw.bucket.to_string(),

@@ -56,11 +56,13 @@ pub struct Guard {
 
 const MEMORY_WRITE: &str = "memory_write";
 
-/// The stored policy `input` describes, checked field by field; `existing`: the policy it
+/// The stored policy `input` describes, checked field by field; `external`: its external
+/// pair, checked by the caller (which looked the policy up by it); `existing`: the policy it
 /// replaces (its id and creation time are kept).
 fn policy_row(
     ws: &Workspace,
     input: PolicyInput,
+    external: Option<(String, String)>,
     existing: Option<&PolicyRow>,
 ) -> ApiResult<PolicyRow> {
     let name = v::text("name", &input.name, 200)?;
@@ -74,10 +76,6 @@ fn policy_row(
         }
     }
     risk_level(input.risk_level.as_deref())?;
-    let external = v::external(
-        input.external_source.as_deref(),
-        input.external_id.as_deref(),
-    )?;
     let at = now();
     Ok(PolicyRow {
         id: existing.map_or_else(new_id, |p| p.id.clone()),
@@ -97,7 +95,7 @@ fn policy_row(
         enabled: input.enabled.unwrap_or(true),
         description: v::optional_text("description", input.description.as_deref(), 2_000)?,
         external_source: external.as_ref().map(|e| e.0.clone()),
-        external_id: external.as_ref().map(|e| e.1.clone()),
+        external_id: external.map(|e| e.1),
         created_at: existing.map_or_else(|| at.clone(), |p| p.created_at.clone()),
         updated_at: at,
     })
@@ -187,7 +185,7 @@ impl Guard {
             Some((s, i)) => self.store.policy_by_external(&ws.id, s, i).await?,
             None => None,
         };
-        let row = policy_row(ws, input, existing.as_ref())?;
+        let row = policy_row(ws, input, external, existing.as_ref())?;
         self.store.put_policy(&row).await?;
         Ok((row, existing.is_none()))
     }
@@ -198,18 +196,23 @@ impl Guard {
         &self,
         ws: &Workspace,
         id: &str,
-        mut input: PolicyInput,
+        input: PolicyInput,
     ) -> ApiResult<PolicyRow> {
         let policies = self.store.policies(&ws.id).await?;
         let existing = policies
             .iter()
             .find(|p| p.id == id)
             .ok_or(ApiError::NotFound("Policy"))?;
-        if input.external_source.is_none() && input.external_id.is_none() {
-            input.external_source = existing.external_source.clone();
-            input.external_id = existing.external_id.clone();
-        }
-        let row = policy_row(ws, input, Some(existing))?;
+        let named = v::external(
+            input.external_source.as_deref(),
+            input.external_id.as_deref(),
+        )?;
+        let kept = existing
+            .external_source
+            .clone()
+            .zip(existing.external_id.clone());
+        let external = named.or(kept);
+        let row = policy_row(ws, input, external, Some(existing))?;
         let taken = policies.iter().any(|p| {
             p.id != row.id
                 && row.external_source.is_some()

@@ -312,12 +312,16 @@ pub struct Posterior {
     pub beta: f64,
 }
 
-/// One routed request's reward, with the probability the chosen model had of being chosen.
-#[derive(Debug, Clone)]
+/// One routed request's reward, with the probability the chosen model had of being chosen
+/// (seed 002's reward log, as `GET /admin/v1/rewards` lists it).
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RewardRow {
     pub id: String,
+    #[serde(rename = "model_id")]
     pub model: String,
+    /// The input-size bucket: xs, s, m, l.
     pub bucket: String,
+    /// The chance the model had of being drawn first (for inverse-propensity evaluation).
     pub probability: f64,
     /// 0 (failed) to 1.
     pub reward: f64,

@@ -123,41 +123,6 @@ impl From<AuditRow> for AuditView {
     }
 }
 
-/// One `thompson` reward (seed 002's reward log).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RewardView {
-    pub id: String,
-    pub model_id: String,
-    /// The input-size bucket: xs, s, m, l.
-    pub bucket: String,
-    /// The chance the model had of being drawn first (for inverse-propensity evaluation).
-    pub probability: f64,
-    pub reward: f64,
-    pub success: bool,
-    pub latency_ms: f64,
-    pub cost_usd: f64,
-    /// `route` (an attempt's outcome) or `feedback` (a rating of the reply's trace).
-    pub source: String,
-    pub created_at: String,
-}
-
-impl From<RewardRow> for RewardView {
-    fn from(r: RewardRow) -> Self {
-        Self {
-            id: r.id,
-            model_id: r.model,
-            bucket: r.bucket,
-            probability: r.probability,
-            reward: r.reward,
-            success: r.success,
-            latency_ms: r.latency_ms,
-            cost_usd: r.cost_usd,
-            source: r.source,
-            created_at: r.created_at,
-        }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EngineModels {
     /// What routing holds now (managed models; local endpoints' are per account).
@@ -325,10 +290,10 @@ impl Gateway {
         Ok(self.store.record_audit(&row).await?)
     }
 
-    pub async fn admin_rewards(&self, paging: &Paging) -> ApiResult<Listed<RewardView>> {
+    pub async fn admin_rewards(&self, paging: &Paging) -> ApiResult<Listed<RewardRow>> {
         let (limit, offset) = paging.checked()?;
         let page = self.store.rewards(limit, offset).await?;
-        Ok(Listed::of(page, (limit, offset), RewardView::from))
+        Ok(Listed::of(page, (limit, offset), |r| r))
     }
 
     pub async fn admin_audit(&self, paging: &Paging) -> ApiResult<Listed<AuditView>> {

@@ -15,7 +15,7 @@ use utoipa::IntoParams;
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::gateway::admin::observe::{
-    AdminInfo, AuditView, EngineModels, HealthReport, LogView, RewardView, Stats,
+    AdminInfo, AuditView, EngineModels, HealthReport, LogView, Stats,
 };
 use crate::gateway::admin::routing::{RoutingConfig, Simulate, Simulation};
 use crate::gateway::admin::tsdb::{MetricsList, PruneResult, Retention, Series, TsdbQuery};
@@ -198,11 +198,11 @@ pub async fn audit(
 }
 
 #[utoipa::path(get, path = "/admin/v1/rewards", tag = "admin", security(("bearer" = [])),
-    params(Paging), responses(Authed, BadParams, (status = 200, body = Listed<RewardView>, description = "thompson rewards, newest first, each with the probability its model had")))]
+    params(Paging), responses(Authed, BadParams, (status = 200, body = Listed<crate::store::gateway::RewardRow>, description = "thompson rewards, newest first, each with the probability its model had")))]
 pub async fn rewards(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<Paging>,
-) -> ApiResult<Json<Listed<RewardView>>> {
+) -> ApiResult<Json<Listed<crate::store::gateway::RewardRow>>> {
     Ok(Json(state.gateway.admin_rewards(&q).await?))
 }
 
