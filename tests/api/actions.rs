@@ -593,7 +593,10 @@ async fn a_policy_is_replaced_in_place_and_only_in_its_own_workspace() {
         .await
         .starts_with("max_amount_usd:"));
 
-    // Another account cannot reach it.
+    // A runtime key without the policy scope cannot; another account cannot reach it.
+    let (_, key) = app.create_key(&s, None, json!({})).await;
+    let edit = json!({"name": "refunds", "effect": "allow"});
+    assert_eq!(app.put(&path, &key, edit).await.status(), 403);
     let other = app.register("policy-other@example.com").await;
     let edit = json!({"name": "mine now", "effect": "allow"});
     assert_eq!(app.put(&path, &other, edit).await.status(), 404);
