@@ -20,9 +20,10 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn main() -> std::io::Result<()> {
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("web")
-        .join("dist");
+    // Read when the script runs, not when it is compiled: one target directory serves every
+    // clone, and a script compiled in another clone would otherwise look in that clone's web/.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").map_err(std::io::Error::other)?;
+    let dist = Path::new(&manifest).join("web").join("dist");
     println!("cargo:rerun-if-changed={}", dist.display());
     let mut found = Vec::new();
     files(&dist, &mut found);

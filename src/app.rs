@@ -220,6 +220,7 @@ async fn open_retriever(
         text: text.clone(),
         embedder,
         fusion: config.fusion(),
+        focus: config.focus(),
     });
     Ok((retriever, text))
 }

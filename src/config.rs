@@ -319,6 +319,11 @@ pub struct SearchConfig {
     pub rrf_k: f32,
     pub vector_index_threshold: usize,
     pub resident_max_vectors: usize,
+    /// A query word at least this share of the searched entries contain is left out of the
+    /// vector side's focus (0 turns focusing off).
+    pub common_word_share: f64,
+    /// A vector hit's score: this share of its cosine to the whole query, the rest to the focus.
+    pub full_query_share: f32,
 }
 
 /// How hybrid search merges the vector and BM25 rankings (`search.fusion`).
@@ -517,6 +522,18 @@ impl Config {
         if !(0.0..=1.0).contains(&self.search.alpha) {
             return Err(invalid("search.alpha", "expected a number from 0 to 1"));
         }
+        if !(0.0..=1.0).contains(&self.search.common_word_share) {
+            return Err(invalid(
+                "search.common_word_share",
+                "expected a number from 0 to 1",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.search.full_query_share) {
+            return Err(invalid(
+                "search.full_query_share",
+                "expected a number from 0 to 1",
+            ));
+        }
         let context = &self.context;
         if context.default_max_tokens == 0 || context.default_max_tokens > context.max_tokens_limit
         {
@@ -699,6 +716,13 @@ impl Config {
             FusionMethod::Convex => crate::retrieval::Fusion::Convex {
                 alpha: self.search.alpha,
             },
+        }
+    }
+
+    pub fn focus(&self) -> crate::retrieval::Focus {
+        crate::retrieval::Focus {
+            common_share: self.search.common_word_share,
+            full_share: self.search.full_query_share,
         }
     }
 

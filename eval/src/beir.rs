@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::Context;
 use cairn::app::Engine;
 use cairn::config::Config;
-use cairn::retrieval::{Fusion, SearchMode, SearchQuery};
+use cairn::retrieval::{Fused, Fusion, SearchMode, SearchQuery};
 use cairn::sources::{Pending, CHUNK_ITEM};
 use cairn::store::Workspace;
 use clap::Parser;
@@ -268,20 +268,31 @@ async fn ranked_lists(
             depth,
             source_ids: None,
         };
-        let vector = retriever.embed_query(text).await?;
-        let bm25: Vec<(String, f32)> = retriever
-            .text
-            .search(&ws.id, CHUNK_ITEM, None, text, q.depth)?
-            .into_iter()
-            .map(|h| (h.id, h.score))
-            .collect();
-        let dense: Vec<(String, f32)> = retriever
-            .vectors
-            .search(&ws.id, CHUNK_ITEM, None, &vector, q.depth)
-            .await?
-            .into_iter()
-            .map(|h| (h.id, h.similarity))
-            .collect();
+        // The engine's two lists (the vector one searched with the query's focus), from one
+        // call, so each fusion variant is scored on the same hits; the engine's hybrid search
+        // fuses exactly these (its completed scores do not move the fused order).
+        let both = [
+            SearchQuery {
+                mode: SearchMode::Bm25,
+                ..q.clone()
+            },
+            SearchQuery {
+                mode: SearchMode::Vector,
+                ..q
+            },
+        ];
+        let mut lists_of = retriever.search_many(&both).await?.into_iter();
+        let mut list = |score: fn(&Fused) -> Option<f32>| -> Ranked {
+            let fused = lists_of.next().unwrap_or_default();
+            let mut l: Ranked = fused
+                .iter()
+                .filter_map(|f| score(f).map(|s| (f.id.clone(), s)))
+                .collect();
+            l.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            l
+        };
+        let bm25 = list(|f| f.bm25);
+        let dense = list(|f| f.vector);
         lists.push((bm25, dense));
     }
     Ok(lists)

@@ -36,6 +36,10 @@ struct Args {
     /// Only the first N conversations (all by default).
     #[arg(long)]
     limit: Option<usize>,
+    /// Writes one JSON line per question (its evidence and the turn id of each pack item, in
+    /// order) to this file, to read what a pack missed.
+    #[arg(long)]
+    dump: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -273,6 +277,10 @@ async fn main() -> anyhow::Result<()> {
     let mut by_cat: BTreeMap<u8, Tally> = BTreeMap::new();
     let mut latencies = Vec::new();
     let (mut turns, mut write_s) = (0, 0.0);
+    let mut dump = match &args.dump {
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
+        None => None,
+    };
     for sample in &samples {
         let started = Instant::now();
         let (ws, turn_of) = ingest(&t, sample, &run).await?;
@@ -303,6 +311,13 @@ async fn main() -> anyhow::Result<()> {
                 .map(|i| i["id"].as_str().and_then(|id| turn_of.get(id).cloned()))
                 .collect();
             let tokens = pack["usage"]["tokens_used"].as_u64().unwrap_or(0) as usize;
+            if let Some(out) = dump.as_mut() {
+                use std::io::Write;
+                let line = json!({"sample": sample.sample_id, "question": qa.question,
+                                  "category": qa.category, "evidence": evidence,
+                                  "ranked": ranked});
+                writeln!(out, "{line}")?;
+            }
             all.add(&ranked, &evidence, tokens);
             by_cat
                 .entry(qa.category)

@@ -117,6 +117,24 @@ impl FlatIndex {
         }
     }
 
+    /// The similarity of `query` to each of the rows `ids` that are here, in `ids`' order.
+    pub fn similarities(&self, query: &[f32], ids: &[String]) -> Vec<Hit> {
+        if query.len() != self.dim {
+            return vec![];
+        }
+        let q = unit(query);
+        ids.iter()
+            .filter_map(|id| {
+                let &i = self.position.get(id)?;
+                let row = &self.data[i * self.dim..(i + 1) * self.dim];
+                Some(Hit {
+                    id: id.clone(),
+                    similarity: dot(&q, row),
+                })
+            })
+            .collect()
+    }
+
     /// The `limit` rows most similar to `query`, best first, optionally only rows whose tag
     /// is in `tags`.
     pub fn search(&self, query: &[f32], tags: Option<&[String]>, limit: usize) -> Vec<Hit> {
@@ -177,6 +195,9 @@ mod tests {
         assert_eq!(f.search(&[1.0, 0.0, 0.0], None, 5)[0].id, "c");
         f.insert("c", "fact", "g3", &[0.0, 0.0, 5.0]);
         assert!((f.search(&[0.0, 0.0, 1.0], None, 1)[0].similarity - 1.0).abs() < 1e-6);
+        let some = f.similarities(&[0.0, 0.0, 2.0], &["gone".to_string(), "c".to_string()]);
+        assert_eq!(some.len(), 1);
+        assert!((some[0].similarity - 1.0).abs() < 1e-6);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod graph;
 pub mod model;
 pub mod notes;
 mod plan;
+mod timestamps;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,10 +43,13 @@ pub struct Memory {
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// What the embedder and BM25 see of a note.
+/// What the embedder sees of a note: its title and content, or its content alone when the
+/// title only says when (BM25 indexes the title on its own field either way).
 fn note_text(n: &NoteRow) -> String {
     match n.title.as_deref() {
-        Some(t) if !t.trim().is_empty() => format!("{t}\n{}", n.content),
+        Some(t) if !t.trim().is_empty() && !timestamps::is_timestamp(t) => {
+            format!("{t}\n{}", n.content)
+        }
         _ => n.content.clone(),
     }
 }

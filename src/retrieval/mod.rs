@@ -1,6 +1,7 @@
 //! The one search engine: hybrid retrieval over LanceDB (vectors) and tantivy (BM25), fused.
 //! Source chunks and memory notes both go through here, told apart by `item_type`.
 
+mod dense;
 pub mod fusion;
 
 use std::sync::Arc;
@@ -9,7 +10,10 @@ use cairn_ingest::Embedder;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use dense::Focus;
 pub use fusion::{fuse, Fused, Fusion};
+
+use dense::QueryVectors;
 
 use crate::store::text_index::TextIndex;
 use crate::store::vectors::VectorStore;
@@ -36,6 +40,7 @@ pub struct Retriever {
     pub text: Arc<TextIndex>,
     pub embedder: Arc<dyn Embedder>,
     pub fusion: Fusion,
+    pub focus: Focus,
 }
 
 #[derive(Clone)]
@@ -50,17 +55,6 @@ pub struct SearchQuery<'a> {
 }
 
 impl Retriever {
-    pub async fn embed_query(&self, text: &str) -> anyhow::Result<Vec<f32>> {
-        let started = std::time::Instant::now();
-        let mut v = self.embedder.embed(vec![text.to_string()]).await?;
-        tracing::debug!(
-            ms = started.elapsed().as_secs_f64() * 1000.0,
-            "retrieval.embed_query"
-        );
-        v.pop()
-            .ok_or_else(|| anyhow::anyhow!("the embedder returned no vector"))
-    }
-
     /// Ranked ids with their per-list scores, best first.
     pub async fn search(&self, q: &SearchQuery<'_>) -> anyhow::Result<Vec<Fused>> {
         let started = std::time::Instant::now();
@@ -78,8 +72,9 @@ impl Retriever {
     }
 
     /// Several searches for one text (notes and chunks, say): BM25 for all of them starts on
-    /// the blocking pool first, the text is embedded once meanwhile, then each runs its
-    /// vector search and is fused. Results come in the order of `queries`.
+    /// the blocking pool first, the text (and each query's focus) is embedded once meanwhile,
+    /// then each runs its vector search, the lists' missing scores are filled in and they are
+    /// fused. Results come in the order of `queries`.
     pub async fn search_many(
         &self,
         queries: &[SearchQuery<'_>],
@@ -110,30 +105,75 @@ impl Retriever {
             })
             .collect();
         let needs_vector = queries.iter().any(|q| q.mode != SearchMode::Bm25);
-        let vector = if needs_vector {
-            Some(self.embed_query(first.text).await?)
+        let vectors = if needs_vector {
+            self.query_vectors(queries).await?
         } else {
-            None
+            queries.iter().map(|_| None).collect()
         };
         let mut out = Vec::with_capacity(queries.len());
-        for (q, task) in queries.iter().zip(bm25_tasks) {
-            let dense: Vec<(String, f32)> = match (&vector, q.mode) {
-                (Some(v), SearchMode::Hybrid | SearchMode::Vector) => self
-                    .vectors
-                    .search(q.workspace_id, q.item_type, q.source_ids, v, q.depth)
-                    .await?
-                    .into_iter()
-                    .map(|h| (h.id, h.similarity))
-                    .collect(),
+        for ((q, task), v) in queries.iter().zip(bm25_tasks).zip(vectors) {
+            let dense = match (&v, q.mode) {
+                (Some(v), SearchMode::Hybrid | SearchMode::Vector) => self.nearest(q, v).await?,
                 _ => vec![],
             };
             let bm25: Vec<(String, f32)> = match task {
                 Some(t) => t.await??.into_iter().map(|h| (h.id, h.score)).collect(),
                 None => vec![],
             };
-            out.push(fuse(&bm25, &dense, self.fusion_for(q.mode)));
+            let mut fused = fuse(&bm25, &dense, self.fusion_for(q.mode));
+            if let (Some(v), SearchMode::Hybrid) = (&v, q.mode) {
+                self.complete(q, v, &mut fused).await?;
+            }
+            out.push(fused);
         }
         Ok(out)
+    }
+
+    /// The embeddings of each query that needs them: the text, embedded once for all, and
+    /// each query's focus (see [`dense`]), embedded in the same call.
+    async fn query_vectors(
+        &self,
+        queries: &[SearchQuery<'_>],
+    ) -> anyhow::Result<Vec<Option<QueryVectors>>> {
+        let Some(first) = queries.first() else {
+            return Ok(vec![]);
+        };
+        let mut texts = vec![first.text.to_string()];
+        let mut focus_at = Vec::with_capacity(queries.len());
+        for q in queries {
+            let focus = match q.mode {
+                SearchMode::Bm25 => None,
+                _ => self.focus_text(q).await?,
+            };
+            focus_at.push(focus.map(|f| match texts.iter().position(|t| *t == f) {
+                Some(i) => i,
+                None => {
+                    texts.push(f);
+                    texts.len() - 1
+                }
+            }));
+        }
+        let started = std::time::Instant::now();
+        let embedded = self.embedder.embed(texts).await?;
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            texts = embedded.len(),
+            "retrieval.embed_query"
+        );
+        let full = embedded
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("the embedder returned no vector"))?;
+        Ok(queries
+            .iter()
+            .zip(focus_at)
+            .map(|(q, at)| {
+                (q.mode != SearchMode::Bm25).then(|| QueryVectors {
+                    full: full.clone(),
+                    focus: at.and_then(|i| embedded.get(i).cloned()),
+                })
+            })
+            .collect())
     }
 
     fn fusion_for(&self, mode: SearchMode) -> Fusion {

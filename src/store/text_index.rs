@@ -209,6 +209,50 @@ impl TextIndex {
         tokens(ANALYZERS.1.clone(), query)
     }
 
+    /// The words of `query` that at least `share` of the scope's entries contain (every
+    /// analysed term of the word does): the conversation's speakers, the project's name.
+    /// They tell the scope's entries apart no better than chance.
+    pub fn common_words(
+        &self,
+        workspace_id: &str,
+        item_type: &str,
+        query: &str,
+        share: f64,
+    ) -> anyhow::Result<Vec<String>> {
+        use tantivy::query::Bm25StatisticsProvider;
+        let searcher = self.reader.searcher();
+        let scope = vec![
+            Term::from_field_text(self.fields.workspace_id, workspace_id),
+            Term::from_field_text(self.fields.item_type, item_type),
+        ];
+        let stats = ScopedStats::compute(
+            &searcher,
+            &self.stats,
+            scope,
+            &[self.fields.title, self.fields.body],
+        )?;
+        let docs = stats.docs();
+        if docs == 0 {
+            return Ok(vec![]);
+        }
+        let mut out = Vec::new();
+        for word in query.split_whitespace() {
+            let terms = self.terms(word);
+            if terms.is_empty() {
+                continue;
+            }
+            let mut common = true;
+            for t in &terms {
+                let df = stats.doc_freq(&Term::from_field_text(self.fields.body, t))?;
+                common &= df as f64 >= share * docs as f64;
+            }
+            if common {
+                out.push(word.to_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// BM25 over title and body within one workspace and item type, optionally only within
     /// some sources.
     pub fn search(
@@ -216,6 +260,34 @@ impl TextIndex {
         workspace_id: &str,
         item_type: &str,
         source_ids: Option<&[String]>,
+        query: &str,
+        limit: usize,
+    ) -> anyhow::Result<Vec<TextHit>> {
+        self.scored(workspace_id, item_type, source_ids, None, query, limit)
+    }
+
+    /// The BM25 scores `query` gives the entries `ids` (those that match it at all), with
+    /// the same statistics as `search`: for hits another list found that this one's top did
+    /// not reach.
+    pub fn scores_of(
+        &self,
+        workspace_id: &str,
+        item_type: &str,
+        ids: &[String],
+        query: &str,
+    ) -> anyhow::Result<Vec<TextHit>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        self.scored(workspace_id, item_type, None, Some(ids), query, ids.len())
+    }
+
+    fn scored(
+        &self,
+        workspace_id: &str,
+        item_type: &str,
+        source_ids: Option<&[String]>,
+        only_ids: Option<&[String]>,
         query: &str,
         limit: usize,
     ) -> anyhow::Result<Vec<TextHit>> {
@@ -269,6 +341,13 @@ impl TextIndex {
                 .collect();
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
+        if let Some(ids) = only_ids {
+            let any: Vec<(Occur, Box<dyn Query>)> = ids
+                .iter()
+                .map(|id| (Occur::Should, filter(self.fields.id, id)))
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
         let searcher = self.reader.searcher();
         let scope = vec![
             Term::from_field_text(self.fields.workspace_id, workspace_id),
@@ -315,5 +394,68 @@ impl TextIndex {
     pub fn close(&self) -> anyhow::Result<()> {
         self.writer().commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, ws: &str, body: &str) -> TextEntry {
+        TextEntry {
+            id: id.into(),
+            workspace_id: ws.into(),
+            item_type: "note".into(),
+            source_id: "fact".into(),
+            group_id: id.into(),
+            title: String::new(),
+            body: body.into(),
+        }
+    }
+
+    fn index() -> (tempfile::TempDir, TextIndex) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let index = TextIndex::open(dir.path()).expect("index");
+        let entries = [
+            entry("a", "w1", "Caroline: I went to a counseling workshop"),
+            entry("b", "w1", "Caroline: great pic, is that recent?"),
+            entry("c", "w1", "Melanie: Caroline, we went to the beach"),
+            entry("d", "w1", "Melanie: the kids loved it"),
+            entry("e", "w2", "workshop workshop workshop"),
+        ];
+        index.replace_ids(&entries, &[]).expect("write");
+        (dir, index)
+    }
+
+    #[test]
+    fn scores_of_scores_only_the_named_entries_of_the_scope_that_match() {
+        let (_dir, index) = index();
+        let ids: Vec<String> = ["a", "d", "e"].iter().map(|s| s.to_string()).collect();
+        let hits = index
+            .scores_of("w1", "note", &ids, "Which workshop?")
+            .expect("scores");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].id, "a");
+        let searched = index
+            .search("w1", "note", None, "Which workshop?", 10)
+            .expect("search");
+        assert!(
+            (searched[0].score - hits[0].score).abs() < 1e-6,
+            "{searched:?}"
+        );
+    }
+
+    #[test]
+    fn common_words_are_those_most_of_the_scope_contains() {
+        let (_dir, index) = index();
+        let common = index
+            .common_words("w1", "note", "What workshop did Caroline attend?", 0.5)
+            .expect("common");
+        assert_eq!(common, ["Caroline"]);
+        // Another workspace's entries count for nothing: in w2 every entry says workshop.
+        let common = index
+            .common_words("w2", "note", "What workshop did Caroline attend?", 0.5)
+            .expect("common");
+        assert_eq!(common, ["workshop"]);
     }
 }

@@ -406,6 +406,51 @@ impl VectorStore {
         Ok(hits)
     }
 
+    /// The cosine similarity of `vector` to each of the entries `ids` of one workspace and
+    /// item type (those that exist): read from memory where the type is resident, else one
+    /// LanceDB query restricted to them.
+    pub async fn similarities(
+        &self,
+        workspace_id: &str,
+        item_type: &str,
+        vector: &[f32],
+        ids: &[String],
+    ) -> anyhow::Result<Vec<VectorHit>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let scan = |block: &FlatIndex| block.similarities(vector, ids);
+        if let Some(hits) = self.search_resident(workspace_id, item_type, scan) {
+            return Ok(hits);
+        }
+        let guard = self.table.read().await;
+        let Some(table) = guard.as_ref() else {
+            return Ok(vec![]);
+        };
+        let filter = format!(
+            "workspace_id = {} AND item_type = {} AND {}",
+            quote(workspace_id),
+            quote(item_type),
+            in_list("id", ids)
+        );
+        let batches: Vec<RecordBatch> = table
+            .query()
+            .nearest_to(vector)?
+            .distance_type(DistanceType::Cosine)
+            .select(Select::Columns(vec!["id".to_string()]))
+            .only_if(filter)
+            .limit(ids.len())
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        let mut hits = Vec::new();
+        for batch in &batches {
+            hits_of(batch, &mut hits)?;
+        }
+        Ok(hits)
+    }
+
     /// The exact scan, or `None` when the item type is not held in memory.
     fn search_resident(
         &self,

@@ -210,3 +210,86 @@ async fn writing_a_session_needs_the_memory_write_scope() {
     let listed = json_of(app.get("/v1/memory/notes", &s).await).await;
     assert!(listed["data"].as_array().unwrap().is_empty(), "{listed}");
 }
+
+/// Small talk between two people: short turns that name one or the other, none about
+/// anything in particular.
+fn small_talk() -> Vec<Value> {
+    let lines = [
+        ("Caroline", "Wow, great pic Melanie! Is that you?"),
+        ("Melanie", "Thanks Caroline! We took it at the lake."),
+        ("Caroline", "Melanie, you look so happy there!"),
+        ("Melanie", "Caroline, you always say the nicest things."),
+        ("Caroline", "I have been so busy, Melanie."),
+        ("Melanie", "Same here Caroline, busy busy."),
+        ("Caroline", "Talk soon Melanie!"),
+        ("Melanie", "Bye Caroline, take care!"),
+    ];
+    lines
+        .iter()
+        .map(|(who, text)| json!({"speaker": who, "content": text}))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_long_turn_with_the_querys_rare_word_outranks_short_turns_that_only_name_the_speakers() {
+    // Two candidates per list: the long turn is outside the vector list's depth, so its
+    // cosine must be filled in, and the query's focus keeps the speakers' names from pulling
+    // the query towards every short turn.
+    let app = TestApp::spawn_with(&[("CAIRN__CONTEXT__NOTE_CANDIDATES", "2")]).await;
+    let s = app.register("focus@example.com").await;
+    let mut messages = small_talk();
+    messages.insert(
+        4,
+        json!({"speaker": "Caroline", "content": "I am still figuring out the details, but I \
+        want to work with trans people and support their mental health. Last Friday I went to \
+        an LGBTQ+ counseling workshop and it showed me how much good that work can do."}),
+    );
+    let session = json!({"session_id": "s-7", "started_at": "2023-07-20T20:56:00Z",
+                         "messages": messages});
+    app.post_expect("/v1/memory/conversations", &s, session, 200)
+        .await;
+
+    let query = json!({"query": "What workshop did Caroline attend recently?"});
+    let pack = app
+        .post_expect("/v1/memory/context-pack", &s, query, 200)
+        .await;
+    let first = pack["items"][0]["text"].as_str().unwrap_or_default();
+    assert!(first.contains("counseling workshop"), "{pack}");
+}
+
+#[tokio::test]
+async fn the_turn_after_a_retrieved_question_joins_as_its_answer() {
+    // One seed only: the best hit is a statement, and the question it follows is second, so
+    // only the rule for questions brings the reply that answers it.
+    let app = TestApp::spawn_with(&[("CAIRN__CONTEXT__NEIGHBOUR_SEEDS", "1")]).await;
+    let s = app.register("asks@example.com").await;
+    let session = json!({"session_id": "s-9", "started_at": "2023-05-08T13:56:00Z",
+    "messages": [
+        {"speaker": "Ana", "content": "The billing database migration to the new billing database is on Monday."},
+        {"speaker": "Ben", "content": "Good to know, I will tell the team."},
+        {"speaker": "Ana", "content": "Unrelated: the office plants need water."},
+        {"speaker": "Ana", "content": "Which billing database do we run on?"},
+        {"speaker": "Ben", "content": "Postgres 15, on the managed cluster in Frankfurt."}
+    ]});
+    app.post_expect("/v1/memory/conversations", &s, session, 200)
+        .await;
+
+    let query = json!({"query": "Which billing database migration is planned?"});
+    let pack = app
+        .post_expect("/v1/memory/context-pack", &s, query, 200)
+        .await;
+    let got = items(&pack);
+    let at = |text: &str| {
+        pack["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|i| i["text"].as_str().unwrap().contains(text))
+            .unwrap_or_else(|| panic!("{text} not in {pack}"))
+    };
+    assert_eq!(at("migration to the new billing"), 0, "{got:?}");
+    let question = at("Which billing database do we run on?");
+    let answer = at("Postgres 15");
+    assert!(answer > question, "{got:?}");
+    assert_eq!(got[answer].2, "next to a retrieved note", "{got:?}");
+}
