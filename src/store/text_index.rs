@@ -209,6 +209,25 @@ impl TextIndex {
         tokens(ANALYZERS.1.clone(), query)
     }
 
+    /// BM25 statistics of one workspace's entries of one item type (see `text_stats`).
+    fn scope_stats<'a>(
+        &'a self,
+        searcher: &'a tantivy::Searcher,
+        workspace_id: &str,
+        item_type: &str,
+    ) -> anyhow::Result<ScopedStats<'a>> {
+        let scope = vec![
+            Term::from_field_text(self.fields.workspace_id, workspace_id),
+            Term::from_field_text(self.fields.item_type, item_type),
+        ];
+        Ok(ScopedStats::compute(
+            searcher,
+            &self.stats,
+            scope,
+            &[self.fields.title, self.fields.body],
+        )?)
+    }
+
     /// The words of `query` that at least `share` of the scope's entries contain (every
     /// analysed term of the word does): the conversation's speakers, the project's name.
     /// They tell the scope's entries apart no better than chance.
@@ -221,16 +240,7 @@ impl TextIndex {
     ) -> anyhow::Result<Vec<String>> {
         use tantivy::query::Bm25StatisticsProvider;
         let searcher = self.reader.searcher();
-        let scope = vec![
-            Term::from_field_text(self.fields.workspace_id, workspace_id),
-            Term::from_field_text(self.fields.item_type, item_type),
-        ];
-        let stats = ScopedStats::compute(
-            &searcher,
-            &self.stats,
-            scope,
-            &[self.fields.title, self.fields.body],
-        )?;
+        let stats = self.scope_stats(&searcher, workspace_id, item_type)?;
         let docs = stats.docs();
         if docs == 0 {
             return Ok(vec![]);
@@ -349,16 +359,7 @@ impl TextIndex {
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
         let searcher = self.reader.searcher();
-        let scope = vec![
-            Term::from_field_text(self.fields.workspace_id, workspace_id),
-            Term::from_field_text(self.fields.item_type, item_type),
-        ];
-        let stats = ScopedStats::compute(
-            &searcher,
-            &self.stats,
-            scope,
-            &[self.fields.title, self.fields.body],
-        )?;
+        let stats = self.scope_stats(&searcher, workspace_id, item_type)?;
         if stats.docs() == 0 {
             return Ok(vec![]);
         }

@@ -81,6 +81,31 @@ fn hits_of(batch: &RecordBatch, hits: &mut Vec<VectorHit>) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The `limit` rows of `table` matching `filter` nearest to `vector`, by cosine similarity.
+async fn nearest_in(
+    table: &Table,
+    vector: &[f32],
+    filter: String,
+    limit: usize,
+) -> anyhow::Result<Vec<VectorHit>> {
+    let batches: Vec<RecordBatch> = table
+        .query()
+        .nearest_to(vector)?
+        .distance_type(DistanceType::Cosine)
+        .select(Select::Columns(vec!["id".to_string()]))
+        .only_if(filter)
+        .limit(limit)
+        .execute()
+        .await?
+        .try_collect()
+        .await?;
+    let mut hits = Vec::new();
+    for batch in &batches {
+        hits_of(batch, &mut hits)?;
+    }
+    Ok(hits)
+}
+
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
@@ -388,22 +413,7 @@ impl VectorStore {
             filter.push_str(" AND ");
             filter.push_str(&in_list("source_id", ids));
         }
-        let batches: Vec<RecordBatch> = table
-            .query()
-            .nearest_to(vector)?
-            .distance_type(DistanceType::Cosine)
-            .select(Select::Columns(vec!["id".to_string()]))
-            .only_if(filter)
-            .limit(limit)
-            .execute()
-            .await?
-            .try_collect()
-            .await?;
-        let mut hits = Vec::new();
-        for batch in &batches {
-            hits_of(batch, &mut hits)?;
-        }
-        Ok(hits)
+        nearest_in(table, vector, filter, limit).await
     }
 
     /// The cosine similarity of `vector` to each of the entries `ids` of one workspace and
@@ -433,22 +443,7 @@ impl VectorStore {
             quote(item_type),
             in_list("id", ids)
         );
-        let batches: Vec<RecordBatch> = table
-            .query()
-            .nearest_to(vector)?
-            .distance_type(DistanceType::Cosine)
-            .select(Select::Columns(vec!["id".to_string()]))
-            .only_if(filter)
-            .limit(ids.len())
-            .execute()
-            .await?
-            .try_collect()
-            .await?;
-        let mut hits = Vec::new();
-        for batch in &batches {
-            hits_of(batch, &mut hits)?;
-        }
-        Ok(hits)
+        nearest_in(table, vector, filter, ids.len()).await
     }
 
     /// The exact scan, or `None` when the item type is not held in memory.

@@ -35,6 +35,16 @@ fn items(pack: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Where the pack's item whose text contains `text` is; panics when none does.
+fn position(pack: &Value, text: &str) -> usize {
+    pack["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .position(|i| i["text"].as_str().unwrap_or_default().contains(text))
+        .unwrap_or_else(|| panic!("{text} not in {pack}"))
+}
+
 #[tokio::test]
 async fn a_session_becomes_dated_turn_notes_and_sending_it_again_changes_nothing() {
     let app = TestApp::spawn().await;
@@ -80,14 +90,7 @@ async fn a_pack_brings_the_answer_that_follows_the_matching_question() {
         .post_expect("/v1/memory/context-pack", &s, query, 200)
         .await;
     let got = items(&pack);
-    let at = |text: &str| {
-        pack["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .position(|i| i["text"].as_str().unwrap().contains(text))
-            .unwrap_or_else(|| panic!("{text} not in {pack}"))
-    };
+    let at = |text: &str| position(&pack, text);
     let question = at("Where did you and the kids go");
     let answer = at("coast of Portugal");
     assert_eq!(answer, question + 1, "{got:?}");
@@ -279,14 +282,7 @@ async fn the_turn_after_a_retrieved_question_joins_as_its_answer() {
         .post_expect("/v1/memory/context-pack", &s, query, 200)
         .await;
     let got = items(&pack);
-    let at = |text: &str| {
-        pack["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .position(|i| i["text"].as_str().unwrap().contains(text))
-            .unwrap_or_else(|| panic!("{text} not in {pack}"))
-    };
+    let at = |text: &str| position(&pack, text);
     assert_eq!(at("migration to the new billing"), 0, "{got:?}");
     let question = at("Which billing database do we run on?");
     let answer = at("Postgres 15");
