@@ -28,12 +28,10 @@ pub struct Focus {
     pub full_share: f32,
 }
 
-impl Default for Focus {
-    fn default() -> Self {
-        Self {
-            common_share: 0.2,
-            full_share: 0.3,
-        }
+impl Focus {
+    /// A hit's cosine from its similarities to the whole query and to the focus.
+    fn mix(&self, full: f32, focus: f32) -> f32 {
+        self.full_share * full + (1.0 - self.full_share) * focus
     }
 }
 
@@ -99,14 +97,13 @@ impl Retriever {
         let Some(focus) = &v.focus else {
             return Ok(full);
         };
-        let share = self.focus.full_share;
         Ok(vectors
             .similarities(q.workspace_id, q.item_type, focus, ids)
             .await?
             .into_iter()
             .filter_map(|h| {
                 let f = full.get(&h.id)?;
-                Some((h.id, share * f + (1.0 - share) * h.similarity))
+                Some((h.id, self.focus.mix(*f, h.similarity)))
             })
             .collect())
     }
@@ -131,11 +128,22 @@ impl Retriever {
         if v.focus.is_none() {
             return Ok(hits.into_iter().map(|h| (h.id, h.similarity)).collect());
         }
-        let ids: Vec<String> = hits.into_iter().map(|h| h.id).collect();
-        let scored = self.cosines(q, v, &ids).await?;
-        let mut out: Vec<(String, f32)> = ids
+        // The search ran with the focus: each hit's similarity to it is known already.
+        let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
+        let full: HashMap<String, f32> = self
+            .vectors
+            .similarities(q.workspace_id, q.item_type, &v.full, &ids)
+            .await?
             .into_iter()
-            .filter_map(|id| scored.get(&id).map(|s| (id.clone(), *s)))
+            .map(|h| (h.id, h.similarity))
+            .collect();
+        let mut out: Vec<(String, f32)> = hits
+            .into_iter()
+            .filter_map(|h| {
+                let f = full.get(&h.id)?;
+                let s = self.focus.mix(*f, h.similarity);
+                Some((h.id, s))
+            })
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Ok(out)

@@ -138,13 +138,17 @@ impl Retriever {
         let Some(first) = queries.first() else {
             return Ok(vec![]);
         };
+        // Each scope's common words are counted at once (notes and chunks, say).
+        let focuses = futures::future::try_join_all(queries.iter().map(|q| async move {
+            match q.mode {
+                SearchMode::Bm25 => Ok(None),
+                _ => self.focus_text(q).await,
+            }
+        }))
+        .await?;
         let mut texts = vec![first.text.to_string()];
         let mut focus_at = Vec::with_capacity(queries.len());
-        for q in queries {
-            let focus = match q.mode {
-                SearchMode::Bm25 => None,
-                _ => self.focus_text(q).await?,
-            };
+        for focus in focuses {
             focus_at.push(focus.map(|f| match texts.iter().position(|t| *t == f) {
                 Some(i) => i,
                 None => {

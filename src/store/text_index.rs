@@ -246,19 +246,19 @@ impl TextIndex {
             return Ok(vec![]);
         }
         let mut out = Vec::new();
-        for word in query.split_whitespace() {
+        'words: for word in query.split_whitespace() {
             let terms = self.terms(word);
             if terms.is_empty() {
                 continue;
             }
-            let mut common = true;
+            // A count can walk the scope's postings: stop at the first rare term.
             for t in &terms {
                 let df = stats.doc_freq(&Term::from_field_text(self.fields.body, t))?;
-                common &= df as f64 >= share * docs as f64;
+                if (df as f64) < share * docs as f64 {
+                    continue 'words;
+                }
             }
-            if common {
-                out.push(word.to_string());
-            }
+            out.push(word.to_string());
         }
         Ok(out)
     }
