@@ -211,6 +211,13 @@ pub struct ContextConfig {
     pub group_lift: f64,
     /// How many of the best retrieved notes bring their thread neighbours (0 turns it off).
     pub neighbour_seeds: usize,
+    /// Added to the relevance of a turn whose speaker the query names (0 turns it off).
+    pub speaker_lift: f64,
+    /// Added to the relevance of a note dated on the day (or month) the query names (0 turns
+    /// it off).
+    pub date_lift: f64,
+    /// The share of relevance a note that asks a question loses (0 turns it off).
+    pub question_discount: f64,
     pub weights: Weights,
 }
 
@@ -553,10 +560,13 @@ impl Config {
         if !(0.0..=1.0).contains(&context.cosine_share)
             || !(0.0..=10.0).contains(&context.group_lift)
             || context.neighbour_seeds > 50
+            || !(0.0..=1.0).contains(&context.speaker_lift)
+            || !(0.0..=1.0).contains(&context.date_lift)
+            || !(0.0..=1.0).contains(&context.question_discount)
         {
             return Err(invalid(
                 "context",
-                "cosine_share is 0-1, group_lift 0-10 and neighbour_seeds 0-50",
+                "cosine_share, speaker_lift, date_lift and question_discount are 0-1, group_lift 0-10 and neighbour_seeds 0-50",
             ));
         }
         if !context.weights.in_range() {

@@ -5,9 +5,11 @@
 //! telemetry.
 
 pub mod budget;
+mod dates;
 pub mod model;
 pub mod rank;
 mod threads;
+mod turns;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -264,9 +266,13 @@ impl ContextPacks {
             threaded: Vec::new(),
         };
         let top_notes = self.retrieved_notes(&mut g, &note_hits).await?;
+        turns::lift_named_speakers(&mut g.out, &spec.query, self.settings.speaker_lift);
+        dates::lift_named_day(&mut g.out, &spec.query, self.settings.date_lift);
         threads::lift_groups(&mut g.out, self.settings.group_lift);
         telemetry.candidates_notes = g.out.len();
         telemetry.candidates_neighbours = self.neighbour_candidates(&mut g).await?;
+        // After the neighbours are taken: a question's answer keeps its undiscounted share.
+        turns::discount_questions(&mut g.out, self.settings.question_discount);
         telemetry.candidates_chunks = self.retrieved_chunks(&mut g, &chunk_hits).await?;
         if spec.include_graph {
             telemetry.candidates_graph = self.graph_candidates(&mut g, top_notes).await?;

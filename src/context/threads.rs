@@ -147,7 +147,7 @@ fn seeds(g: &Gathering<'_>, count: usize) -> Vec<Seed> {
             relevance: g.out[*at].relevance,
             thread: thread.clone(),
             seq: *seq,
-            asks: g.out[*at].text.trim_end().ends_with('?'),
+            asks: super::turns::asks(&g.out[*at].text),
         })
         .collect();
     seeds.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));

@@ -14,7 +14,7 @@ pub mod graph;
 pub mod model;
 pub mod notes;
 mod plan;
-mod timestamps;
+pub mod timestamps;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -93,7 +93,9 @@ async fn a_pack_brings_the_answer_that_follows_the_matching_question() {
     let at = |text: &str| position(&pack, text);
     let question = at("Where did you and the kids go");
     let answer = at("coast of Portugal");
-    assert_eq!(answer, question + 1, "{got:?}");
+    // The answer follows the question it answers in the thread; in the pack it ranks just
+    // above it (a question is discounted once it has brought its answer).
+    assert_eq!(question, answer + 1, "{got:?}");
     assert_eq!(got[answer].2, "next to a retrieved note");
     // The session's date heads its turns once; the markers keep the ranks.
     let context = pack["context"].as_str().unwrap();
@@ -131,14 +133,10 @@ async fn a_batch_of_notes_is_a_thread_and_a_single_note_is_not() {
         .await;
     let got = items(&pack);
     assert!(got.len() >= 2, "{got:?}");
-    assert!(pack["items"][0]["text"]
-        .as_str()
-        .unwrap()
-        .contains("billing service"));
-    assert!(pack["items"][1]["text"]
-        .as_str()
-        .unwrap()
-        .contains("Postgres 15"));
+    // The question matches the query; the reply after it in the thread answers it.
+    let text = |i: usize| pack["items"][i]["text"].as_str().unwrap_or_default();
+    assert!(text(0).contains("Postgres 15"), "{got:?}");
+    assert!(text(1).contains("billing service"), "{got:?}");
 }
 
 #[tokio::test]
@@ -286,6 +284,41 @@ async fn the_turn_after_a_retrieved_question_joins_as_its_answer() {
     assert_eq!(at("migration to the new billing"), 0, "{got:?}");
     let question = at("Which billing database do we run on?");
     let answer = at("Postgres 15");
-    assert!(answer > question, "{got:?}");
+    // The question is discounted once it has brought its answer: the answer ranks above it.
+    assert!(answer < question, "{got:?}");
     assert_eq!(got[answer].2, "next to a retrieved note", "{got:?}");
+}
+
+/// Two turns about painting: one by Melanie, one said to her, which names her twice.
+fn painting_session() -> Value {
+    json!({"session_id": "s-paint", "started_at": "2023-05-08T13:56:00Z",
+    "messages": [
+        {"speaker": "Caroline", "content": "Melanie, look, Melanie: I painted a horse in watercolors last week."},
+        {"speaker": "Melanie", "content": "I painted a lake sunrise last year, it is special to me."},
+        {"speaker": "Caroline", "content": "The adoption agency called me back yesterday."}
+    ]})
+}
+
+#[tokio::test]
+async fn a_turn_by_the_speaker_the_query_names_outranks_one_said_to_them() {
+    let query = json!({"query": "What has Melanie painted?"});
+    let first_with = |lift: &'static str| {
+        let query = query.clone();
+        async move {
+            let app = TestApp::spawn_with(&[("CAIRN__CONTEXT__SPEAKER_LIFT", lift)]).await;
+            let s = app.register("speaker@example.com").await;
+            app.post_expect("/v1/memory/conversations", &s, painting_session(), 200)
+                .await;
+            let pack = app
+                .post_expect("/v1/memory/context-pack", &s, query, 200)
+                .await;
+            pack["items"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    // Without the lift the turn that names Melanie twice matches best; with it, hers does.
+    assert!(first_with("0").await.contains("horse"));
+    assert!(first_with("0.08").await.contains("lake sunrise"));
 }
