@@ -84,14 +84,13 @@ impl Day {
     /// Whether `other` falls on this date: the same month, and the same day and year where
     /// both say them.
     pub fn holds(&self, other: &Day) -> bool {
-        let agree = |a: Option<u32>, b: Option<u32>| a.zip(b).is_none_or(|(a, b)| a == b);
-        self.month == other.month
-            && agree(self.day, other.day)
-            && agree(
-                self.year.and_then(|y| u32::try_from(y).ok()),
-                other.year.and_then(|y| u32::try_from(y).ok()),
-            )
+        self.month == other.month && agree(self.day, other.day) && agree(self.year, other.year)
     }
+}
+
+/// Whether two parts of a date agree: equal, or one of them unsaid.
+fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
+    a.zip(b).is_none_or(|(a, b)| a == b)
 }
 
 /// The full month a word names ("May", "sept", "Oct."), 1-12.
