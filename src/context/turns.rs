@@ -10,11 +10,9 @@
 //!   what that person said, which a question about them ("What has Melanie painted?") asks
 //!   for more often than what others said to them.
 
-use std::collections::HashSet;
-
 use crate::store::memory::ItemType;
 
-use super::rank::Candidate;
+use super::rank::{words, Candidate};
 
 /// The longest speaker label a turn's prefix is read as (names, not sentences).
 const MAX_SPEAKER_CHARS: usize = 40;
@@ -38,22 +36,15 @@ pub(super) fn speaker(text: &str) -> Option<&str> {
     named.then_some(label)
 }
 
-fn lowercase_words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-}
-
 /// Lifts each note whose speaker the query names (every word of the speaker label is a word
 /// of the query) by `lift`, keeping relevance within 0-1.
 pub(super) fn lift_named_speakers(out: &mut [Candidate], query: &str, lift: f64) {
     if lift <= 0.0 {
         return;
     }
-    let query_words: HashSet<String> = lowercase_words(query).collect();
+    let query_words = words(query);
     for c in out.iter_mut().filter(|c| c.item_type == ItemType::Note) {
-        let named =
-            speaker(&c.text).is_some_and(|s| lowercase_words(s).all(|w| query_words.contains(&w)));
+        let named = speaker(&c.text).is_some_and(|s| words(s).is_subset(&query_words));
         if named {
             c.relevance = (c.relevance + lift).min(1.0);
         }

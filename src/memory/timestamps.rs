@@ -96,7 +96,7 @@ fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
 /// The full month a word names ("May", "sept", "Oct."), 1-12.
 fn month_of(w: &str) -> Option<u32> {
     let w = w.trim_end_matches('.');
-    // Three-letter forms only from words that are no common words themselves ("mar", "jun").
+    // Short forms of three or four letters ("Oct", "Sept"), but not "mar", a word of its own.
     MONTHS
         .iter()
         .position(|m| *m == w || (w.len() >= 3 && w.len() <= 4 && m.starts_with(w) && w != "mar"))
